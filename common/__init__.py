@@ -1,0 +1,1 @@
+"""Pieces every kestrel package shares: errors, file-system and network guards."""

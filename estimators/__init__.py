@@ -1,0 +1,1 @@
+"""Keras model builders, their conversion to Estimators, and SavedModel export."""

@@ -1,0 +1,1 @@
+"""tf.data input functions and the TFDS dataset builders kestrel ships."""

@@ -1,0 +1,89 @@
+"""Turn decoded uint8 images into what a model's input layer expects.
+
+Each backbone has its own normalisation: a model given another's inputs
+trains to chance level, so the name travels with the model spec.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+from common.errors import UsageError
+
+
+def _unit(images: tf.Tensor) -> tf.Tensor:
+    return images / 255.0
+
+
+def _caffe(images: tf.Tensor) -> tf.Tensor:
+    # VGG16's weights were trained on BGR images with the ImageNet mean removed.
+    return tf.keras.applications.vgg16.preprocess_input(images)
+
+
+def _symmetric(images: tf.Tensor) -> tf.Tensor:
+    # MobileNetV2 and NASNetMobile were trained on inputs scaled to [-1, 1].
+    return images / 127.5 - 1.0
+
+
+PREPROCESSORS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
+    "unit": _unit,
+    "vgg16": _caffe,
+    "mobilenet_v2": _symmetric,
+    "nasnet_mobile": _symmetric,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSpec:
+    """The image a model's input layer takes: size, channels and normalisation."""
+
+    height: int
+    width: int
+    channels: int
+    preprocessing: str = "unit"
+
+    def __post_init__(self) -> None:
+        if self.preprocessing not in PREPROCESSORS:
+            raise UsageError(
+                "preprocessing",
+                f"unknown preprocessing '{self.preprocessing}'; allowed: {', '.join(sorted(PREPROCESSORS))}",
+            )
+        if self.channels not in (1, 3):
+            raise UsageError("channels", f"{self.channels} channels; allowed: 1 or 3")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (self.height, self.width, self.channels)
+
+
+def prepare_image(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
+    """uint8 image of any size and 1, 3 or 4 channels -> float32 model input."""
+    image = _match_channels(image, spec.channels)
+    image = tf.cast(image, tf.float32)
+    if image.shape[0] != spec.height or image.shape[1] != spec.width:
+        image = tf.image.resize(image, (spec.height, spec.width))
+    return PREPROCESSORS[spec.preprocessing](image)
+
+
+def decode_image(image_bytes: tf.Tensor, channels: int) -> tf.Tensor:
+    """PNG, JPEG, BMP or GIF bytes -> uint8 [height, width, channels] (first GIF frame)."""
+    image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+    image.set_shape([None, None, channels])
+    return image
+
+
+def _match_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    have = image.shape[-1]
+    if have == channels:
+        return image
+    if have == 4:
+        image = image[..., :3]
+        have = 3
+    if channels == 3 and have == 1:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 1 and have == 3:
+        return tf.cast(tf.image.rgb_to_grayscale(image), image.dtype)
+    return image

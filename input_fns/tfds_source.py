@@ -1,0 +1,135 @@
+"""Input functions over TFDS datasets: kestrel's own builders or the TFDS catalog.
+
+Nothing here reaches the network unless the caller passes ``download=True``:
+TFDS's GCS lookups stay off, and a dataset that is not prepared in
+``data_dir`` is an error that says how to prepare it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
+from common.errors import NetworkUnavailableError, UsageError
+from input_fns.preprocessing import ImageSpec, prepare_image
+
+# Builders whose data ships with kestrel's dependencies: preparing them is local.
+LOCAL_DATASETS = frozenset({"digits"})
+
+TRAIN = tf.estimator.ModeKeys.TRAIN
+EVAL = tf.estimator.ModeKeys.EVAL
+PREDICT = tf.estimator.ModeKeys.PREDICT
+
+InputFn = Callable[..., tf.data.Dataset]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetMeta:
+    """What a model needs to know about a dataset, read from its DatasetInfo."""
+
+    name: str
+    image_shape: tuple[int | None, int | None, int]
+    class_names: tuple[str, ...]
+    split_sizes: dict[str, int]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_builder(name: str, data_dir: str | None, download: bool = False) -> tfds.core.DatasetBuilder:
+    """The prepared builder for ``name`` (``name`` or ``name:version``)."""
+    try:
+        builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise UsageError(
+            "dataset",
+            f"unknown dataset '{name}'; allowed: {', '.join(sorted(LOCAL_DATASETS))} or any TFDS catalog name",
+        ) from None
+    if builder.is_prepared():
+        return builder
+    base_name = name.split(":")[0]
+    if base_name not in LOCAL_DATASETS and not download:
+        raise UsageError(
+            "dataset",
+            f"'{name}' is not prepared in {builder.data_dir_root}; pass --download to fetch it "
+            "or point --data_dir at a directory where it is prepared",
+        )
+    try:
+        builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    except (OSError, ConnectionError) as err:
+        if base_name in LOCAL_DATASETS:
+            raise
+        raise NetworkUnavailableError(
+            f"could not fetch dataset '{name}' ({type(err).__name__}); "
+            f"prepare it where there is network and point --data_dir at that copy"
+        ) from None
+    return builder
+
+
+def dataset_meta(builder: tfds.core.DatasetBuilder, image_key: str = "image", label_key: str = "label") -> DatasetMeta:
+    info = builder.info
+    features = info.features
+    if image_key not in features or label_key not in features:
+        raise UsageError(
+            "dataset",
+            f"'{info.name}' has features {sorted(features.keys())}; an image dataset needs "
+            f"'{image_key}' and '{label_key}'",
+        )
+    return DatasetMeta(
+        name=info.name,
+        image_shape=tuple(features[image_key].shape),
+        class_names=tuple(features[label_key].names),
+        split_sizes={name: split.num_examples for name, split in info.splits.items()},
+    )
+
+
+def make_input_fn(
+    builder: tfds.core.DatasetBuilder,
+    split: str,
+    mode: str,
+    batch_size: int,
+    input_name: str,
+    image_spec: ImageSpec,
+    seed: int | None = None,
+    shuffle_buffer: int = 10_000,
+    cache: bool = True,
+) -> InputFn:
+    """An Estimator input_fn yielding ``({input_name: images}, labels)`` batches.
+
+    ``batch_size`` is the global batch; under a distribution strategy each
+    replica's input pipeline gets its shard and ``batch_size / replicas``.
+    """
+    training = mode == TRAIN
+    try:
+        builder.info.splits[split]
+    except (KeyError, ValueError) as err:
+        raise UsageError("split", f"{err}; splits of '{builder.info.name}': {sorted(builder.info.splits)}") from None
+
+    def input_fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        per_replica_batch = _per_replica_batch(batch_size, input_context)
+        read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=input_context, try_autocache=False)
+        ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config, as_supervised=True)
+        ds = ds.map(lambda image, label: (prepare_image(image, image_spec), label), tf.data.AUTOTUNE)
+        if cache:
+            ds = ds.cache()
+        if training:
+            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+        ds = ds.batch(per_replica_batch, drop_remainder=training)
+        ds = ds.map(lambda images, labels: ({input_name: images}, labels))
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+    return input_fn
+
+
+def _per_replica_batch(global_batch: int, input_context: tf.distribute.InputContext | None) -> int:
+    if input_context is None:
+        return global_batch
+    replicas = input_context.num_replicas_in_sync
+    if global_batch % replicas:
+        raise UsageError("batch_size", f"global batch {global_batch} does not divide over {replicas} replicas")
+    return global_batch // replicas

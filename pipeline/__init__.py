@@ -1,0 +1,1 @@
+"""Orchestration: the run config, the validate-train-evaluate-export flow, retraining."""

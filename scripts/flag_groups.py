@@ -1,0 +1,87 @@
+"""Flags defined once, in groups, for every script; and the one place they become Hparams."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from estimators.conversion import CheckpointPolicy
+from estimators.distribution import STRATEGIES
+from estimators.models import BUILDERS
+from pipeline.config import DataParams, DistributionParams, Hparams, ModelParams, OutputParams, TrainingParams
+
+FLAGS = flags.FLAGS
+_D = Hparams()
+
+
+def define_data_flags() -> None:
+    flags.DEFINE_string("dataset", _D.data.dataset, "TFDS dataset name[:version]: digits (shipped) or any TFDS catalog name.")
+    flags.DEFINE_string("data_dir", _D.data.data_dir, "TFDS data directory (local path or gs://); default: TFDS's own.")
+    flags.DEFINE_boolean("download", _D.data.download, "Allow fetching a dataset that is not prepared in --data_dir.")
+    flags.DEFINE_string("train_split", _D.data.train_split, "Split to train on, with TFDS slicing (train[:80%]).")
+    flags.DEFINE_string("eval_split", _D.data.eval_split, "Split to evaluate on (the test split, not the training one).")
+    flags.DEFINE_integer("image_size", _D.data.image_size, "Resize images to this square size; default: the dataset's.", lower_bound=1)
+    flags.DEFINE_integer("shuffle_buffer", _D.data.shuffle_buffer, "Shuffle buffer, in examples.", lower_bound=1)
+
+
+def define_model_flags() -> None:
+    flags.DEFINE_enum("model", _D.model.name, sorted(BUILDERS), "Model builder.")
+    flags.DEFINE_float("learning_rate", _D.model.learning_rate, "Optimizer learning rate.", lower_bound=0.0)
+    flags.DEFINE_float("dropout", _D.model.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
+
+
+def define_training_flags() -> None:
+    flags.DEFINE_integer("batch_size", _D.training.batch_size, "Global batch size (all replicas together).", lower_bound=1)
+    flags.DEFINE_integer("train_steps", _D.training.train_steps, "Training steps (global step to stop at).", lower_bound=1)
+    flags.DEFINE_integer("eval_steps", _D.training.eval_steps, "Evaluation batches; default: the whole eval split.", lower_bound=1)
+    flags.DEFINE_integer("eval_throttle_secs", _D.training.eval_throttle_secs, "Seconds between evaluations.", lower_bound=0)
+    flags.DEFINE_integer("seed", _D.training.seed, "Seed for weights, shuffling and TF ops.")
+    flags.DEFINE_integer("progress_every_steps", _D.training.progress_every_steps, "Steps between progress lines.", lower_bound=1)
+
+
+def define_distribution_flags() -> None:
+    flags.DEFINE_enum("strategy", _D.distribution.strategy, list(STRATEGIES), "Distribution strategy.")
+    flags.DEFINE_integer("num_gpus", _D.distribution.num_gpus, "GPUs to mirror over (0: CPU).", lower_bound=0)
+
+
+def define_output_flags() -> None:
+    policy = _D.output.checkpoints
+    flags.DEFINE_string("model_dir", _D.output.model_dir, "Checkpoints, summaries and exports (local path or gs://).")
+    flags.DEFINE_boolean("overwrite_model_dir", False, "Delete --model_dir first instead of resuming from it.")
+    flags.DEFINE_integer("save_checkpoints_steps", policy.save_checkpoints_steps, "Steps between checkpoints.", lower_bound=1)
+    flags.DEFINE_integer("save_summary_steps", policy.save_summary_steps, "Steps between summaries.", lower_bound=1)
+    flags.DEFINE_integer("keep_checkpoint_max", policy.keep_checkpoint_max, "Checkpoints to keep.", lower_bound=1)
+
+
+def define_train_flags() -> None:
+    """Every group a training script takes."""
+    define_data_flags()
+    define_model_flags()
+    define_training_flags()
+    define_distribution_flags()
+    define_output_flags()
+
+
+def hparams_from_flags() -> Hparams:
+    f = FLAGS
+    return Hparams(
+        data=DataParams(
+            dataset=f.dataset, data_dir=f.data_dir, download=f.download, train_split=f.train_split,
+            eval_split=f.eval_split, image_size=f.image_size, shuffle_buffer=f.shuffle_buffer,
+        ),
+        model=ModelParams(name=f.model, learning_rate=f.learning_rate, dropout=f.dropout),
+        training=TrainingParams(
+            batch_size=f.batch_size, train_steps=f.train_steps, eval_steps=f.eval_steps,
+            eval_throttle_secs=f.eval_throttle_secs, seed=f.seed, progress_every_steps=f.progress_every_steps,
+        ),
+        distribution=DistributionParams(strategy=f.strategy, num_gpus=f.num_gpus),
+        output=OutputParams(
+            model_dir=f.model_dir,
+            overwrite_model_dir=f.overwrite_model_dir,
+            checkpoints=CheckpointPolicy(
+                save_checkpoints_steps=f.save_checkpoints_steps,
+                save_summary_steps=f.save_summary_steps,
+                keep_checkpoint_max=f.keep_checkpoint_max,
+                log_step_count_steps=f.progress_every_steps,
+            ),
+        ),
+    )
