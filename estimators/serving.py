@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -12,7 +12,9 @@ from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
 LABELS_FILE = "labels.txt"
 
 
-def image_bytes_receiver_fn(input_name: str, image: ImageSpec) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
+def image_bytes_receiver_fn(
+    input_name: str, image: ImageSpec
+) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
     """Receiver for a batch of PNG/JPEG/BMP/GIF bytes under the input ``image_bytes``."""
 
     def receiver_fn() -> tf.estimator.export.ServingInputReceiver:

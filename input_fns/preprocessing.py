@@ -7,7 +7,7 @@ trains to chance level, so the name travels with the model spec.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -70,9 +70,19 @@ def prepare_image(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
 
 def decode_image(image_bytes: tf.Tensor, channels: int) -> tf.Tensor:
     """PNG, JPEG, BMP or GIF bytes -> uint8 [height, width, channels] (first GIF frame)."""
-    image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+    if channels == 3:
+        image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    else:
+        # BMP and GIF decoders refuse channels=1, so decode as stored and reduce here.
+        image = tf.io.decode_image(image_bytes, channels=0, expand_animations=False)
+        image = tf.cond(tf.shape(image)[-1] < 3, lambda: image[..., :1], lambda: _luma(image[..., :3]))
     image.set_shape([None, None, channels])
     return image
+
+
+def _luma(rgb: tf.Tensor) -> tf.Tensor:
+    gray = tf.image.rgb_to_grayscale(tf.cast(rgb, tf.float32))
+    return tf.cast(tf.clip_by_value(tf.round(gray), 0, 255), tf.uint8)
 
 
 def _match_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
@@ -85,5 +95,5 @@ def _match_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
     if channels == 3 and have == 1:
         return tf.image.grayscale_to_rgb(image)
     if channels == 1 and have == 3:
-        return tf.cast(tf.image.rgb_to_grayscale(image), image.dtype)
+        return _luma(image)
     return image

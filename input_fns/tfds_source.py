@@ -8,7 +8,7 @@ TFDS's GCS lookups stay off, and a dataset that is not prepared in
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -106,14 +106,20 @@ def make_input_fn(
     """
     training = mode == TRAIN
     try:
-        builder.info.splits[split]
+        num_files = len(builder.info.splits[split].file_instructions)
     except (KeyError, ValueError) as err:
         raise UsageError("split", f"{err}; splits of '{builder.info.name}': {sorted(builder.info.splits)}") from None
 
     def input_fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         per_replica_batch = _per_replica_batch(batch_size, input_context)
-        read_config = tfds.ReadConfig(shuffle_seed=seed, input_context=input_context, try_autocache=False)
+        shard_files = input_context is not None and num_files >= input_context.num_input_pipelines
+        read_config = tfds.ReadConfig(
+            shuffle_seed=seed, input_context=input_context if shard_files else None, try_autocache=False
+        )
         ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config, as_supervised=True)
+        if input_context is not None and not shard_files:
+            # Fewer files than input pipelines: every pipeline reads all files and keeps its share.
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
         ds = ds.map(lambda image, label: (prepare_image(image, image_spec), label), tf.data.AUTOTUNE)
         if cache:
             ds = ds.cache()

@@ -60,5 +60,5 @@ class Hparams:
     distribution: DistributionParams = DistributionParams()
     output: OutputParams = OutputParams()
 
-    def replace(self, **sections) -> "Hparams":
+    def replace(self, **sections) -> Hparams:
         return dataclasses.replace(self, **sections)

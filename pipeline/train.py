@@ -70,7 +70,9 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     builder = tfds_source.load_builder(hp.data.dataset, hp.data.data_dir, hp.data.download)
     meta = tfds_source.dataset_meta(builder)
     image = image_spec_for(hp, meta)
-    spec = ModelSpec(image=image, num_classes=meta.num_classes, learning_rate=hp.model.learning_rate, dropout=hp.model.dropout)
+    spec = ModelSpec(
+        image=image, num_classes=meta.num_classes, learning_rate=hp.model.learning_rate, dropout=hp.model.dropout
+    )
 
     tf.keras.utils.set_random_seed(hp.training.seed)
     model = build_model(hp.model.name, spec)
@@ -82,8 +84,14 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
 
     def input_fn(split: str, mode: str):
         return tfds_source.make_input_fn(
-            builder, split, mode, hp.training.batch_size, spec.input_name, image,
-            seed=hp.training.seed, shuffle_buffer=hp.data.shuffle_buffer,
+            builder,
+            split,
+            mode,
+            hp.training.batch_size,
+            spec.input_name,
+            image,
+            seed=hp.training.seed,
+            shuffle_buffer=hp.data.shuffle_buffer,
         )
 
     labels_path = serving.write_labels(out.model_dir, meta.class_names)
@@ -109,7 +117,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         metrics = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps)
         export_paths = [
             estimator.export_saved_model(
-                f"{out.model_dir}/export/{EXPORTER_NAME}", receiver_fn,
+                f"{out.model_dir}/export/{EXPORTER_NAME}",
+                receiver_fn,
                 assets_extra={serving.LABELS_FILE: labels_path},
             )
         ]

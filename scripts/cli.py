@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
-# TensorFlow's C++ start-up chatter is noise on a command line.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ start-up chatter (CUDA plugin registration, CPU features)
+# is noise on a command line; set TF_CPP_MIN_LOG_LEVEL=0 to see it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# google-api-core warns at import about future Python support.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 # Never probe the GCE metadata server for credentials: it is a network call.
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
@@ -39,6 +42,9 @@ def run(main: Callable[[list[str]], int | None]) -> None:
     """``absl.app.run(main)``, with KestrelError turned into one line and its exit status."""
 
     def guarded_main(argv: list[str]) -> int | None:
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
         if not flags.FLAGS["verbosity"].present:
             # TFDS and Estimator INFO logs drown the progress lines; -v 0 brings them back.
             logging.set_verbosity(logging.WARNING)

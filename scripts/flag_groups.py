@@ -14,12 +14,18 @@ _D = Hparams()
 
 
 def define_data_flags() -> None:
-    flags.DEFINE_string("dataset", _D.data.dataset, "TFDS dataset name[:version]: digits (shipped) or any TFDS catalog name.")
+    flags.DEFINE_string(
+        "dataset", _D.data.dataset, "TFDS dataset name[:version]: digits (shipped) or any TFDS catalog name."
+    )
     flags.DEFINE_string("data_dir", _D.data.data_dir, "TFDS data directory (local path or gs://); default: TFDS's own.")
     flags.DEFINE_boolean("download", _D.data.download, "Allow fetching a dataset that is not prepared in --data_dir.")
     flags.DEFINE_string("train_split", _D.data.train_split, "Split to train on, with TFDS slicing (train[:80%]).")
-    flags.DEFINE_string("eval_split", _D.data.eval_split, "Split to evaluate on (the test split, not the training one).")
-    flags.DEFINE_integer("image_size", _D.data.image_size, "Resize images to this square size; default: the dataset's.", lower_bound=1)
+    flags.DEFINE_string(
+        "eval_split", _D.data.eval_split, "Split to evaluate on (the test split, not the training one)."
+    )
+    flags.DEFINE_integer(
+        "image_size", _D.data.image_size, "Resize images to this square size; default: the dataset's.", lower_bound=1
+    )
     flags.DEFINE_integer("shuffle_buffer", _D.data.shuffle_buffer, "Shuffle buffer, in examples.", lower_bound=1)
 
 
@@ -30,12 +36,22 @@ def define_model_flags() -> None:
 
 
 def define_training_flags() -> None:
-    flags.DEFINE_integer("batch_size", _D.training.batch_size, "Global batch size (all replicas together).", lower_bound=1)
-    flags.DEFINE_integer("train_steps", _D.training.train_steps, "Training steps (global step to stop at).", lower_bound=1)
-    flags.DEFINE_integer("eval_steps", _D.training.eval_steps, "Evaluation batches; default: the whole eval split.", lower_bound=1)
-    flags.DEFINE_integer("eval_throttle_secs", _D.training.eval_throttle_secs, "Seconds between evaluations.", lower_bound=0)
+    flags.DEFINE_integer(
+        "batch_size", _D.training.batch_size, "Global batch size (all replicas together).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "train_steps", _D.training.train_steps, "Training steps (global step to stop at).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "eval_steps", _D.training.eval_steps, "Evaluation batches; default: the whole eval split.", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "eval_throttle_secs", _D.training.eval_throttle_secs, "Seconds between evaluations.", lower_bound=0
+    )
     flags.DEFINE_integer("seed", _D.training.seed, "Seed for weights, shuffling and TF ops.")
-    flags.DEFINE_integer("progress_every_steps", _D.training.progress_every_steps, "Steps between progress lines.", lower_bound=1)
+    flags.DEFINE_integer(
+        "progress_every_steps", _D.training.progress_every_steps, "Steps between progress lines.", lower_bound=1
+    )
 
 
 def define_distribution_flags() -> None:
@@ -47,7 +63,9 @@ def define_output_flags() -> None:
     policy = _D.output.checkpoints
     flags.DEFINE_string("model_dir", _D.output.model_dir, "Checkpoints, summaries and exports (local path or gs://).")
     flags.DEFINE_boolean("overwrite_model_dir", False, "Delete --model_dir first instead of resuming from it.")
-    flags.DEFINE_integer("save_checkpoints_steps", policy.save_checkpoints_steps, "Steps between checkpoints.", lower_bound=1)
+    flags.DEFINE_integer(
+        "save_checkpoints_steps", policy.save_checkpoints_steps, "Steps between checkpoints.", lower_bound=1
+    )
     flags.DEFINE_integer("save_summary_steps", policy.save_summary_steps, "Steps between summaries.", lower_bound=1)
     flags.DEFINE_integer("keep_checkpoint_max", policy.keep_checkpoint_max, "Checkpoints to keep.", lower_bound=1)
 
@@ -65,13 +83,22 @@ def hparams_from_flags() -> Hparams:
     f = FLAGS
     return Hparams(
         data=DataParams(
-            dataset=f.dataset, data_dir=f.data_dir, download=f.download, train_split=f.train_split,
-            eval_split=f.eval_split, image_size=f.image_size, shuffle_buffer=f.shuffle_buffer,
+            dataset=f.dataset,
+            data_dir=f.data_dir,
+            download=f.download,
+            train_split=f.train_split,
+            eval_split=f.eval_split,
+            image_size=f.image_size,
+            shuffle_buffer=f.shuffle_buffer,
         ),
         model=ModelParams(name=f.model, learning_rate=f.learning_rate, dropout=f.dropout),
         training=TrainingParams(
-            batch_size=f.batch_size, train_steps=f.train_steps, eval_steps=f.eval_steps,
-            eval_throttle_secs=f.eval_throttle_secs, seed=f.seed, progress_every_steps=f.progress_every_steps,
+            batch_size=f.batch_size,
+            train_steps=f.train_steps,
+            eval_steps=f.eval_steps,
+            eval_throttle_secs=f.eval_throttle_secs,
+            seed=f.seed,
+            progress_every_steps=f.progress_every_steps,
         ),
         distribution=DistributionParams(strategy=f.strategy, num_gpus=f.num_gpus),
         output=OutputParams(

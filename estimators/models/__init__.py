@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import tensorflow as tf
 
@@ -23,6 +23,7 @@ def build_model(name: str, spec: ModelSpec) -> tf.keras.Model:
     if name not in BUILDERS:
         raise UsageError("model", f"unknown model '{name}'; allowed: {', '.join(sorted(BUILDERS))}")
     return BUILDERS[name](spec)
+
 
 # The input normalisation each model's weights expect (input_fns.preprocessing);
 # a model not listed takes "unit" (pixels / 255).

@@ -1,0 +1,48 @@
+# kestrel: `make run` trains the default job, `make test` runs the test suite.
+# Both prepare what they need first: the virtual environment from the lock
+# file and, for Bazel, Debian's bazel-bootstrap and bazel-rules-java.
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.kestrel-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+RUN_DIR ?= runs/digits
+ARGS ?=
+
+.PHONY: setup run test lint format bazel-setup bazel-test clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock
+	@$(PYTHON) -c 'import sys; assert (3, 9) <= sys.version_info[:2] <= (3, 11), "kestrel needs Python 3.9-3.11 (TensorFlow 2.15); found " + sys.version.split()[0]'
+	[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+run: setup
+	$(PY) -m scripts.train --model_dir=$(RUN_DIR) --overwrite_model_dir $(ARGS)
+
+test: setup
+	$(PY) -m pytest -q $(ARGS)
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: setup
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+bazel-setup: setup
+	@command -v bazel >/dev/null && [ -d /usr/share/bazel/rules/java ] || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q bazel-bootstrap bazel-rules-java; }
+
+# The venv's interpreter comes first on PATH; .bazelrc passes PATH to tests.
+bazel-test: bazel-setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test //... $(ARGS)
+
+clean:
+	rm -rf runs
+	-bazel clean 2>/dev/null

@@ -1,0 +1,57 @@
+"""Shared, expensive fixtures: a prepared digits dataset and one trained model per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("NO_GCE_CHECK", "true")
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tfds_data_dir(tmp_path_factory) -> str:
+    """A TFDS data_dir with the digits dataset prepared (real TFRecords and DatasetInfo)."""
+    from input_fns import tfds_source
+
+    data_dir = str(tmp_path_factory.mktemp("tensorflow_datasets"))
+    tfds_source.load_builder("digits", data_dir)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def digits_builder(tfds_data_dir):
+    from input_fns import tfds_source
+
+    return tfds_source.load_builder("digits", tfds_data_dir)
+
+
+@pytest.fixture(scope="session")
+def trained_digits(tfds_data_dir, tmp_path_factory):
+    """The main flow run once for real with few steps: its RunSummary (model_dir, export)."""
+    from pipeline import train
+    from pipeline.config import DataParams, Hparams, OutputParams, TrainingParams
+
+    hp = Hparams(
+        data=DataParams(data_dir=tfds_data_dir),
+        training=TrainingParams(train_steps=300, eval_throttle_secs=0, progress_every_steps=100),
+        output=OutputParams(model_dir=str(tmp_path_factory.mktemp("model_dir"))),
+    )
+    return train.run(hp)
+
+
+def run_script(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` from the repository root, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )

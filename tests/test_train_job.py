@@ -1,0 +1,71 @@
+"""The main job end to end, as a user runs it, and its one-line usage errors."""
+
+from pathlib import Path
+
+import pytest
+from conftest import run_script
+
+
+def test_summary_of_shared_run(trained_digits):
+    assert trained_digits.global_step == 300
+    assert trained_digits.accuracy > 0.85
+    assert trained_digits.examples_per_sec and trained_digits.examples_per_sec > 0
+    assert Path(trained_digits.export_path).parent == Path(trained_digits.model_dir, "export", "serving")
+
+
+def test_train_script_end_to_end(tfds_data_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    result = run_script(
+        "scripts.train",
+        f"--data_dir={tfds_data_dir}",
+        f"--model_dir={model_dir}",
+        "--train_steps=120",
+        "--progress_every_steps=40",
+        "--eval_throttle_secs=0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "step 40/120" in result.stdout and "examples/sec" in result.stdout and "time left" in result.stdout
+    assert "test accuracy" in result.stdout
+    assert "global step       120" in result.stdout
+    export_line = next(line for line in result.stdout.splitlines() if line.startswith("export"))
+    assert (Path(export_line.split()[-1]) / "saved_model.pb").is_file()
+
+    # Run again on the same model_dir: it resumes, finds max_steps reached, and still reports and exports.
+    again = run_script("scripts.train", f"--data_dir={tfds_data_dir}", f"--model_dir={model_dir}", "--train_steps=120")
+    assert again.returncode == 0, again.stderr
+    assert "global step       120" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--model=resnet9"], "--model"),
+        (["--dataset=no_such_dataset"], "--dataset: unknown dataset 'no_such_dataset'"),
+        (["--train_steps=-5"], "--train_steps"),
+        (["--batch_size=abc"], "--batch_size"),
+        (["--strategy=tpu_pod"], "--strategy"),
+        (["positional"], "unexpected arguments"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2(args, message, tmp_path):
+    result = run_script("scripts.train", f"--model_dir={tmp_path}", *args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unwritable_model_dir_is_one_line_exit_2(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    result = run_script("scripts.train", f"--model_dir={blocker}/model")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: --model_dir:") and "not a writable directory" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_download_without_network_names_the_dataset(tmp_path):
+    result = run_script("scripts.train", f"--data_dir={tmp_path}", "--dataset=mnist", f"--model_dir={tmp_path}/m")
+    assert result.returncode == 2
+    assert "--dataset: 'mnist' is not prepared" in result.stderr and "--download" in result.stderr
