@@ -1,0 +1,1 @@
+"""Scheduled retraining: spans -> validate -> train -> evaluate -> bless -> push, with a run registry."""

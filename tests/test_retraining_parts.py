@@ -1,0 +1,186 @@
+"""The retraining pieces that need no model: spans, fingerprints, registry, lock, blessing, push and rollback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from common.errors import UsageError
+from pipeline.retraining import blessing, push, registry, spans
+from pipeline.retraining.lock import ALREADY_RUNNING_EXIT, AlreadyRunningError, RetrainLock
+
+
+def _write(path, text="x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_numbered_spans_order_by_number_not_name(tmp_path):
+    for name in ("span-10", "span-2", "span-1", "notes", ".span-99"):
+        _write(tmp_path / name / "0" / "a.png", name)
+    _write(tmp_path / "span-3.txt")  # a file, not a span folder
+    found = spans.discover(str(tmp_path))
+    assert [s.name for s in found] == ["span-1", "span-2", "span-10"]
+    assert [s.name for s in spans.select(found)] == ["span-10"]
+    assert [s.name for s in spans.select(found, window=2)] == ["span-2", "span-10"]
+    assert spans.previous(found, found[-1]).name == "span-2"
+    assert spans.previous(found, found[0]) is None
+
+
+def test_dated_spans_and_patterns(tmp_path):
+    for name in ("2026-11-20", "20261122", "2026-11-21"):
+        _write(tmp_path / "in" / name / "data.tfrecord", name)
+    _write(tmp_path / "in" / "2026-02-30" / "data.tfrecord")  # not a date
+    found = spans.discover(str(tmp_path / "in" / "{SPAN}" / "*.tfrecord"))
+    assert [s.name for s in found] == ["2026-11-20", "2026-11-21", "20261122"]
+    assert found[-1].files() == [str(tmp_path / "in" / "20261122" / "data.tfrecord")]
+
+    for number in (1, 2, 11):
+        _write(tmp_path / "csv" / f"part-{number}.csv", str(number))
+    found = spans.discover(str(tmp_path / "csv" / "part-{SPAN}.csv"))
+    assert [s.name for s in found] == ["1", "2", "11"]
+    assert found[-1].files() == [str(tmp_path / "csv" / "part-11.csv")]
+
+
+def test_mixed_or_missing_sources_are_usage_errors(tmp_path):
+    _write(tmp_path / "1" / "a")
+    _write(tmp_path / "2026-01-01" / "a")
+    with pytest.raises(UsageError, match="mixes dated and numbered"):
+        spans.discover(str(tmp_path))
+    with pytest.raises(UsageError, match="neither a directory"):
+        spans.discover(str(tmp_path / "nope"))
+
+
+def test_fingerprint_follows_content_not_mtime(tmp_path):
+    _write(tmp_path / "a" / "1" / "0" / "x.png", "one")
+    _write(tmp_path / "b" / "1" / "0" / "x.png", "one")
+    (span_a,) = spans.discover(str(tmp_path / "a"))
+    (span_b,) = spans.discover(str(tmp_path / "b"))
+    first = spans.spans_fingerprint([span_a])
+    assert first == spans.spans_fingerprint([span_b])  # a copy elsewhere is the same data
+    os.utime(tmp_path / "a" / "1" / "0" / "x.png", (0, 0))
+    assert spans.spans_fingerprint([span_a]) == first
+    _write(tmp_path / "a" / "1" / "0" / "x.png", "two")
+    assert spans.spans_fingerprint([span_a]) != first
+    _write(tmp_path / "a" / "1" / "0" / ".x.png.partial", "in flight")
+    assert spans.spans_fingerprint([span_a]) == spans.spans_fingerprint([span_a])
+    (tmp_path / "empty" / "1").mkdir(parents=True)
+    with pytest.raises(UsageError, match="no data files"):
+        spans.spans_fingerprint(spans.discover(str(tmp_path / "empty")))
+
+
+def test_registry_records_and_finds_runs(tmp_path):
+    with registry.Registry(str(tmp_path)) as reg:
+        kwargs = dict(model="m", fingerprint="f1", schema_key="s", code_version="abc", flags={"a": 1})
+        first = reg.start(spans=["1"], model_dir="/runs/1", **kwargs)
+        assert reg.interrupted("m", "f1").id == first and reg.decided("m", "f1") is None
+        reg.update(first, status=registry.PUSHED, metrics={"holdout": {"accuracy": 0.9}}, pushed_version=1)
+        reg.record_serving("m", "push", 1, first)
+        second = reg.start(spans=["2"], model_dir="/runs/2", **{**kwargs, "fingerprint": "f2"})
+        reg.resume(second)
+        reg.update(second, status=registry.NOT_BLESSED, blessing_reason="too low")
+        run = reg.get(first)
+        assert run.holdout_metric("accuracy") == 0.9 and run.finished_at and run.flags == {"a": 1}
+        assert reg.decided("m", "f1").id == first and reg.interrupted("m", "f1") is None
+        assert reg.get(second).attempts == 2
+        assert reg.pushed("m", 1).id == first and reg.max_version("m") == 1
+        assert [r.id for r in reg.runs()] == [second, first]
+        table = registry.format_table(reg.runs(), {"m": 1})
+        assert "too low" in table and "0.9000" in table and "1*" in table
+        assert "blessing_reason  too low" in registry.format_run(reg.get(second))
+        with pytest.raises(UsageError, match="no run 99"):
+            reg.get(99)
+
+
+@pytest.mark.parametrize(
+    "candidate,baseline,blessed,why",
+    [
+        (0.95, None, True, "first blessed model"),
+        (0.70, None, False, "below the floor"),
+        (0.90, 0.91, True, "margin"),
+        (0.85, 0.91, False, "worse than"),
+        (0.95, 0.91, True, "+0.0400"),
+        (None, 0.91, False, "no holdout"),
+    ],
+)
+def test_blessing_floor_and_margin(candidate, baseline, blessed, why):
+    decision = blessing.decide(blessing.BlessingPolicy(floor=0.8, margin=0.02), candidate, baseline)
+    assert decision.blessed is blessed and why in decision.reason
+
+
+def _export(tmp_path, name):
+    export = tmp_path / "exports" / name
+    _write(export / "saved_model.pb", name)
+    _write(export / "variables" / "variables.index", name)
+    return str(export)
+
+
+def test_push_is_atomic_numbered_and_keeps_newest(tmp_path):
+    serving = push.ServingDir(str(tmp_path / "serving"), "digits")
+    assert serving.served() is None and serving.next_version() == 1
+    (tmp_path / "serving" / "digits" / ".incoming-7-1").mkdir(parents=True)  # a killed push's leftovers
+    for version in (1, 2, 3):
+        path, pruned = serving.push(_export(tmp_path, f"e{version}"), serving.next_version(), keep=2)
+        assert path.endswith(f"/digits/{version}")
+    assert pruned == [1]
+    assert serving.versions() == [2, 3] and serving.served() == 3
+    assert sorted(os.listdir(serving.root)) == ["2", "3"]  # no .incoming left behind
+    assert (tmp_path / "serving" / "digits" / "3" / "saved_model.pb").read_text() == "e3"
+    with pytest.raises(UsageError, match="already exists"):
+        serving.push(_export(tmp_path, "again"), 3, keep=2)
+
+
+def test_rollback_moves_newer_versions_aside_and_never_reuses_numbers(tmp_path):
+    serving = push.ServingDir(str(tmp_path / "serving"), "digits")
+    for version in (1, 2, 3):
+        serving.push(_export(tmp_path, f"e{version}"), version, keep=5)
+    assert serving.rollback() == (2, [3])
+    assert serving.served() == 2 and serving.rolled_back() == [3]
+    assert serving.rollback(to_version=1) == (1, [2])
+    assert serving.served() == 1 and serving.next_version() == 4
+    assert serving.rollback(to_version=3) == (3, [])  # forward again, from the set-aside copy
+    assert serving.versions() == [1, 3] and serving.rolled_back() == [2]
+    with pytest.raises(UsageError, match="version 9 is not kept"):
+        serving.rollback(to_version=9)
+    lone = push.ServingDir(str(tmp_path / "serving"), "lone")
+    lone.push(_export(tmp_path, "only"), 1, keep=5)
+    with pytest.raises(UsageError, match="no earlier version"):
+        lone.rollback()
+
+
+def test_lock_is_exclusive_and_released_by_a_killed_holder(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                f"""
+                import sys, time
+                from pipeline.retraining.lock import RetrainLock
+                RetrainLock({str(tmp_path)!r}).acquire()
+                print("locked", flush=True)
+                time.sleep(60)
+                """
+            ),
+        ],
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(AlreadyRunningError, match=f"already running \\(pid {holder.pid} ") as err:
+            RetrainLock(str(tmp_path)).acquire()
+        assert err.value.exit_code == ALREADY_RUNNING_EXIT
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    # The holder died without releasing: its lock file is stale, and the lock is free.
+    with RetrainLock(str(tmp_path)) as lock:
+        assert f"pid {os.getpid()} " in Path(lock.path).read_text()
+    assert (tmp_path / "retrain.lock").read_text() == ""
