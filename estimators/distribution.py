@@ -1,24 +1,313 @@
-"""One factory from a strategy name to a tf.distribute.Strategy for RunConfig."""
+"""The one factory from distribution flags to a tf.distribute.Strategy, for both engines.
+
+Estimator engine (``make_strategy``): the strategy goes into
+``RunConfig(train_distribute=..., eval_distribute=...)``.
+
+- default, one_device, mirrored: one machine.
+- multi_worker_mirrored: synchronous all-reduce over the workers of TF_CONFIG;
+  ``tf.estimator.train_and_evaluate`` runs it through the distribute coordinator.
+- parameter_server: no strategy object; RunConfig reads chief/worker/ps/evaluator
+  from TF_CONFIG and the Estimator does classic between-graph, asynchronous
+  training with variables placed on the ps tasks.
+- tpu: model_to_estimator does not accept TPUStrategy, so the Estimator engine
+  trains on TPU through TPUEstimator (``estimators.tpu``) instead.
+
+Keras engine (``make_keras_strategy``): the same names through tf.distribute
+for ``Model.fit`` (TPUStrategy, MultiWorkerMirroredStrategy, and
+ParameterServerStrategy with a ``ClusterCoordinator``).
+
+Batch sizes: ``--batch_size`` is always the *global* batch, all replicas of
+one synchronous step together; each replica gets ``batch_size / replicas``
+(``per_replica_batch``). Under parameter_server training is asynchronous:
+every worker steps on its own, so a step's batch is the per-worker batch and
+``batch_size`` is divided over the local replicas of one worker only.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Protocol
 
 import tensorflow as tf
 
 from common.errors import UsageError
+from estimators import cluster as cluster_lib
 
-STRATEGIES = ("default", "one_device", "mirrored")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server", "tpu")
+# auto: NCCL on GPUs, ReductionToOneDevice on CPUs (mirrored) / TF's choice (multi-worker).
+ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
+_MIRRORED_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy")
+_MULTI_WORKER_ALGS = ("auto", "ring", "nccl")
 
 
-def make_strategy(name: str, num_gpus: int = 0) -> tf.distribute.Strategy | None:
-    """None means no strategy: the Estimator's own single-device placement."""
+class DistributionOptions(Protocol):
+    """What the factories read; pipeline.config.DistributionParams is one."""
+
+    strategy: str
+    num_gpus: int
+    all_reduce_alg: str
+    tpu: str | None
+    tpu_zone: str | None
+    gcp_project: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """A plain DistributionOptions, for callers without an Hparams."""
+
+    strategy: str = "default"
+    num_gpus: int = 0
+    all_reduce_alg: str = "auto"
+    tpu: str | None = None
+    tpu_zone: str | None = None
+    gcp_project: str | None = None
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+
+def configure_logical_cpus(count: int) -> None:
+    """Split the host CPU into ``count`` logical devices, so mirrored has replicas without GPUs.
+
+    Must run before TensorFlow initialises its devices (before the first op);
+    a no-op for ``count`` <= 1.
+    """
+    if count <= 1:
+        return
+    (cpu,) = tf.config.list_physical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:
+        existing = len(tf.config.list_logical_devices("CPU"))
+        if existing != count:
+            raise UsageError(
+                "logical_cpu_devices", f"TensorFlow already started with {existing} CPU device(s); set it at start-up"
+            ) from None
+
+
+def local_devices(num_gpus: int) -> list[str]:
+    """The devices one machine mirrors over: its GPUs, or else every logical CPU device."""
+    if num_gpus:
+        available = len(tf.config.list_physical_devices("GPU"))
+        if available < num_gpus:
+            raise UsageError("num_gpus", f"{num_gpus} GPU(s) asked for, {available} visible")
+        return [f"/gpu:{i}" for i in range(num_gpus)]
+    return [f"/cpu:{i}" for i in range(len(tf.config.list_logical_devices("CPU")))]
+
+
+def make_cross_device_ops(all_reduce_alg: str, num_gpus: int) -> tf.distribute.CrossDeviceOps:
+    """Explicit cross-device ops for MirroredStrategy; never TF's own guess.
+
+    TF's default picks NCCL whenever it can, and on CPU logical devices a
+    model_to_estimator Estimator with Keras metrics then hangs in its first
+    step; ReductionToOneDevice runs everywhere, so it is the CPU choice.
+    """
+    if all_reduce_alg not in _MIRRORED_ALGS:
+        raise UsageError(
+            "all_reduce_alg", f"'{all_reduce_alg}' is not for mirrored; allowed: {', '.join(_MIRRORED_ALGS)}"
+        )
+    if all_reduce_alg in ("nccl", "hierarchical_copy") and not num_gpus:
+        raise UsageError("all_reduce_alg", f"'{all_reduce_alg}' all-reduces between GPUs; set --num_gpus")
+    if all_reduce_alg == "nccl" or (all_reduce_alg == "auto" and num_gpus > 1):
+        return tf.distribute.NcclAllReduce()
+    if all_reduce_alg == "hierarchical_copy":
+        return tf.distribute.HierarchicalCopyAllReduce()
+    reduce_to = "/gpu:0" if num_gpus else "/cpu:0"
+    return tf.distribute.ReductionToOneDevice(reduce_to_device=reduce_to)
+
+
+def communication_options(all_reduce_alg: str) -> tf.distribute.experimental.CommunicationOptions:
+    """All-reduce implementation between workers for MultiWorkerMirroredStrategy."""
+    if all_reduce_alg not in _MULTI_WORKER_ALGS:
+        raise UsageError(
+            "all_reduce_alg",
+            f"'{all_reduce_alg}' is not for multi_worker_mirrored; allowed: {', '.join(_MULTI_WORKER_ALGS)}",
+        )
+    implementation = {
+        "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+        "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+        "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+    }[all_reduce_alg]
+    return tf.distribute.experimental.CommunicationOptions(implementation=implementation)
+
+
+# --- Estimator engine ----------------------------------------------------------------------------
+
+
+def make_strategy(
+    name: str,
+    num_gpus: int = 0,
+    all_reduce_alg: str = "auto",
+    cluster: cluster_lib.Cluster | None = None,
+) -> tf.distribute.Strategy | None:
+    """The strategy for an Estimator's RunConfig; None means the Estimator's own placement.
+
+    None is also the answer for parameter_server (RunConfig's between-graph
+    replication from TF_CONFIG does the work) and default.
+    ``cluster`` defaults to the validated TF_CONFIG of this process.
+    """
+    if name not in STRATEGIES:
+        raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
+    if cluster is None:
+        cluster = cluster_lib.read_cluster()
+    cluster_lib.require_cluster(name, cluster)
     if name == "default":
         return None
     if name == "one_device":
         return tf.distribute.OneDeviceStrategy("/gpu:0" if num_gpus else "/cpu:0")
     if name == "mirrored":
-        devices = [f"/gpu:{i}" for i in range(num_gpus)] or None
-        # NCCL all-reduce needs GPUs, and the default picks it up wrongly on
-        # CPU devices (a model_to_estimator Estimator hangs in its first step);
-        # reducing to one device works everywhere.
-        return tf.distribute.MirroredStrategy(devices=devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
-    raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
+        return tf.distribute.MirroredStrategy(
+            devices=local_devices(num_gpus), cross_device_ops=make_cross_device_ops(all_reduce_alg, num_gpus)
+        )
+    if name == "multi_worker_mirrored":
+        # Estimator builds graphs: it needs the v1 strategy. It reads TF_CONFIG
+        # and joins the collective group under the distribute coordinator.
+        implementation = communication_options(all_reduce_alg).implementation
+        return tf.compat.v1.distribute.experimental.MultiWorkerMirroredStrategy(communication=implementation)
+    if name == "parameter_server":
+        return None
+    raise UsageError(
+        "strategy",
+        "model_to_estimator cannot take a TPUStrategy; the Estimator engine trains on TPU through "
+        "estimators.tpu (TPUEstimator)",
+    )
+
+
+def strategy_for(options: DistributionOptions) -> tf.distribute.Strategy | None:
+    """``make_strategy`` from a DistributionParams."""
+    return make_strategy(options.strategy, options.num_gpus, options.all_reduce_alg)
+
+
+# --- Keras engine --------------------------------------------------------------------------------
+
+
+def make_keras_strategy(options: DistributionOptions) -> tf.distribute.Strategy:
+    """The strategy to build and ``Model.fit`` a Keras model under (``with strategy.scope()``).
+
+    For parameter_server, only the chief calls this; ps and worker tasks call
+    ``serve_cluster_task`` and never return. Wrap the dataset with
+    ``make_cluster_coordinator`` for parameter_server (Model.fit does it
+    itself when given a ``tf.keras.utils.experimental.DatasetCreator``).
+    """
+    name = options.strategy
+    if name not in STRATEGIES:
+        raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
+    cluster = cluster_lib.read_cluster()
+    cluster_lib.require_cluster(name, cluster)
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name in ("one_device", "mirrored"):
+        return make_strategy(name, options.num_gpus, options.all_reduce_alg, cluster)
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy(
+            communication_options=communication_options(options.all_reduce_alg)
+        )
+    if name == "parameter_server":
+        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
+        # Variables above 256 KiB are split over the ps tasks (at most one shard each).
+        partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
+            min_shard_bytes=256 << 10, max_shards=max(1, cluster.num_ps)
+        )
+        return tf.distribute.experimental.ParameterServerStrategy(resolver, variable_partitioner=partitioner)
+    return make_tpu_strategy(options.tpu, options.tpu_zone, options.gcp_project)
+
+
+def make_tpu_strategy(
+    tpu: str | None, zone: str | None = None, project: str | None = None
+) -> tf.distribute.TPUStrategy:
+    """Connect to and initialise a TPU, and return its strategy.
+
+    ``tpu`` is a TPU name (with zone and project, as gcloud shows it), a
+    ``grpc://host:port`` address, or ``local`` on a TPU VM.
+    """
+    resolver = tpu_cluster_resolver(tpu, zone, project)
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def tpu_cluster_resolver(
+    tpu: str | None, zone: str | None = None, project: str | None = None
+) -> tf.distribute.cluster_resolver.TPUClusterResolver:
+    if not tpu:
+        raise UsageError("tpu", "--strategy=tpu needs --tpu: a TPU name, grpc://host:port, or 'local' on a TPU VM")
+    try:
+        return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError("tpu", f"cannot resolve TPU '{tpu}': {str(err).splitlines()[0]}") from None
+
+
+def make_cluster_coordinator(
+    strategy: tf.distribute.Strategy,
+) -> tf.distribute.experimental.coordinator.ClusterCoordinator:
+    """The coordinator that schedules steps on the workers of a ParameterServerStrategy."""
+    return tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+
+
+def serve_cluster_task(cluster: cluster_lib.Cluster) -> None:
+    """Run this ps or worker task's server until the chief is done (Keras parameter_server).
+
+    Under ParameterServerStrategy the chief runs the program; ps and worker
+    tasks only host variables and run the steps it sends.
+    """
+    os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
+    server = tf.distribute.Server(
+        tf.train.ClusterSpec({job: list(addresses) for job, addresses in cluster.jobs.items()}),
+        job_name=cluster.task_type,
+        task_index=cluster.task_index,
+        protocol="grpc",
+        start=True,
+    )
+    server.join()
+
+
+def is_keras_server_task(name: str, cluster: cluster_lib.Cluster | None) -> bool:
+    """True for the ps and worker tasks of Keras parameter_server, which serve instead of training."""
+    return name == "parameter_server" and cluster is not None and cluster.task_type in ("ps", "worker")
+
+
+# --- batch, learning rate, seeds -----------------------------------------------------------------
+
+
+def num_replicas(strategy: tf.distribute.Strategy | None) -> int:
+    """Replicas in one synchronous step (1 without a strategy, and per worker for parameter_server)."""
+    return strategy.num_replicas_in_sync if strategy is not None else 1
+
+
+def per_replica_batch(global_batch: int, replicas: int) -> int:
+    """``global_batch / replicas``; a global batch that does not divide is a usage error."""
+    if replicas < 1:
+        raise ValueError(f"replicas must be >= 1, not {replicas}")
+    if global_batch % replicas:
+        raise UsageError(
+            "batch_size",
+            f"global batch {global_batch} does not divide over {replicas} replicas; "
+            f"use a multiple of {replicas} (per-replica batch x replicas)",
+        )
+    return global_batch // replicas
+
+
+def scaled_learning_rate(learning_rate: float, replicas: int, scale: bool) -> float:
+    """Linear scaling: ``replicas`` times the rate for a ``replicas`` times larger global batch.
+
+    The usual rule (Goyal et al., 2017) when the per-replica batch is held
+    fixed; with a warm-up it holds to a few thousand examples per step.
+    """
+    return learning_rate * replicas if scale else learning_rate
+
+
+def set_seeds(seed: int | None, deterministic_ops: bool = False) -> None:
+    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic.
+
+    Op determinism makes two runs with the same seed bit-identical (on one
+    device) at some speed cost, and makes ops without a deterministic kernel
+    raise instead of silently differing.
+    """
+    if seed is not None:
+        # Python's random, NumPy and TensorFlow's global seed, in one call.
+        tf.keras.utils.set_random_seed(seed)
+    if deterministic_ops:
+        if seed is None:
+            raise UsageError("deterministic_ops", "op determinism needs a --seed")
+        tf.config.experimental.enable_op_determinism()

@@ -1,0 +1,231 @@
+"""The Estimator engine on TPU: a TPUEstimator over a hand-written model_fn around a Keras model.
+
+model_to_estimator does not accept TPUStrategy, so on TPU the Keras model is
+built inside a model_fn (one fresh model per graph) and trained with a v1
+optimizer, wrapped in CrossShardOptimizer so gradients are averaged over the
+TPU cores. With ``use_tpu=False`` the same model_fn runs on the CPU: that is
+how it is tested without a TPU, and a quick check before paying for one.
+
+Batch sizes: ``train_batch_size``/``eval_batch_size`` are global; TPUEstimator
+hands each input pipeline ``params["batch_size"]``, the per-core batch on TPU
+(global / num_shards) and the whole batch on CPU.
+
+Exports are CPU SavedModels (``export_to_tpu=False``) with the same serving
+signature as the other engines: encoded image bytes in, probabilities,
+class ids and class names out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import tensorflow as tf
+
+from estimators import distribution, serving
+from estimators.conversion import SERVING_KEY, CheckpointPolicy
+from input_fns import tfds_source
+from input_fns.preprocessing import ImageSpec
+
+TRAIN = tf.estimator.ModeKeys.TRAIN
+EVAL = tf.estimator.ModeKeys.EVAL
+PREDICT = tf.estimator.ModeKeys.PREDICT
+
+ModelBuilder = Callable[[], tf.keras.Model]
+
+
+@dataclasses.dataclass(frozen=True)
+class TpuSettings:
+    """Where and how a TPUEstimator runs."""
+
+    use_tpu: bool = True
+    tpu: str | None = None  # name, grpc://host:port, or "local" on a TPU VM
+    tpu_zone: str | None = None
+    gcp_project: str | None = None
+    # Steps run on the TPU per session.run: hooks, checkpoints and summaries
+    # see the host only at loop boundaries.
+    iterations_per_loop: int = 100
+    num_shards: int | None = None  # TPU cores to replicate over; None: all of them
+
+
+@dataclasses.dataclass(frozen=True)
+class TpuResult:
+    metrics: Mapping[str, float]
+    export_path: str
+
+
+def make_model_fn(
+    build: ModelBuilder, input_name: str, class_names: Sequence[str], learning_rate: float, use_tpu: bool
+) -> Callable:
+    """A TPUEstimator model_fn that builds the Keras model from ``build`` in each graph."""
+    names = list(class_names)
+
+    def model_fn(features, labels, mode, params):
+        del params  # the batch size is in the input pipeline's shapes
+        images = features[input_name] if isinstance(features, dict) else features
+        model = build()
+        probabilities = model(images, training=mode == TRAIN)
+
+        if mode == PREDICT:
+            class_ids = tf.argmax(probabilities, axis=-1)
+            predictions = {
+                "probabilities": probabilities,
+                "class_ids": class_ids,
+                "class_names": tf.gather(tf.constant(names), class_ids),
+            }
+            return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
+                mode,
+                predictions=predictions,
+                export_outputs={SERVING_KEY: tf.estimator.export.PredictOutput(predictions)},
+            )
+
+        # The builder's compiled loss (label smoothing included) when it is a Loss object.
+        loss_fn = model.loss if isinstance(model.loss, tf.keras.losses.Loss) else _sparse_crossentropy
+        loss = tf.reduce_mean(loss_fn(labels, probabilities))
+        if model.losses:  # weight decay and other regularisers of the Keras layers
+            loss += tf.add_n(model.losses)
+
+        if mode == EVAL:
+            return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
+                mode, loss=loss, eval_metrics=(_metric_fn, [labels, probabilities])
+            )
+
+        optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
+        if use_tpu:
+            # Averages the gradients of every core before the update.
+            optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)
+        # Batch-norm moving averages are Keras updates, not v1 UPDATE_OPS.
+        with tf.control_dependencies(model.updates):
+            train_op = optimizer.minimize(
+                loss, global_step=tf.compat.v1.train.get_global_step(), var_list=model.trainable_variables
+            )
+        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op)
+
+    return model_fn
+
+
+def _sparse_crossentropy(labels: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
+    return tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)
+
+
+def _metric_fn(labels: tf.Tensor, probabilities: tf.Tensor) -> dict:
+    """Runs on the host, over the outfed tensors of every core."""
+    predictions = tf.argmax(probabilities, axis=-1)
+    return {"accuracy": tf.compat.v1.metrics.accuracy(labels=labels, predictions=predictions)}
+
+
+def make_run_config(
+    model_dir: str, policy: CheckpointPolicy, settings: TpuSettings, seed: int | None = None
+) -> tf.compat.v1.estimator.tpu.RunConfig:
+    resolver = (
+        distribution.tpu_cluster_resolver(settings.tpu, settings.tpu_zone, settings.gcp_project)
+        if settings.use_tpu
+        else None
+    )
+    return tf.compat.v1.estimator.tpu.RunConfig(
+        cluster=resolver,
+        model_dir=model_dir,
+        tf_random_seed=seed,
+        save_checkpoints_steps=policy.save_checkpoints_steps,
+        save_summary_steps=policy.save_summary_steps,
+        keep_checkpoint_max=policy.keep_checkpoint_max,
+        log_step_count_steps=policy.log_step_count_steps,
+        tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
+            iterations_per_loop=settings.iterations_per_loop,
+            num_shards=settings.num_shards,
+            per_host_input_for_training=tf.compat.v1.estimator.tpu.InputPipelineConfig.PER_HOST_V2,
+        ),
+    )
+
+
+def make_estimator(
+    build: ModelBuilder,
+    input_name: str,
+    class_names: Sequence[str],
+    learning_rate: float,
+    run_config: tf.compat.v1.estimator.tpu.RunConfig,
+    use_tpu: bool,
+    train_batch_size: int,
+    eval_batch_size: int,
+) -> tf.compat.v1.estimator.tpu.TPUEstimator:
+    """A TPUEstimator for the Keras model ``build`` returns; batch sizes are global."""
+    shards = run_config.tpu_config.num_shards if use_tpu else None
+    if shards:
+        distribution.per_replica_batch(train_batch_size, shards)
+        distribution.per_replica_batch(eval_batch_size, shards)
+    return tf.compat.v1.estimator.tpu.TPUEstimator(
+        model_fn=make_model_fn(build, input_name, class_names, learning_rate, use_tpu),
+        config=run_config,
+        use_tpu=use_tpu,
+        train_batch_size=train_batch_size,
+        eval_batch_size=eval_batch_size,
+        predict_batch_size=eval_batch_size,
+        # Serving runs on CPU hosts: decode and resize cannot run on a TPU.
+        export_to_tpu=False,
+        export_to_cpu=True,
+    )
+
+
+def make_input_fn(
+    builder,
+    split: str,
+    mode: str,
+    input_name: str,
+    image: ImageSpec,
+    use_tpu: bool,
+    seed: int | None = None,
+    shuffle_buffer: int = 10_000,
+) -> Callable[[dict], tf.data.Dataset]:
+    """A TPUEstimator input_fn over a TFDS split: it takes ``params`` and its ``batch_size``.
+
+    On TPU every batch must have the same static shape, so evaluation drops
+    the last partial batch too.
+    """
+
+    def input_fn(params: dict) -> tf.data.Dataset:
+        batch = params["batch_size"]
+        ds = tfds_source.make_input_fn(
+            builder, split, mode, batch, input_name, image, seed=seed, shuffle_buffer=shuffle_buffer
+        )()
+        if use_tpu and mode != TRAIN:
+            ds = ds.unbatch().batch(batch, drop_remainder=True)
+        return ds
+
+    return input_fn
+
+
+def train_and_evaluate(
+    estimator: tf.compat.v1.estimator.tpu.TPUEstimator,
+    train_input_fn: Callable,
+    eval_input_fn: Callable,
+    max_steps: int,
+    eval_steps: int,
+    export_dir_base: str,
+    receiver_fn: Callable,
+    assets_extra: Mapping[str, str] | None = None,
+    hooks: Sequence[tf.estimator.SessionRunHook] = (),
+) -> TpuResult:
+    """Train to ``max_steps``, evaluate ``eval_steps`` batches, export a CPU SavedModel.
+
+    Train then evaluate, not tf.estimator.train_and_evaluate: a TPU is one
+    job, and evaluating between checkpoints would stop its infeed each time.
+    """
+    estimator.train(train_input_fn, max_steps=max_steps, hooks=list(hooks))
+    metrics = estimator.evaluate(eval_input_fn, steps=eval_steps)
+    path = estimator.export_saved_model(export_dir_base, receiver_fn, assets_extra=assets_extra)
+    return TpuResult(
+        metrics={key: float(value) for key, value in metrics.items()},
+        export_path=path.decode() if isinstance(path, bytes) else str(path),
+    )
+
+
+def eval_steps_for(split_size: int, eval_batch_size: int, eval_steps: int | None) -> int:
+    """Evaluation batches: the given count, or every full batch of the split (TPU shapes are static)."""
+    if eval_steps:
+        return eval_steps
+    return max(1, split_size // eval_batch_size)
+
+
+def receiver_fn_for(input_name: str, image: ImageSpec) -> Callable:
+    """The same image-bytes serving input as the other engines' exports."""
+    return serving.image_bytes_receiver_fn(input_name, image)
