@@ -41,8 +41,23 @@ class TrainingParams:
 
 @dataclasses.dataclass(frozen=True)
 class DistributionParams:
+    """How a run spreads over devices and machines (estimators/distribution.py reads it).
+
+    The cluster itself is not here: it comes from TF_CONFIG (estimators/cluster.py).
+    """
+
     strategy: str = "default"
     num_gpus: int = 0
+    all_reduce_alg: str = "auto"  # mirrored: auto/one_device/nccl/hierarchical_copy; multi-worker: auto/ring/nccl
+    logical_cpu_devices: int = 0  # split the CPU into this many devices (mirrored without GPUs); 0: leave it
+    tpu: str | None = None  # TPU name, grpc://host:port, or "local" on a TPU VM
+    tpu_zone: str | None = None
+    gcp_project: str | None = None
+    use_tpu: bool = True  # False runs the TPUEstimator model_fn on CPU
+    iterations_per_loop: int = 100
+    num_shards: int | None = None  # TPU cores; None: all
+    scale_learning_rate: bool = False  # multiply the learning rate by the replicas in sync
+    deterministic_ops: bool = False  # tf.config.experimental.enable_op_determinism (needs the seed)
 
 
 @dataclasses.dataclass(frozen=True)

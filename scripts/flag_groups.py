@@ -5,7 +5,7 @@ from __future__ import annotations
 from absl import flags
 
 from estimators.conversion import CheckpointPolicy
-from estimators.distribution import STRATEGIES
+from estimators.distribution import ALL_REDUCE_ALGS, STRATEGIES
 from estimators.models import BUILDERS
 from pipeline.config import DataParams, DistributionParams, Hparams, ModelParams, OutputParams, TrainingParams
 
@@ -55,8 +55,32 @@ def define_training_flags() -> None:
 
 
 def define_distribution_flags() -> None:
-    flags.DEFINE_enum("strategy", _D.distribution.strategy, list(STRATEGIES), "Distribution strategy.")
-    flags.DEFINE_integer("num_gpus", _D.distribution.num_gpus, "GPUs to mirror over (0: CPU).", lower_bound=0)
+    d = _D.distribution
+    flags.DEFINE_enum(
+        "strategy", d.strategy, list(STRATEGIES), "Distribution strategy; the cluster comes from TF_CONFIG."
+    )
+    flags.DEFINE_integer("num_gpus", d.num_gpus, "GPUs to mirror over (0: CPU).", lower_bound=0)
+    flags.DEFINE_enum(
+        "all_reduce_alg",
+        d.all_reduce_alg,
+        list(ALL_REDUCE_ALGS),
+        "Cross-device all-reduce: mirrored auto|one_device|nccl|hierarchical_copy, multi_worker_mirrored auto|ring|nccl.",
+    )
+    flags.DEFINE_integer(
+        "logical_cpu_devices", d.logical_cpu_devices, "Split the CPU into N devices to mirror over.", lower_bound=0
+    )
+    flags.DEFINE_string("tpu", d.tpu, "TPU name, grpc://host:port, or 'local' on a TPU VM (--strategy=tpu).")
+    flags.DEFINE_string("tpu_zone", d.tpu_zone, "GCE zone of the TPU (with a TPU name).")
+    flags.DEFINE_string("gcp_project", d.gcp_project, "GCP project of the TPU (with a TPU name).")
+    flags.DEFINE_boolean("use_tpu", d.use_tpu, "With --strategy=tpu: --nouse_tpu runs the TPU model_fn on CPU.")
+    flags.DEFINE_integer("iterations_per_loop", d.iterations_per_loop, "TPU steps per host round trip.", lower_bound=1)
+    flags.DEFINE_integer("num_shards", d.num_shards, "TPU cores to replicate over; default: all.", lower_bound=1)
+    flags.DEFINE_boolean(
+        "scale_learning_rate", d.scale_learning_rate, "Multiply --learning_rate by the replicas in sync."
+    )
+    flags.DEFINE_boolean(
+        "deterministic_ops", d.deterministic_ops, "Deterministic TF ops (reproducible with --seed; slower)."
+    )
 
 
 def define_output_flags() -> None:
@@ -100,7 +124,20 @@ def hparams_from_flags() -> Hparams:
             seed=f.seed,
             progress_every_steps=f.progress_every_steps,
         ),
-        distribution=DistributionParams(strategy=f.strategy, num_gpus=f.num_gpus),
+        distribution=DistributionParams(
+            strategy=f.strategy,
+            num_gpus=f.num_gpus,
+            all_reduce_alg=f.all_reduce_alg,
+            logical_cpu_devices=f.logical_cpu_devices,
+            tpu=f.tpu,
+            tpu_zone=f.tpu_zone,
+            gcp_project=f.gcp_project,
+            use_tpu=f.use_tpu,
+            iterations_per_loop=f.iterations_per_loop,
+            num_shards=f.num_shards,
+            scale_learning_rate=f.scale_learning_rate,
+            deterministic_ops=f.deterministic_ops,
+        ),
         output=OutputParams(
             model_dir=f.model_dir,
             overwrite_model_dir=f.overwrite_model_dir,
