@@ -246,15 +246,17 @@ class Registry:
         ).fetchone()
         return Run.from_row(row) if row else None
 
-    def interrupted(self, model: str, fingerprint: str) -> Run | None:
-        """A run over this data left RUNNING by a process that died (callers hold the lock)."""
+    def unfinished(self, model: str, fingerprint: str) -> Run | None:
+        """The latest run over this data that neither decided nor was replaced: killed (left RUNNING by a
+        dead process; callers hold the lock, so no live one) or failed. The next invocation resumes it."""
         row = self._db.execute(
-            "SELECT * FROM runs WHERE model = ? AND fingerprint = ? AND status = ? ORDER BY id DESC LIMIT 1",
-            (model, fingerprint, RUNNING),
+            "SELECT * FROM runs WHERE model = ? AND fingerprint = ? AND status IN (?, ?) ORDER BY id DESC LIMIT 1",
+            (model, fingerprint, RUNNING, FAILED),
         ).fetchone()
         return Run.from_row(row) if row else None
 
-    def mark_interrupted_superseded(self, model: str) -> None:
+    def supersede_unfinished(self, model: str) -> None:
+        """--force: runs left RUNNING by a dead process will not be resumed; say so."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ? WHERE model = ? AND status = ?",

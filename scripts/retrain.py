@@ -1,0 +1,86 @@
+"""Scheduled retraining: validate, train, evaluate, bless and push the newest span; list, show, roll back.
+
+python -m scripts.retrain --spans=/data/digits --holdout=/data/digits-holdout \
+    --work_dir=/srv/kestrel/retrain --serving_dir=/srv/serving --model_name=digits
+python -m scripts.retrain ... --every=24h          # foreground loop, for hosts with no scheduler
+python -m scripts.retrain --work_dir=... --list    # the run registry
+python -m scripts.retrain --work_dir=... --show=3
+python -m scripts.retrain --work_dir=... --serving_dir=... --model_name=digits --rollback [--to_version=1]
+
+Exit status: 0 pushed (or nothing new), 1 failed, 2 usage, 3 already running,
+4 stopped by data validation, 5 not blessed (kept, not pushed). docs/retraining.md.
+"""
+
+from __future__ import annotations
+
+from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
+
+# isort: split
+from absl import flags
+
+from common.errors import UsageError
+from pipeline.retraining import flow, registry, schedule
+from pipeline.retraining.lock import RetrainLock
+from pipeline.retraining.push import ServingDir
+from scripts import flag_groups
+
+flag_groups.define_train_flags()
+flag_groups.define_retrain_flags()
+FLAGS = flags.FLAGS
+
+
+def list_runs() -> int:
+    with registry.Registry(FLAGS.work_dir) as reg:
+        runs = reg.runs()
+        served = {model: ServingDir(FLAGS.serving_dir, model).served() for model in {r.model for r in runs}}
+        for model, version in sorted(served.items()):
+            serving = ServingDir(FLAGS.serving_dir, model)
+            kept = ", ".join(map(str, serving.versions())) or "none"
+            aside = ", ".join(map(str, serving.rolled_back())) or "none"
+            print(f"serving {model}: version {version} (kept {kept}; rolled back {aside})")
+        print(registry.format_table(runs, served))
+    return 0
+
+
+def show_run(run_id: int) -> int:
+    with registry.Registry(FLAGS.work_dir) as reg:
+        print(registry.format_run(reg.get(run_id)))
+    return 0
+
+
+def rollback() -> int:
+    serving = ServingDir(FLAGS.serving_dir, FLAGS.model_name)
+    # Under the lock: never move versions while a run is pushing one.
+    with RetrainLock(FLAGS.work_dir), registry.Registry(FLAGS.work_dir) as reg:
+        was = serving.served()
+        if was is None:
+            raise UsageError("rollback", f"nothing is served in {serving.root}")
+        served, moved = serving.rollback(FLAGS.to_version)
+        aside = ", ".join(map(str, moved)) or "none"
+        reg.record_serving(FLAGS.model_name, "rollback", served, None, f"was {was}; set aside {aside}")
+    print(f"retrain {FLAGS.model_name}: rolled back: serving version {served} (was {was}; set aside {aside})")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    del argv
+    if FLAGS.list:
+        return list_runs()
+    if FLAGS.show is not None:
+        return show_run(FLAGS.show)
+    if FLAGS.rollback:
+        return rollback()
+    if FLAGS.to_version is not None:
+        raise UsageError("to_version", "only with --rollback")
+    config = flag_groups.retrain_config_from_flags()
+    if FLAGS.every:
+        interval = schedule.parse_interval(FLAGS.every)
+        schedule.every(interval, lambda: flow.run_once(config).line)
+        return 0
+    outcome = flow.run_once(config)
+    print(outcome.line, flush=True)
+    return outcome.exit_code
+
+
+if __name__ == "__main__":
+    cli.run(main)
