@@ -1,0 +1,425 @@
+"""The validation gate: statistics -> schema -> checks -> artifacts -> a verdict.
+
+``run_gate(config)`` is what scripts/validate_data.py, the training flow and
+the retraining pipeline call before they use a span. Its ``GateResult`` says
+whether the data is clean; ``enforce(result)`` turns a refused span into a
+``DataRejectedError`` (exit status 3). ``--allow_anomalies`` lets a span
+through anyway, and the result (result.json in the span's directory) records
+that it did.
+
+Artifacts, under ``<artifacts_dir>/spans/span-<N>/``: statistics.pb,
+anomalies.pbtxt, anomalies.txt, report.html, facets.html, bad_records.json,
+result.json (and serving_* twins when serving data is given). The curated
+schema is ``<artifacts_dir>/schema.pbtxt`` unless ``schema_path`` says otherwise.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import time
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from common.errors import KestrelError, UsageError
+from common.filesystem import ensure_writable_dir
+from pipeline.validation import checks, readers, report, schema, statistics
+from pipeline.validation.checks import Finding
+from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, ValidationConfig
+
+CLEAN_EXIT = 0
+# Distinct from 1 (the run failed) and 2 (usage error): the run worked and the data is refused.
+DATA_REJECTED_EXIT = 3
+
+_SPAN_DIR = re.compile(r"^span-(\d+)/?$")
+
+
+class DataRejectedError(KestrelError):
+    """The gate found anomalies, drift, skew or bad records and --allow_anomalies was not given."""
+
+    exit_code = DATA_REJECTED_EXIT
+
+
+@dataclasses.dataclass(frozen=True)
+class GateResult:
+    """The verdict on one span, and where everything about it was written."""
+
+    clean: bool
+    allow_anomalies: bool
+    summary: str
+    span: int
+    environment: str
+    anomalies: tuple[Finding, ...]  # schema anomalies of the data (and of the serving data)
+    drift: tuple[Finding, ...]
+    skew: tuple[Finding, ...]
+    bad_records: tuple[Finding, ...]  # only when above max_bad_record_fraction
+    measurements: tuple[checks.Measurement, ...]
+    num_examples: dict[str, int]
+    bad_record_counts: dict[str, dict[str, int]]
+    schema_action: str  # "loaded", "inferred" or "updated"
+    previous_span: int | None
+    paths: dict[str, str]
+    seconds: float
+
+    @property
+    def passed(self) -> bool:
+        """Clean, or let through by --allow_anomalies."""
+        return self.clean or self.allow_anomalies
+
+    @property
+    def exit_code(self) -> int:
+        return CLEAN_EXIT if self.passed else DATA_REJECTED_EXIT
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return self.anomalies + self.drift + self.skew + self.bad_records
+
+    def as_dict(self) -> dict:
+        return {
+            "clean": self.clean,
+            "passed": self.passed,
+            "allow_anomalies": self.allow_anomalies,
+            "allowed_despite_findings": self.allow_anomalies and not self.clean,
+            "span": self.span,
+            "environment": self.environment,
+            "num_examples": self.num_examples,
+            "bad_record_counts": self.bad_record_counts,
+            "schema_action": self.schema_action,
+            "previous_span": self.previous_span,
+            "findings": [f.as_dict() for f in self.findings],
+            "measurements": [m.as_dict() for m in self.measurements],
+            "paths": self.paths,
+            "seconds": round(self.seconds, 2),
+            "summary": self.summary,
+        }
+
+
+def enforce(result: GateResult) -> GateResult:
+    """Returns ``result`` if the span may be used; raises DataRejectedError (exit 3) if not."""
+    if not result.passed:
+        counts = _counts(result)
+        raise DataRejectedError(
+            f"data validation refused span {result.span} ({counts}); see {result.paths['report_html']}; "
+            "--allow_anomalies lets it through"
+        )
+    return result
+
+
+def _counts(result: GateResult) -> str:
+    parts = [
+        f"{len(result.anomalies)} anomalies",
+        f"{len(result.drift)} drift",
+        f"{len(result.skew)} skew",
+    ]
+    if result.bad_records:
+        parts.append(f"{len(result.bad_records)} input(s) with bad records")
+    return ", ".join(parts)
+
+
+# --- configuration checks --------------------------------------------------
+
+
+def _check_config(config: ValidationConfig) -> None:
+    if not config.data:
+        raise UsageError("data", "give the data to validate (a glob of TFRecord/CSV files, or an image folder)")
+    if config.data_format not in FORMATS:
+        raise UsageError("data_format", f"'{config.data_format}' is not one of {', '.join(FORMATS)}")
+    if config.environment not in ENVIRONMENTS:
+        raise UsageError("environment", f"'{config.environment}' is not one of {', '.join(ENVIRONMENTS)}")
+    if config.serving_data and config.environment != schema.TRAINING:
+        raise UsageError("serving_data", "skew compares TRAINING data with serving data; use --environment=TRAINING")
+    if config.runner.direct_running_mode not in RUNNING_MODES:
+        raise UsageError("direct_running_mode", f"'{config.runner.direct_running_mode}' is not one of {RUNNING_MODES}")
+    if config.span is not None and config.span < 0:
+        raise UsageError("span", "spans are numbered from 0")
+    if not 0.0 <= config.max_bad_record_fraction <= 1.0:
+        raise UsageError("max_bad_record_fraction", "must be between 0 and 1")
+    t = config.thresholds
+    for name in ("categorical_drift", "numeric_drift", "categorical_skew", "numeric_skew"):
+        if getattr(t, name) < 0:
+            raise UsageError(f"{name}_threshold", "thresholds are >= 0 (0 turns the check off)")
+    for flag, overrides in (("drift_thresholds", t.drift_overrides), ("skew_thresholds", t.skew_overrides)):
+        for feature, value in overrides:
+            if value < 0:
+                raise UsageError(flag, f"threshold for '{feature}' is negative")
+    if len(config.csv_delimiter) != 1:
+        raise UsageError("csv_delimiter", "must be one character")
+
+
+# --- spans ---------------------------------------------------------------
+
+
+def spans_dir(artifacts_dir: str) -> str:
+    return os.path.join(artifacts_dir, "spans")
+
+
+def span_dir(artifacts_dir: str, span: int) -> str:
+    return os.path.join(spans_dir(artifacts_dir), f"span-{span}")
+
+
+def existing_spans(artifacts_dir: str) -> list[int]:
+    root = spans_dir(artifacts_dir)
+    if not tf.io.gfile.isdir(root):
+        return []
+    return sorted(int(m.group(1)) for name in tf.io.gfile.listdir(root) if (m := _SPAN_DIR.match(name)))
+
+
+def _read_result(artifacts_dir: str, span: int) -> dict | None:
+    path = os.path.join(span_dir(artifacts_dir, span), "result.json")
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return json.load(f)
+    except (tf.errors.OpError, OSError, ValueError):
+        return None
+
+
+def previous_accepted_span(artifacts_dir: str, before: int, environment: str) -> int | None:
+    """The newest span before ``before`` that passed the gate in the same environment.
+
+    Drift is measured against data that was accepted: a refused span is not a baseline.
+    """
+    for span in reversed(existing_spans(artifacts_dir)):
+        if span >= before:
+            continue
+        result = _read_result(artifacts_dir, span)
+        accepted = result and result.get("passed") and result.get("environment") == environment
+        if accepted and tf.io.gfile.exists(statistics.statistics_file(span_dir(artifacts_dir, span), "data")):
+            return span
+    return None
+
+
+# --- the gate --------------------------------------------------------------
+
+
+def _bad_record_findings(
+    role_stats: dict[str, statistics.RoleStatistics], config: ValidationConfig
+) -> tuple[list[Finding], dict[str, dict[str, int]]]:
+    findings, counts = [], {}
+    for role, rs in role_stats.items():
+        bad = rs.bad_records
+        counts[role] = dict(bad.counts)
+        if not bad.total:
+            continue
+        total = bad.total + rs.num_examples
+        if bad.total / total > config.max_bad_record_fraction:
+            kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(bad.counts.items()))
+            findings.append(
+                Finding(
+                    checks.BAD_RECORDS,
+                    f"({role})",
+                    f"{bad.total:,} of {total:,} records could not be read ({kinds}); samples: {os.path.basename(rs.bad_records_path)}",
+                )
+            )
+    return findings, counts
+
+
+def _summary_text(
+    *,
+    config: ValidationConfig,
+    span: int,
+    role_stats: dict[str, statistics.RoleStatistics],
+    schema_outcome: schema.SchemaOutcome,
+    previous: tuple[int | None, str | None],
+    result_counts: str,
+    clean: bool,
+    findings: list[Finding],
+    measurements: tuple[checks.Measurement, ...],
+) -> str:
+    lines = []
+    for role, rs in role_stats.items():
+        what = "data" if role == "data" else f"{role} data"
+        lines.append(
+            f"{what}: {rs.num_examples:,} examples, {rs.bad_records.total:,} bad records"
+            + (
+                f" ({', '.join(f'{n:,} {k}' for k, n in sorted(rs.bad_records.counts.items()))})"
+                if rs.bad_records.total
+                else ""
+            )
+        )
+    action = {
+        "inferred": "inferred from this span and written (review and commit it)",
+        "updated": f"updated from this span (previous version kept as {schema_outcome.backup_path})",
+        "loaded": "loaded",
+    }[schema_outcome.action]
+    lines.append(f"schema: {schema_outcome.path} {action}")
+    previous_span, previous_path = previous
+    if previous_path:
+        label = f"span {previous_span}" if previous_span is not None else previous_path
+        lines.append(f"drift: compared with {label}")
+    else:
+        lines.append("drift: no previous accepted span to compare with")
+    if "serving" in role_stats:
+        lines.append("skew: training data compared with serving data")
+    if clean:
+        verdict = "CLEAN"
+    elif config.allow_anomalies:
+        verdict = f"NOT CLEAN ({result_counts}), allowed by --allow_anomalies"
+    else:
+        verdict = f"REFUSED ({result_counts})"
+    text = [f"span {span} ({config.environment}): {verdict}", *("  " + line for line in lines), ""]
+    text.append(report.findings_table(findings))
+    if measurements:
+        text += ["", report.measurements_table(measurements)]
+    return "\n".join(text)
+
+
+def run_gate(config: ValidationConfig) -> GateResult:
+    """Validates one span end to end and writes its artifacts; never raises for dirty data.
+
+    Raises UsageError (exit 2) for bad inputs: a glob that matches nothing, zero rows,
+    an unreadable schema; KestrelError (exit 1) when the Beam job fails.
+    """
+    start = time.monotonic()
+    _check_config(config)
+    ensure_writable_dir(config.artifacts_dir, "artifacts_dir")
+    specs = [
+        readers.resolve_input(config.data, config.data_format, role="data", flag="data", delimiter=config.csv_delimiter)
+    ]
+    if config.serving_data:
+        specs.append(
+            readers.resolve_input(
+                config.serving_data,
+                config.data_format,
+                role="serving",
+                flag="serving_data",
+                delimiter=config.csv_delimiter,
+            )
+        )
+    spans = existing_spans(config.artifacts_dir)
+    span = config.span if config.span is not None else (spans[-1] + 1 if spans else 0)
+    out_dir = span_dir(config.artifacts_dir, span)
+    schema_path = config.resolved_schema_path
+    curated = schema.load_schema(schema_path) if tf.io.gfile.exists(schema_path) else None
+    previous_path, previous_span = config.previous_statistics, None
+    previous_stats: statistics_pb2.DatasetFeatureStatisticsList | None = None
+    if previous_path:
+        previous_stats = statistics.load_statistics(previous_path, "previous_statistics")
+    print(f"validating span {span} ({config.environment}) into {out_dir}", flush=True)
+    # A result.json marks a span's artifacts complete (and a baseline if it passed): not while rerunning it.
+    stale = os.path.join(out_dir, "result.json")
+    if tf.io.gfile.exists(stale):
+        tf.io.gfile.remove(stale)
+
+    role_stats = statistics.compute_statistics(specs, out_dir, config, curated)
+    for spec in specs:
+        rs = role_stats[spec.role]
+        if rs.num_examples == 0:
+            raise UsageError(
+                spec.flag,
+                f"{len(spec.files)} file(s) matched but hold zero readable rows "
+                f"({rs.bad_records.total:,} bad records; see {rs.bad_records_path})",
+            )
+    data = role_stats["data"]
+    serving = role_stats.get("serving")
+
+    outcome = schema.resolve_schema(
+        schema_path,
+        data.statistics,
+        label=config.label,
+        update=config.update_schema,
+        environment=config.environment,
+    )
+    if previous_stats is None:
+        previous_span = previous_accepted_span(config.artifacts_dir, span, config.environment)
+        if previous_span is not None:
+            previous_path = statistics.statistics_file(span_dir(config.artifacts_dir, previous_span), "data")
+            previous_stats = statistics.load_statistics(previous_path, "previous_statistics")
+
+    result = checks.check(
+        data.statistics,
+        schema.with_comparators(outcome.schema, config.thresholds),
+        environment=config.environment,
+        previous_statistics=previous_stats,
+        serving_statistics=serving.statistics if serving else None,
+    )
+    bad_findings, bad_counts = _bad_record_findings(role_stats, config)
+    findings = list(result.findings) + bad_findings
+    clean = not findings
+
+    paths = {
+        "span_dir": out_dir,
+        "schema": outcome.path,
+        "statistics": data.statistics_path,
+        "bad_records": data.bad_records_path,
+        "anomalies": os.path.join(out_dir, "anomalies.pbtxt"),
+        "anomalies_table": os.path.join(out_dir, "anomalies.txt"),
+        "report_html": os.path.join(out_dir, "report.html"),
+        "facets_html": os.path.join(out_dir, "facets.html"),
+        "result_json": os.path.join(out_dir, "result.json"),
+    }
+    if previous_path:
+        paths["previous_statistics"] = previous_path
+    if serving:
+        paths["serving_statistics"] = serving.statistics_path
+        paths["serving_bad_records"] = serving.bad_records_path
+        paths["serving_anomalies"] = os.path.join(out_dir, "serving_anomalies.pbtxt")
+
+    gate_result = GateResult(
+        clean=clean,
+        allow_anomalies=config.allow_anomalies,
+        summary="",
+        span=span,
+        environment=config.environment,
+        anomalies=result.of_kind(checks.ANOMALY, checks.SERVING_ANOMALY),
+        drift=result.of_kind(checks.DRIFT),
+        skew=result.of_kind(checks.SKEW),
+        bad_records=tuple(bad_findings),
+        measurements=result.measurements,
+        num_examples={role: rs.num_examples for role, rs in role_stats.items()},
+        bad_record_counts=bad_counts,
+        schema_action=outcome.action,
+        previous_span=previous_span,
+        paths=paths,
+        seconds=0.0,
+    )
+    summary = _summary_text(
+        config=config,
+        span=span,
+        role_stats=role_stats,
+        schema_outcome=outcome,
+        previous=(previous_span, previous_path),
+        result_counts=_counts(gate_result),
+        clean=clean,
+        findings=findings,
+        measurements=result.measurements,
+    )
+    gate_result = dataclasses.replace(gate_result, summary=summary, seconds=time.monotonic() - start)
+    _write_artifacts(gate_result, result, role_stats, previous_stats)
+    return gate_result
+
+
+def _write_artifacts(
+    gate_result: GateResult,
+    result: checks.CheckResult,
+    role_stats: dict[str, statistics.RoleStatistics],
+    previous_stats: statistics_pb2.DatasetFeatureStatisticsList | None,
+) -> None:
+    paths = gate_result.paths
+    report.write_anomalies(result.anomalies, paths["anomalies"])
+    if result.serving_anomalies is not None:
+        report.write_anomalies(result.serving_anomalies, paths["serving_anomalies"])
+    report.write_text(paths["anomalies_table"], gate_result.summary + "\n")
+    shown = {f"span {gate_result.span}": role_stats["data"].statistics}
+    if "serving" in role_stats:
+        shown["serving data"] = role_stats["serving"].statistics
+    if previous_stats is not None:
+        label = f"previous span {gate_result.previous_span}" if gate_result.previous_span is not None else "previous"
+        shown[label] = previous_stats
+    report.write_html(
+        paths["report_html"],
+        title=f"kestrel data validation, span {gate_result.span} ({gate_result.environment})",
+        summary=gate_result.summary,
+        clean=gate_result.clean,
+        findings=gate_result.findings,
+        measurements=gate_result.measurements,
+        statistics=shown,
+    )
+    other_name, other = next(((n, s) for n, s in shown.items() if not n.startswith("span ")), ("", None))
+    report.write_facets_html(
+        paths["facets_html"], role_stats["data"].statistics, other, (f"span {gate_result.span}", other_name or "other")
+    )
+    # Written last: a result.json means the span's artifacts are complete.
+    report.write_text(paths["result_json"], json.dumps(gate_result.as_dict(), indent=2, sort_keys=True) + "\n")

@@ -1,0 +1,379 @@
+"""Inputs of the validation job: TFRecord, CSV and image folders, as Arrow record batches.
+
+``resolve_input`` checks what a user named before any Beam work starts (a
+glob matching no file is a usage error); ``read_record_batches`` adds the
+Beam read and decode steps for one input to a pipeline and returns two
+PCollections: the record batches TFDV takes, and the records that could not
+be decoded (malformed CSV lines, unparseable protos, unreadable images).
+Bad records are counted and sampled, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import io
+import os
+import time
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import pyarrow as pa
+import tensorflow as tf
+from tfx_bsl.coders import csv_decoder, example_coder
+
+from common.errors import UsageError
+
+IMAGE_FEATURE = "image"
+FILE_NAME_FEATURE = "file_name"
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
+
+# Bad-record kinds, as they appear in the report.
+MALFORMED_CSV_LINE = "malformed_csv_line"
+UNPARSEABLE_RECORD = "unparseable_record"
+UNREADABLE_FILE = "unreadable_file"
+NOT_AN_IMAGE_FILE = "not_an_image_file"
+
+_BAD = "bad"
+_SAMPLE_CHARS = 160
+RECORD_BATCH_SIZE = 1000
+IMAGE_BATCH_SIZE = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class InputSpec:
+    """One input, checked: its format and what it matched."""
+
+    role: str  # "data" or "serving": names the Beam steps and the artifacts
+    flag: str  # the flag that named it, for error messages
+    format: str
+    patterns: tuple[str, ...]
+    files: tuple[str, ...]
+    csv_columns: tuple[str, ...] = ()
+    # Image folders: the class folder of each file in ``files``.
+    image_labels: tuple[str, ...] = ()
+    other_files: tuple[str, ...] = ()  # image folders: files that are not images
+
+    @property
+    def num_bytes(self) -> int:
+        return sum(_size(f) for f in self.files)
+
+
+def _size(path: str) -> int:
+    try:
+        return tf.io.gfile.stat(path).length
+    except tf.errors.OpError:
+        return 0
+
+
+def _format_of(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith(CSV_EXTENSIONS):
+        return "csv"
+    return "tfrecord"
+
+
+def resolve_input(patterns: Iterable[str], data_format: str, *, role: str, flag: str, delimiter: str) -> InputSpec:
+    """Expand the globs, pick the format and check the inputs are usable, before Beam starts."""
+    patterns = tuple(p for p in patterns if p)
+    if not patterns:
+        raise UsageError(flag, "no input given")
+    if data_format == "images" or (data_format == "auto" and all(tf.io.gfile.isdir(p) for p in patterns)):
+        return _resolve_image_folders(patterns, role=role, flag=flag)
+    files: list[str] = []
+    for pattern in patterns:
+        if tf.io.gfile.isdir(pattern):
+            raise UsageError(flag, f"'{pattern}' is a directory; give a glob of files, or --data_format=images")
+        try:
+            matched = sorted(tf.io.gfile.glob(pattern))
+        except tf.errors.OpError as err:
+            raise UsageError(flag, f"cannot list '{pattern}' ({err.message.strip()})") from None
+        matched = [m for m in matched if not tf.io.gfile.isdir(m)]
+        if not matched:
+            raise UsageError(flag, f"'{pattern}' matches no file")
+        files.extend(matched)
+    fmt = data_format
+    if fmt == "auto":
+        kinds = {_format_of(f) for f in files}
+        if len(kinds) > 1:
+            raise UsageError(flag, "the inputs mix CSV and other files; set --data_format")
+        fmt = kinds.pop()
+    if fmt == "csv":
+        columns = _csv_columns(files, delimiter, flag)
+        return InputSpec(role, flag, fmt, patterns, tuple(files), csv_columns=columns)
+    return InputSpec(role, flag, fmt, patterns, tuple(files))
+
+
+def _open_text(path: str) -> io.TextIOBase:
+    raw = tf.io.gfile.GFile(path, "rb")
+    if path.lower().endswith(".gz"):
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _csv_columns(files: list[str], delimiter: str, flag: str) -> tuple[str, ...]:
+    """The header every CSV file shares; files without a header line hold no rows."""
+    header: list[str] | None = None
+    for path in files:
+        try:
+            with _open_text(path) as f:
+                first = f.readline()
+        except (tf.errors.OpError, OSError, UnicodeDecodeError) as err:
+            raise UsageError(flag, f"cannot read the header of '{path}' ({err})") from None
+        if not first.strip():
+            continue
+        columns = next(csv.reader([first], delimiter=delimiter))
+        columns = [c.strip() for c in columns]
+        if header is None:
+            if len(set(columns)) != len(columns) or not all(columns):
+                raise UsageError(flag, f"'{path}' has a header with empty or repeated column names: {columns}")
+            header = columns
+        elif columns != header:
+            raise UsageError(flag, f"'{path}' has header {columns}, unlike {header} in '{files[0]}'")
+    if header is None:
+        raise UsageError(flag, f"the {len(files)} CSV file(s) matched are empty (zero rows)")
+    return tuple(header)
+
+
+def _resolve_image_folders(patterns: tuple[str, ...], *, role: str, flag: str) -> InputSpec:
+    """root/<class>/<image>: the class folder is the label."""
+    files: list[str] = []
+    labels: list[str] = []
+    others: list[str] = []
+    for root in patterns:
+        if not tf.io.gfile.isdir(root):
+            raise UsageError(flag, f"'{root}' is not a directory of class folders")
+        for label in sorted(tf.io.gfile.listdir(root)):
+            label = label.rstrip("/")
+            class_dir = os.path.join(root, label)
+            if label.startswith(".") or not tf.io.gfile.isdir(class_dir):
+                continue
+            for dirpath, _, names in tf.io.gfile.walk(class_dir):
+                for name in sorted(names):
+                    if name.startswith("."):  # .DS_Store and friends are not data
+                        continue
+                    path = os.path.join(dirpath, name)
+                    if name.lower().endswith(IMAGE_EXTENSIONS):
+                        files.append(path)
+                        labels.append(label)
+                    else:
+                        others.append(path)
+    if not files:
+        raise UsageError(flag, f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {list(patterns)}/<class>/")
+    return InputSpec(
+        role, flag, "images", patterns, tuple(files), image_labels=tuple(labels), other_files=tuple(others)
+    )
+
+
+# --- Beam ---------------------------------------------------------------
+
+
+def _bad(kind: str, sample: str | bytes, where: str = "") -> dict:
+    if isinstance(sample, bytes):
+        sample = repr(sample[:_SAMPLE_CHARS])
+    return {"kind": kind, "where": where, "sample": sample[:_SAMPLE_CHARS]}
+
+
+class _DecodeExamples(beam.DoFn):
+    """Serialized tf.Examples -> RecordBatch; records that do not parse go to the bad output."""
+
+    def setup(self) -> None:
+        self._decoder = example_coder.ExamplesToRecordBatchDecoder()
+        self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", UNPARSEABLE_RECORD)
+
+    def process(self, records: list[bytes]) -> Iterator:
+        try:
+            yield self._decoder.DecodeBatch(records)
+            return
+        except Exception:  # noqa: BLE001 - any decode failure sends us to the slow path
+            pass
+        # One record spoiled the batch: find it, keep the rest.
+        good = []
+        for record in records:
+            try:
+                self._decoder.DecodeBatch([record])
+                good.append(record)
+            except Exception:  # noqa: BLE001
+                self._bad_counter.inc()
+                yield beam.pvalue.TaggedOutput(_BAD, _bad(UNPARSEABLE_RECORD, record))
+        if good:
+            try:
+                yield self._decoder.DecodeBatch(good)
+            except Exception:  # noqa: BLE001 - e.g. one feature with two types in the batch
+                for record in good:
+                    yield self._decoder.DecodeBatch([record])
+
+
+class _ParseCsvLines(beam.DoFn):
+    """A CSV line -> (cells as bytes, line), or a bad record when the column count is wrong."""
+
+    def __init__(self, num_columns: int, delimiter: str):
+        self._num_columns = num_columns
+        self._delimiter = delimiter
+
+    def setup(self) -> None:
+        self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", MALFORMED_CSV_LINE)
+
+    def process(self, line: str) -> Iterator:
+        if not line.strip():
+            return  # blank lines are not rows
+        try:
+            cells = next(csv.reader([line], delimiter=self._delimiter, strict=True))
+        except csv.Error as err:
+            self._bad_counter.inc()
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(MALFORMED_CSV_LINE, f"{err}: {line}"))
+            return
+        if len(cells) != self._num_columns:
+            self._bad_counter.inc()
+            detail = f"{len(cells)} fields, expected {self._num_columns}: {line}"
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(MALFORMED_CSV_LINE, detail))
+            return
+        yield [c.encode() for c in cells], line
+
+
+class _ImageToExample(beam.DoFn):
+    """(path, class) -> a serialized tf.Example with the encoded image, label and file name."""
+
+    def __init__(self, label_feature: str):
+        self._label_feature = label_feature
+
+    def process(self, item: tuple[str, str]) -> Iterator:
+        path, label = item
+        try:
+            with tf.io.gfile.GFile(path, "rb") as f:
+                encoded = f.read()
+        except (tf.errors.OpError, OSError) as err:
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(UNREADABLE_FILE, str(err), path))
+            return
+        feature = {
+            IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
+            self._label_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+            FILE_NAME_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()])),
+        }
+        yield tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+class _Progress(beam.DoFn):
+    """Prints rows decoded so far by this worker: Beam has no job-wide progress on every runner."""
+
+    def __init__(self, role: str, every: int):
+        self._role = role
+        self._every = every
+
+    def setup(self) -> None:
+        self._rows = 0
+        self._next = self._every
+        self._start = time.monotonic()
+        self._counter = beam.metrics.Metrics.counter("kestrel_validation", f"{self._role}_rows")
+
+    def process(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
+        self._rows += batch.num_rows
+        self._counter.inc(batch.num_rows)
+        if self._every and self._rows >= self._next:
+            self._next += self._every
+            elapsed = time.monotonic() - self._start
+            print(
+                f"  [{self._role} worker {os.getpid()}] {self._rows:,} rows decoded, "
+                f"{self._rows / max(elapsed, 1e-9):,.0f} rows/s",
+                flush=True,
+            )
+        yield batch
+
+
+def read_record_batches(
+    pipeline: beam.Pipeline, spec: InputSpec, *, label: str | None, delimiter: str, progress_every: int
+) -> tuple[beam.PCollection, beam.PCollection]:
+    """Adds the read + decode steps for ``spec``: (record batches, bad records)."""
+    step = spec.role.capitalize()
+    bad_parts = []
+    if spec.format == "csv":
+        lines = [
+            pipeline | f"{step}ReadCsv{i}" >> beam.io.ReadFromText(pattern, skip_header_lines=1)
+            for i, pattern in enumerate(spec.patterns)
+        ]
+        parsed = (
+            lines
+            | f"{step}FlattenLines" >> beam.Flatten()
+            | f"{step}ParseCsv"
+            >> beam.ParDo(_ParseCsvLines(len(spec.csv_columns), delimiter)).with_outputs(_BAD, main="rows")
+        )
+        bad_parts.append(parsed[_BAD])
+        # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
+        # turned into strings must show up as a type anomaly, not as a crash or a dropped row.
+        column_infos = beam.pvalue.AsSingleton(
+            parsed.rows
+            | f"{step}Cells" >> beam.Keys()
+            | f"{step}InferColumnTypes"
+            >> beam.CombineGlobally(
+                csv_decoder.ColumnTypeInferrer(column_names=list(spec.csv_columns), skip_blank_lines=True)
+            )
+        )
+        batches = (
+            parsed.rows
+            | f"{step}BatchRows"
+            >> beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
+            | f"{step}RowsToArrow"
+            >> beam.ParDo(csv_decoder.BatchedCSVRowsToRecordBatch(skip_blank_lines=True), column_infos)
+        )
+    else:
+        if spec.format == "images":
+            items = list(zip(spec.files, spec.image_labels, strict=True))
+            converted = (
+                pipeline
+                | f"{step}ListImages" >> beam.Create(items, reshuffle=True)
+                | f"{step}ImagesToExamples"
+                >> beam.ParDo(_ImageToExample(label or "label")).with_outputs(_BAD, main="examples")
+            )
+            bad_parts.append(converted[_BAD])
+            if spec.other_files:
+                bad_parts.append(
+                    pipeline
+                    | f"{step}OtherFiles"
+                    >> beam.Create([_bad(NOT_AN_IMAGE_FILE, os.path.basename(p), p) for p in spec.other_files])
+                )
+            records = converted.examples
+            batch_size = IMAGE_BATCH_SIZE
+        else:
+            records = [
+                pipeline | f"{step}ReadTFRecord{i}" >> beam.io.ReadFromTFRecord(pattern)
+                for i, pattern in enumerate(spec.patterns)
+            ] | f"{step}FlattenRecords" >> beam.Flatten()
+            batch_size = RECORD_BATCH_SIZE
+        decoded = (
+            records
+            | f"{step}BatchRecords" >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
+            | f"{step}DecodeExamples" >> beam.ParDo(_DecodeExamples()).with_outputs(_BAD, main="batches")
+        )
+        bad_parts.append(decoded[_BAD])
+        batches = decoded.batches
+    batches = batches | f"{step}Progress" >> beam.ParDo(_Progress(spec.role, progress_every))
+    bad = bad_parts | f"{step}FlattenBad" >> beam.Flatten() if len(bad_parts) > 1 else bad_parts[0]
+    return batches, bad
+
+
+class SummarizeBadRecords(beam.CombineFn):
+    """Counts per kind and the first few samples: a bad-records report of bounded size."""
+
+    MAX_SAMPLES = 10
+
+    def create_accumulator(self) -> dict:
+        return {"counts": {}, "samples": []}
+
+    def add_input(self, acc: dict, bad: dict) -> dict:
+        acc["counts"][bad["kind"]] = acc["counts"].get(bad["kind"], 0) + 1
+        if len(acc["samples"]) < self.MAX_SAMPLES:
+            acc["samples"].append(bad)
+        return acc
+
+    def merge_accumulators(self, accs: Iterable[dict]) -> dict:
+        merged = self.create_accumulator()
+        for acc in accs:
+            for kind, n in acc["counts"].items():
+                merged["counts"][kind] = merged["counts"].get(kind, 0) + n
+            merged["samples"].extend(acc["samples"][: self.MAX_SAMPLES - len(merged["samples"])])
+        return merged
+
+    def extract_output(self, acc: dict) -> dict:
+        return acc

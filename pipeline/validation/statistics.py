@@ -1,0 +1,199 @@
+"""The Beam job: read -> tfdv.GenerateStatistics -> statistics files, for every input in one pipeline.
+
+The training data and the serving data (when given) are two branches of the
+same pipeline, so a remote runner starts once. Each branch writes its
+DatasetFeatureStatisticsList and a JSON summary of its bad records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shlex
+import time
+
+import apache_beam as beam
+import tensorflow as tf
+import tensorflow_data_validation as tfdv
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
+
+from common.errors import KestrelError, UsageError
+from pipeline.validation import readers
+from pipeline.validation.config import RunnerOptions, ValidationConfig
+
+
+@dataclasses.dataclass(frozen=True)
+class BadRecords:
+    counts: dict[str, int]
+    samples: tuple[dict, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleStatistics:
+    """The statistics of one input, where they were written, and what could not be read."""
+
+    statistics: statistics_pb2.DatasetFeatureStatisticsList
+    statistics_path: str
+    bad_records: BadRecords
+    bad_records_path: str
+
+    @property
+    def num_examples(self) -> int:
+        datasets = self.statistics.datasets
+        return int(datasets[0].num_examples) if datasets else 0
+
+
+def statistics_file(span_dir: str, role: str) -> str:
+    return os.path.join(span_dir, "statistics.pb" if role == "data" else f"{role}_statistics.pb")
+
+
+def bad_records_file(span_dir: str, role: str) -> str:
+    return os.path.join(span_dir, "bad_records.json" if role == "data" else f"{role}_bad_records.json")
+
+
+def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
+    """The user's Beam options as given; DirectRunner defaults only where they set nothing."""
+    args = list(runner.beam_args)
+    options = PipelineOptions(args)
+    given = options.get_all_options(drop_default=True)
+    runner_name = options.view_as(StandardOptions).runner
+    if runner_name in (None, "DirectRunner", "direct"):
+        direct = options.view_as(DirectOptions)
+        if "direct_running_mode" not in given:
+            direct.direct_running_mode = runner.direct_running_mode
+        if "default_sdk_harness_log_level" not in given:
+            # Worker processes forward every WARNING (unknown args, snappy) as noise; errors still show.
+            options.view_as(WorkerOptions).default_sdk_harness_log_level = "ERROR"
+        if "direct_num_workers" not in given:
+            # in_memory runs everything in this process: more than one worker only earns a warning.
+            in_memory = direct.direct_running_mode == "in_memory"
+            direct.direct_num_workers = 1 if in_memory else runner.direct_num_workers or os.cpu_count() or 1
+    return options
+
+
+def describe_runner(options: PipelineOptions) -> str:
+    runner_name = options.view_as(StandardOptions).runner or "DirectRunner"
+    if runner_name in ("DirectRunner", "direct"):
+        direct = options.view_as(DirectOptions)
+        return f"DirectRunner ({direct.direct_running_mode}, {direct.direct_num_workers} worker(s))"
+    return runner_name
+
+
+def parse_beam_args(text: str) -> tuple[str, ...]:
+    try:
+        return tuple(shlex.split(text or ""))
+    except ValueError as err:
+        raise UsageError("beam_args", f"cannot split {text!r}: {err}") from None
+
+
+def stats_options(config: ValidationConfig, schema: schema_pb2.Schema | None) -> tfdv.StatsOptions:
+    """TFDV options: the curated schema tells TFDV which integer features are categorical.
+
+    Before a schema exists, a one-feature schema marks an integer label categorical,
+    so that even the first span has the value counts its label drift is measured on.
+    """
+    if schema is None and config.label:
+        schema = schema_pb2.Schema()
+        label = schema.feature.add(name=config.label, type=schema_pb2.INT)
+        label.int_domain.is_categorical = True
+    return tfdv.StatsOptions(
+        schema=schema,
+        label_feature=None,  # label-based (lift) statistics are not needed for a gate
+        enable_semantic_domain_stats=config.semantic_domain_stats,
+        # Image statistics decode images: a few thousand tell the format and sizes.
+        semantic_domain_stats_sample_rate=None,
+    )
+
+
+def compute_statistics(
+    specs: list[readers.InputSpec],
+    span_dir: str,
+    config: ValidationConfig,
+    schema: schema_pb2.Schema | None,
+) -> dict[str, RoleStatistics]:
+    """Runs one Beam pipeline over every input; returns each role's statistics and bad records."""
+    options = pipeline_options(config.runner)
+    tf.io.gfile.makedirs(span_dir)
+    for spec in specs:
+        size = spec.num_bytes
+        print(
+            f"reading {spec.role}: {len(spec.files)} {spec.format} file(s), {size / 1e6:,.1f} MB",
+            flush=True,
+        )
+    print(f"computing statistics on {describe_runner(options)}", flush=True)
+    start = time.monotonic()
+    # Worker processes inherit the environment: keep google-api-core's FutureWarnings out of the log.
+    saved = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [saved, "ignore::FutureWarning"]))
+    try:
+        with beam.Pipeline(options=options) as p:
+            for spec in specs:
+                _add_branch(p, spec, span_dir, config, schema)
+    except KestrelError:
+        raise
+    except Exception as err:  # noqa: BLE001 - a worker failure arrives as any exception type
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise KestrelError(f"the statistics job failed: {first[:300]}") from err
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONWARNINGS", None)
+        else:
+            os.environ["PYTHONWARNINGS"] = saved
+    print(f"statistics computed in {time.monotonic() - start:,.1f} s", flush=True)
+    return {spec.role: _load(span_dir, spec.role) for spec in specs}
+
+
+def _add_branch(
+    p: beam.Pipeline,
+    spec: readers.InputSpec,
+    span_dir: str,
+    config: ValidationConfig,
+    schema: schema_pb2.Schema | None,
+) -> None:
+    step = spec.role.capitalize()
+    batches, bad = readers.read_record_batches(
+        p,
+        spec,
+        label=config.label,
+        delimiter=config.csv_delimiter,
+        progress_every=config.progress_every_rows,
+    )
+    _ = (
+        batches
+        | f"{step}GenerateStatistics" >> tfdv.GenerateStatistics(stats_options(config, schema))
+        | f"{step}WriteStatistics" >> tfdv.WriteStatisticsToBinaryFile(statistics_file(span_dir, spec.role))
+    )
+    _ = (
+        bad
+        | f"{step}SummarizeBad" >> beam.CombineGlobally(readers.SummarizeBadRecords())
+        | f"{step}BadToJson" >> beam.Map(json.dumps, sort_keys=True)
+        | f"{step}WriteBad" >> beam.io.WriteToText(bad_records_file(span_dir, spec.role), shard_name_template="")
+    )
+
+
+def _load(span_dir: str, role: str) -> RoleStatistics:
+    stats_path = statistics_file(span_dir, role)
+    bad_path = bad_records_file(span_dir, role)
+    statistics = tfdv.load_stats_binary(stats_path)
+    with tf.io.gfile.GFile(bad_path) as f:
+        bad = json.loads(f.read() or '{"counts": {}, "samples": []}')
+    return RoleStatistics(
+        statistics=statistics,
+        statistics_path=stats_path,
+        bad_records=BadRecords(counts=dict(bad["counts"]), samples=tuple(bad["samples"])),
+        bad_records_path=bad_path,
+    )
+
+
+def load_statistics(path: str, flag: str) -> statistics_pb2.DatasetFeatureStatisticsList:
+    try:
+        return tfdv.load_stats_binary(path)
+    except Exception as err:  # noqa: BLE001 - a missing file, or a bad proto (DecodeError)
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UsageError(flag, f"cannot load statistics from '{path}' ({reason[:200]})") from None
