@@ -61,7 +61,7 @@ class ImageSpec:
 
 def prepare_image(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
     """uint8 image of any size and 1, 3 or 4 channels -> float32 model input."""
-    image = _match_channels(image, spec.channels)
+    image = match_channels(image, spec.channels)
     image = tf.cast(image, tf.float32)
     if image.shape[0] != spec.height or image.shape[1] != spec.width:
         image = tf.image.resize(image, (spec.height, spec.width))
@@ -85,7 +85,8 @@ def _luma(rgb: tf.Tensor) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(gray), 0, 255), tf.uint8)
 
 
-def _match_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+def match_channels(image: tf.Tensor, channels: int) -> tf.Tensor:
+    """uint8 image with 1, 3 or 4 (static) channels -> ``channels`` channels (alpha dropped)."""
     have = image.shape[-1]
     if have == channels:
         return image

@@ -8,23 +8,23 @@ TFDS's GCS lookups stay off, and a dataset that is not prepared in
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
 from common.errors import NetworkUnavailableError, UsageError
-from input_fns.preprocessing import ImageSpec, prepare_image
+from input_fns import pipeline_ops
+from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, image_stages
+from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, InputFn, PipelineOptions, per_replica_batch
+from input_fns.preprocessing import ImageSpec
 
 # Builders whose data ships with kestrel's dependencies: preparing them is local.
 LOCAL_DATASETS = frozenset({"digits"})
 
-TRAIN = tf.estimator.ModeKeys.TRAIN
-EVAL = tf.estimator.ModeKeys.EVAL
-PREDICT = tf.estimator.ModeKeys.PREDICT
-
-InputFn = Callable[..., tf.data.Dataset]
+__all__ = ["EVAL", "PREDICT", "TRAIN", "DatasetMeta", "dataset_meta", "load_builder", "make_input_fn"]
+# Kept for callers of the old private name.
+_per_replica_batch = per_replica_batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,44 +98,53 @@ def make_input_fn(
     seed: int | None = None,
     shuffle_buffer: int = 10_000,
     cache: bool = True,
+    options: PipelineOptions | None = None,
+    augment: AugmentParams = NO_AUGMENTATION,
 ) -> InputFn:
     """An Estimator input_fn yielding ``({input_name: images}, labels)`` batches.
 
     ``batch_size`` is the global batch; under a distribution strategy each
     replica's input pipeline gets its shard and ``batch_size / replicas``.
+    ``options`` (the shared pipeline settings) wins over ``seed``,
+    ``shuffle_buffer`` and ``cache`` when given.
     """
+    if options is None:
+        options = PipelineOptions(
+            seed=seed,
+            shuffle_buffer=shuffle_buffer,
+            cache=pipeline_ops.CACHE_MEMORY if cache else pipeline_ops.CACHE_NONE,
+        )
     training = mode == TRAIN
     try:
         num_files = len(builder.info.splits[split].file_instructions)
     except (KeyError, ValueError) as err:
         raise UsageError("split", f"{err}; splits of '{builder.info.name}': {sorted(builder.info.splits)}") from None
+    if builder.info.splits[split].num_examples == 0:
+        raise UsageError("split", f"'{split}' of '{builder.info.name}' is empty")
+    stages = image_stages(image_spec, training, augment)
 
-    def input_fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        per_replica_batch = _per_replica_batch(batch_size, input_context)
-        shard_files = input_context is not None and num_files >= input_context.num_input_pipelines
+    def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+        by_file = pipeline_ops.shard_by_files(num_files, input_context)
         read_config = tfds.ReadConfig(
-            shuffle_seed=seed, input_context=input_context if shard_files else None, try_autocache=False
+            shuffle_seed=options.seed,
+            input_context=input_context if by_file else None,
+            try_autocache=False,
+            num_parallel_calls_for_decode=options.num_parallel_calls,
+            num_parallel_calls_for_interleave_files=options.num_parallel_calls,
         )
         ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config, as_supervised=True)
-        if input_context is not None and not shard_files:
-            # Fewer files than input pipelines: every pipeline reads all files and keeps its share.
-            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
-        ds = ds.map(lambda image, label: (prepare_image(image, image_spec), label), tf.data.AUTOTUNE)
-        if cache:
-            ds = ds.cache()
-        if training:
-            ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
-        ds = ds.batch(per_replica_batch, drop_remainder=training)
-        ds = ds.map(lambda images, labels: ({input_name: images}, labels))
-        return ds.prefetch(tf.data.AUTOTUNE)
+        # With fewer files than input pipelines, finish() shards by example instead.
+        return pipeline_ops.finish(
+            ds,
+            mode,
+            batch_size,
+            options,
+            input_context,
+            decode=stages.decode,
+            element=stages.element,
+            batch=stages.batch,
+            to_features=lambda images, labels: ({input_name: images}, labels),
+            sharded=by_file or input_context is None,
+        )
 
-    return input_fn
-
-
-def _per_replica_batch(global_batch: int, input_context: tf.distribute.InputContext | None) -> int:
-    if input_context is None:
-        return global_batch
-    replicas = input_context.num_replicas_in_sync
-    if global_batch % replicas:
-        raise UsageError("batch_size", f"global batch {global_batch} does not divide over {replicas} replicas")
-    return global_batch // replicas
+    return pipeline_ops.make_input_fn(build, mode)

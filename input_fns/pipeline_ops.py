@@ -1,0 +1,199 @@
+"""The dataset tail every source shares: shard, shuffle, map, cache, repeat, batch, prefetch.
+
+A source turns its files or arrays into a dataset of single examples and
+hands it to ``finish`` with its own per-example and per-batch functions;
+everything about modes, replicas and tf.data tuning happens here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+
+import tensorflow as tf
+
+from common.errors import UsageError
+
+TRAIN = tf.estimator.ModeKeys.TRAIN
+EVAL = tf.estimator.ModeKeys.EVAL
+PREDICT = tf.estimator.ModeKeys.PREDICT
+MODES = (TRAIN, EVAL, PREDICT)
+
+CACHE_NONE = "none"
+CACHE_MEMORY = "memory"
+
+InputFn = Callable[..., tf.data.Dataset]
+# (example..., seed) -> example; seed is a [2] int64 tensor for stateless random ops.
+ElementFn = Callable[..., tuple]
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineOptions:
+    """How a dataset is read and tuned; the defaults are the tuned pipeline.
+
+    ``cache`` is ``none``, ``memory`` or a file path prefix (local or gs://).
+    ``drop_remainder`` drops the last partial batch in every mode (TPUs need
+    static shapes); TRAIN always drops it because it repeats anyway.
+    """
+
+    parallel: bool = True
+    prefetch: bool = True
+    cache: str = CACHE_NONE
+    deterministic: bool = True
+    drop_remainder: bool = False
+    shuffle_buffer: int = 10_000
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.cache:
+            raise UsageError("cache", f"empty; allowed: {CACHE_NONE}, {CACHE_MEMORY} or a file path prefix")
+        if self.shuffle_buffer < 1:
+            raise UsageError("shuffle_buffer", f"{self.shuffle_buffer}; must be at least 1")
+
+    @property
+    def num_parallel_calls(self) -> int | None:
+        return tf.data.AUTOTUNE if self.parallel else None
+
+
+DEFAULT_OPTIONS = PipelineOptions()
+
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise UsageError("mode", f"unknown mode '{mode}'; allowed: {', '.join(MODES)}")
+
+
+def per_replica_batch(global_batch: int, input_context: tf.distribute.InputContext | None) -> int:
+    """``global_batch / replicas``, or a usage error when it does not divide."""
+    if input_context is None:
+        return global_batch
+    replicas = input_context.num_replicas_in_sync
+    if global_batch % replicas:
+        raise UsageError("batch_size", f"global batch {global_batch} does not divide over {replicas} replicas")
+    return global_batch // replicas
+
+
+def shard_by_files(num_files: int, input_context: tf.distribute.InputContext | None) -> bool:
+    """Whether each input pipeline can take whole files (enough files for every pipeline)."""
+    return input_context is not None and num_files >= input_context.num_input_pipelines
+
+
+def shard(ds: tf.data.Dataset, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+    if input_context is None or input_context.num_input_pipelines == 1:
+        return ds
+    return ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+
+
+def read_files(
+    files: Sequence[str],
+    reader: Callable[[tf.Tensor], tf.data.Dataset],
+    mode: str,
+    options: PipelineOptions,
+    input_context: tf.distribute.InputContext | None,
+) -> tuple[tf.data.Dataset, bool]:
+    """Records of ``files``: sharded and shuffled at file level, read interleaved.
+
+    Returns the dataset and whether it is already sharded (by file); when
+    there are fewer files than input pipelines, ``finish`` shards by record.
+    """
+    by_file = shard_by_files(len(files), input_context)
+    ds = tf.data.Dataset.from_tensor_slices(list(files))
+    if by_file:
+        ds = shard(ds, input_context)
+    if mode == TRAIN and len(files) > 1:
+        ds = ds.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
+    cycle = min(len(files), 8)
+    ds = ds.interleave(
+        reader,
+        cycle_length=cycle,
+        num_parallel_calls=options.num_parallel_calls if cycle > 1 else None,
+        deterministic=options.deterministic,
+    )
+    return ds, by_file
+
+
+def with_seeds(ds: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
+    """Pair each element with a [2] seed for stateless random ops (reproducible under a seed)."""
+    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
+    return tf.data.Dataset.zip((ds, seeds))
+
+
+def finish(
+    ds: tf.data.Dataset,
+    mode: str,
+    batch_size: int,
+    options: PipelineOptions,
+    input_context: tf.distribute.InputContext | None = None,
+    *,
+    decode: Callable[..., tuple] | None = None,
+    element: ElementFn | None = None,
+    batch: ElementFn | None = None,
+    to_features: Callable[..., tuple] | None = None,
+    sharded: bool = False,
+    element_shuffle: bool = True,
+    skip_errors: bool = False,
+) -> tf.data.Dataset:
+    """The shared tail; see the module docstring for the order and why.
+
+    - ``decode(*example)``: the deterministic, cacheable work (read, decode, resize).
+    - ``element(*example, seed)``: per-example random work after the cache (TRAIN only).
+    - ``batch(*batch, seed)``: per-batch work (vectorised augmentation, normalisation).
+    - ``to_features(*batch)``: ``(features_dict, labels)``; PREDICT keeps the features only.
+    ``element_shuffle`` False leaves shuffling to the caller's file-level shuffle
+    (which already covers every example) unless a cache freezes the order.
+    ``skip_errors`` drops examples whose ``decode`` fails instead of ending the run.
+    """
+    check_mode(mode)
+    training = mode == TRAIN
+    per_replica = per_replica_batch(batch_size, input_context)
+    calls = options.num_parallel_calls
+    det = options.deterministic
+    if not sharded:
+        ds = shard(ds, input_context)
+    if decode is not None:
+        ds = ds.map(decode, num_parallel_calls=calls, deterministic=det)
+        if skip_errors:
+            ds = ds.ignore_errors(log_warning=True)
+    cached = options.cache != CACHE_NONE
+    if cached:
+        ds = ds.cache("" if options.cache == CACHE_MEMORY else options.cache)
+    if training:
+        if element_shuffle or cached:
+            ds = ds.shuffle(options.shuffle_buffer, seed=options.seed, reshuffle_each_iteration=True)
+        ds = ds.repeat()
+    if element is not None:
+        ds = with_seeds(ds, options.seed).map(lambda ex, seed: element(*ex, seed), calls, deterministic=det)
+    ds = ds.batch(per_replica, drop_remainder=training or options.drop_remainder)
+    if batch is not None:
+        seed = None if options.seed is None else options.seed + 1
+        ds = with_seeds(ds, seed).map(lambda ex, seed: batch(*ex, seed), calls, deterministic=det)
+    if to_features is not None:
+        ds = ds.map(to_features, num_parallel_calls=calls, deterministic=det)
+    if mode == PREDICT:
+        ds = ds.map(lambda features, labels: features)
+    if options.prefetch:
+        ds = ds.prefetch(tf.data.AUTOTUNE)
+    return ds.with_options(_tf_options(options))
+
+
+def _tf_options(options: PipelineOptions) -> tf.data.Options:
+    tf_options = tf.data.Options()
+    tf_options.deterministic = options.deterministic
+    if not options.parallel:
+        # The naive pipeline: keep tf.data from parallelising behind our back.
+        tf_options.autotune.enabled = False
+        optimization = tf_options.experimental_optimization
+        optimization.map_parallelization = False
+        optimization.parallel_batch = False
+        optimization.inject_prefetch = False
+    return tf_options
+
+
+def make_input_fn(build: Callable[[str, tf.distribute.InputContext | None], tf.data.Dataset], mode: str) -> InputFn:
+    """An Estimator input_fn (optionally taking an InputContext) over ``build(mode, ctx)``."""
+    check_mode(mode)
+
+    def input_fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        return build(mode, input_context)
+
+    return input_fn
