@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from common.errors import UsageError
-from pipeline.retraining import blessing, push, registry, spans
+from common.errors import KestrelError, UsageError
+from pipeline.retraining import blessing, push, registry, schedule, spans
 from pipeline.retraining.lock import ALREADY_RUNNING_EXIT, AlreadyRunningError, RetrainLock
 
 
@@ -184,3 +185,34 @@ def test_lock_is_exclusive_and_released_by_a_killed_holder(tmp_path):
     with RetrainLock(str(tmp_path)) as lock:
         assert f"pid {os.getpid()} " in Path(lock.path).read_text()
     assert (tmp_path / "retrain.lock").read_text() == ""
+
+
+@pytest.mark.parametrize("text,seconds", [("24h", 86400), ("30m", 1800), ("1h30m", 5400), ("2d", 172800), ("90", 90)])
+def test_intervals(text, seconds):
+    assert schedule.parse_interval(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "0h", "5x"])
+def test_bad_intervals_are_usage_errors(text):
+    with pytest.raises(UsageError, match="--every"):
+        schedule.parse_interval(text)
+
+
+def test_every_keeps_ticks_and_survives_a_failed_run():
+    now, slept, results = [0.0], [], iter(["run 1 ok", KestrelError("span broken"), "run 3 ok"])
+
+    def run():
+        now[0] += 25.0  # each run takes 25 s
+        result = next(results)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    out = io.StringIO()
+    schedule.every(60.0, run, out, max_runs=3, clock=lambda: now[0], sleep=sleep)
+    assert out.getvalue().splitlines()[::2] == ["run 1 ok", "error: span broken", "run 3 ok"]
+    assert slept == [35.0, 35.0]  # ticks at 60 and 120, not 25 + 60
