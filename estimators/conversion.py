@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Callable
 
+import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
@@ -43,18 +46,128 @@ def make_run_config(
 
 def keras_to_estimator(model: tf.keras.Model, config: tf.estimator.RunConfig) -> tf.estimator.Estimator:
     """model_to_estimator, with its failures turned into errors that name the cause."""
+    check_convertible(model)
     try:
         return tf.keras.estimator.model_to_estimator(keras_model=model, config=config, checkpoint_format="saver")
-    except ValueError as err:
-        raise UsageError("model", f"model '{model.name}' cannot become an Estimator: {err}") from None
+    except (ValueError, TypeError, NotImplementedError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise UsageError("model", f"model '{model.name}' cannot become an Estimator: {first_line}") from None
 
 
-def with_class_outputs(estimator: tf.estimator.Estimator, class_names: tuple[str, ...]) -> tf.estimator.Estimator:
+def check_convertible(model: tf.keras.Model) -> None:
+    """model_to_estimator clones the model from each layer's get_config in a new graph;
+    a layer without one (a custom layer with constructor arguments) cannot be cloned.
+    """
+    for layer in model.layers:
+        try:
+            layer.get_config()
+        except NotImplementedError:
+            raise UsageError(
+                "model",
+                f"model '{model.name}' cannot become an Estimator: layer '{layer.name}' "
+                f"({type(layer).__name__}) has no get_config, so model_to_estimator cannot clone it; "
+                "give the layer a get_config or train with --engine=keras",
+            ) from None
+
+
+def model_variable_names(model: tf.keras.Model) -> dict[str, list[int]]:
+    """Checkpoint key -> shape of each Keras weight, as model_to_estimator names them."""
+    return {weight.name.split(":")[0]: weight.shape.as_list() for weight in model.weights}
+
+
+def check_checkpoint_matches(model_dir: str, model: tf.keras.Model) -> None:
+    """A model_dir holding a checkpoint of another architecture is an error naming the mismatch.
+
+    Without this the Estimator fails deep in a restore with a NotFoundError or
+    a shape assertion; here the first differing variable is named instead.
+    """
+    checkpoint = tf.train.latest_checkpoint(model_dir)
+    if checkpoint is None:
+        return
+    stored = dict(tf.train.list_variables(checkpoint))
+    advice = "use another --model_dir or pass --overwrite_model_dir"
+    if any(".ATTRIBUTES" in key for key in stored):
+        raise UsageError("model_dir", f"'{model_dir}' holds a checkpoint written by --engine=keras; {advice}")
+    for name, shape in model_variable_names(model).items():
+        if name not in stored:
+            raise UsageError(
+                "model_dir",
+                f"'{model_dir}' holds a checkpoint of a different architecture than '{model.name}': "
+                f"it has no variable '{name}'; {advice}",
+            )
+        if list(stored[name]) != shape:
+            raise UsageError(
+                "model_dir",
+                f"'{model_dir}' holds a checkpoint of a different architecture than '{model.name}': "
+                f"variable '{name}' has shape {list(stored[name])} there and {shape} in the model; {advice}",
+            )
+
+
+def warm_start_settings(checkpoint_dir: str, model: tf.keras.Model) -> tf.estimator.WarmStartSettings:
+    """Warm-start every model weight (trainable or not: BatchNorm statistics too) from ``checkpoint_dir``.
+
+    Optimizer slots and the global step are left out: stage 2 of fine-tuning
+    trains more variables than stage 1 had slots for, and counts its own steps.
+    """
+    names = [f"^{re.escape(name)}$" for name in model_variable_names(model)]
+    return tf.estimator.WarmStartSettings(ckpt_to_initialize_from=checkpoint_dir, vars_to_warm_start=names)
+
+
+def read_estimator_weights(model_dir: str, model: tf.keras.Model) -> dict[str, np.ndarray]:
+    """The values the latest checkpoint in ``model_dir`` holds for ``model``'s weights, by name."""
+    reader = tf.train.load_checkpoint(model_dir)
+    return {name: reader.get_tensor(name) for name in model_variable_names(model)}
+
+
+def with_summaries(
+    estimator: tf.estimator.Estimator,
+    learning_rate_fn: Callable[[tf.Tensor], tf.Tensor],
+    image_key: str | None,
+    max_images: int = 4,
+) -> tf.estimator.Estimator:
+    """Add TensorBoard summaries of the learning rate and a sample image batch to training.
+
+    The Estimator's summary hook writes every summary in the graph each
+    save_summary_steps; loss and the metrics are already among them.
+    """
+    base_model_fn = estimator.model_fn
+
+    def model_fn(features, labels, mode, config):
+        spec = base_model_fn(features, labels, mode, config)
+        if mode == tf.estimator.ModeKeys.TRAIN:
+            step = tf.compat.v1.train.get_global_step()
+            tf.compat.v1.summary.scalar("learning_rate", learning_rate_fn(step))
+            if image_key and isinstance(features, dict) and features[image_key].shape.rank == 4:
+                tf.compat.v1.summary.image("sample_images", displayable(features[image_key]), max_outputs=max_images)
+        return spec
+
+    return tf.estimator.Estimator(
+        model_fn=model_fn,
+        config=estimator.config,
+        warm_start_from=estimator._warm_start_settings,  # noqa: SLF001  (as tf.estimator.add_metrics does)
+    )
+
+
+def displayable(images: tf.Tensor) -> tf.Tensor:
+    """Model inputs (any normalisation) stretched to [0, 1] per image, for an image summary."""
+    images = tf.cast(images, tf.float32)
+    low = tf.reduce_min(images, axis=[1, 2, 3], keepdims=True)
+    high = tf.reduce_max(images, axis=[1, 2, 3], keepdims=True)
+    return (images - low) / tf.maximum(high - low, 1e-6)
+
+
+def with_class_outputs(
+    estimator: tf.estimator.Estimator,
+    class_names: tuple[str, ...],
+    warm_start_from: tf.estimator.WarmStartSettings | str | None = None,
+) -> tf.estimator.Estimator:
     """Wrap ``estimator`` so predictions and exports carry class ids and names.
 
     A model_to_estimator Estimator predicts only its Keras outputs; serving
     clients want the decision too. Training and evaluation pass through
-    unchanged, and the Keras warm start is kept (as tf.estimator.add_metrics does).
+    unchanged, and the Keras warm start is kept (as tf.estimator.add_metrics does)
+    unless ``warm_start_from`` replaces it (stage 2 of fine-tuning starts from stage 1).
+    A canned Estimator's prediction dict is read for its ``probabilities``.
     """
     base_model_fn = estimator.model_fn
     names = list(class_names)
@@ -65,7 +178,10 @@ def with_class_outputs(estimator: tf.estimator.Estimator, class_names: tuple[str
             return spec
         probabilities = spec.predictions
         if isinstance(probabilities, dict):
-            (probabilities,) = probabilities.values()
+            if "probabilities" in probabilities:
+                probabilities = probabilities["probabilities"]
+            else:
+                (probabilities,) = probabilities.values()
         class_ids = tf.argmax(probabilities, axis=-1)
         predictions = {
             "probabilities": probabilities,
@@ -80,5 +196,5 @@ def with_class_outputs(estimator: tf.estimator.Estimator, class_names: tuple[str
     return tf.estimator.Estimator(
         model_fn=model_fn,
         config=estimator.config,
-        warm_start_from=estimator._warm_start_settings,  # noqa: SLF001  (as tf.estimator.add_metrics does)
+        warm_start_from=warm_start_from or estimator._warm_start_settings,  # noqa: SLF001  (as add_metrics does)
     )

@@ -1,4 +1,11 @@
-"""Serving inputs: the SavedModel takes encoded image bytes and prepares them in-graph."""
+"""Serving inputs: the SavedModel takes encoded image bytes and prepares them in-graph.
+
+Every image export has two signatures with the same outputs (probabilities,
+class_ids, class_names): ``serving_default`` on encoded bytes (decode, resize
+and the backbone's normalisation happen in the graph) and ``FLOAT_SIGNATURE``
+on float images already prepared as the model's input layer expects.
+Tabular exports take one float tensor per feature.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +17,54 @@ import tensorflow as tf
 from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
 
 LABELS_FILE = "labels.txt"
+SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+FLOAT_RECEIVER = "float_images"
+FLOAT_INPUT = "images"
+# The Estimator names an alternative receiver's signature "<receiver>:<output key>".
+FLOAT_SIGNATURE = f"{FLOAT_RECEIVER}:{SERVING_KEY}"
+BYTES_INPUT = "image_bytes"
+
+
+def decode_batch(image_bytes: tf.Tensor, image: ImageSpec) -> tf.Tensor:
+    """[batch] encoded images -> [batch, height, width, channels] float model inputs."""
+
+    def prepare_one(encoded: tf.Tensor) -> tf.Tensor:
+        return prepare_image(decode_image(encoded, image.channels), image)
+
+    images = tf.map_fn(prepare_one, image_bytes, fn_output_signature=tf.float32)
+    images.set_shape([None, *image.shape])
+    return images
 
 
 def image_bytes_receiver_fn(
     input_name: str, image: ImageSpec
 ) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
-    """Receiver for a batch of PNG/JPEG/BMP/GIF bytes under the input ``image_bytes``."""
+    """Receiver for a batch of PNG/JPEG/BMP/GIF bytes under ``image_bytes``, and float images beside it."""
 
     def receiver_fn() -> tf.estimator.export.ServingInputReceiver:
-        image_bytes = tf.compat.v1.placeholder(tf.string, shape=[None], name="image_bytes")
+        image_bytes = tf.compat.v1.placeholder(tf.string, shape=[None], name=BYTES_INPUT)
+        images = decode_batch(image_bytes, image)
+        # The float signature feeds the prepared-images tensor directly, which
+        # cuts the decoding off its graph.
+        return tf.estimator.export.ServingInputReceiver(
+            {input_name: images},
+            {BYTES_INPUT: image_bytes},
+            receiver_tensors_alternatives={FLOAT_RECEIVER: {FLOAT_INPUT: images}},
+        )
 
-        def prepare_one(encoded: tf.Tensor) -> tf.Tensor:
-            return prepare_image(decode_image(encoded, image.channels), image)
+    return receiver_fn
 
-        images = tf.map_fn(prepare_one, image_bytes, fn_output_signature=tf.float32)
-        images.set_shape([None, *image.shape])
-        return tf.estimator.export.ServingInputReceiver({input_name: images}, {"image_bytes": image_bytes})
+
+def features_receiver_fn(
+    features: tuple[tuple[str, int], ...],
+) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
+    """Receiver for tabular models: one float32 [batch, width] input per named feature."""
+
+    def receiver_fn() -> tf.estimator.export.ServingInputReceiver:
+        tensors = {
+            name: tf.compat.v1.placeholder(tf.float32, shape=[None, width], name=name) for name, width in features
+        }
+        return tf.estimator.export.ServingInputReceiver(tensors, tensors)
 
     return receiver_fn
 
@@ -37,3 +76,9 @@ def write_labels(directory: str, class_names: tuple[str, ...]) -> str:
     with tf.io.gfile.GFile(path, "w") as f:
         f.write("".join(f"{name}\n" for name in class_names))
     return path
+
+
+def read_labels(export_dir: str) -> tuple[str, ...]:
+    path = os.path.join(export_dir, "assets.extra", LABELS_FILE)
+    with tf.io.gfile.GFile(path) as f:
+        return tuple(line.strip() for line in f if line.strip())

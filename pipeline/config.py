@@ -47,6 +47,18 @@ class DistributionParams:
     """
 
     strategy: str = "default"
+    # Transfer models: "imagenet" (fetched by Keras, or its cached copy), "none" or a local weights file.
+    weights: str = "none"
+    hub_handle: str | None = None  # the "hub" model: a TF-Hub URL or a local SavedModel directory
+    trainable_base: bool = False
+    l2: float = 0.01
+    hidden_units: tuple[int, ...] = (128, 64)  # "dnn" and the canned Estimators
+    augment: str = "none"  # the CIFAR CNNs: none, shift, flip_shift
+    # Fine-tuning (stage 2): steps > 0 unfreezes from a layer or the top fraction of the base.
+    fine_tune_steps: int = 0
+    fine_tune_from: str | None = None
+    fine_tune_fraction: float | None = None
+    fine_tune_lr_factor: float = 0.1
     num_gpus: int = 0
     all_reduce_alg: str = "auto"  # mirrored: auto/one_device/nccl/hierarchical_copy; multi-worker: auto/ring/nccl
     logical_cpu_devices: int = 0  # split the CPU into this many devices (mirrored without GPUs); 0: leave it
@@ -57,6 +69,23 @@ class DistributionParams:
     iterations_per_loop: int = 100
     num_shards: int | None = None  # TPU cores; None: all
     scale_learning_rate: bool = False  # multiply the learning rate by the replicas in sync
+    engine: str = "estimator"  # estimator | keras
+    optimizer: str = "adam"  # adam | sgd | rmsprop | adagrad
+    momentum: float = 0.9
+    lr_schedule: str = "constant"  # constant | step | cosine
+    lr_decay_steps: int = 1000
+    lr_decay_rate: float = 0.5
+    warmup_steps: int = 0
+    label_smoothing: float = 0.0
+    mixed_precision: bool = False
+    early_stopping_steps: int | None = None  # None: no early stopping
+    early_stopping_metric: str = "accuracy"
+    bottleneck_cache: bool = False
+    bottleneck_dir: str | None = None  # None: <model_dir>/bottleneck
+    report: bool = True  # accuracy, per-class precision/recall and a confusion matrix on the eval split
+    # A model_dir whose latest checkpoint initialises the model's weights (retraining's warm start);
+    # ignored once model_dir has a checkpoint of its own (a resumed run continues from that).
+    warm_start_from: str | None = None
     deterministic_ops: bool = False  # tf.config.experimental.enable_op_determinism (needs the seed)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from absl import flags
 
+from estimators.canned import CANNED_MODELS
 from estimators.conversion import CheckpointPolicy
 from estimators.distribution import ALL_REDUCE_ALGS, STRATEGIES
+from estimators.engine import EARLY_STOPPING_METRICS, ENGINES
 from estimators.models import BUILDERS
+from estimators.models.cifar_cnn import AUGMENTATIONS
+from estimators.optimizers import OPTIMIZERS, SCHEDULES
 from pipeline.config import DataParams, DistributionParams, Hparams, ModelParams, OutputParams, TrainingParams
 
 FLAGS = flags.FLAGS
@@ -30,9 +34,33 @@ def define_data_flags() -> None:
 
 
 def define_model_flags() -> None:
-    flags.DEFINE_enum("model", _D.model.name, sorted(BUILDERS), "Model builder.")
-    flags.DEFINE_float("learning_rate", _D.model.learning_rate, "Optimizer learning rate.", lower_bound=0.0)
-    flags.DEFINE_float("dropout", _D.model.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
+    m = _D.model
+    flags.DEFINE_enum("model", m.name, sorted(BUILDERS) + list(CANNED_MODELS), "Model builder or canned Estimator.")
+    flags.DEFINE_float("learning_rate", m.learning_rate, "Optimizer learning rate.", lower_bound=0.0)
+    flags.DEFINE_float("dropout", m.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
+    flags.DEFINE_string(
+        "weights", m.weights, "Transfer models' base: imagenet (downloads unless cached), none, or a local .h5 file."
+    )
+    flags.DEFINE_string("hub_handle", m.hub_handle, "The hub model's module: a TF-Hub URL or a local SavedModel dir.")
+    flags.DEFINE_boolean(
+        "trainable_base", m.trainable_base, "Train the base (hub.KerasLayer trainable) from the start."
+    )
+    flags.DEFINE_float("l2", m.l2, "L2 factor on the transfer head's Dense kernel.", lower_bound=0.0)
+    flags.DEFINE_list("hidden_units", [str(u) for u in m.hidden_units], "Hidden layer sizes of the DNNs.")
+    flags.DEFINE_enum("cnn_augment", m.augment, list(AUGMENTATIONS), "In-model augmentation layers of the CIFAR CNNs.")
+    flags.DEFINE_integer(
+        "fine_tune_steps", m.fine_tune_steps, "Stage-2 steps with the top of the base unfrozen; 0: none.", lower_bound=0
+    )
+    flags.DEFINE_string("fine_tune_from", m.fine_tune_from, "Stage 2 unfreezes the base from this layer on.")
+    flags.DEFINE_float(
+        "fine_tune_fraction", m.fine_tune_fraction, "Or: the top fraction of the base's layers.", lower_bound=0.0
+    )
+    flags.DEFINE_float(
+        "fine_tune_lr_factor",
+        m.fine_tune_lr_factor,
+        "Stage 2's learning rate factor (the notes: 10x lower).",
+        lower_bound=0.0,
+    )
 
 
 def define_training_flags() -> None:
@@ -52,6 +80,25 @@ def define_training_flags() -> None:
     flags.DEFINE_integer(
         "progress_every_steps", _D.training.progress_every_steps, "Steps between progress lines.", lower_bound=1
     )
+    t = _D.training
+    flags.DEFINE_enum("engine", t.engine, list(ENGINES), "estimator: model_to_estimator / canned; keras: Model.fit.")
+    flags.DEFINE_enum("optimizer", t.optimizer, list(OPTIMIZERS), "Optimizer (Keras legacy, for both engines).")
+    flags.DEFINE_float("momentum", t.momentum, "Momentum of sgd and rmsprop.", lower_bound=0.0)
+    flags.DEFINE_enum("lr_schedule", t.lr_schedule, list(SCHEDULES), "Learning-rate schedule.")
+    flags.DEFINE_integer("lr_decay_steps", t.lr_decay_steps, "step: steps between decays.", lower_bound=1)
+    flags.DEFINE_float("lr_decay_rate", t.lr_decay_rate, "step: factor per decay.", lower_bound=0.0)
+    flags.DEFINE_integer("warmup_steps", t.warmup_steps, "cosine: linear warm-up steps.", lower_bound=0)
+    flags.DEFINE_float("label_smoothing", t.label_smoothing, "Label smoothing.", lower_bound=0.0, upper_bound=0.99)
+    flags.DEFINE_boolean("mixed_precision", t.mixed_precision, "float16 compute on GPU, bfloat16 on TPU/CPU.")
+    flags.DEFINE_integer(
+        "early_stopping_steps", t.early_stopping_steps, "Stop after this many steps without improvement.", lower_bound=1
+    )
+    flags.DEFINE_enum(
+        "early_stopping_metric", t.early_stopping_metric, list(EARLY_STOPPING_METRICS), "Eval metric to watch."
+    )
+    flags.DEFINE_boolean("bottleneck_cache", t.bottleneck_cache, "Frozen base: cache its features, train the head.")
+    flags.DEFINE_string("bottleneck_dir", t.bottleneck_dir, "Feature cache directory; default: <model_dir>/bottleneck.")
+    flags.DEFINE_boolean("report", t.report, "Write report/ (per-class precision, recall, confusion matrix PNG).")
 
 
 def define_distribution_flags() -> None:
@@ -215,7 +262,21 @@ def hparams_from_flags() -> Hparams:
             image_size=f.image_size,
             shuffle_buffer=f.shuffle_buffer,
         ),
-        model=ModelParams(name=f.model, learning_rate=f.learning_rate, dropout=f.dropout),
+        model=ModelParams(
+            name=f.model,
+            learning_rate=f.learning_rate,
+            dropout=f.dropout,
+            weights=f.weights,
+            hub_handle=f.hub_handle,
+            trainable_base=f.trainable_base,
+            l2=f.l2,
+            hidden_units=_hidden_units(f.hidden_units),
+            augment=f.cnn_augment,
+            fine_tune_steps=f.fine_tune_steps,
+            fine_tune_from=f.fine_tune_from,
+            fine_tune_fraction=f.fine_tune_fraction,
+            fine_tune_lr_factor=f.fine_tune_lr_factor,
+        ),
         training=TrainingParams(
             batch_size=f.batch_size,
             train_steps=f.train_steps,
@@ -223,6 +284,20 @@ def hparams_from_flags() -> Hparams:
             eval_throttle_secs=f.eval_throttle_secs,
             seed=f.seed,
             progress_every_steps=f.progress_every_steps,
+            engine=f.engine,
+            optimizer=f.optimizer,
+            momentum=f.momentum,
+            lr_schedule=f.lr_schedule,
+            lr_decay_steps=f.lr_decay_steps,
+            lr_decay_rate=f.lr_decay_rate,
+            warmup_steps=f.warmup_steps,
+            label_smoothing=f.label_smoothing,
+            mixed_precision=f.mixed_precision,
+            early_stopping_steps=f.early_stopping_steps,
+            early_stopping_metric=f.early_stopping_metric,
+            bottleneck_cache=f.bottleneck_cache,
+            bottleneck_dir=f.bottleneck_dir,
+            report=f.report,
         ),
         distribution=DistributionParams(
             strategy=f.strategy,

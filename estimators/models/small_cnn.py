@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from estimators.models.spec import ModelSpec, compile_classifier
+from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
 
 
 def build_small_cnn(spec: ModelSpec) -> tf.keras.Model:
@@ -20,6 +20,6 @@ def build_small_cnn(spec: ModelSpec) -> tf.keras.Model:
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(128, activation="relu", name="dense")(x)
     x = layers.Dropout(spec.dropout, name="dense_dropout")(x)
-    outputs = layers.Dense(spec.num_classes, activation="softmax", name="probabilities")(x)
+    outputs = classifier_head(x, spec)
     model = tf.keras.Model(inputs, outputs, name="small_cnn")
     return compile_classifier(model, spec)

@@ -1,4 +1,4 @@
-"""The record every model builder takes, and the compile step they share."""
+"""The record every model builder takes, and the pieces they share: head and compile step."""
 
 from __future__ import annotations
 
@@ -6,27 +6,58 @@ import dataclasses
 
 import tensorflow as tf
 
+from estimators.optimizers import OptimizerSpec, make_loss, make_optimizer
 from input_fns.preprocessing import ImageSpec
 
 INPUT_NAME = "image"
+OUTPUT_NAME = "probabilities"
+WEIGHTS_NONE = "none"
+WEIGHTS_IMAGENET = "imagenet"
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelSpec:
-    """Everything a builder needs: input, classes and optimiser settings."""
+    """Everything a builder needs: input, classes, optimiser settings and per-family options.
 
-    image: ImageSpec
+    Builders read only the fields their family uses: ``weights`` and
+    ``trainable_base`` the transfer models, ``hub_handle`` the TF-Hub model,
+    ``features`` and ``hidden_units`` the tabular DNN, ``augment`` the CNNs.
+    """
+
+    image: ImageSpec | None
     num_classes: int
     learning_rate: float = 1e-3
     dropout: float = 0.25
     input_name: str = INPUT_NAME
+    optimizer: OptimizerSpec = OptimizerSpec()
+    label_smoothing: float = 0.0
+    # Transfer learning: "imagenet", "none" or a local weights file; the base stays frozen
+    # unless trainable_base (for the Hub model, hub.KerasLayer's trainable switch).
+    weights: str = WEIGHTS_NONE
+    trainable_base: bool = False
+    l2: float = 0.01
+    hub_handle: str | None = None
+    # Tabular: (feature name, width) for each input, in order.
+    features: tuple[tuple[str, int], ...] = ()
+    hidden_units: tuple[int, ...] = (128, 64)
+    # CNNs: in-model augmentation ("none", "shift", "flip_shift"), active in training only.
+    augment: str = "none"
+
+
+def classifier_head(x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
+    """Softmax over the classes, in float32 even under a mixed-precision policy."""
+    regularizer = tf.keras.regularizers.l2(l2) if l2 else None
+    return tf.keras.layers.Dense(
+        spec.num_classes, activation="softmax", kernel_regularizer=regularizer, dtype="float32", name=OUTPUT_NAME
+    )(x)
 
 
 def compile_classifier(model: tf.keras.Model, spec: ModelSpec) -> tf.keras.Model:
-    # model_to_estimator only accepts the legacy (v1-style) optimizers in TF 2.11+.
+    # model_to_estimator only accepts the legacy (v1-style) optimizers in TF 2.11+;
+    # make_optimizer builds only those, and Model.fit takes them as well.
     model.compile(
-        optimizer=tf.keras.optimizers.legacy.Adam(learning_rate=spec.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
+        optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
+        loss=make_loss(spec.num_classes, spec.label_smoothing),
+        metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     return model

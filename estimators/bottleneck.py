@@ -1,0 +1,105 @@
+"""Bottleneck cache: a frozen base's features computed once, saved to a file, and the head trained on them.
+
+With the base frozen (and no augmentation), every epoch pushes the same
+images through the same base to the same features; caching them makes each
+epoch after the first a pass over a small head only. The head has the same
+layer names as the full model's, so its trained weights move into the full
+model for export.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UsageError
+from estimators.models.hub_model import HUB_LAYER_NAME
+from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.transfer import HEAD_DROPOUT_NAME, POOL_NAME
+
+FEATURES_NAME = "bottleneck_features"
+
+
+def feature_layer_name(model: tf.keras.Model) -> str:
+    names = {layer.name for layer in model.layers}
+    for candidate in (POOL_NAME, HUB_LAYER_NAME):
+        if candidate in names:
+            return candidate
+    raise UsageError("bottleneck_cache", f"'{model.name}' has no frozen base to cache features of")
+
+
+def feature_extractor(model: tf.keras.Model) -> tf.keras.Model:
+    if any(layer.trainable and layer.weights for layer in model.layers if layer.name not in _HEAD):
+        raise UsageError("bottleneck_cache", "the base is trainable; the cache needs a frozen base")
+    return tf.keras.Model(model.inputs, model.get_layer(feature_layer_name(model)).output, name="feature_extractor")
+
+
+_HEAD = frozenset({POOL_NAME, HEAD_DROPOUT_NAME, "probabilities"})
+
+
+def head_model(feature_width: int, spec: ModelSpec) -> tf.keras.Model:
+    """The full model's head alone: dropout and the L2 softmax layer, with the same names."""
+    inputs = tf.keras.Input(shape=(feature_width,), name=FEATURES_NAME)
+    x = tf.keras.layers.Dropout(spec.dropout, name=HEAD_DROPOUT_NAME)(inputs)
+    return compile_classifier(tf.keras.Model(inputs, classifier_head(x, spec, l2=spec.l2), name="head"), spec)
+
+
+def cache_key(**parts) -> str:
+    """A short digest of everything the features depend on (model, weights, image spec, data, split)."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def cached_features(
+    extractor: tf.keras.Model, input_fn, input_name: str, path: str
+) -> tuple[np.ndarray, np.ndarray, float, bool]:
+    """(features, labels, seconds, hit): loaded from ``path`` or computed with one pass and saved there."""
+    started = time.perf_counter()
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path, "rb") as f:
+            data = np.load(f)
+            features, labels = data["features"], data["labels"]
+        return features, labels, time.perf_counter() - started, True
+    chunks, label_chunks = [], []
+    for features, labels in input_fn():
+        chunks.append(extractor(features[input_name], training=False).numpy().astype(np.float32))
+        label_chunks.append(labels.numpy())
+    features, labels = np.concatenate(chunks), np.concatenate(label_chunks)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(tmp, "wb") as f:
+        np.savez(f, features=features, labels=labels)
+    tf.io.gfile.rename(tmp, path, overwrite=True)
+    return features, labels, time.perf_counter() - started, False
+
+
+def arrays_input_fn(features: np.ndarray, labels: np.ndarray, batch_size: int, training: bool, seed: int | None = None):
+    """An input_fn over cached features, keyed as the head's input."""
+
+    def input_fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices(({FEATURES_NAME: features}, labels.astype(np.int64)))
+        batch = batch_size
+        if input_context is not None:
+            ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+            batch = input_context.get_per_replica_batch_size(batch_size)
+        if training:
+            ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).repeat()
+        return ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+
+    return input_fn
+
+
+def move_head_weights(head_weights: dict[str, np.ndarray], model: tf.keras.Model) -> None:
+    """Assign the trained head's weights to the full model's layers of the same names."""
+    by_name = {weight.name.split(":")[0]: weight for weight in model.weights}
+    moved = 0
+    for name, value in head_weights.items():
+        if name in by_name:
+            by_name[name].assign(value)
+            moved += 1
+    if moved == 0:
+        raise ValueError("no head weight matched a layer of the full model")

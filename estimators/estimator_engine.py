@@ -1,0 +1,156 @@
+"""--engine=estimator: model_to_estimator (or a canned Estimator) under tf.estimator.train_and_evaluate.
+
+TrainSpec carries max_steps, the progress hook and early stopping; EvalSpec
+carries the eval steps, throttling and two exporters: a BestExporter on the
+eval metric (export/best) and a LatestExporter (export/serving).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from estimators import conversion, serving
+from estimators.canned import make_canned_estimator
+from estimators.engine import EarlyStopping, InputFn, Job, Result
+from estimators.hooks import ProgressHook
+from estimators.optimizers import learning_rate_at
+
+LATEST_EXPORTER = "serving"
+BEST_EXPORTER = "best"
+
+
+def _better_accuracy(best_eval_result: dict, current_eval_result: dict) -> bool:
+    return current_eval_result["accuracy"] > best_eval_result["accuracy"]
+
+
+class EstimatorEngine:
+    name = "estimator"
+
+    def run(self, job: Job) -> Result:
+        estimator, model = self._estimator(job)
+        receiver_fn = self._receiver_fn(job)
+        exporters = []
+        assets = {}
+        if receiver_fn is not None:
+            labels_path = serving.write_labels(job.model_dir, job.serving.class_names)
+            assets = {serving.LABELS_FILE: labels_path}
+            exporters = [
+                tf.estimator.BestExporter(
+                    BEST_EXPORTER, receiver_fn, compare_fn=_better_accuracy, assets_extra=assets, exports_to_keep=1
+                ),
+                tf.estimator.LatestExporter(LATEST_EXPORTER, receiver_fn, assets_extra=assets, exports_to_keep=3),
+            ]
+        progress = ProgressHook(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
+        hooks = [progress]
+        if job.early_stopping is not None:
+            hooks.append(_early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps))
+        train_spec = tf.estimator.TrainSpec(job.train_input_fn, max_steps=job.max_steps, hooks=hooks)
+        eval_spec = tf.estimator.EvalSpec(
+            job.eval_input_fn,
+            steps=job.eval_steps,
+            exporters=exporters,
+            start_delay_secs=job.eval_start_delay_secs,
+            throttle_secs=job.eval_throttle_secs,
+        )
+
+        started = time.perf_counter()
+        metrics, export_paths = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        if not metrics:
+            # The model_dir was already trained to max_steps (or early stopping
+            # ended the run between evaluations): evaluate what is there.
+            metrics = estimator.evaluate(job.eval_input_fn, steps=job.eval_steps)
+        export_path = _latest_export(export_paths)
+        if receiver_fn is not None and export_path is None:
+            export_path = estimator.export_saved_model(
+                os.path.join(job.model_dir, "export", LATEST_EXPORTER), receiver_fn, assets_extra=assets
+            )
+        elapsed = time.perf_counter() - started
+
+        def predict(input_fn: InputFn) -> np.ndarray:
+            return np.stack([p["probabilities"] for p in estimator.predict(input_fn, yield_single_examples=True)])
+
+        def weights() -> dict[str, np.ndarray]:
+            if model is None:
+                raise ValueError("a canned Estimator has no Keras weights")
+            return conversion.read_estimator_weights(job.model_dir, model)
+
+        return Result(
+            metrics={k: float(v) for k, v in metrics.items()},
+            export_path=_as_str(export_path),
+            examples_per_sec=progress.examples_per_sec,
+            train_seconds=elapsed,
+            predict=predict,
+            weights=weights,
+        )
+
+    def _estimator(self, job: Job) -> tuple[tf.estimator.Estimator, tf.keras.Model | None]:
+        config = conversion.make_run_config(
+            job.model_dir,
+            job.checkpoints,
+            seed=job.seed,
+            train_distribute=job.strategy,
+            eval_distribute=job.strategy,
+        )
+        class_names = job.serving.class_names if job.serving else tuple(str(i) for i in range(job.spec.num_classes))
+        if job.build is None:
+            estimator = make_canned_estimator(job.model_name, job.spec, config)
+            warm = job.warm_start_from
+            return conversion.with_class_outputs(estimator, class_names, warm_start_from=warm), None
+        model = job.build()
+        conversion.check_checkpoint_matches(job.model_dir, model)
+        estimator = conversion.keras_to_estimator(model, config)
+        warm = conversion.warm_start_settings(job.warm_start_from, model) if job.warm_start_from else None
+        estimator = conversion.with_class_outputs(estimator, class_names, warm_start_from=warm)
+        spec = job.spec
+
+        def learning_rate(step: tf.Tensor) -> tf.Tensor:
+            return learning_rate_at(spec.optimizer, spec.learning_rate, step)
+
+        image_key = spec.input_name if spec.image is not None else None
+        return conversion.with_summaries(estimator, learning_rate, image_key), model
+
+    @staticmethod
+    def _receiver_fn(job: Job):
+        if job.serving is None:
+            return None
+        if job.serving.image is not None:
+            return serving.image_bytes_receiver_fn(job.serving.input_name, job.serving.image)
+        return serving.features_receiver_fn(job.serving.features)
+
+
+def _early_stopping_hook(
+    estimator: tf.estimator.Estimator, rule: EarlyStopping, every_steps: int
+) -> tf.estimator.SessionRunHook:
+    # The hooks read the eval event files train_and_evaluate writes; they check
+    # each time a checkpoint (and so an evaluation) can have happened.
+    make = (
+        tf.estimator.experimental.stop_if_no_increase_hook
+        if rule.higher_is_better
+        else tf.estimator.experimental.stop_if_no_decrease_hook
+    )
+    return make(
+        estimator,
+        rule.metric,
+        rule.max_steps_without_improvement,
+        min_steps=rule.min_steps,
+        run_every_secs=None,
+        run_every_steps=every_steps,
+    )
+
+
+def _latest_export(export_paths) -> bytes | str | None:
+    # train_and_evaluate returns the exporters' results in order: best, then latest.
+    if not export_paths:
+        return None
+    found = [p for p in export_paths if p]
+    return found[-1] if found else None
+
+
+def _as_str(path) -> str | None:
+    if path is None:
+        return None
+    return path.decode() if isinstance(path, bytes) else str(path)

@@ -1,0 +1,71 @@
+"""SavedModel export of a Keras model with the same signatures the Estimator's exporters write.
+
+Used by the Keras engine, and by the bottleneck route (a head trained on cached
+features is moved into the full model and exported from it).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import tensorflow as tf
+
+from estimators import serving
+from estimators.engine import Serving
+
+
+def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+    probabilities = tf.cast(probabilities, tf.float32)
+    class_ids = tf.argmax(probabilities, axis=-1)
+    return {
+        "probabilities": probabilities,
+        "class_ids": class_ids,
+        "class_names": tf.gather(tf.constant(list(class_names)), class_ids),
+    }
+
+
+def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    names = how.class_names
+    if how.image is not None:
+        image = how.image
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=serving.BYTES_INPUT)])
+        def serve_bytes(image_bytes):
+            images = serving.decode_batch(image_bytes, image)
+            return class_outputs(model({how.input_name: images}, training=False), names)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, *image.shape], tf.float32, name=serving.FLOAT_INPUT)])
+        def serve_float(images):
+            return class_outputs(model({how.input_name: images}, training=False), names)
+
+        return {
+            serving.SERVING_KEY: serve_bytes.get_concrete_function(),
+            serving.FLOAT_SIGNATURE: serve_float.get_concrete_function(),
+        }
+
+    specs = {name: tf.TensorSpec([None, width], tf.float32, name=name) for name, width in how.features}
+
+    @tf.function(input_signature=[specs])
+    def serve_features(features):
+        return class_outputs(model(features, training=False), names)
+
+    # A dict input signature would show up as one nested input; re-expose it flat, by feature name.
+    @tf.function(input_signature=list(specs.values()))
+    def serve_flat(*tensors):
+        return serve_features(dict(zip(specs, tensors, strict=True)))
+
+    return {serving.SERVING_KEY: serve_flat.get_concrete_function()}
+
+
+def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) -> str:
+    """Write ``export_base/<timestamp>`` (as the Estimator's exporters name them) with labels beside."""
+    export_dir = os.path.join(export_base, str(int(time.time())))
+    while tf.io.gfile.exists(export_dir):
+        time.sleep(1)
+        export_dir = os.path.join(export_base, str(int(time.time())))
+    module = tf.Module()
+    module.model = model
+    tf.saved_model.save(module, export_dir, signatures=_signatures(model, how))
+    serving.write_labels(os.path.join(export_dir, "assets.extra"), how.class_names)
+    return export_dir

@@ -1,0 +1,199 @@
+"""--engine=keras: Model.fit / evaluate on the same input_fns, strategy and export as the Estimator.
+
+Checkpoints are tf.train.Checkpoints of the model and optimizer in model_dir
+(resumed like the Estimator's), TensorBoard logs go to model_dir/logs, and
+the export carries the signatures the Estimator's exporters write.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UsageError
+from estimators import conversion
+from estimators.engine import InputFn, Job, Result
+from estimators.export import export_keras_model
+from estimators.hooks import KerasProgress
+from estimators.optimizers import learning_rate_at
+
+LATEST_EXPORTER = "serving"
+
+
+class KerasEngine:
+    name = "keras"
+
+    def run(self, job: Job) -> Result:
+        if job.build is None:
+            raise UsageError("engine", f"'{job.model_name}' is a canned Estimator; train it with --engine=estimator")
+        scope = job.strategy.scope() if job.strategy else contextlib.nullcontext()
+        with scope:
+            model = job.build()
+            if job.warm_start_from:
+                _warm_start(model, job.warm_start_from)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, job.model_dir, max_to_keep=job.checkpoints.keep_checkpoint_max)
+        _restore(checkpoint, manager, job)
+
+        train_data = _dataset(job.train_input_fn, job.strategy)
+        eval_data = _dataset(job.eval_input_fn, job.strategy)
+        start_step = int(model.optimizer.iterations.numpy())
+        chunk = max(1, min(job.checkpoints.save_checkpoints_steps, job.max_steps))
+        progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
+        callbacks = [
+            _StopAtStep(job.max_steps),
+            progress,
+            tf.keras.callbacks.TensorBoard(
+                os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps
+            ),
+            _LearningRateAndImages(job, train_data),
+            _Save(manager),
+        ]
+        if job.early_stopping is not None:
+            rule = job.early_stopping
+            callbacks.append(
+                tf.keras.callbacks.EarlyStopping(
+                    monitor=f"val_{rule.metric}",
+                    mode="max" if rule.higher_is_better else "min",
+                    patience=max(1, math.ceil(rule.max_steps_without_improvement / chunk)),
+                    start_from_epoch=math.ceil(rule.min_steps / chunk),
+                )
+            )
+
+        started = time.perf_counter()
+        if start_step < job.max_steps:
+            model.fit(
+                train_data,
+                steps_per_epoch=chunk,
+                epochs=math.ceil(job.max_steps / chunk),
+                initial_epoch=start_step // chunk,
+                validation_data=eval_data,
+                validation_steps=job.eval_steps,
+                callbacks=callbacks,
+                verbose=0,
+            )
+        values = model.evaluate(eval_data, steps=job.eval_steps, verbose=0, return_dict=True)
+        metrics = {
+            "accuracy": float(values["accuracy"]),
+            "loss": float(values["loss"]),
+            "global_step": int(model.optimizer.iterations.numpy()),
+        }
+        export_path = None
+        if job.serving is not None:
+            export_path = export_keras_model(model, os.path.join(job.model_dir, "export", LATEST_EXPORTER), job.serving)
+        elapsed = time.perf_counter() - started
+
+        def predict(input_fn: InputFn) -> np.ndarray:
+            return model.predict(_dataset(input_fn, job.strategy), verbose=0)
+
+        def weights() -> dict[str, np.ndarray]:
+            return {weight.name.split(":")[0]: weight.numpy() for weight in model.weights}
+
+        return Result(
+            metrics=metrics,
+            export_path=export_path,
+            examples_per_sec=progress.examples_per_sec,
+            train_seconds=elapsed,
+            predict=predict,
+            weights=weights,
+        )
+
+
+def _dataset(input_fn: InputFn, strategy: tf.distribute.Strategy | None):
+    if strategy is None:
+        return input_fn()
+    # Each replica's pipeline gets its InputContext: the same per-replica batch
+    # and sharding the Estimator gives the same input_fn.
+    return strategy.distribute_datasets_from_function(input_fn)
+
+
+def _restore(checkpoint: tf.train.Checkpoint, manager: tf.train.CheckpointManager, job: Job) -> None:
+    path = manager.latest_checkpoint
+    if path is None:
+        if tf.train.latest_checkpoint(job.model_dir):
+            raise UsageError(
+                "model_dir",
+                f"'{job.model_dir}' holds a checkpoint written by --engine=estimator; "
+                "use another --model_dir or pass --overwrite_model_dir",
+            )
+        return
+    stored = dict(tf.train.list_variables(path))
+    if not any(".ATTRIBUTES" in key for key in stored):
+        raise UsageError(
+            "model_dir",
+            f"'{job.model_dir}' holds a checkpoint written by --engine=estimator; "
+            "use another --model_dir or pass --overwrite_model_dir",
+        )
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched()
+    except (ValueError, AssertionError, tf.errors.OpError) as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise UsageError(
+            "model_dir",
+            f"'{job.model_dir}' holds a checkpoint of a different architecture than '{job.model_name}' "
+            f"({first_line}); use another --model_dir or pass --overwrite_model_dir",
+        ) from None
+
+
+def _warm_start(model: tf.keras.Model, model_dir: str) -> None:
+    """Initialise ``model``'s weights from a Keras-engine checkpoint of the same architecture (stage 1)."""
+    path = tf.train.latest_checkpoint(model_dir)
+    if path is None:
+        raise UsageError("model_dir", f"nothing to warm-start from: no checkpoint in '{model_dir}'")
+    tf.train.Checkpoint(model=model).restore(path).expect_partial()
+
+
+class _StopAtStep(tf.keras.callbacks.Callback):
+    """Stop at exactly max_steps (the last epoch may be partial); fit still validates that epoch."""
+
+    def __init__(self, max_steps: int):
+        super().__init__()
+        self._max_steps = max_steps
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        if int(self.model.optimizer.iterations.numpy()) >= self._max_steps:
+            self.model.stop_training = True
+
+
+class _Save(tf.keras.callbacks.Callback):
+    def __init__(self, manager: tf.train.CheckpointManager):
+        super().__init__()
+        self._manager = manager
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self._manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
+
+
+class _LearningRateAndImages(tf.keras.callbacks.Callback):
+    """The Estimator engine's extra summaries: learning rate every summary step, one sample image batch."""
+
+    def __init__(self, job: Job, train_data):
+        super().__init__()
+        self._job = job
+        self._data = train_data
+        self._writer = tf.summary.create_file_writer(os.path.join(job.model_dir, "logs", "train"))
+
+    def on_train_begin(self, logs=None) -> None:
+        spec = self._job.spec
+        if spec.image is None or self._job.strategy is not None:
+            return
+        features, _ = next(iter(self._data))
+        step = int(self.model.optimizer.iterations.numpy())
+        with self._writer.as_default():
+            tf.summary.image("sample_images", conversion.displayable(features[spec.input_name]), step, max_outputs=4)
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        step = int(self.model.optimizer.iterations.numpy())
+        if step % self._job.checkpoints.save_summary_steps:
+            return
+        spec = self._job.spec
+        with self._writer.as_default():
+            tf.summary.scalar("learning_rate", learning_rate_at(spec.optimizer, spec.learning_rate, step), step)
+
+    def on_train_end(self, logs=None) -> None:
+        self._writer.flush()
