@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from estimators.conversion import CheckpointPolicy
+from input_fns.augmentation import AugmentParams
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +21,25 @@ class DataParams:
     eval_split: str = "test"
     image_size: int | None = None  # None keeps the dataset's own size
     shuffle_buffer: int = 10_000
+    # input_fns.sources.make_source: which source, and what each one reads.
+    source: str = "tfds"  # tfds | image_folder | tfrecord | csv
+    image_dir: str | None = None  # image_folder: one subfolder per class
+    val_dir: str | None = None  # image_folder: a separate validation tree instead of a split
+    val_fraction: float = 0.2  # image_folder and csv without --val_dir/--eval_files: seeded split
+    check_images: bool = True  # decode-check image files before training; skip and count bad ones
+    train_files: str | None = None  # tfrecord and csv: comma-separated glob patterns
+    eval_files: str | None = None
+    feature_spec: str = "image:bytes,label:int64"  # tfrecord: name:type[shape],...
+    image_key: str = "image"
+    label_key: str = "label"  # the label feature (TFDS, tfrecord) or CSV column
+    class_names: str | None = None  # comma-separated, or a file with one name per line
+    csv_separator: str = ","
+    # The tf.data pipeline (input_fns.pipeline_ops) and training-only augmentation.
+    cache: str = "none"  # none | memory | a file path prefix
+    deterministic: bool = True
+    drop_remainder: bool = False  # in EVAL/PREDICT too (TPU static shapes); TRAIN always drops
+    synthetic: bool = False  # random data of the same shapes, no I/O
+    augment: AugmentParams = AugmentParams()
 
 
 @dataclasses.dataclass(frozen=True)

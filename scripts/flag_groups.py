@@ -11,6 +11,7 @@ from estimators.engine import EARLY_STOPPING_METRICS, ENGINES
 from estimators.models import BUILDERS
 from estimators.models.cifar_cnn import AUGMENTATIONS
 from estimators.optimizers import OPTIMIZERS, SCHEDULES
+from input_fns.augmentation import AugmentParams
 from pipeline.config import DataParams, DistributionParams, Hparams, ModelParams, OutputParams, TrainingParams
 
 FLAGS = flags.FLAGS
@@ -31,6 +32,54 @@ def define_data_flags() -> None:
         "image_size", _D.data.image_size, "Resize images to this square size; default: the dataset's.", lower_bound=1
     )
     flags.DEFINE_integer("shuffle_buffer", _D.data.shuffle_buffer, "Shuffle buffer, in examples.", lower_bound=1)
+    _define_source_flags()
+
+
+def _define_source_flags() -> None:
+    """Sources besides TFDS (input_fns/sources.py), the tf.data pipeline and training-only augmentation."""
+    d, a = _D.data, _D.data.augment
+    flags.DEFINE_enum("source", d.source, ["tfds", "image_folder", "tfrecord", "csv"], "Where the data comes from.")
+    flags.DEFINE_string("image_dir", d.image_dir, "image_folder: root with one subfolder of images per class.")
+    flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
+    flags.DEFINE_float(
+        "val_fraction", d.val_fraction, "Seeded validation split without --val_dir/--eval_files.", 0.0, 1.0
+    )
+    flags.DEFINE_boolean("check_images", d.check_images, "Decode-check image files first; skip and count bad ones.")
+    flags.DEFINE_string("train_files", d.train_files, "tfrecord/csv: training files, comma-separated globs.")
+    flags.DEFINE_string("eval_files", d.eval_files, "tfrecord/csv: evaluation files, comma-separated globs.")
+    flags.DEFINE_string("feature_spec", d.feature_spec, "tfrecord: the tf.Example features, name:type[shape],...")
+    flags.DEFINE_string("image_key", d.image_key, "The image feature (TFDS, tfrecord).")
+    flags.DEFINE_string("label_key", d.label_key, "The label feature (TFDS, tfrecord) or CSV column.")
+    flags.DEFINE_string("class_names", d.class_names, "Class names: comma-separated or a file, one per line.")
+    flags.DEFINE_string("csv_separator", d.csv_separator, "csv: field separator (';' for the wine-quality CSV).")
+    flags.DEFINE_string("cache", d.cache, "Cache decoded examples: none, memory, or a file path prefix.")
+    flags.DEFINE_boolean("deterministic", d.deterministic, "Keep element order under parallel maps (reproducible).")
+    flags.DEFINE_boolean("drop_remainder", d.drop_remainder, "Drop partial batches in eval/predict too (TPU).")
+    flags.DEFINE_boolean("synthetic_data", d.synthetic, "Random data of the source's shapes, no I/O (benchmarks).")
+    flags.DEFINE_boolean("augment_hflip", a.horizontal_flip, "Training: random horizontal flips.")
+    flags.DEFINE_boolean("augment_vflip", a.vertical_flip, "Training: random vertical flips.")
+    flags.DEFINE_boolean("augment_rot90", a.rot90, "Training: random multiples of 90 degrees (square images).")
+    flags.DEFINE_float("augment_rotation", a.rotation_degrees, "Training: rotation up to +-this many degrees.")
+    flags.DEFINE_float("augment_zoom", a.zoom, "Training: zoom-crop, crop side from 1/(1+zoom) to 1, resized.")
+    flags.DEFINE_float("augment_hue", a.hue, "Training: hue delta up to +-this (0 to 0.5).")
+    flags.DEFINE_float("augment_saturation", a.saturation, "Training: saturation factor in [1-x, 1+x].")
+    flags.DEFINE_float("augment_brightness", a.brightness, "Training: brightness delta up to +-x of 255.")
+    flags.DEFINE_float("augment_contrast", a.contrast, "Training: contrast factor in [1-x, 1+x].")
+
+
+def augment_params_from_flags() -> AugmentParams:
+    f = FLAGS
+    return AugmentParams(
+        horizontal_flip=f.augment_hflip,
+        vertical_flip=f.augment_vflip,
+        rot90=f.augment_rot90,
+        rotation_degrees=f.augment_rotation,
+        zoom=f.augment_zoom,
+        hue=f.augment_hue,
+        saturation=f.augment_saturation,
+        brightness=f.augment_brightness,
+        contrast=f.augment_contrast,
+    )
 
 
 def define_model_flags() -> None:
@@ -261,6 +310,23 @@ def hparams_from_flags() -> Hparams:
             eval_split=f.eval_split,
             image_size=f.image_size,
             shuffle_buffer=f.shuffle_buffer,
+            source=f.source,
+            image_dir=f.image_dir,
+            val_dir=f.val_dir,
+            val_fraction=f.val_fraction,
+            check_images=f.check_images,
+            train_files=f.train_files,
+            eval_files=f.eval_files,
+            feature_spec=f.feature_spec,
+            image_key=f.image_key,
+            label_key=f.label_key,
+            class_names=f.class_names,
+            csv_separator=f.csv_separator,
+            cache=f.cache,
+            deterministic=f.deterministic,
+            drop_remainder=f.drop_remainder,
+            synthetic=f.synthetic_data,
+            augment=augment_params_from_flags(),
         ),
         model=ModelParams(
             name=f.model,

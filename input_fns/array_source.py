@@ -1,0 +1,91 @@
+"""Input functions over in-memory NumPy arrays: images or tabular features.
+
+The arrays become constants of the input graph, so keep them to a few
+hundred MB; larger data belongs in TFRecord files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UsageError
+from input_fns import pipeline_ops
+from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, image_stages
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
+from input_fns.preprocessing import ImageSpec
+
+Features = np.ndarray | Mapping[str, np.ndarray]
+
+
+def check_arrays(features: Features, labels: np.ndarray | None) -> int:
+    """The number of examples; a usage error when there are none or the lengths differ."""
+    arrays = dict(features) if isinstance(features, Mapping) else {"features": features}
+    if labels is not None:
+        arrays["labels"] = labels
+    lengths = {name: len(array) for name, array in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise UsageError("features", f"arrays of different lengths: {lengths}")
+    count = next(iter(lengths.values()))
+    if count == 0:
+        raise UsageError("features", "no examples (empty arrays)")
+    return count
+
+
+def make_input_fn(
+    features: Features,
+    labels: np.ndarray | None,
+    mode: str,
+    batch_size: int,
+    input_name: str | None = None,
+    image_spec: ImageSpec | None = None,
+    options: PipelineOptions = DEFAULT_OPTIONS,
+    augment: AugmentParams = NO_AUGMENTATION,
+) -> InputFn:
+    """An Estimator input_fn over arrays.
+
+    - ``image_spec`` set: ``features`` is uint8 images [N, H, W(, C)] and the
+      input_fn yields ``({input_name: images}, labels)``, prepared and augmented
+      like every other image source.
+    - otherwise ``features`` is a dict of arrays (keyed as the Keras inputs or
+      feature columns expect) or one array under ``input_name``.
+    ``labels`` may be None for PREDICT.
+    """
+    count = check_arrays(features, labels)
+    if labels is None:
+        if mode != pipeline_ops.PREDICT:
+            raise UsageError("labels", f"{mode} needs labels")
+        labels = np.zeros([count], np.int64)
+    image = image_spec is not None
+    if image:
+        features = _image_array(features)
+    elif not isinstance(features, Mapping):
+        if input_name is None:
+            raise UsageError("input_name", "one feature array needs the model's input name")
+        features = {input_name: features}
+    stages = image_stages(image_spec, mode == TRAIN, augment) if image else None
+
+    def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+        ds = tf.data.Dataset.from_tensor_slices((features, labels))
+        return pipeline_ops.finish(
+            ds,
+            mode,
+            batch_size,
+            options,
+            input_context,
+            decode=stages.decode if image else None,
+            element=stages.element if image else None,
+            batch=stages.batch if image else None,
+            to_features=(lambda images, labels: ({input_name: images}, labels)) if image else None,
+        )
+
+    return pipeline_ops.make_input_fn(build, mode)
+
+
+def _image_array(features: Features) -> np.ndarray:
+    if isinstance(features, Mapping) or features.dtype != np.uint8 or features.ndim not in (3, 4):
+        shape = "a dict" if isinstance(features, Mapping) else f"{features.dtype} {features.shape}"
+        raise UsageError("features", f"images must be one uint8 array [N, H, W] or [N, H, W, C]; got {shape}")
+    return features[..., None] if features.ndim == 3 else features

@@ -1,0 +1,137 @@
+"""Input functions over CSV files of tabular data, such as the wine-quality CSV (``;``-separated).
+
+The files are read once, in memory (tabular data of this kind is small),
+split, and standardised with the mean and standard deviation of the
+training rows only, so nothing about the evaluation rows leaks into
+training. Feature names are the column names made safe for Keras inputs
+and feature columns (``fixed acidity`` -> ``fixed_acidity``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from common.errors import UsageError
+from input_fns import array_source
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
+from input_fns.tfrecord_source import resolve_files
+
+
+@dataclasses.dataclass(frozen=True)
+class Standardizer:
+    """Per numeric feature mean and standard deviation, from the training rows."""
+
+    mean: dict[str, float]
+    std: dict[str, float]
+
+    def apply(self, column: str, values: np.ndarray) -> np.ndarray:
+        return ((values - self.mean[column]) / self.std[column]).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class CsvData:
+    """Both splits as feature arrays ([N, 1] per column) and class-index labels."""
+
+    feature_names: tuple[str, ...]
+    numeric: tuple[str, ...]
+    class_names: tuple[str, ...]
+    train: tuple[dict[str, np.ndarray], np.ndarray]
+    eval: tuple[dict[str, np.ndarray], np.ndarray]
+    standardizer: Standardizer
+
+
+def feature_name(column: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.\-]", "_", column.strip())
+
+
+def read_csv(patterns: str, separator: str, label_key: str, flag: str) -> pd.DataFrame:
+    frames = []
+    for path in resolve_files(patterns, flag):
+        try:
+            with tf.io.gfile.GFile(path) as f:
+                frames.append(pd.read_csv(f, sep=separator))
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise UsageError(flag, f"'{path}' is not a CSV file with separator '{separator}' ({err})") from None
+        if label_key not in frames[-1].columns:
+            columns = list(frames[-1].columns)
+            hint = " (is --csv_separator right?)" if len(columns) == 1 else ""
+            raise UsageError("label_key", f"no column '{label_key}' in '{path}'; columns: {columns}{hint}")
+    data = pd.concat(frames, ignore_index=True)
+    if data.empty:
+        raise UsageError(flag, f"'{patterns}' holds no rows")
+    return data
+
+
+def load(
+    train_files: str,
+    eval_files: str | None = None,
+    separator: str = ",",
+    label_key: str = "label",
+    val_fraction: float = 0.2,
+    seed: int = 0,
+) -> CsvData:
+    """Read, split (by ``eval_files`` or a seeded fraction), encode labels and standardise."""
+    train = read_csv(train_files, separator, label_key, "train_files")
+    if eval_files:
+        evaluation = read_csv(eval_files, separator, label_key, "eval_files")
+    else:
+        if not 0.0 < val_fraction < 1.0:
+            raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or pass --eval_files)")
+        order = np.random.default_rng(seed).permutation(len(train))
+        cut = int(round(len(train) * val_fraction))
+        train, evaluation = train.iloc[order[cut:]], train.iloc[order[:cut]]
+    if train.empty or evaluation.empty:
+        raise UsageError("val_fraction", f"a split is empty ({len(train)} training, {len(evaluation)} evaluation rows)")
+    columns = [c for c in train.columns if c != label_key]
+    missing = [c for c in columns if c not in evaluation.columns]
+    if missing:
+        raise UsageError("eval_files", f"columns {missing} of the training CSV are missing")
+    numeric = [c for c in columns if pd.api.types.is_numeric_dtype(train[c])]
+    mean = {c: float(train[c].mean()) for c in numeric}
+    std = {c: float(train[c].std(ddof=0)) or 1.0 for c in numeric}
+    standardizer = Standardizer(mean, std)
+    class_values = sorted(set(train[label_key].tolist()) | set(evaluation[label_key].tolist()))
+    index = {value: i for i, value in enumerate(class_values)}
+
+    def arrays(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        features = {}
+        for c in columns:
+            if c in numeric:
+                values = standardizer.apply(c, frame[c].to_numpy(np.float64))
+            else:
+                values = frame[c].astype(str).to_numpy(object)
+            features[feature_name(c)] = values.reshape(-1, 1)
+        labels = np.array([index[v] for v in frame[label_key].tolist()], np.int64)
+        return features, labels
+
+    return CsvData(
+        feature_names=tuple(feature_name(c) for c in columns),
+        numeric=tuple(feature_name(c) for c in numeric),
+        class_names=tuple(str(v) for v in class_values),
+        train=arrays(train),
+        eval=arrays(evaluation),
+        standardizer=standardizer,
+    )
+
+
+def make_input_fn(
+    data: CsvData,
+    role: str,
+    mode: str,
+    batch_size: int,
+    input_name: str | None = None,
+    options: PipelineOptions = DEFAULT_OPTIONS,
+) -> InputFn:
+    """``({feature: [batch, 1]}, labels)``, or with ``input_name`` every numeric feature as one [batch, k] input."""
+    features, labels = data.train if role == "train" else data.eval
+    if input_name is not None:
+        text = [name for name in data.feature_names if name not in data.numeric]
+        if text:
+            raise UsageError("input_name", f"non-numeric columns {text} cannot go into one numeric input")
+        features = np.concatenate([features[name] for name in data.numeric], axis=1)
+    return array_source.make_input_fn(features, labels, mode, batch_size, input_name=input_name, options=options)
