@@ -1,0 +1,142 @@
+"""A training run on a Cloud TPU VM: create the VM, copy the code, train with --strategy=tpu, delete.
+
+On a TPU VM the TPU is attached to the host, so the run resolves it as
+``--tpu=local``; single-host slices (v3-8, v4-8, v5litepod-8) use the
+``tpu-vm-tf-<version>-pjrt`` runtime, multi-host slices the ``-pod-`` one and
+run the same command on every host (``--worker=all``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from common.errors import UsageError
+from pipeline.launch import TRAIN_MODULE, format_command, require_gcs, split_train_args
+
+TF_VERSION = "2.15.0"
+# Cores per chip: v2/v3/v4 count TensorCores in the type (v3-8 is 4 chips), v5e/v5p chips.
+_ACCELERATOR = re.compile(r"^v(\d+)([a-z]*)-(\d+)$")
+_SINGLE_HOST_MAX = {"": 8, "litepod": 8, "p": 8, "e": 8}
+MANAGED_FLAGS = ("strategy", "tpu", "tpu_zone", "gcp_project", "model_dir", "use_tpu")
+# The TPU image ships TensorFlow with TPU support: install the rest of the lock, not its tensorflow.
+SETUP = (
+    "grep -v -E '^(tensorflow|tensorflow-cpu)==' requirements.lock > /tmp/kestrel-requirements.txt"
+    " && python3 -m pip install --quiet --no-deps -r /tmp/kestrel-requirements.txt"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TpuVmJob:
+    name: str
+    zone: str
+    job_dir: str  # gs:// model_dir: checkpoints and exports outlive the VM
+    project: str | None = None
+    accelerator_type: str = "v3-8"
+    runtime_version: str | None = None  # None: from TF_VERSION and the slice size
+    source_dir: str = "."
+    remote_dir: str = "kestrel"
+    train_args: tuple[str, ...] = ()
+    spot: bool = False
+    delete_after: bool = True
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", self.name):
+            raise UsageError("name", f"'{self.name}' is not a TPU name (lowercase letters, digits, '-')")
+        if not self.zone:
+            raise UsageError("zone", "a TPU VM needs a zone, e.g. us-central1-a")
+        if not _ACCELERATOR.match(self.accelerator_type):
+            raise UsageError(
+                "accelerator_type", f"'{self.accelerator_type}' is not a TPU type like v3-8 or v5litepod-8"
+            )
+        require_gcs(self.job_dir, "job_dir")
+
+    @property
+    def multi_host(self) -> bool:
+        _, family, size = _ACCELERATOR.match(self.accelerator_type).groups()
+        return int(size) > _SINGLE_HOST_MAX.get(family, 8)
+
+    @property
+    def runtime(self) -> str:
+        if self.runtime_version:
+            return self.runtime_version
+        return f"tpu-vm-tf-{TF_VERSION}-{'pod-' if self.multi_host else ''}pjrt"
+
+    def train_command(self) -> list[str]:
+        return [
+            "python3",
+            "-m",
+            TRAIN_MODULE,
+            "--strategy=tpu",
+            "--tpu=local",
+            f"--model_dir={self.job_dir}",
+            *self.train_args,
+        ]
+
+    def _where(self) -> list[str]:
+        return [f"--zone={self.zone}", *([f"--project={self.project}"] if self.project else [])]
+
+    def commands(self) -> list[list[str]]:
+        """gcloud create, copy, train (on every host), and delete."""
+        create = [
+            "gcloud",
+            "compute",
+            "tpus",
+            "tpu-vm",
+            "create",
+            self.name,
+            *self._where(),
+            f"--accelerator-type={self.accelerator_type}",
+            f"--version={self.runtime}",
+            *(["--spot"] if self.spot else []),
+        ]
+        copy = [
+            "gcloud",
+            "compute",
+            "tpus",
+            "tpu-vm",
+            "scp",
+            "--recurse",
+            self.source_dir,
+            f"{self.name}:~/{self.remote_dir}",
+            *self._where(),
+            "--worker=all",
+        ]
+        remote = f"cd ~/{self.remote_dir} && {SETUP} && {format_command(self.train_command())}"
+        train = [
+            "gcloud",
+            "compute",
+            "tpus",
+            "tpu-vm",
+            "ssh",
+            self.name,
+            *self._where(),
+            "--worker=all",
+            f"--command={remote}",
+        ]
+        commands = [create, copy, train]
+        if self.delete_after:
+            commands.append(["gcloud", "compute", "tpus", "tpu-vm", "delete", self.name, *self._where(), "--quiet"])
+        return commands
+
+    def spec(self) -> dict:
+        return {
+            "kind": "tpu_vm",
+            "name": self.name,
+            "project": self.project,
+            "zone": self.zone,
+            "accelerator_type": self.accelerator_type,
+            "runtime_version": self.runtime,
+            "hosts": "all" if self.multi_host else 1,
+            "tpu": "local",
+            "job_dir": self.job_dir,
+            "spot": self.spot,
+            "command": self.train_command(),
+        }
+
+
+def make_job(**fields) -> TpuVmJob:
+    """A TpuVmJob, with ``train_args`` given as one string as on the command line."""
+    train_args = fields.pop("train_args", "")
+    args = train_args if isinstance(train_args, tuple) else split_train_args(train_args, MANAGED_FLAGS)
+    return TpuVmJob(train_args=args, **fields)

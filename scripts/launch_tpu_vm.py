@@ -1,0 +1,33 @@
+"""Train on a Cloud TPU VM: create it, copy this checkout, run scripts.train --strategy=tpu, delete it.
+
+python -m scripts.launch_tpu_vm --name=kestrel-v3 --zone=us-central1-a --project=my-project \
+    --job_dir=gs://my-bucket/kestrel/digits --train_args='--dataset=digits --train_steps=2000' --dry_run
+"""
+
+from __future__ import annotations
+
+import json
+
+from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
+
+# isort: split
+from pipeline.launch import format_command, run_commands
+from scripts import flag_groups
+
+flag_groups.define_tpu_vm_flags()
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    job = flag_groups.tpu_vm_job_from_flags()
+    print("job specification:")
+    print(json.dumps(job.spec(), indent=2, sort_keys=True))
+    print("gcloud commands:")
+    for command in job.commands():
+        print(f"$ {format_command(command)}")
+    if not flag_groups.FLAGS.dry_run:
+        run_commands(job.commands())
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,43 @@
+"""Submit a Vertex AI custom job: worker pools for the strategy, each running scripts.train.
+
+python -m scripts.launch_vertex_job --display_name=digits-mwms --region=us-central1 \
+    --image_uri=us-docker.pkg.dev/my-project/kestrel/train:latest --job_dir=gs://my-bucket/kestrel/mwms \
+    --strategy=multi_worker_mirrored --workers=3 --accelerator_type=NVIDIA_TESLA_T4 --accelerator_count=2 --dry_run
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
+
+# isort: split
+from pipeline.launch import format_command, run_commands
+from scripts import flag_groups
+
+flag_groups.define_vertex_flags()
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    job = flag_groups.vertex_job_from_flags()
+    config_path = flag_groups.FLAGS.config_out or os.path.join(
+        tempfile.gettempdir(), f"kestrel-vertex-{job.display_name}.json"
+    )
+    command = job.command(config_path)
+    tasks = job.tf_config_tasks()
+    print("job specification:")
+    print(job.config_text(), end="")
+    layout = ", ".join(f"{task} x{count}" for task, count in tasks.items()) or "none (one machine)"
+    print(f"TF_CONFIG tasks (Vertex AI sets TF_CONFIG in each replica): {layout}")
+    print("gcloud commands:")
+    print(f"$ {format_command(command)}")
+    if not flag_groups.FLAGS.dry_run:
+        with open(config_path, "w") as f:
+            f.write(job.config_text())
+        run_commands([command])
+
+
+if __name__ == "__main__":
+    cli.run(main)
