@@ -309,14 +309,20 @@ def run_once(config: RetrainConfig, stream: TextIO = sys.stdout) -> Outcome:
 
 
 def _run(config: RetrainConfig, reg: registry.Registry, plan_: Plan, stream: TextIO) -> Outcome:
-    timings: dict[str, float] = {}
+    # A resumed run adds this attempt's seconds to the killed attempt's.
+    timings: dict[str, float] = dict(reg.get(plan_.run_id).timings or {}) if plan_.resumed else {}
     started = time.perf_counter()
     newest = plan_.window[-1].name
     prefix = f"{_name(config)} run {plan_.run_id}: span {newest}"
 
-    with _timed(timings, "validate"):
-        checked = validate(config, plan_)
-    reg.update(plan_.run_id, validation=checked.summary, timings=timings)
+    earlier = reg.get(plan_.run_id).validation if plan_.resumed else None
+    if earlier:
+        # The killed attempt got past the gate: the data is the same (same fingerprint), so is the verdict.
+        checked = Validation(True, earlier)
+    else:
+        with _timed(timings, "validate"):
+            checked = validate(config, plan_)
+        reg.update(plan_.run_id, validation=checked.summary, timings=timings)
     if not checked.clean:
         reg.update(plan_.run_id, status=registry.VALIDATION_FAILED)
         line = f"{prefix} STOPPED by validation: {checked.summary}; served version unchanged"
@@ -376,7 +382,8 @@ class _timed:
         self.started = time.perf_counter()
 
     def __exit__(self, *exc) -> None:
-        self.timings[self.step] = round(time.perf_counter() - self.started, 2)
+        spent = time.perf_counter() - self.started
+        self.timings[self.step] = round(self.timings.get(self.step, 0.0) + spent, 2)
 
 
 def _took(started: float) -> str:
