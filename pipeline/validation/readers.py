@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
-import io
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -106,11 +105,12 @@ def resolve_input(patterns: Iterable[str], data_format: str, *, role: str, flag:
     return InputSpec(role, flag, fmt, patterns, tuple(files))
 
 
-def _open_text(path: str) -> io.TextIOBase:
-    raw = tf.io.gfile.GFile(path, "rb")
-    if path.lower().endswith(".gz"):
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+def _first_line(path: str) -> str:
+    with tf.io.gfile.GFile(path, "rb") as raw:
+        if path.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw) as unzipped:
+                return unzipped.readline().decode("utf-8")
+        return raw.readline().decode("utf-8")
 
 
 def _csv_columns(files: list[str], delimiter: str, flag: str) -> tuple[str, ...]:
@@ -118,8 +118,7 @@ def _csv_columns(files: list[str], delimiter: str, flag: str) -> tuple[str, ...]
     header: list[str] | None = None
     for path in files:
         try:
-            with _open_text(path) as f:
-                first = f.readline()
+            first = _first_line(path)
         except (tf.errors.OpError, OSError, UnicodeDecodeError) as err:
             raise UsageError(flag, f"cannot read the header of '{path}' ({err})") from None
         if not first.strip():

@@ -181,12 +181,13 @@ def _has_categorical_domain(feature: schema_pb2.Feature) -> bool:
     return schema_util.is_categorical_feature(feature)
 
 
-def _set_comparator(comparator: schema_pb2.FeatureComparator, categorical: bool, threshold: float | None) -> None:
+def _set_comparator(feature: schema_pb2.Feature, field: str, categorical: bool, threshold: float | None) -> None:
     """``threshold`` None keeps what the curated schema says; 0 turns the check off."""
     if threshold is None:
         return
-    comparator.Clear()
+    feature.ClearField(field)
     if threshold > 0:
+        comparator = getattr(feature, field)
         if categorical:
             comparator.infinity_norm.threshold = threshold
         else:
@@ -215,12 +216,12 @@ def with_comparators(schema: schema_pb2.Schema, thresholds: Thresholds) -> schem
         drift = thresholds.drift_override(feature.name)
         if drift is None and not feature.HasField("drift_comparator"):
             drift = drift_default
-        _set_comparator(feature.drift_comparator, categorical, drift)
+        _set_comparator(feature, "drift_comparator", categorical, drift)
         if SERVING in feature.not_in_environment:
             feature.ClearField("skew_comparator")
             continue
         skew = thresholds.skew_override(feature.name)
         if skew is None and not feature.HasField("skew_comparator"):
             skew = skew_default
-        _set_comparator(feature.skew_comparator, categorical, skew)
+        _set_comparator(feature, "skew_comparator", categorical, skew)
     return result

@@ -14,9 +14,16 @@ import shlex
 import time
 
 import apache_beam as beam
+import numpy as np
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from tensorflow_data_validation.statistics import stats_impl
+from tensorflow_data_validation.statistics.generators import (
+    image_stats_generator,
+    natural_language_domain_inferring_stats_generator,
+    time_stats_generator,
+)
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from common.errors import KestrelError, UsageError
@@ -61,7 +68,8 @@ def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
     """The user's Beam options as given; DirectRunner defaults only where they set nothing."""
     args = list(runner.beam_args)
     options = PipelineOptions(args)
-    given = options.get_all_options(drop_default=True)
+    # Which options the user set, read from the arguments: a value equal to Beam's default counts.
+    given = {a[2:].split("=", 1)[0] for a in args if a.startswith("--")}
     runner_name = options.view_as(StandardOptions).runner
     if runner_name in (None, "DirectRunner", "direct"):
         direct = options.view_as(DirectOptions)
@@ -92,6 +100,18 @@ def parse_beam_args(text: str) -> tuple[str, ...]:
         raise UsageError("beam_args", f"cannot split {text!r}: {err}") from None
 
 
+class _ImageDecoder(image_stats_generator.TfImageDecoder):
+    """TFDV's decoder fails on a batch without any image (tf.map_fn of nothing): answer that here."""
+
+    def __reduce__(self):
+        return _ImageDecoder, ()
+
+    def get_sizes(self, values: np.ndarray) -> np.ndarray:
+        if len(values) == 0:
+            return np.empty((0, 2), dtype=np.int32)
+        return super().get_sizes(values)
+
+
 def stats_options(config: ValidationConfig, schema: schema_pb2.Schema | None) -> tfdv.StatsOptions:
     """TFDV options: the curated schema tells TFDV which integer features are categorical.
 
@@ -102,13 +122,21 @@ def stats_options(config: ValidationConfig, schema: schema_pb2.Schema | None) ->
         schema = schema_pb2.Schema()
         label = schema.feature.add(name=config.label, type=schema_pb2.INT)
         label.int_domain.is_categorical = True
-    return tfdv.StatsOptions(
-        schema=schema,
-        label_feature=None,  # label-based (lift) statistics are not needed for a gate
-        enable_semantic_domain_stats=config.semantic_domain_stats,
-        # Image statistics decode images: a few thousand tell the format and sizes.
-        semantic_domain_stats_sample_rate=None,
-    )
+    generators = None
+    if config.semantic_domain_stats:
+        # TFDV's own semantic-domain set (enable_semantic_domain_stats) leaves image sizes
+        # off; the same three generators with size statistics on give format, width, height.
+        generators = [
+            stats_impl.CombinerFeatureStatsWrapperGenerator(
+                [
+                    image_stats_generator.ImageStatsGenerator(image_decoder=_ImageDecoder(), enable_size_stats=True),
+                    natural_language_domain_inferring_stats_generator.NLDomainInferringStatsGenerator(),
+                    time_stats_generator.TimeStatsGenerator(),
+                ],
+                name="KestrelSemanticDomainStats",
+            )
+        ]
+    return tfdv.StatsOptions(schema=schema, generators=generators)
 
 
 def compute_statistics(

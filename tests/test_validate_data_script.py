@@ -1,0 +1,79 @@
+"""scripts/validate_data.py as a user runs it: exit statuses 0, 3 and 2, Beam options after --."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import validation_spans as spans
+from conftest import run_script
+
+SCRIPT = "scripts.validate_data"
+IN_MEMORY = "--direct_running_mode=in_memory"
+
+
+@pytest.fixture(scope="module")
+def span_files(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("script_spans")
+    return {
+        "base": spans.write_tfrecord(root / "base-00000-of-00002.tfrecord", spans.rows(800, seed=0)),
+        "base2": spans.write_tfrecord(root / "base-00001-of-00002.tfrecord", spans.rows(800, seed=10)),
+        "shifted": spans.write_tfrecord(root / "shifted.tfrecord", spans.rows(800, seed=1, shift=3.0)),
+    }
+
+
+def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
+    artifacts = tmp_path / "artifacts"
+    # The default DirectRunner mode (worker processes), with one worker to stay light.
+    base_glob = str(span_files["base"].parent / "base-*-of-00002.tfrecord")
+    clean = run_script(SCRIPT, f"--data={base_glob}", f"--artifacts_dir={artifacts}", "--direct_num_workers=1")
+    assert clean.returncode == 0, clean.stderr
+    assert "multi_processing, 1 worker(s)" in clean.stdout
+    assert "span 0 (TRAINING): CLEAN" in clean.stdout and "2 tfrecord file(s)" in clean.stdout
+    assert (artifacts / "schema.pbtxt").is_file()
+
+    drift = run_script(SCRIPT, f"--data={span_files['shifted']}", f"--artifacts_dir={artifacts}", IN_MEMORY)
+    assert drift.returncode == 3, drift.stderr
+    assert "span 1 (TRAINING): REFUSED" in drift.stdout
+    assert any(line.startswith("drift  x") for line in drift.stdout.splitlines()), drift.stdout
+    assert "exit status 3" in drift.stdout
+    assert (artifacts / "spans" / "span-1" / "report.html").is_file()
+
+    # Beam options after --, and the refusal waived: recorded in result.json.
+    allowed = run_script(
+        SCRIPT,
+        f"--data={span_files['shifted']}",
+        f"--artifacts_dir={artifacts}",
+        "--allow_anomalies",
+        "--",
+        IN_MEMORY,
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    assert "in_memory, 1 worker(s)" in allowed.stdout and "allowed by --allow_anomalies" in allowed.stdout
+    recorded = json.loads((artifacts / "spans" / "span-2" / "result.json").read_text())
+    assert recorded["allowed_despite_findings"] and recorded["previous_span"] == 0
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        ([], "--data: give the data to validate"),
+        (["--data=/no/such/dir/*.tfrecord"], "--data: '/no/such/dir/*.tfrecord' matches no file"),
+        (["--data=x", "--drift_thresholds=x"], "--drift_thresholds: 'x' is not feature=value"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2(args, message, tmp_path):
+    result = run_script(SCRIPT, f"--artifacts_dir={tmp_path}", *args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and message in lines[0], lines[0]
+
+
+def test_zero_rows_is_an_error_not_a_clean_result(tmp_path):
+    empty = spans.write_tfrecord(tmp_path / "empty.tfrecord", [])
+    result = run_script(SCRIPT, f"--data={empty}", f"--artifacts_dir={tmp_path / 'a'}", IN_MEMORY)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --data: 1 file(s) matched but hold zero")
+    assert "CLEAN" not in result.stdout
