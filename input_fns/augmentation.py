@@ -1,11 +1,14 @@
 """Training-only image augmentation, and the per-example / per-batch image stages every source uses.
 
-Cost decides where each step runs. Zoom-crop and flips are folded into the
-resize to the model's size (one resampling of the decoded image instead of
-two), so they cost next to nothing; rotation needs a projective transform,
-about twice the cost of decoding a 300x300 JPEG. Colour jitter and the
-backbone's normalisation run once per batch, vectorised. Random draws are
-stateless, from a seed paired with each element, so a seeded run repeats.
+Cost decides where each step runs. The zoom-crop is folded into the resize
+to the model's size (one resampling of the decoded image instead of two);
+colour jitter runs in the same pass over the resized float image and the
+cast back to uint8 clips it for free; flips and rot90 move uint8 bytes. So
+these cost little next to decoding. Rotation needs a projective transform,
+about twice the cost of decoding a 300x300 JPEG, and hue/saturation need an
+HSV round trip: both are there, and both cost what they cost. The backbone's
+normalisation runs once per batch. Random draws are stateless, from a seed
+paired with each element, so a seeded run repeats.
 """
 
 from __future__ import annotations
@@ -75,16 +78,29 @@ def resize_uint8(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
     """uint8 image of any size -> uint8 at the spec's size (uint8 halves cache and batch copies)."""
     if image.shape[0] == spec.height and image.shape[1] == spec.width:
         return image
-    resized = tf.image.resize(image, (spec.height, spec.width))
-    return tf.saturate_cast(tf.round(resized), tf.uint8)
+    return _to_uint8(tf.image.resize(image, (spec.height, spec.width)))
 
 
-def augment_geometry(image: tf.Tensor, spec: ImageSpec, params: AugmentParams, seed: tf.Tensor) -> tf.Tensor:
-    """Decoded uint8 image of any size -> uint8 at the spec's size, zoomed, flipped and rotated."""
-    seeds = tf.random.experimental.stateless_split(seed, 6)
+def _to_uint8(pixels: tf.Tensor) -> tf.Tensor:
+    # saturate_cast clips to 0-255 and truncates: adding 0.5 first rounds, in one pass less than tf.round.
+    return tf.saturate_cast(pixels + 0.5, tf.uint8)
+
+
+def augment_image(image: tf.Tensor, spec: ImageSpec, params: AugmentParams, seed: tf.Tensor) -> tf.Tensor:
+    """Decoded uint8 image of any size -> augmented uint8 image at the spec's size.
+
+    One pass over the model-sized float image does the colour jitter, and the
+    cast back to uint8 clips it for free; flips and rot90 then move uint8 bytes.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 9)
     if params.zoom > 0:
         image = _random_crop(image, 1.0 / (1.0 + params.zoom), seeds[0])
-    image = resize_uint8(image, spec)
+    resized = image.shape[0] == spec.height and image.shape[1] == spec.width
+    if params.color or not resized:
+        pixels = tf.cast(image, tf.float32) if resized else tf.image.resize(image, (spec.height, spec.width))
+        if params.color:
+            pixels = jitter_color(pixels, params, seeds[5:9])
+        image = _to_uint8(pixels)
     if params.horizontal_flip:
         image = _maybe(seeds[1], lambda: tf.reverse(image, [1]), lambda: image)
     if params.vertical_flip:
@@ -99,28 +115,31 @@ def augment_geometry(image: tf.Tensor, spec: ImageSpec, params: AugmentParams, s
     return tf.ensure_shape(image, spec.shape)
 
 
-def augment_color(images: tf.Tensor, params: AugmentParams, seed: tf.Tensor) -> tf.Tensor:
-    """float32 batch in [0, 255] -> jittered batch in [0, 255], each image with its own draw."""
-    seeds = tf.random.experimental.stateless_split(seed, 4)
-    batch = tf.shape(images)[0]
+def jitter_color(pixels: tf.Tensor, params: AugmentParams, seeds: tf.Tensor) -> tf.Tensor:
+    """float32 [H, W, C] image in [0, 255] -> jittered (not clipped: the caller's uint8 cast clips).
+
+    Hue and saturation are scale-invariant, so they work on 0-255 values
+    directly; contrast scales about the image's mean over all channels (as
+    PIL's ImageEnhance.Contrast does), one cheap full reduction.
+    """
 
     def draw(i: int, low: float, high: float) -> tf.Tensor:
-        return tf.random.stateless_uniform([batch, 1, 1, 1], seeds[i], low, high)
+        return tf.random.stateless_uniform([], seeds[i], low, high)
 
-    if images.shape[-1] == 3 and (params.hue > 0 or params.saturation > 0):
-        hue, sat, value = tf.unstack(tf.image.rgb_to_hsv(images / 255.0), axis=-1)
+    if pixels.shape[-1] == 3:
         if params.hue > 0:
-            hue = tf.math.floormod(hue + draw(0, -params.hue, params.hue)[..., 0], 1.0)
+            pixels = tf.image.adjust_hue(pixels, draw(0, -params.hue, params.hue))
         if params.saturation > 0:
-            sat = tf.clip_by_value(sat * draw(1, 1 - params.saturation, 1 + params.saturation)[..., 0], 0.0, 1.0)
-        images = tf.image.hsv_to_rgb(tf.stack([hue, sat, value], axis=-1)) * 255.0
+            pixels = tf.image.adjust_saturation(pixels, draw(1, 1 - params.saturation, 1 + params.saturation))
+    scale, offset = 1.0, 0.0
     if params.contrast > 0:
-        # Per image and channel, as tf.image.adjust_contrast does.
-        mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
-        images = (images - mean) * draw(2, 1 - params.contrast, 1 + params.contrast) + mean
+        scale = draw(2, 1 - params.contrast, 1 + params.contrast)
+        offset = (1.0 - scale) * tf.reduce_mean(pixels)
     if params.brightness > 0:
-        images = images + draw(3, -params.brightness, params.brightness) * 255.0
-    return tf.clip_by_value(images, 0.0, 255.0)
+        offset = offset + draw(3, -params.brightness, params.brightness) * 255.0
+    if params.contrast > 0 or params.brightness > 0:
+        pixels = pixels * scale + offset
+    return pixels
 
 
 def rotate(image: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
@@ -181,21 +200,18 @@ def image_stages(
     """
     if training and augment.rot90 and spec.height != spec.width:
         raise UsageError("augment_rot90", f"needs square images; the model takes {spec.height}x{spec.width}")
-    geometric = training and augment.geometric
-    color = training and augment.color
+    augmenting = training and augment.enabled
     normalize = PREPROCESSORS[spec.preprocessing]
 
     def decode(x: tf.Tensor, label: tf.Tensor) -> tuple:
         image = match_channels(x if load is None else load(x), spec.channels)
-        return (image if geometric else resize_uint8(image, spec)), label
+        # A zoom-crop needs the full decoded image; everything else can start from the model's size.
+        return (image if augmenting and augment.zoom > 0 else resize_uint8(image, spec)), label
 
     def element(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor) -> tuple:
-        return augment_geometry(image, spec, augment, seed), label
+        return augment_image(image, spec, augment, seed), label
 
-    def batch(images: tf.Tensor, labels: tf.Tensor, seed: tf.Tensor) -> tuple:
-        images = tf.cast(images, tf.float32)
-        if color:
-            images = augment_color(images, augment, seed)
-        return normalize(images), labels
+    def batch(images: tf.Tensor, labels: tf.Tensor) -> tuple:
+        return normalize(tf.cast(images, tf.float32)), labels
 
-    return ImageStages(decode=decode, element=element if geometric else None, batch=batch)
+    return ImageStages(decode=decode, element=element if augmenting else None, batch=batch)

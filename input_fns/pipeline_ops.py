@@ -103,12 +103,12 @@ def read_files(
     if mode == TRAIN and len(files) > 1:
         ds = ds.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
     cycle = min(len(files), 8)
-    ds = ds.interleave(
-        reader,
-        cycle_length=cycle,
-        num_parallel_calls=options.num_parallel_calls if cycle > 1 else None,
-        deterministic=options.deterministic,
-    )
+    if options.parallel and cycle > 1:
+        ds = ds.interleave(
+            reader, cycle_length=cycle, num_parallel_calls=tf.data.AUTOTUNE, deterministic=options.deterministic
+        )
+    else:
+        ds = ds.interleave(reader, cycle_length=cycle)
     return ds, by_file
 
 
@@ -127,7 +127,7 @@ def finish(
     *,
     decode: Callable[..., tuple] | None = None,
     element: ElementFn | None = None,
-    batch: ElementFn | None = None,
+    batch: Callable[..., tuple] | None = None,
     to_features: Callable[..., tuple] | None = None,
     sharded: bool = False,
     element_shuffle: bool = True,
@@ -137,7 +137,7 @@ def finish(
 
     - ``decode(*example)``: the deterministic, cacheable work (read, decode, resize).
     - ``element(*example, seed)``: per-example random work after the cache (TRAIN only).
-    - ``batch(*batch, seed)``: per-batch work (vectorised augmentation, normalisation).
+    - ``batch(*batch)``: per-batch work (the backbone's normalisation, vectorised).
     - ``to_features(*batch)``: ``(features_dict, labels)``; PREDICT keeps the features only.
     ``element_shuffle`` False leaves shuffling to the caller's file-level shuffle
     (which already covers every example) unless a cache freezes the order.
@@ -146,12 +146,10 @@ def finish(
     check_mode(mode)
     training = mode == TRAIN
     per_replica = per_replica_batch(batch_size, input_context)
-    calls = options.num_parallel_calls
-    det = options.deterministic
     if not sharded:
         ds = shard(ds, input_context)
     if decode is not None:
-        ds = ds.map(decode, num_parallel_calls=calls, deterministic=det)
+        ds = _map(ds, decode, options)
         if skip_errors:
             ds = ds.ignore_errors(log_warning=True)
     cached = options.cache != CACHE_NONE
@@ -162,18 +160,23 @@ def finish(
             ds = ds.shuffle(options.shuffle_buffer, seed=options.seed, reshuffle_each_iteration=True)
         ds = ds.repeat()
     if element is not None:
-        ds = with_seeds(ds, options.seed).map(lambda ex, seed: element(*ex, seed), calls, deterministic=det)
+        ds = _map(with_seeds(ds, options.seed), lambda ex, seed: element(*ex, seed), options)
     ds = ds.batch(per_replica, drop_remainder=training or options.drop_remainder)
     if batch is not None:
-        seed = None if options.seed is None else options.seed + 1
-        ds = with_seeds(ds, seed).map(lambda ex, seed: batch(*ex, seed), calls, deterministic=det)
+        ds = _map(ds, batch, options)
     if to_features is not None:
-        ds = ds.map(to_features, num_parallel_calls=calls, deterministic=det)
+        ds = ds.map(to_features)
     if mode == PREDICT:
         ds = ds.map(lambda features, labels: features)
     if options.prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
     return ds.with_options(_tf_options(options))
+
+
+def _map(ds: tf.data.Dataset, fn: Callable, options: PipelineOptions) -> tf.data.Dataset:
+    if not options.parallel:
+        return ds.map(fn)
+    return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE, deterministic=options.deterministic)
 
 
 def _tf_options(options: PipelineOptions) -> tf.data.Options:
