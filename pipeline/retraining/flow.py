@@ -132,8 +132,8 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
         return Plan(
             window, spans.previous(found, window[0]), fingerprint, unfinished.id, unfinished.model_dir, True, baseline
         )
-    if config.force:
-        reg.supersede_unfinished(config.model_name)
+    # Under the lock a RUNNING row has no live process: one over other data (or --force) is not resumed.
+    reg.supersede_unfinished(config.model_name)
     run_id = reg.start(
         model=config.model_name,
         spans=[span.name for span in window],

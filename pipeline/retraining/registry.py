@@ -256,7 +256,7 @@ class Registry:
         return Run.from_row(row) if row else None
 
     def supersede_unfinished(self, model: str) -> None:
-        """--force: runs left RUNNING by a dead process will not be resumed; say so."""
+        """Runs left RUNNING by a dead process that a new run replaces (newer data, or --force); say so."""
         with self._transaction() as db:
             db.execute(
                 "UPDATE runs SET status = ?, finished_at = ? WHERE model = ? AND status = ?",
