@@ -65,7 +65,9 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
         time.sleep(1)
         export_dir = os.path.join(export_base, str(int(time.time())))
     module = tf.Module()
-    module.model = model
+    # Track the weights, not the model: the model would bring its optimizer and
+    # slots into the SavedModel, which then cannot be loaded back.
+    module.weights = list(model.weights)
     tf.saved_model.save(module, export_dir, signatures=_signatures(model, how))
     serving.write_labels(os.path.join(export_dir, "assets.extra"), how.class_names)
     return export_dir

@@ -66,8 +66,9 @@ class KerasEngine:
             )
 
         started = time.perf_counter()
+        history = None
         if start_step < job.max_steps:
-            model.fit(
+            history = model.fit(
                 train_data,
                 steps_per_epoch=chunk,
                 epochs=math.ceil(job.max_steps / chunk),
@@ -77,7 +78,12 @@ class KerasEngine:
                 callbacks=callbacks,
                 verbose=0,
             )
-        values = model.evaluate(eval_data, steps=job.eval_steps, verbose=0, return_dict=True)
+        logs = history.history if history is not None else {}
+        if logs.get("val_accuracy"):
+            # fit validated the final weights at the end of its last epoch.
+            values = {"accuracy": logs["val_accuracy"][-1], "loss": logs["val_loss"][-1]}
+        else:
+            values = model.evaluate(eval_data, steps=job.eval_steps, verbose=0, return_dict=True)
         metrics = {
             "accuracy": float(values["accuracy"]),
             "loss": float(values["loss"]),

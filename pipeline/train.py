@@ -137,16 +137,18 @@ class _Data:
             seed=hp.training.seed,
             shuffle_buffer=hp.data.shuffle_buffer,
         )
-        return _flattened(fn, input_name) if is_tabular(hp.model.name) else fn
+        if not is_tabular(hp.model.name):
+            return fn
+        return _flattened(fn, input_name, self.image.height * self.image.width * self.image.channels)
 
 
-def _flattened(input_fn, input_name: str):
+def _flattened(input_fn, input_name: str, width: int):
     """An image input_fn as a tabular one: the image's pixels as one named numeric feature."""
 
     def fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         def flatten(features, labels):
-            images = features[input_name]
-            return {TABULAR_FEATURE: tf.reshape(images, [tf.shape(images)[0], -1])}, labels
+            # A static width: the DNN's first Dense layer and the feature column need it.
+            return {TABULAR_FEATURE: tf.reshape(features[input_name], [-1, width])}, labels
 
         return input_fn(input_context).map(flatten)
 
