@@ -48,6 +48,18 @@ class TpuSettings:
     num_shards: int | None = None  # TPU cores to replicate over; None: all of them
 
 
+def settings_from(options) -> TpuSettings:
+    """TpuSettings from a DistributionParams (pipeline.config)."""
+    return TpuSettings(
+        use_tpu=options.use_tpu,
+        tpu=options.tpu,
+        tpu_zone=options.tpu_zone,
+        gcp_project=options.gcp_project,
+        iterations_per_loop=options.iterations_per_loop,
+        num_shards=options.num_shards,
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class TpuResult:
     metrics: Mapping[str, float]

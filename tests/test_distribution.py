@@ -317,13 +317,15 @@ def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     from estimators.models import ModelSpec, build_model
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
+    from pipeline.config import DistributionParams
 
     builder = tfds_source.load_builder("digits", tfds_data_dir)
     meta = tfds_source.dataset_meta(builder)
     image = ImageSpec(height=8, width=8, channels=1, preprocessing="unit")
     spec = ModelSpec(image=image, num_classes=meta.num_classes)
     model_dir = str(tmp_path / "model")
-    settings = tpu.TpuSettings(use_tpu=False, iterations_per_loop=20)
+    settings = tpu.settings_from(DistributionParams(strategy="tpu", use_tpu=False, iterations_per_loop=20))
+    assert settings == tpu.TpuSettings(use_tpu=False, iterations_per_loop=20)
     run_config = tpu.make_run_config(
         model_dir, conversion.CheckpointPolicy(save_checkpoints_steps=100), settings, seed=3
     )
