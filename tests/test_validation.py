@@ -253,6 +253,7 @@ def test_pipeline_options_default_to_one_worker_per_core_and_pass_through():
     assert dataflow.view_as(StandardOptions).runner == "DataflowRunner"
     assert dataflow.get_all_options()["temp_location"] == "gs://b/tmp"
     assert statistics.describe_runner(dataflow) == "DataflowRunner"
+    assert dataflow.get_all_options()["pickle_library"] == "cloudpickle"  # code shipped by value
     given = statistics.pipeline_options(RunnerOptions(beam_args=("--direct_num_workers=7",)))
     assert given.view_as(DirectOptions).direct_num_workers == 7
     # in_memory given explicitly (it is also Beam's own default) runs one worker.

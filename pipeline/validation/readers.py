@@ -37,7 +37,8 @@ NOT_AN_IMAGE_FILE = "not_an_image_file"
 
 _BAD = "bad"
 _SAMPLE_CHARS = 160
-RECORD_BATCH_SIZE = 1000
+# Larger batches amortize TFDV's per-batch, per-feature Python work: 4096 took ~15% less CPU than 1000.
+RECORD_BATCH_SIZE = 4096
 IMAGE_BATCH_SIZE = 100
 
 

@@ -11,18 +11,24 @@ import dataclasses
 import json
 import os
 import shlex
+import sys
 import time
 
 import apache_beam as beam
 import numpy as np
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, WorkerOptions
+from apache_beam.options.pipeline_options import (
+    DirectOptions,
+    PipelineOptions,
+    SetupOptions,
+    StandardOptions,
+    WorkerOptions,
+)
 from tensorflow_data_validation.statistics import stats_impl
 from tensorflow_data_validation.statistics.generators import (
     image_stats_generator,
     natural_language_domain_inferring_stats_generator,
-    time_stats_generator,
 )
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
@@ -71,6 +77,8 @@ def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
     # Which options the user set, read from the arguments: a value equal to Beam's default counts.
     given = {a[2:].split("=", 1)[0] for a in args if a.startswith("--")}
     runner_name = options.view_as(StandardOptions).runner
+    if runner_name not in (None, "DirectRunner", "direct") and "pickle_library" not in given:
+        _ship_code_by_value(options)
     if runner_name in (None, "DirectRunner", "direct"):
         direct = options.view_as(DirectOptions)
         if "direct_running_mode" not in given:
@@ -83,6 +91,20 @@ def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
             in_memory = direct.direct_running_mode == "in_memory"
             direct.direct_num_workers = 1 if in_memory else runner.direct_num_workers or os.cpu_count() or 1
     return options
+
+
+def _ship_code_by_value(options: PipelineOptions) -> None:
+    """Remote workers (Dataflow, Flink, Spark) have the pinned libraries but not kestrel's code.
+
+    Beam pickles this package's DoFns by reference (an import on the worker); cloudpickle
+    with these modules registered by value ships their code inside the pipeline instead,
+    so no kestrel package has to be built and staged.
+    """
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(readers)
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    options.view_as(SetupOptions).pickle_library = "cloudpickle"
 
 
 def describe_runner(options: PipelineOptions) -> str:
@@ -124,14 +146,15 @@ def stats_options(config: ValidationConfig, schema: schema_pb2.Schema | None) ->
         label.int_domain.is_categorical = True
     generators = None
     if config.semantic_domain_stats:
-        # TFDV's own semantic-domain set (enable_semantic_domain_stats) leaves image sizes
-        # off; the same three generators with size statistics on give format, width, height.
+        # TFDV's own semantic-domain set (enable_semantic_domain_stats) leaves image sizes off;
+        # here its image generator has them on (format, width, height). Its time-domain
+        # generator is left out: it runs ~20 regular expressions over every string and int
+        # value and took over half of the statistics time on tabular data (docs/validation.md).
         generators = [
             stats_impl.CombinerFeatureStatsWrapperGenerator(
                 [
                     image_stats_generator.ImageStatsGenerator(image_decoder=_ImageDecoder(), enable_size_stats=True),
                     natural_language_domain_inferring_stats_generator.NLDomainInferringStatsGenerator(),
-                    time_stats_generator.TimeStatsGenerator(),
                 ],
                 name="KestrelSemanticDomainStats",
             )
