@@ -261,3 +261,23 @@ def test_pipeline_options_default_to_one_worker_per_core_and_pass_through():
     assert statistics.describe_runner(in_memory) == "DirectRunner (in_memory, 1 worker(s))"
     with pytest.raises(UsageError, match="--beam_args"):
         statistics.parse_beam_args("--runner='unclosed")
+
+
+def test_tfds_prepared_files(tmp_path):
+    """The digits TFRecords TFDS prepares: an encoded-image feature and an integer label."""
+    import tensorflow_datasets as tfds
+
+    import input_fns.datasets  # noqa: F401  (registers digits)
+
+    builder = tfds.builder("digits", data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
+    result = gate.run_gate(config(tmp_path / "artifacts", [readers.tfds_split_pattern(builder, "train")]))
+    assert result.clean, result.summary
+    assert result.num_examples["data"] == builder.info.splits["train"].num_examples
+    assert result.headline == "span 0 (TRAINING): CLEAN"
+    stats = tfdv.load_stats_binary(result.paths["statistics"]).datasets[0]
+    image = next(f for f in stats.features if f.path.step == ["image"])
+    custom = {c.name: c for c in image.custom_stats}
+    assert custom["domain_info"].str == "image_domain {}" and custom["image_max_width"].num == 8
+    label = tfdv.get_feature(tfdv.load_schema_text(result.paths["schema"]), "label")
+    assert label.int_domain.is_categorical and (label.int_domain.min, label.int_domain.max) == (0, 9)

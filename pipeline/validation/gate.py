@@ -70,6 +70,11 @@ class GateResult:
         return self.clean or self.allow_anomalies
 
     @property
+    def headline(self) -> str:
+        """One line: span, environment, verdict and counts (for a registry or a log)."""
+        return self.summary.splitlines()[0] if self.summary else ""
+
+    @property
     def exit_code(self) -> int:
         return CLEAN_EXIT if self.passed else DATA_REJECTED_EXIT
 

@@ -106,6 +106,15 @@ def resolve_input(patterns: Iterable[str], data_format: str, *, role: str, flag:
     return InputSpec(role, flag, fmt, patterns, tuple(files))
 
 
+def tfds_split_pattern(builder, split: str) -> str:
+    """The glob of a prepared TFDS split's TFRecord files (tf.Example), to validate what training reads.
+
+    ``builder`` is a prepared ``tfds.core.DatasetBuilder``; TFDS names its files
+    ``<data_dir>/<name>-<split>.tfrecord-00000-of-0000N``.
+    """
+    return os.path.join(str(builder.data_dir), f"{builder.name}-{split}.tfrecord*")
+
+
 def _first_line(path: str) -> str:
     with tf.io.gfile.GFile(path, "rb") as raw:
         if path.lower().endswith(".gz"):
