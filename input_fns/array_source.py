@@ -65,7 +65,8 @@ def make_input_fn(
         if input_name is None:
             raise UsageError("input_name", "one feature array needs the model's input name")
         features = {input_name: features}
-    stages = image_stages(image_spec, mode == TRAIN, augment) if image else None
+    cached = options.cache != pipeline_ops.CACHE_NONE
+    stages = image_stages(image_spec, mode == TRAIN, augment, cached=cached) if image else None
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((features, labels))

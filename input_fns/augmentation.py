@@ -1,10 +1,10 @@
 """Training-only image augmentation, and the per-example / per-batch image stages every source uses.
 
-Cost decides where each step runs. The zoom-crop is folded into the resize
-to the model's size (one resampling of the decoded image instead of two);
-colour jitter runs in the same pass over the resized float image and the
-cast back to uint8 clips it for free; flips and rot90 move uint8 bytes. So
-these cost little next to decoding. Rotation needs a projective transform,
+Cost decides where each step runs. The zoom-crop happens before the resize
+to the model's size (one resampling, not two), and for JPEGs inside the
+decoder (only the window is decoded); flips and rot90 move the uint8 crop's
+bytes; brightness and contrast are one multiply-add on the resized image.
+So these cost little next to decoding. Rotation needs a projective transform,
 about twice the cost of decoding a 300x300 JPEG, and hue/saturation need an
 HSV round trip: both are there, and both cost what they cost. The backbone's
 normalisation runs once per batch. Random draws are stateless, from a seed
@@ -20,7 +20,7 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from common.errors import UsageError
-from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
+from input_fns.preprocessing import AFFINE, PREPROCESSORS, ImageSpec, decode_image, match_channels
 
 Stage = Callable[..., tuple]
 
@@ -86,60 +86,124 @@ def _to_uint8(pixels: tf.Tensor) -> tf.Tensor:
     return tf.saturate_cast(pixels + 0.5, tf.uint8)
 
 
-def augment_image(image: tf.Tensor, spec: ImageSpec, params: AugmentParams, seed: tf.Tensor) -> tf.Tensor:
-    """Decoded uint8 image of any size -> augmented uint8 image at the spec's size.
+# Slots of the one uniform draw each example gets (one random op instead of one per decision).
+_ZOOM, _TOP, _LEFT, _HFLIP, _VFLIP, _ROT90, _ANGLE, _HUE, _SAT, _CONTRAST, _BRIGHT = range(11)
+_DRAWS = 11
 
-    One pass over the model-sized float image does the colour jitter, and the
-    cast back to uint8 clips it for free; flips and rot90 then move uint8 bytes.
+
+def draw_uniform(seed: tf.Tensor) -> tf.Tensor:
+    """Every random number one example's augmentation needs, from its [2] seed."""
+    return tf.random.stateless_uniform([_DRAWS], seed)
+
+
+def augment_image(
+    image: tf.Tensor,
+    spec: ImageSpec,
+    params: AugmentParams,
+    seed: tf.Tensor,
+    decode: Callable[[tf.Tensor, Callable | None], tf.Tensor] | None = None,
+) -> tf.Tensor:
+    """uint8 image of any size (or, with ``decode``, its encoded bytes) -> augmented, normalised model input.
+
+    The zoom-crop window is cut first (JPEG bytes decode only that window,
+    see ``crop_decoder``); flips and rot90 move the uint8 crop's bytes before
+    the resize; rotation works on the model-sized float image; contrast,
+    brightness and an affine normalisation are one multiply-add at the end.
     """
-    seeds = tf.random.experimental.stateless_split(seed, 9)
-    if params.zoom > 0:
-        image = _random_crop(image, 1.0 / (1.0 + params.zoom), seeds[0])
-    resized = image.shape[0] == spec.height and image.shape[1] == spec.width
-    if params.color or not resized:
-        pixels = tf.cast(image, tf.float32) if resized else tf.image.resize(image, (spec.height, spec.width))
-        if params.color:
-            pixels = jitter_color(pixels, params, seeds[5:9])
-        image = _to_uint8(pixels)
+    u = draw_uniform(seed)
+    window = _crop_window(u, 1.0 / (1.0 + params.zoom)) if params.zoom > 0 else None
+    if decode is not None:
+        image = decode(image, window)
+    elif window is not None:
+        image = _slice(image, window)
+    image = match_channels(image, spec.channels)
     if params.horizontal_flip:
-        image = _maybe(seeds[1], lambda: tf.reverse(image, [1]), lambda: image)
+        image = tf.cond(u[_HFLIP] < 0.5, lambda: tf.reverse(image, [1]), lambda: image)
     if params.vertical_flip:
-        image = _maybe(seeds[2], lambda: tf.reverse(image, [0]), lambda: image)
+        image = tf.cond(u[_VFLIP] < 0.5, lambda: tf.reverse(image, [0]), lambda: image)
     if params.rot90:
-        k = tf.random.stateless_uniform([], seeds[3], 0, 4, dtype=tf.int32)
-        image = tf.image.rot90(image, k)
+        image = tf.image.rot90(image, tf.cast(u[_ROT90] * 4.0, tf.int32) % 4)
+    pixels = resize_float(image, spec)
     if params.rotation_degrees > 0:
         limit = math.radians(params.rotation_degrees)
-        angle = tf.random.stateless_uniform([], seeds[4], -limit, limit)
-        image = rotate(image, angle)
-    return tf.ensure_shape(image, spec.shape)
+        pixels = rotate(pixels, (2.0 * u[_ANGLE] - 1.0) * limit)
+    return tf.ensure_shape(jitter_and_normalize(pixels, spec, params, u), spec.shape)
 
 
-def jitter_color(pixels: tf.Tensor, params: AugmentParams, seeds: tf.Tensor) -> tf.Tensor:
-    """float32 [H, W, C] image in [0, 255] -> jittered (not clipped: the caller's uint8 cast clips).
+def resize_float(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
+    if image.shape[0] == spec.height and image.shape[1] == spec.width:
+        return tf.cast(image, tf.float32)
+    return tf.image.resize(image, (spec.height, spec.width))
+
+
+def jitter_and_normalize(pixels: tf.Tensor, spec: ImageSpec, params: AugmentParams, u: tf.Tensor) -> tf.Tensor:
+    """float32 [H, W, C] image in [0, 255] -> colour-jittered model input.
 
     Hue and saturation are scale-invariant, so they work on 0-255 values
-    directly; contrast scales about the image's mean over all channels (as
-    PIL's ImageEnhance.Contrast does), one cheap full reduction.
+    directly. Contrast scales about the image's mean over all channels (as
+    PIL's ImageEnhance.Contrast does: one cheap full reduction); it, the
+    brightness delta and an affine normalisation fuse into one multiply-add.
+    Like tf.image.adjust_brightness/adjust_contrast, nothing is clipped.
     """
 
-    def draw(i: int, low: float, high: float) -> tf.Tensor:
-        return tf.random.stateless_uniform([], seeds[i], low, high)
+    def between(slot: int, low: float, high: float) -> tf.Tensor:
+        return low + (high - low) * u[slot]
 
     if pixels.shape[-1] == 3:
         if params.hue > 0:
-            pixels = tf.image.adjust_hue(pixels, draw(0, -params.hue, params.hue))
+            pixels = tf.image.adjust_hue(pixels, between(_HUE, -params.hue, params.hue))
         if params.saturation > 0:
-            pixels = tf.image.adjust_saturation(pixels, draw(1, 1 - params.saturation, 1 + params.saturation))
+            pixels = tf.image.adjust_saturation(pixels, between(_SAT, 1 - params.saturation, 1 + params.saturation))
+    if not (params.contrast > 0 or params.brightness > 0):
+        return PREPROCESSORS[spec.preprocessing](pixels)
     scale, offset = 1.0, 0.0
     if params.contrast > 0:
-        scale = draw(2, 1 - params.contrast, 1 + params.contrast)
+        scale = between(_CONTRAST, 1 - params.contrast, 1 + params.contrast)
         offset = (1.0 - scale) * tf.reduce_mean(pixels)
     if params.brightness > 0:
-        offset = offset + draw(3, -params.brightness, params.brightness) * 255.0
-    if params.contrast > 0 or params.brightness > 0:
-        pixels = pixels * scale + offset
-    return pixels
+        offset = offset + between(_BRIGHT, -params.brightness, params.brightness) * 255.0
+    if spec.preprocessing in AFFINE:
+        a, b = AFFINE[spec.preprocessing]
+        return pixels * (scale * a) + (offset * a + b)
+    return PREPROCESSORS[spec.preprocessing](pixels * scale + offset)
+
+
+def _crop_window(u: tf.Tensor, min_fraction: float) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """(height, width) -> [top, left, crop_h, crop_w]: a window of side min_fraction..1, anywhere."""
+    fraction = min_fraction + (1.0 - min_fraction) * u[_ZOOM]
+
+    def window(height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+        crop_h = tf.maximum(1, tf.cast(tf.cast(height, tf.float32) * fraction + 0.5, tf.int32))
+        crop_w = tf.maximum(1, tf.cast(tf.cast(width, tf.float32) * fraction + 0.5, tf.int32))
+        top = tf.cast(u[_TOP] * tf.cast(height - crop_h + 1, tf.float32), tf.int32)
+        left = tf.cast(u[_LEFT] * tf.cast(width - crop_w + 1, tf.float32), tf.int32)
+        return tf.stack([tf.minimum(top, height - crop_h), tf.minimum(left, width - crop_w), crop_h, crop_w])
+
+    return window
+
+
+def _slice(image: tf.Tensor, window: Callable[[tf.Tensor, tf.Tensor], tf.Tensor]) -> tf.Tensor:
+    shape = tf.shape(image)
+    box = window(shape[0], shape[1])
+    return tf.slice(image, [box[0], box[1], 0], [box[2], box[3], -1])
+
+
+def crop_decoder(channels: int) -> Callable[[tf.Tensor, Callable | None], tf.Tensor]:
+    """Encoded bytes (+ crop window) -> uint8 image: JPEGs decode only the window, other formats decode and slice."""
+
+    def decode(data: tf.Tensor, window: Callable | None) -> tf.Tensor:
+        if window is None:
+            return decode_image(data, channels)
+
+        def jpeg() -> tf.Tensor:
+            shape = tf.image.extract_jpeg_shape(data)
+            return tf.image.decode_and_crop_jpeg(data, window(shape[0], shape[1]), channels=channels)
+
+        image = tf.cond(tf.io.is_jpeg(data), jpeg, lambda: _slice(decode_image(data, channels), window))
+        image.set_shape([None, None, channels])
+        return image
+
+    return decode
 
 
 def rotate(image: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
@@ -161,57 +225,59 @@ def rotate(image: tf.Tensor, angle: tf.Tensor) -> tf.Tensor:
     return rotated[0]
 
 
-def _maybe(seed: tf.Tensor, true_fn: Callable, false_fn: Callable) -> tf.Tensor:
-    return tf.cond(tf.random.stateless_uniform([], seed) < 0.5, true_fn, false_fn)
-
-
-def _random_crop(image: tf.Tensor, min_fraction: float, seed: tf.Tensor) -> tf.Tensor:
-    seeds = tf.random.experimental.stateless_split(seed, 3)
-    shape = tf.shape(image)
-    height, width = shape[0], shape[1]
-    fraction = tf.random.stateless_uniform([], seeds[0], min_fraction, 1.0)
-    crop_h = tf.maximum(1, tf.cast(tf.round(tf.cast(height, tf.float32) * fraction), tf.int32))
-    crop_w = tf.maximum(1, tf.cast(tf.round(tf.cast(width, tf.float32) * fraction), tf.int32))
-    top = tf.random.stateless_uniform([], seeds[1], 0, height - crop_h + 1, dtype=tf.int32)
-    left = tf.random.stateless_uniform([], seeds[2], 0, width - crop_w + 1, dtype=tf.int32)
-    return tf.slice(image, [top, left, 0], [crop_h, crop_w, -1])
-
-
 @dataclasses.dataclass(frozen=True)
 class ImageStages:
     """The image work of one pipeline, split where ``pipeline_ops.finish`` wants it."""
 
     decode: Stage
     element: Stage | None
-    batch: Stage
+    batch: Stage | None
 
 
 def image_stages(
     spec: ImageSpec,
     training: bool,
     augment: AugmentParams = NO_AUGMENTATION,
-    load: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    read: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    cached: bool = False,
 ) -> ImageStages:
-    """Stages for ``(x, label)`` examples where ``load(x)`` is a uint8 image (default: x is one).
+    """Stages for ``(x, label)`` examples: ``x`` a uint8 image, or with ``read``, ``read(x)`` its encoded bytes.
 
-    Without geometric augmentation the resize happens before the cache, so a
-    cache holds model-sized uint8 images; with it, the cache holds decoded
-    images and the random crop, flips and resize run together every epoch.
+    No augmentation: decode and resize before the cache. A cache then holds
+    model-sized uint8 images (a quarter of float32), normalised per batch;
+    without a cache the float image is normalised at once (no round trip
+    through uint8). Augmentation: everything random runs after the cache in
+    one per-example stage that ends normalised. With a cache, it holds the
+    full-size decoded images, so later epochs skip decoding; without one,
+    encoded images stay encoded until that stage and JPEGs decode only the
+    zoom-crop window.
     """
     if training and augment.rot90 and spec.height != spec.width:
         raise UsageError("augment_rot90", f"needs square images; the model takes {spec.height}x{spec.width}")
     augmenting = training and augment.enabled
     normalize = PREPROCESSORS[spec.preprocessing]
+    # Uncached, decoding late lets JPEGs decode only the crop window; cached, decoding early
+    # means later epochs skip decoding altogether (the cache holds full-size decoded images).
+    late_decode = crop_decoder(spec.channels) if read is not None and augmenting and not cached else None
 
     def decode(x: tf.Tensor, label: tf.Tensor) -> tuple:
-        image = match_channels(x if load is None else load(x), spec.channels)
-        # A zoom-crop needs the full decoded image; everything else can start from the model's size.
-        return (image if augmenting and augment.zoom > 0 else resize_uint8(image, spec)), label
+        if late_decode is not None:
+            return read(x), label
+        image = match_channels(x if read is None else decode_image(read(x), spec.channels), spec.channels)
+        if augmenting:
+            return image, label
+        if cached:
+            return resize_uint8(image, spec), label
+        return normalize(resize_float(image, spec)), label
 
     def element(image: tf.Tensor, label: tf.Tensor, seed: tf.Tensor) -> tuple:
-        return augment_image(image, spec, augment, seed), label
+        return augment_image(image, spec, augment, seed, late_decode), label
 
     def batch(images: tf.Tensor, labels: tf.Tensor) -> tuple:
         return normalize(tf.cast(images, tf.float32)), labels
 
-    return ImageStages(decode=decode, element=element if augmenting else None, batch=batch)
+    return ImageStages(
+        decode=decode,
+        element=element if augmenting else None,
+        batch=batch if cached and not augmenting else None,
+    )

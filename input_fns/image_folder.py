@@ -181,7 +181,8 @@ def make_input_fn(
     if not len(files):
         raise UsageError("image_dir", "no images in this split")
     training = mode == TRAIN
-    stages = image_stages(image_spec, training, augment, load=lambda path: _read(path, image_spec.channels))
+    cached = options.cache != pipeline_ops.CACHE_NONE
+    stages = image_stages(image_spec, training, augment, read=tf.io.read_file, cached=cached)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((list(files.paths), np.array(files.labels, np.int64)))
@@ -205,7 +206,3 @@ def make_input_fn(
         )
 
     return pipeline_ops.make_input_fn(build, mode)
-
-
-def _read(path: tf.Tensor, channels: int) -> tf.Tensor:
-    return decode_image(tf.io.read_file(path), channels)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
@@ -112,10 +113,19 @@ def read_files(
     return ds, by_file
 
 
-def with_seeds(ds: tf.data.Dataset, seed: int | None) -> tf.data.Dataset:
-    """Pair each element with a [2] seed for stateless random ops (reproducible under a seed)."""
-    seeds = tf.data.Dataset.random(seed=seed).batch(2, drop_remainder=True)
-    return tf.data.Dataset.zip((ds, seeds))
+def seeded(element: ElementFn, seed: int | None) -> Callable[[tf.Tensor, tuple], tuple]:
+    """``element`` as a function of ``(position, example)`` (from Dataset.enumerate) with a [2] seed.
+
+    The seed is (seed, position in the stream): unique per example across
+    epochs (enumerate comes after repeat) and reproducible under a seed;
+    without one, each input_fn call draws a base seed.
+    """
+    base = int(np.random.default_rng().integers(2**31)) if seed is None else seed
+
+    def fn(index: tf.Tensor, example: tuple) -> tuple:
+        return element(*example, tf.stack([tf.constant(base, tf.int64), index]))
+
+    return fn
 
 
 def finish(
@@ -160,7 +170,7 @@ def finish(
             ds = ds.shuffle(options.shuffle_buffer, seed=options.seed, reshuffle_each_iteration=True)
         ds = ds.repeat()
     if element is not None:
-        ds = _map(with_seeds(ds, options.seed), lambda ex, seed: element(*ex, seed), options)
+        ds = _map(ds.enumerate(), seeded(element, options.seed), options)
     ds = ds.batch(per_replica, drop_remainder=training or options.drop_remainder)
     if batch is not None:
         ds = _map(ds, batch, options)
@@ -183,7 +193,9 @@ def _tf_options(options: PipelineOptions) -> tf.data.Options:
     tf_options = tf.data.Options()
     tf_options.deterministic = options.deterministic
     if not options.parallel:
-        # The naive pipeline: keep tf.data from parallelising behind our back.
+        # The naive pipeline: keep tf.data from parallelising behind our back, and each op
+        # (resize, for one) on one thread, so it is the sequential baseline it claims to be.
+        tf_options.threading.max_intra_op_parallelism = 1
         tf_options.autotune.enabled = False
         optimization = tf_options.experimental_optimization
         optimization.map_parallelization = False

@@ -36,6 +36,14 @@ PREPROCESSORS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
 }
 
 
+# The normalisations that are ``scale * x + offset``: augmentation folds them into its own multiply-add.
+AFFINE: dict[str, tuple[float, float]] = {
+    "unit": (1 / 255.0, 0.0),
+    "mobilenet_v2": (1 / 127.5, -1.0),
+    "nasnet_mobile": (1 / 127.5, -1.0),
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class ImageSpec:
     """The image a model's input layer takes: size, channels and normalisation."""

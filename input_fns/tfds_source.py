@@ -121,7 +121,7 @@ def make_input_fn(
         raise UsageError("split", f"{err}; splits of '{builder.info.name}': {sorted(builder.info.splits)}") from None
     if builder.info.splits[split].num_examples == 0:
         raise UsageError("split", f"'{split}' of '{builder.info.name}' is empty")
-    stages = image_stages(image_spec, training, augment)
+    stages = image_stages(image_spec, training, augment, cached=options.cache != pipeline_ops.CACHE_NONE)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         by_file = pipeline_ops.shard_by_files(num_files, input_context)

@@ -19,7 +19,7 @@ from common.errors import UsageError
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, image_stages
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
-from input_fns.preprocessing import ImageSpec, decode_image
+from input_fns.preprocessing import ImageSpec
 
 TYPES = {"bytes": tf.string, "string": tf.string, "int64": tf.int64, "float": tf.float32, "float32": tf.float32}
 _ITEM = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*:\s*([a-z0-9]+)\s*(?:\[([0-9, ]*)\])?\s*$")
@@ -121,7 +121,10 @@ def make_input_fn(
     image = spec.image_key is not None
     if image and (image_spec is None or input_name is None):
         raise UsageError("image_key", f"'{spec.image_key}' is an image: pass the model's image spec and input name")
-    stages = image_stages(image_spec, mode == TRAIN, augment) if image else None
+    encoded = image and dict((n, t) for n, t, _ in spec.features)[spec.image_key] == tf.string
+    read = tf.identity if encoded else None
+    cached = options.cache != pipeline_ops.CACHE_NONE
+    stages = image_stages(image_spec, mode == TRAIN, augment, read, cached) if image else None
 
     def parse(record: tf.Tensor) -> tuple:
         example = tf.io.parse_single_example(record, parsing)
@@ -129,9 +132,7 @@ def make_input_fn(
         if not image:
             return example, label
         pixels = example[spec.image_key]
-        if pixels.dtype == tf.string:
-            pixels = decode_image(pixels, image_spec.channels)
-        else:
+        if not encoded:
             pixels = tf.saturate_cast(pixels, tf.uint8)
             if pixels.shape.rank == 2:
                 pixels = pixels[..., None]
