@@ -10,6 +10,7 @@ model for export.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -60,9 +61,10 @@ def cached_features(
     """(features, labels, seconds, hit): loaded from ``path`` or computed with one pass and saved there."""
     started = time.perf_counter()
     if tf.io.gfile.exists(path):
+        # Through memory: np.load seeks, which a GFile (gs://) does not do well.
         with tf.io.gfile.GFile(path, "rb") as f:
-            data = np.load(f)
-            features, labels = data["features"], data["labels"]
+            data = np.load(io.BytesIO(f.read()))
+        features, labels = data["features"], data["labels"]
         return features, labels, time.perf_counter() - started, True
     chunks, label_chunks = [], []
     for features, labels in input_fn():
@@ -71,8 +73,10 @@ def cached_features(
     features, labels = np.concatenate(chunks), np.concatenate(label_chunks)
     tf.io.gfile.makedirs(os.path.dirname(path))
     tmp = f"{path}.tmp-{os.getpid()}"
+    buffer = io.BytesIO()
+    np.savez(buffer, features=features, labels=labels)
     with tf.io.gfile.GFile(tmp, "wb") as f:
-        np.savez(f, features=features, labels=labels)
+        f.write(buffer.getvalue())
     tf.io.gfile.rename(tmp, path, overwrite=True)
     return features, labels, time.perf_counter() - started, False
 

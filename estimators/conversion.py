@@ -55,19 +55,27 @@ def keras_to_estimator(model: tf.keras.Model, config: tf.estimator.RunConfig) ->
 
 
 def check_convertible(model: tf.keras.Model) -> None:
-    """model_to_estimator clones the model from each layer's get_config in a new graph;
-    a layer without one (a custom layer with constructor arguments) cannot be cloned.
+    """model_to_estimator clones the model in a new graph, layer by layer, with
+    ``type(layer).from_config(layer.get_config())``; a custom layer that cannot
+    make that round trip fails deep inside the first training step. Try it here.
     """
     for layer in model.layers:
+        if type(layer).__module__.startswith(_BUILT_IN_LAYER_MODULES):
+            continue
         try:
-            layer.get_config()
-        except NotImplementedError:
+            type(layer).from_config(layer.get_config())
+        except Exception as err:  # noqa: BLE001  (NotImplementedError, TypeError, ValueError: all mean "cannot clone")
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
             raise UsageError(
                 "model",
                 f"model '{model.name}' cannot become an Estimator: layer '{layer.name}' "
-                f"({type(layer).__name__}) has no get_config, so model_to_estimator cannot clone it; "
-                "give the layer a get_config or train with --engine=keras",
+                f"({type(layer).__name__}) cannot be rebuilt from its config ({type(err).__name__}: {reason}); "
+                "give it a get_config that from_config accepts, or train with --engine=keras",
             ) from None
+
+
+# Keras's own layers and hub.KerasLayer clone fine (and re-loading a Hub module to check would be slow).
+_BUILT_IN_LAYER_MODULES = ("keras.", "tf_keras.", "tensorflow_hub.")
 
 
 def model_variable_names(model: tf.keras.Model) -> dict[str, list[int]]:
@@ -109,7 +117,8 @@ def warm_start_settings(checkpoint_dir: str, model: tf.keras.Model) -> tf.estima
     Optimizer slots and the global step are left out: stage 2 of fine-tuning
     trains more variables than stage 1 had slots for, and counts its own steps.
     """
-    names = [f"^{re.escape(name)}$" for name in model_variable_names(model)]
+    # Each regex is matched against graph variable names, which carry an output index (":0").
+    names = [f"^{re.escape(name)}(/part_\\d+)?:\\d+$" for name in model_variable_names(model)]
     return tf.estimator.WarmStartSettings(ckpt_to_initialize_from=checkpoint_dir, vars_to_warm_start=names)
 
 
@@ -137,7 +146,7 @@ def with_summaries(
         if mode == tf.estimator.ModeKeys.TRAIN:
             step = tf.compat.v1.train.get_global_step()
             tf.compat.v1.summary.scalar("learning_rate", learning_rate_fn(step))
-            if image_key and isinstance(features, dict) and features[image_key].shape.rank == 4:
+            if isinstance(features, dict) and image_key in features and features[image_key].shape.rank == 4:
                 tf.compat.v1.summary.image("sample_images", displayable(features[image_key]), max_outputs=max_images)
         return spec
 

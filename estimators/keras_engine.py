@@ -189,6 +189,8 @@ class _LearningRateAndImages(tf.keras.callbacks.Callback):
         if spec.image is None or self._job.strategy is not None:
             return
         features, _ = next(iter(self._data))
+        if spec.input_name not in features:  # a bottleneck head reads features, not images
+            return
         step = int(self.model.optimizer.iterations.numpy())
         with self._writer.as_default():
             tf.summary.image("sample_images", conversion.displayable(features[spec.input_name]), step, max_outputs=4)

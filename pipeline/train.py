@@ -20,7 +20,7 @@ from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
 from estimators import bottleneck, distribution, report
 from estimators.canned import CANNED_MODELS
-from estimators.engine import EarlyStopping, Engine, Job, Result, Serving, get_engine, set_mixed_precision
+from estimators.engine import EarlyStopping, Engine, Job, Serving, get_engine, set_mixed_precision
 from estimators.export import export_keras_model
 from estimators.finetune import FineTune, stage2_spec, unfreeze
 from estimators.hooks import format_duration
@@ -207,8 +207,9 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         stream=stream,
     )
 
+    full_weights = None
     if t.bottleneck_cache:
-        result, eval_input_fn = _run_on_bottleneck(hp, engine, job, data, stream)
+        result, eval_input_fn, full_weights = _run_on_bottleneck(hp, engine, job, data, stream)
     else:
         result, eval_input_fn = engine.run(job), job.eval_input_fn
     seconds = result.train_seconds
@@ -216,7 +217,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         print(
             f"stage 2: fine-tuning for {rule.steps} steps at learning rate x{rule.lr_factor}", file=stream, flush=True
         )
-        result = engine.run(_stage2_job(hp, job, rule, result if t.bottleneck_cache else None))
+        result = engine.run(_stage2_job(hp, job, rule, full_weights))
         seconds += result.train_seconds
         eval_input_fn = job.eval_input_fn
 
@@ -251,20 +252,19 @@ def _strategy(hp: Hparams, engine: str) -> tf.distribute.Strategy | None:
     return distribution.make_keras_strategy(hp.distribution)
 
 
-def _stage2_job(hp: Hparams, stage1: Job, rule: FineTune, bottleneck_result: Result | None) -> Job:
+def _stage2_job(hp: Hparams, stage1: Job, rule: FineTune, initial_weights: dict | None) -> Job:
     """Stage 2 in <model_dir>/fine_tune: the same model with the top of its base unfrozen, lr x0.1.
 
     Its weights start from stage 1's checkpoint (WarmStartSettings under the
-    Estimator); after a bottleneck stage 1, which checkpointed the head only,
-    the head's weights are moved into the model before it is converted.
+    Estimator). A bottleneck stage 1 checkpointed the head only: then the full
+    model's weights (``initial_weights``) are set before it is converted.
     """
     spec = stage2_spec(dataclasses.replace(stage1.spec, optimizer=_steps(stage1.spec.optimizer, rule.steps)), rule)
-    head = bottleneck_result.weights() if bottleneck_result is not None else None
 
     def build() -> tf.keras.Model:
         model = build_model(hp.model.name, spec)
-        if head is not None:
-            bottleneck.move_head_weights(head, model)
+        if initial_weights is not None:
+            bottleneck.move_head_weights(initial_weights, model)
         return unfreeze(model, rule, spec)
 
     return dataclasses.replace(
@@ -273,7 +273,7 @@ def _stage2_job(hp: Hparams, stage1: Job, rule: FineTune, bottleneck_result: Res
         build=build,
         model_dir=os.path.join(stage1.model_dir, FINE_TUNE_DIR),
         max_steps=rule.steps,
-        warm_start_from=None if head is not None else stage1.model_dir,
+        warm_start_from=None if initial_weights is not None else stage1.model_dir,
     )
 
 
@@ -283,8 +283,15 @@ def _steps(optimizer: OptimizerSpec, steps: int) -> OptimizerSpec:
 
 
 def _run_on_bottleneck(hp: Hparams, engine: Engine, job: Job, data: _Data, stream: TextIO):
-    """Stage 1 on cached features: extract once per split, train the head, export the full model."""
+    """Stage 1 on cached features: extract once per split, train the head, export the full model.
+
+    Returns the head's result (its export_path set to the full model's
+    export), the cached eval input_fn, and the full model's weights by name.
+    """
     model = build_model(hp.model.name, job.spec)
+    # model_to_estimator invalidates Keras models built before it in the process,
+    # so the full model is rebuilt for export; these are the base weights the features came from.
+    base_weights = _weights_by_name(model)
     extractor = bottleneck.feature_extractor(model)
     cache_dir = hp.training.bottleneck_dir or os.path.join(job.model_dir, "bottleneck")
     arrays = {}
@@ -319,6 +326,11 @@ def _run_on_bottleneck(hp: Hparams, engine: Engine, job: Job, data: _Data, strea
         serving=None,
     )
     result = engine.run(head_job)
-    bottleneck.move_head_weights(result.weights(), model)
+    model = build_model(hp.model.name, job.spec)
+    bottleneck.move_head_weights({**base_weights, **result.weights()}, model)
     result.export_path = export_keras_model(model, os.path.join(job.model_dir, "export", EXPORTER_NAME), job.serving)
-    return result, head_job.eval_input_fn
+    return result, head_job.eval_input_fn, _weights_by_name(model)
+
+
+def _weights_by_name(model: tf.keras.Model) -> dict:
+    return {weight.name.split(":")[0]: weight.numpy() for weight in model.weights}

@@ -55,3 +55,16 @@ def run_script(module: str, *args: str, timeout: int = 600) -> subprocess.Comple
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def hub_module(tmp_path_factory) -> str:
+    """A small local SavedModel standing in for a TF-Hub image feature-vector module (32x32x3 -> 8)."""
+    import tensorflow as tf
+
+    inputs = tf.keras.Input((32, 32, 3))
+    x = tf.keras.layers.Conv2D(8, 3, strides=2, activation="relu", name="stub_conv")(inputs)
+    x = tf.keras.layers.GlobalAveragePooling2D(name="stub_pool")(x)
+    path = str(tmp_path_factory.mktemp("hub") / "feature_vector")
+    tf.saved_model.save(tf.keras.Model(inputs, x), path)
+    return path

@@ -17,18 +17,6 @@ from pipeline.config import DataParams, Hparams, ModelParams, OutputParams, Trai
 IMAGE_MODELS = ["small_cnn", "basic_cnn", "deep_cnn", "vgg16", "mobilenet_v2", "nasnet_mobile", "hub"]
 
 
-@pytest.fixture(scope="session")
-def hub_module(tmp_path_factory) -> str:
-    """A small local SavedModel standing in for a TF-Hub image feature-vector module."""
-    layers = tf.keras.layers
-    inputs = tf.keras.Input((32, 32, 3))
-    x = layers.Conv2D(8, 3, strides=2, activation="relu", name="stub_conv")(inputs)
-    x = layers.GlobalAveragePooling2D(name="stub_pool")(x)
-    path = str(tmp_path_factory.mktemp("hub") / "feature_vector")
-    tf.saved_model.save(tf.keras.Model(inputs, x), path)
-    return path
-
-
 def hparams(tfds_data_dir, model_dir, model, engine, hub_module=None, **training) -> Hparams:
     # The report (one more predict pass) is checked on the small models; the
     # backbones' graphs take long enough to build already.

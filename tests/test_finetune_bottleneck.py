@@ -1,0 +1,85 @@
+"""Two-stage fine-tuning (stage 2 warm-started from stage 1) and the bottleneck cache, under both engines."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from estimators import serving
+from estimators.conversion import CheckpointPolicy
+from input_fns import tfds_source
+from input_fns.preprocessing import ImageSpec
+from pipeline import train
+from pipeline.config import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
+
+
+def hparams(tfds_data_dir, model_dir, engine, model="vgg16", **model_params) -> Hparams:
+    training = model_params.pop("training", {})
+    return Hparams(
+        data=DataParams(data_dir=tfds_data_dir, image_size=32, eval_split="test[:64]"),
+        model=ModelParams(name=model, **model_params),
+        training=TrainingParams(
+            batch_size=16, train_steps=20, eval_throttle_secs=0, engine=engine, report=False, **training
+        ),
+        output=OutputParams(model_dir=str(model_dir), checkpoints=CheckpointPolicy(save_checkpoints_steps=20)),
+    )
+
+
+def test_estimator_stage2_is_warm_started_from_stage1(tfds_data_dir, tmp_path):
+    hp = hparams(tfds_data_dir, tmp_path, "estimator", fine_tune_steps=20, fine_tune_from="block5_conv1")
+    summary = train.run(hp)
+    assert summary.stages == 2 and summary.global_step == 20
+    stage1 = tf.train.load_checkpoint(str(tmp_path))
+    stage2 = tf.train.load_checkpoint(str(tmp_path / "fine_tune"))
+    # Frozen in both stages: stage 2 holds exactly stage 1's values (not a fresh initialisation).
+    np.testing.assert_array_equal(stage2.get_tensor("block1_conv1/kernel"), stage1.get_tensor("block1_conv1/kernel"))
+    # Unfrozen in stage 2: it moved from stage 1's values, slowly (learning rate x0.1).
+    moved = stage2.get_tensor("block5_conv3/kernel") - stage1.get_tensor("block5_conv3/kernel")
+    assert 0 < np.abs(moved).max() < 0.1
+    assert "training/Adam/block5_conv3/kernel/m" in dict(tf.train.list_variables(str(tmp_path / "fine_tune")))
+    assert Path(summary.export_path).parent == tmp_path / "fine_tune" / "export" / "serving"
+
+
+def test_keras_fine_tuning_by_fraction(tfds_data_dir, tmp_path):
+    hp = hparams(tfds_data_dir, tmp_path, "keras", fine_tune_steps=20, fine_tune_fraction=0.2)
+    summary = train.run(hp)
+    assert summary.stages == 2 and summary.global_step == 20
+    assert (Path(summary.export_path) / "saved_model.pb").is_file()
+
+
+def _eval_images(builder, count=64):
+    spec = ImageSpec(32, 32, 3, "vgg16")
+    fn = tfds_source.make_input_fn(builder, f"test[:{count}]", tfds_source.EVAL, count, "image", spec)
+    features, labels = next(iter(fn()))
+    return features["image"], labels.numpy()
+
+
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
+def test_bottleneck_cache_trains_the_head_and_exports_the_full_model(engine, tfds_data_dir, digits_builder, tmp_path):
+    cache = tmp_path / "cache"
+    log = io.StringIO()
+    first = train.run(
+        hparams(
+            tfds_data_dir, tmp_path / "a", engine, training={"bottleneck_cache": True, "bottleneck_dir": str(cache)}
+        ),
+        log,
+    )
+    assert log.getvalue().count("bottleneck: computed") == 2 and len(list(cache.glob("*.npz"))) == 2
+    assert first.global_step == 20
+
+    # The exported full model (base + moved head) scores the eval split as the head did.
+    signature = tf.saved_model.load(first.export_path).signatures[serving.FLOAT_SIGNATURE]
+    images, labels = _eval_images(digits_builder)
+    predicted = signature(images=images)["class_ids"].numpy()
+    assert np.mean(predicted == labels) == pytest.approx(first.accuracy, abs=1e-6)
+
+    second = train.run(
+        hparams(
+            tfds_data_dir, tmp_path / "b", engine, training={"bottleneck_cache": True, "bottleneck_dir": str(cache)}
+        ),
+        log,
+    )
+    assert log.getvalue().count("bottleneck: read") == 2
+    assert second.accuracy == pytest.approx(first.accuracy, abs=0.05)
