@@ -1,5 +1,6 @@
 """TFRecord, CSV, array and synthetic sources, and make_source: one interface from DataParams."""
 
+import dataclasses
 import glob
 import os
 
@@ -9,6 +10,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from input_fns import array_source, csv_source, sources, tfrecord_source
+from input_fns.augmentation import AugmentParams
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 from pipeline.config import DataParams
@@ -181,3 +183,20 @@ def test_unknown_source_and_missing_image_dir():
 def test_pipeline_options_reject_an_empty_cache():
     with pytest.raises(UsageError, match="--cache: empty"):
         PipelineOptions(cache="")
+
+
+def test_augmented_training_batches_from_tfds_and_tfrecord_bytes(tfds_data_dir):
+    augment = AugmentParams(horizontal_flip=True, zoom=0.3, brightness=0.1, contrast=0.1)
+    spec = ImageSpec(12, 12, 3, "mobilenet_v2")
+    tfds_data = DataParams(data_dir=tfds_data_dir, augment=augment)
+    pattern = os.path.join(tfds_data_dir, "digits", "1.0.0", "digits-{}.tfrecord*")
+    record_data = DataParams(
+        source="tfrecord", train_files=pattern.format("train"), eval_files=pattern.format("test"), augment=augment
+    )
+    for data in (tfds_data, record_data):
+        for cache in ("none", "memory"):
+            source = sources.make_source(dataclasses.replace(data, cache=cache), seed=5)
+            images = next(iter(source.input_fn("train", TRAIN, 16, "image", spec)()))[0]["image"]
+            assert images.shape == (16, 12, 12, 3) and images.dtype == tf.float32
+            evaluated = next(iter(source.input_fn("eval", EVAL, 16, "image", spec)()))[0]["image"].numpy()
+            assert evaluated.min() >= -1.0 and evaluated.max() <= 1.0
