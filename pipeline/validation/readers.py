@@ -18,9 +18,11 @@ import time
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
-from tfx_bsl.coders import csv_decoder, example_coder
+from tfx_bsl.coders import example_coder
 
 from common.errors import UsageError
 
@@ -194,11 +196,16 @@ class _DecodeExamples(beam.DoFn):
 
     def process(self, records: list[bytes]) -> Iterator:
         try:
-            yield self._decoder.DecodeBatch(records)
-            return
+            decoded = self._decoder.DecodeBatch(records)
         except Exception:  # noqa: BLE001 - any decode failure sends us to the slow path
-            pass
-        # One record spoiled the batch: find it, keep the rest.
+            decoded = None
+        if decoded is not None:
+            yield decoded
+        else:
+            yield from self._decode_one_by_one(records)
+
+    def _decode_one_by_one(self, records: list[bytes]) -> Iterator:
+        """One record spoiled the batch: find it, keep the rest."""
         good = []
         for record in records:
             try:
@@ -209,10 +216,10 @@ class _DecodeExamples(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(_BAD, _bad(UNPARSEABLE_RECORD, record))
         if good:
             try:
-                yield self._decoder.DecodeBatch(good)
+                batches = [self._decoder.DecodeBatch(good)]
             except Exception:  # noqa: BLE001 - e.g. one feature with two types in the batch
-                for record in good:
-                    yield self._decoder.DecodeBatch([record])
+                batches = [self._decoder.DecodeBatch([record]) for record in good]
+            yield from batches
 
 
 class _ParseCsvLines(beam.DoFn):
@@ -226,20 +233,87 @@ class _ParseCsvLines(beam.DoFn):
         self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", MALFORMED_CSV_LINE)
 
     def process(self, line: str) -> Iterator:
-        if not line.strip():
-            return  # blank lines are not rows
+        if line.strip():  # blank lines are not rows
+            yield from self._parse(line)
+
+    def _parse(self, line: str) -> Iterator:
         try:
             cells = next(csv.reader([line], delimiter=self._delimiter, strict=True))
+            problem = None if len(cells) == self._num_columns else f"{len(cells)} fields, expected {self._num_columns}"
         except csv.Error as err:
+            cells, problem = None, str(err)
+        if problem is None:
+            yield cells
+        else:
             self._bad_counter.inc()
-            yield beam.pvalue.TaggedOutput(_BAD, _bad(MALFORMED_CSV_LINE, f"{err}: {line}"))
-            return
-        if len(cells) != self._num_columns:
-            self._bad_counter.inc()
-            detail = f"{len(cells)} fields, expected {self._num_columns}: {line}"
-            yield beam.pvalue.TaggedOutput(_BAD, _bad(MALFORMED_CSV_LINE, detail))
-            return
-        yield [c.encode() for c in cells], line
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(MALFORMED_CSV_LINE, f"{problem}: {line}"))
+
+
+# CSV column types, widest wins: INT < FLOAT < STRING (as tfx_bsl's CSV decoder orders them).
+_UNKNOWN, _INT, _FLOAT, _STRING = range(4)
+
+
+def _csv_column(rows: list[list[str]], j: int) -> pa.Array:
+    """Column ``j`` of a batch of rows as strings, an empty cell as null."""
+    return pa.array([row[j] or None for row in rows], type=pa.string())
+
+
+def _column_type(column: pa.Array) -> int:
+    values = pc.utf8_trim_whitespace(column.drop_null())
+    if len(values) == 0:
+        return _UNKNOWN
+    for kind, arrow_type in ((_INT, pa.int64()), (_FLOAT, pa.float64())):
+        try:
+            pc.cast(values, arrow_type)
+            return kind
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+    return _STRING
+
+
+class _InferCsvTypes(beam.CombineFn):
+    """The type of every CSV column over all rows, batch by batch in Arrow (no per-cell Python)."""
+
+    def __init__(self, num_columns: int):
+        self._num_columns = num_columns
+
+    def create_accumulator(self) -> list[int]:
+        return [_UNKNOWN] * self._num_columns
+
+    def add_input(self, acc: list[int], rows: list[list[str]]) -> list[int]:
+        return [max(kind, _column_type(_csv_column(rows, j))) for j, kind in enumerate(acc)]
+
+    def merge_accumulators(self, accs: Iterable[list[int]]) -> list[int]:
+        return [max(kinds) for kinds in zip(*accs, strict=True)]
+
+    def extract_output(self, acc: list[int]) -> list[int]:
+        return acc
+
+
+def _as_list_array(column: pa.Array, kind: int) -> pa.Array:
+    """One value per row as list<int64|float32|binary>, an empty cell as a missing value."""
+    if kind == _UNKNOWN:
+        return pa.nulls(len(column))
+    valid = column.is_valid().to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(column) + 1, dtype=np.int64)
+    np.cumsum(valid, out=offsets[1:])
+    offsets = pa.array(offsets, mask=np.append(~valid, False))
+    values = column.drop_null()
+    if kind == _STRING:
+        values = values.cast(pa.large_binary())
+    else:
+        arrow_type = pa.int64() if kind == _INT else pa.float32()
+        values = pc.cast(pc.utf8_trim_whitespace(values), arrow_type)
+    return pa.LargeListArray.from_arrays(offsets, values)
+
+
+class _CsvRowsToRecordBatch(beam.DoFn):
+    def __init__(self, columns: tuple[str, ...]):
+        self._columns = list(columns)
+
+    def process(self, rows: list[list[str]], kinds: list[int]) -> Iterator[pa.RecordBatch]:
+        arrays = [_as_list_array(_csv_column(rows, j), kind) for j, kind in enumerate(kinds)]
+        yield pa.RecordBatch.from_arrays(arrays, self._columns)
 
 
 class _ImageToExample(beam.DoFn):
@@ -254,14 +328,19 @@ class _ImageToExample(beam.DoFn):
             with tf.io.gfile.GFile(path, "rb") as f:
                 encoded = f.read()
         except (tf.errors.OpError, OSError) as err:
-            yield beam.pvalue.TaggedOutput(_BAD, _bad(UNREADABLE_FILE, str(err), path))
-            return
+            encoded, problem = None, str(err)
+        if encoded is None:
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(UNREADABLE_FILE, problem, path))
+        else:
+            yield self._example(path, label, encoded)
+
+    def _example(self, path: str, label: str, encoded: bytes) -> bytes:
         feature = {
             IMAGE_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[encoded])),
             self._label_feature: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
             FILE_NAME_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()])),
         }
-        yield tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 class _Progress(beam.DoFn):
@@ -291,6 +370,14 @@ class _Progress(beam.DoFn):
         yield batch
 
 
+def _read_lines(pipeline: beam.Pipeline, spec: InputSpec, label: str) -> beam.PCollection:
+    reads = [
+        pipeline | f"{label}{i}" >> beam.io.ReadFromText(pattern, skip_header_lines=1)
+        for i, pattern in enumerate(spec.patterns)
+    ]
+    return reads | f"{label}Flatten" >> beam.Flatten()
+
+
 def read_record_batches(
     pipeline: beam.Pipeline, spec: InputSpec, *, label: str | None, delimiter: str, progress_every: int
 ) -> tuple[beam.PCollection, beam.PCollection]:
@@ -298,33 +385,28 @@ def read_record_batches(
     step = spec.role.capitalize()
     bad_parts = []
     if spec.format == "csv":
-        lines = [
-            pipeline | f"{step}ReadCsv{i}" >> beam.io.ReadFromText(pattern, skip_header_lines=1)
-            for i, pattern in enumerate(spec.patterns)
-        ]
-        parsed = (
-            lines
-            | f"{step}FlattenLines" >> beam.Flatten()
-            | f"{step}ParseCsv"
-            >> beam.ParDo(_ParseCsvLines(len(spec.csv_columns), delimiter)).with_outputs(_BAD, main="rows")
-        )
-        bad_parts.append(parsed[_BAD])
+        parse = _ParseCsvLines(len(spec.csv_columns), delimiter)
+        batch = beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
         # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
         # turned into strings must show up as a type anomaly, not as a crash or a dropped row.
-        column_infos = beam.pvalue.AsSingleton(
-            parsed.rows
-            | f"{step}Cells" >> beam.Keys()
-            | f"{step}InferColumnTypes"
-            >> beam.CombineGlobally(
-                csv_decoder.ColumnTypeInferrer(column_names=list(spec.csv_columns), skip_blank_lines=True)
-            )
+        # The files are read twice, once for the types and once for the rows: a side input
+        # computed from the rows themselves would hold every parsed row in memory until then.
+        typed = _read_lines(pipeline, spec, f"{step}TypesRead") | f"{step}TypesParse" >> beam.ParDo(parse).with_outputs(
+            _BAD, main="rows"
         )
+        kinds = beam.pvalue.AsSingleton(
+            typed.rows
+            | f"{step}TypesBatch" >> batch
+            | f"{step}InferColumnTypes" >> beam.CombineGlobally(_InferCsvTypes(len(spec.csv_columns)))
+        )
+        parsed = _read_lines(pipeline, spec, f"{step}Read") | f"{step}ParseCsv" >> beam.ParDo(parse).with_outputs(
+            _BAD, main="rows"
+        )
+        bad_parts.append(parsed[_BAD])
         batches = (
             parsed.rows
-            | f"{step}BatchRows"
-            >> beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
-            | f"{step}RowsToArrow"
-            >> beam.ParDo(csv_decoder.BatchedCSVRowsToRecordBatch(skip_blank_lines=True), column_infos)
+            | f"{step}BatchRows" >> batch
+            | f"{step}RowsToArrow" >> beam.ParDo(_CsvRowsToRecordBatch(spec.csv_columns), kinds)
         )
     else:
         if spec.format == "images":
