@@ -200,6 +200,15 @@ def test_csv_malformed_lines_are_counted_not_dropped(tmp_path):
     assert result.exit_code == gate.DATA_REJECTED_EXIT
     features = {f.name: f.type for f in tfdv.load_schema_text(result.paths["schema"]).feature}
     assert features == {"x": schema_pb2.FLOAT, "n": schema_pb2.INT, "c": schema_pb2.BYTES, "label": schema_pb2.INT}
+    # Column types come from the data: a few words in an integer column make it a type anomaly.
+    rows = spans.rows(400, seed=9)
+    for row in rows[::50]:
+        row["n"] = "unknown"
+    rows[3]["x"] = ""  # an empty cell is a missing value (x is required), not a string
+    typed = gate.run_gate(config(tmp_path / "artifacts", [spans.write_csv(tmp_path / "typed.csv", rows)]))
+    found = {(f.feature, f.description.split(".")[0]) for f in typed.anomalies}
+    assert ("n", "Expected data of type: INT but got STRING") in found, typed.summary
+    assert {f for f, _ in found} == {"n", "x"} and not any("type" in d for f, d in found if f == "x")
 
 
 def test_image_folder_has_image_statistics(tmp_path):
