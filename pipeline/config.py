@@ -47,26 +47,6 @@ class ModelParams:
     name: str = "small_cnn"
     learning_rate: float = 1e-3
     dropout: float = 0.25
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingParams:
-    batch_size: int = 64
-    train_steps: int = 2000
-    eval_steps: int | None = None  # None evaluates the whole eval split
-    eval_throttle_secs: int = 60
-    seed: int = 42
-    progress_every_steps: int = 100
-
-
-@dataclasses.dataclass(frozen=True)
-class DistributionParams:
-    """How a run spreads over devices and machines (estimators/distribution.py reads it).
-
-    The cluster itself is not here: it comes from TF_CONFIG (estimators/cluster.py).
-    """
-
-    strategy: str = "default"
     # Transfer models: "imagenet" (fetched by Keras, or its cached copy), "none" or a local weights file.
     weights: str = "none"
     hub_handle: str | None = None  # the "hub" model: a TF-Hub URL or a local SavedModel directory
@@ -79,16 +59,16 @@ class DistributionParams:
     fine_tune_from: str | None = None
     fine_tune_fraction: float | None = None
     fine_tune_lr_factor: float = 0.1
-    num_gpus: int = 0
-    all_reduce_alg: str = "auto"  # mirrored: auto/one_device/nccl/hierarchical_copy; multi-worker: auto/ring/nccl
-    logical_cpu_devices: int = 0  # split the CPU into this many devices (mirrored without GPUs); 0: leave it
-    tpu: str | None = None  # TPU name, grpc://host:port, or "local" on a TPU VM
-    tpu_zone: str | None = None
-    gcp_project: str | None = None
-    use_tpu: bool = True  # False runs the TPUEstimator model_fn on CPU
-    iterations_per_loop: int = 100
-    num_shards: int | None = None  # TPU cores; None: all
-    scale_learning_rate: bool = False  # multiply the learning rate by the replicas in sync
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingParams:
+    batch_size: int = 64
+    train_steps: int = 2000
+    eval_steps: int | None = None  # None evaluates the whole eval split
+    eval_throttle_secs: int = 60
+    seed: int = 42
+    progress_every_steps: int = 100
     engine: str = "estimator"  # estimator | keras
     optimizer: str = "adam"  # adam | sgd | rmsprop | adagrad
     momentum: float = 0.9
@@ -106,6 +86,26 @@ class DistributionParams:
     # A model_dir whose latest checkpoint initialises the model's weights (retraining's warm start);
     # ignored once model_dir has a checkpoint of its own (a resumed run continues from that).
     warm_start_from: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DistributionParams:
+    """How a run spreads over devices and machines (estimators/distribution.py reads it).
+
+    The cluster itself is not here: it comes from TF_CONFIG (estimators/cluster.py).
+    """
+
+    strategy: str = "default"
+    num_gpus: int = 0
+    all_reduce_alg: str = "auto"  # mirrored: auto/one_device/nccl/hierarchical_copy; multi-worker: auto/ring/nccl
+    logical_cpu_devices: int = 0  # split the CPU into this many devices (mirrored without GPUs); 0: leave it
+    tpu: str | None = None  # TPU name, grpc://host:port, or "local" on a TPU VM
+    tpu_zone: str | None = None
+    gcp_project: str | None = None
+    use_tpu: bool = True  # False runs the TPUEstimator model_fn on CPU
+    iterations_per_loop: int = 100
+    num_shards: int | None = None  # TPU cores; None: all
+    scale_learning_rate: bool = False  # multiply the learning rate by the replicas in sync
     deterministic_ops: bool = False  # tf.config.experimental.enable_op_determinism (needs the seed)
 
 

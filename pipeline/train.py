@@ -26,7 +26,7 @@ from estimators.finetune import FineTune, stage2_spec, unfreeze
 from estimators.hooks import format_duration
 from estimators.models import PREPROCESSING, RGB_MODELS, TABULAR_MODELS, TRANSFER_MODELS, ModelSpec, build_model
 from estimators.optimizers import OptimizerSpec
-from input_fns import tfds_source
+from input_fns import sources, tfds_source
 from input_fns.preprocessing import ImageSpec
 from pipeline.config import Hparams
 
@@ -127,6 +127,8 @@ class _Data:
     image: ImageSpec
 
     def input_fn(self, hp: Hparams, split: str, mode: str, input_name: str):
+        if isinstance(self.builder, sources.Source):
+            return self.builder.input_fn(split, mode, hp.training.batch_size, input_name, self.image)
         fn = tfds_source.make_input_fn(
             self.builder,
             split,
@@ -164,8 +166,16 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         remove_dir(out.model_dir)
     ensure_writable_dir(out.model_dir, "model_dir")
 
-    builder = tfds_source.load_builder(hp.data.dataset, hp.data.data_dir, hp.data.download)
-    meta = tfds_source.dataset_meta(builder)
+    if hp.data.source == "tfds":
+        builder = tfds_source.load_builder(hp.data.dataset, hp.data.data_dir, hp.data.download)
+        meta = tfds_source.dataset_meta(builder)
+    else:
+        # Image folders, TFRecord, CSV (input_fns/sources.py): their splits are the roles "train" and "eval".
+        builder = sources.make_source(hp.data, seed=t.seed)
+        meta = builder.meta
+        if meta.kind != sources.IMAGE:
+            raise UsageError("source", f"'{hp.data.source}' data is tabular; pipeline.train reads image sources")
+        hp = hp.replace(data=dataclasses.replace(hp.data, train_split="train", eval_split="eval"))
     data = _Data(builder, meta, image_spec_for(hp, meta))
     engine = get_engine(t.engine)
     strategy = _strategy(hp, engine.name)
