@@ -298,7 +298,7 @@ def format_table(runs: list[Run], served: dict[str, int | None] | None = None) -
         lines.append(
             f"{run.id:>4}  {run.started_at[:19]:<20} {run.model:<10} {run.span:<12} {run.status:<18} "
             f"{accuracy if accuracy is None else f'{accuracy:.4f}'!s:>8} "
-            f"{'' if version is None else version!s:>6}{mark}  {note[:80]}"
+            f"{'' if version is None else version!s:>6}{mark}  {note[:110]}"
         )
     return "\n".join(lines)
 
