@@ -48,9 +48,7 @@ class KerasEngine:
         callbacks = [
             _StopAtStep(job.max_steps),
             progress,
-            tf.keras.callbacks.TensorBoard(
-                os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps
-            ),
+            _TensorBoard(os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps),
             _LearningRateAndImages(job, train_data),
             _Save(manager),
         ]
@@ -164,6 +162,21 @@ class _StopAtStep(tf.keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None) -> None:
         if int(self.model.optimizer.iterations.numpy()) >= self._max_steps:
             self.model.stop_training = True
+
+
+class _TensorBoard(tf.keras.callbacks.TensorBoard):
+    """Keras's TensorBoard callback, building its batch summaries only on the steps that record them.
+
+    Keras's own calls tf.summary.scalar eagerly for every log after every batch and
+    lets record_if drop all but each update_freq-th step: about a fifth of Model.fit's
+    time on a small model (benchmarks/training_throughput.py, py-spy). The same
+    summaries are written; the first batch still writes the graph.
+    """
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        always = self._should_write_train_graph or self._should_trace or self.update_freq == "epoch"
+        if always or int(self._train_step.numpy()) % self.update_freq == 0:
+            super().on_train_batch_end(batch, logs)
 
 
 class _Save(tf.keras.callbacks.Callback):

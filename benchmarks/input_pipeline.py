@@ -1,0 +1,79 @@
+"""Input pipeline: naive vs tuned vs synthetic, with the ceiling measured in the same run.
+
+Runs ``scripts.benchmark_datasets`` (the input_fns benchmark library) as a child
+process on a generated image folder (300x300 JPEGs, decode, resize, augment, batch)
+and reads its benchmark.json; the child's peak memory is measured around it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+from benchmarks import memory, reporting
+
+VARIANTS = ("naive", "tuned", "ceiling", "synthetic")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    out_dir: str
+    image_dir: str
+    images: int = 2000
+    image_size: int = 224
+    batch_size: int = 32
+    repeats: int = 3
+    variants: tuple[str, ...] = VARIANTS
+    timeout: float = 1800
+
+
+def argv(cfg: Config) -> list[str]:
+    return memory.python_module(
+        "scripts.benchmark_datasets",
+        f"--generate_images={cfg.images}",
+        f"--image_dir={cfg.image_dir}",
+        f"--image_size={cfg.image_size}",
+        f"--batch_size={cfg.batch_size}",
+        "--shuffle_buffer=256",
+        "--augment_hflip",
+        "--augment_zoom=0.2",
+        "--augment_brightness=0.2",
+        "--augment_contrast=0.2",
+        f"--repeats={cfg.repeats}",
+        f"--variants={','.join(cfg.variants)}",
+        f"--out_dir={cfg.out_dir}",
+    )
+
+
+def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
+    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
+    report = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
+    rows = {v["name"]: v["best"] for v in report["variants"]}
+    return {
+        "benchmark": "input_pipeline",
+        "workload": report["workload"],
+        "examples_per_sec_after_first": {name: row["examples_per_sec_after_first"] for name, row in rows.items()},
+        "cpu_ms_per_example": {name: row["cpu_ms_per_example"] for name, row in rows.items()},
+        "target": report["target"],
+        "peak_rss_mb": measured.peak_rss_mb,
+        "seconds": measured.seconds,
+        "files": {
+            "json": os.path.join(cfg.out_dir, "benchmark.json"),
+            "png": os.path.join(cfg.out_dir, "benchmark.png"),
+        },
+    }
+
+
+def format_table(result: dict) -> str:
+    header = f"{'variant':<10} {'ex/sec after 1st':>17} {'CPU ms/ex':>10}"
+    lines = [header, "-" * len(header)]
+    for name, rate in result["examples_per_sec_after_first"].items():
+        lines.append(f"{name:<10} {rate:>17,.1f} {result['cpu_ms_per_example'][name]:>10.3f}")
+    target = result["target"]
+    if target.get("tuned_vs_ceiling") is not None:
+        lines.append(
+            f"tuned = {target['tuned_vs_ceiling']:.0%} of ceiling, {target['tuned_vs_naive']:.2f}x naive; "
+            f"peak {result['peak_rss_mb']:,.0f} MB"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,38 @@
+"""Shared output of the suite's benchmarks: JSON files, the machine record, child output echo."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from collections.abc import Callable
+
+
+def machine() -> dict:
+    """The machine the figures come from, and how busy it was (load from other processes skews them)."""
+    import psutil
+
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 1e9, 1),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_json(record: dict, path: str) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(record, f, indent=2, default=str)
+    return path
+
+
+def read_json(path: str) -> dict:
+    with open(path) as f:
+        return json.load(f)
+
+
+def indented(print_line: Callable[[str], None], prefix: str = "    ") -> Callable[[str], None]:
+    """A child's output lines, indented under the suite's own."""
+    return lambda line: print_line(prefix + line)

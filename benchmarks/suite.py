@@ -1,0 +1,336 @@
+"""The whole suite in one go: every benchmark in its own child process, then the targets and peak memory.
+
+Order: training throughput (it prepares digits), start-up, input pipeline, bottleneck
+transfer, distribution overhead, TFDV statistics. Each benchmark prints its table and
+writes its JSON (and PNG) under ``out_dir/<name>/``; the suite writes ``suite.json``
+(machine, every result, the targets) and ``memory.png`` (peak RSS per benchmark).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable
+
+from benchmarks import (
+    distribution_overhead,
+    input_pipeline,
+    reporting,
+    startup,
+    training_throughput,
+    transfer,
+    validation_stats,
+)
+
+BENCHMARKS = ("training_throughput", "startup", "input_pipeline", "transfer", "distribution", "validation")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How much each benchmark does: ``FULL`` for the figures in docs/benchmarks.md, ``QUICK`` for the smoke test."""
+
+    throughput: dict  # model -> (batch, warmup steps, timed steps, image size)
+    throughput_models: tuple[str, ...]
+    throughput_strategies: tuple[str, ...]
+    throughput_repeats: int
+    startup_runs: int
+    startup_train_steps: int
+    images: int
+    image_size: int
+    pipeline_repeats: int
+    transfer_train_split: str
+    transfer_eval_split: str
+    transfer_epochs: int
+    distribution_batches: tuple[int, ...]
+    distribution_steps: int
+    validation_rows: int
+    validation_shards: int
+
+
+FULL = Sizes(
+    throughput={"small_cnn": (64, 100, 1000, None), "mobilenet_v2": (32, 10, 100, 96)},
+    throughput_models=training_throughput.MODELS,
+    throughput_strategies=training_throughput.STRATEGIES,
+    throughput_repeats=2,
+    startup_runs=3,
+    startup_train_steps=300,
+    images=2000,
+    image_size=224,
+    pipeline_repeats=3,
+    transfer_train_split="train[:50%]",
+    transfer_eval_split="test",
+    transfer_epochs=3,
+    distribution_batches=(64, 512),
+    distribution_steps=200,
+    validation_rows=200_000,
+    validation_shards=8,
+)
+QUICK = Sizes(
+    throughput={"small_cnn": (32, 3, 10, None), "mobilenet_v2": (8, 1, 3, 32)},
+    throughput_models=("small_cnn",),
+    throughput_strategies=("default",),
+    throughput_repeats=1,
+    startup_runs=1,
+    startup_train_steps=5,
+    images=64,
+    image_size=32,
+    pipeline_repeats=1,
+    transfer_train_split="train[:64]",
+    transfer_eval_split="test[:32]",
+    transfer_epochs=2,
+    distribution_batches=(32,),
+    distribution_steps=10,
+    validation_rows=2000,
+    validation_shards=2,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SuiteConfig:
+    out_dir: str
+    data_dir: str | None = None  # TFDS data_dir; default: out_dir/tfds (digits prepares itself there)
+    sizes: Sizes = FULL
+    benchmarks: tuple[str, ...] = BENCHMARKS
+    command: str = ""
+
+    @property
+    def tfds_dir(self) -> str:
+        return self.data_dir or os.path.join(self.out_dir, "tfds")
+
+
+def run(cfg: SuiteConfig, say: Callable[[str], None] = print) -> dict:
+    unknown = set(cfg.benchmarks) - set(BENCHMARKS)
+    if unknown:
+        raise ValueError(f"unknown benchmarks {sorted(unknown)}; allowed: {', '.join(BENCHMARKS)}")
+    os.makedirs(cfg.out_dir, exist_ok=True)
+    record: dict = {"command": cfg.command, "machine_at_start": reporting.machine(), "results": {}}
+    started = time.perf_counter()
+    for name in (b for b in BENCHMARKS if b in cfg.benchmarks):
+        say(f"\n=== {name} ===")
+        began = time.perf_counter()
+        result, table = _RUNNERS[name](cfg, reporting.indented(say))
+        result["load_average_at_end"] = round(os.getloadavg()[0], 2)
+        reporting.write_json(result, os.path.join(cfg.out_dir, name, "result.json"))
+        record["results"][name] = result
+        say(table)
+        say(f"({name}: {time.perf_counter() - began:.0f} s, load average {os.getloadavg()[0]:.2f})")
+    record["seconds"] = time.perf_counter() - started
+    record["machine_at_end"] = reporting.machine()
+    record["targets"] = targets(record["results"])
+    record["peak_memory_mb"] = peak_memory(record["results"])
+    say("\n=== targets ===")
+    say(format_targets(record["targets"]))
+    say("\n=== peak resident memory (child process and its children) ===")
+    say(format_memory(record["peak_memory_mb"]))
+    record["files"] = {
+        "json": reporting.write_json(record, os.path.join(cfg.out_dir, "suite.json")),
+        "memory_png": os.path.join(cfg.out_dir, "memory.png"),
+    }
+    plot_memory(record["peak_memory_mb"], record["files"]["memory_png"])
+    reporting.write_json(record, record["files"]["json"])
+    say(f"\nwrote {record['files']['json']} and memory.png")
+    return record
+
+
+# --- one runner per benchmark: (result dict, table) ----------------------------------------------
+
+
+def _training_throughput(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    plan = training_throughput.Plan(
+        data_dir=cfg.tfds_dir,
+        models=s.throughput_models,
+        strategies=s.throughput_strategies,
+        repeats=s.throughput_repeats,
+        sizes=s.throughput,
+    )
+    results = training_throughput.run(plan, progress=echo)
+    out = os.path.join(cfg.out_dir, "training_throughput")
+    os.makedirs(out, exist_ok=True)
+    png = os.path.join(out, "throughput.png")
+    training_throughput.plot(results, png)
+    result = {
+        "benchmark": "training_throughput",
+        "runs": [dataclasses.asdict(r) for r in results],
+        "targets": training_throughput.targets(results),
+        "peak_rss_mb": max(r.peak_rss_mb for r in results),
+        "files": {"png": png},
+    }
+    return result, training_throughput.format_table(results)
+
+
+def _startup(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    result = startup.run(startup.Config(cfg.tfds_dir, runs=s.startup_runs, train_steps=s.startup_train_steps), echo)
+    return result, startup.format_table(result)
+
+
+def _input_pipeline(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    pipeline_cfg = input_pipeline.Config(
+        out_dir=os.path.join(cfg.out_dir, "input_pipeline"),
+        image_dir=os.path.join(cfg.out_dir, f"images-{s.images}"),
+        images=s.images,
+        image_size=s.image_size,
+        repeats=s.pipeline_repeats,
+    )
+    result = input_pipeline.run(pipeline_cfg, echo)
+    return result, input_pipeline.format_table(result)
+
+
+def _transfer(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    transfer_cfg = transfer.Config(
+        out_dir=os.path.join(cfg.out_dir, "transfer"),
+        data_dir=cfg.tfds_dir,
+        epochs=s.transfer_epochs,
+        train_split=s.transfer_train_split,
+        eval_split=s.transfer_eval_split,
+    )
+    result = transfer.run(transfer_cfg, echo)
+    return result, transfer.format_table(result)
+
+
+def _distribution(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    dist_cfg = distribution_overhead.Config(
+        out_dir=os.path.join(cfg.out_dir, "distribution"),
+        data_dir=cfg.tfds_dir,
+        batch_sizes=s.distribution_batches,
+        steps=s.distribution_steps,
+        warmup_steps=max(1, s.distribution_steps // 7),
+    )
+    result = distribution_overhead.run(dist_cfg, echo)
+    return result, distribution_overhead.format_table(result)
+
+
+def _validation(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+    s = cfg.sizes
+    validation_cfg = validation_stats.Config(
+        out_dir=os.path.join(cfg.out_dir, "validation"), rows=s.validation_rows, shards=s.validation_shards
+    )
+    result = validation_stats.run(validation_cfg, echo)
+    return result, validation_stats.format_table(result)
+
+
+_RUNNERS = {
+    "training_throughput": _training_throughput,
+    "startup": _startup,
+    "input_pipeline": _input_pipeline,
+    "transfer": _transfer,
+    "distribution": _distribution,
+    "validation": _validation,
+}
+
+
+# --- targets and memory --------------------------------------------------------------------------
+
+
+def targets(results: dict) -> list[dict]:
+    """The issue's targets, each with its figure and met/missed (only for benchmarks that ran)."""
+    rows = []
+    for row in results.get("training_throughput", {}).get("targets", []):
+        where = f"{row['model']}, {row['strategy']}"
+        if "estimator_vs_keras" in row:
+            rows.append(_target(f"estimator >= 0.95x keras ({where})", row["estimator_vs_keras"], "x", row))
+        for engine in ("estimator", "keras"):
+            key = f"tf_function_over_{engine}"
+            if key in row:
+                rows.append(
+                    _target(
+                        f"{engine} within 1.2x of tf.function ({where})",
+                        row[key],
+                        "x",
+                        row,
+                        f"{engine}_within_1_2x_met",
+                    )
+                )
+        if "input_wait_fraction" in row:
+            rows.append(
+                _target(f"input wait < 5% of step ({where})", row["input_wait_fraction"], "%", row, "input_wait_met")
+            )
+    if "transfer" in results:
+        r = results["transfer"]
+        rows.append(
+            {
+                "target": "bottleneck cache >= 10x per epoch after the first",
+                "figure": r["speedup_after_first_epoch"],
+                "unit": "x",
+                "met": r["target"]["speedup_met"],
+            }
+        )
+        rows.append(
+            {
+                "target": "bottleneck accuracy within 0.5 points",
+                "figure": r["accuracy_difference_points"],
+                "unit": "points",
+                "met": r["target"]["accuracy_met"],
+            }
+        )
+    if "startup" in results:
+        r = results["startup"]
+        rows.append(
+            {
+                "target": "first training step within 15 s of launch",
+                "figure": r["first_step_seconds_best"],
+                "unit": "s",
+                "met": r["target_met"],
+            }
+        )
+    if "input_pipeline" in results and results["input_pipeline"]["target"].get("met") is not None:
+        t = results["input_pipeline"]["target"]
+        rows.append(
+            {
+                "target": "tuned input pipeline >= 90% of ceiling (input_fns issue)",
+                "figure": t["tuned_vs_ceiling"],
+                "unit": "%",
+                "met": t["met"],
+            }
+        )
+    return rows
+
+
+def _target(name: str, figure: float, unit: str, row: dict, met_key: str = "estimator_vs_keras_met") -> dict:
+    return {"target": name, "figure": figure, "unit": unit, "met": bool(row[met_key])}
+
+
+def format_targets(rows: list[dict]) -> str:
+    lines = []
+    for row in rows:
+        figure = f"{row['figure']:.1%}" if row["unit"] == "%" else f"{row['figure']:,.2f} {row['unit']}"
+        lines.append(f"{'met   ' if row['met'] else 'MISSED'}  {row['target']:<62} {figure:>12}")
+    return "\n".join(lines)
+
+
+def peak_memory(results: dict) -> dict[str, float]:
+    """Peak RSS (MB) of each benchmark's child process tree; each training-throughput run apart."""
+    peaks = {}
+    for name, result in results.items():
+        if name == "training_throughput":
+            for r in result["runs"]:
+                peaks[f"training {r['model']} {r['strategy']} {r['engine']}"] = r["peak_rss_mb"]
+        else:
+            peaks[name] = result["peak_rss_mb"]
+    return peaks
+
+
+def format_memory(peaks: dict[str, float]) -> str:
+    return "\n".join(f"{name:<48} {mb:>8,.0f} MB" for name, mb in peaks.items())
+
+
+def plot_memory(peaks: dict[str, float], path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(peaks) + 1.2))
+    names = list(peaks)
+    ax.barh(names, [peaks[n] for n in names])
+    ax.invert_yaxis()
+    ax.set_xlabel("peak RSS, MB (process and its children)")
+    ax.tick_params(axis="y", labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
