@@ -39,6 +39,7 @@ class Sizes:
     images: int
     image_size: int
     pipeline_repeats: int
+    transfer_image_size: int
     transfer_train_split: str
     transfer_eval_split: str
     transfer_epochs: int
@@ -58,7 +59,8 @@ FULL = Sizes(
     images=2000,
     image_size=224,
     pipeline_repeats=3,
-    transfer_train_split="train[:50%]",
+    transfer_image_size=160,
+    transfer_train_split="train[:25%]",
     transfer_eval_split="test",
     transfer_epochs=3,
     distribution_batches=(64, 512),
@@ -76,6 +78,7 @@ QUICK = Sizes(
     images=64,
     image_size=32,
     pipeline_repeats=1,
+    transfer_image_size=32,
     transfer_train_split="train[:64]",
     transfer_eval_split="test[:32]",
     transfer_epochs=2,
@@ -184,6 +187,7 @@ def _transfer(cfg: SuiteConfig, echo) -> tuple[dict, str]:
     transfer_cfg = transfer.Config(
         out_dir=os.path.join(cfg.out_dir, "transfer"),
         data_dir=cfg.tfds_dir,
+        image_size=s.transfer_image_size,
         epochs=s.transfer_epochs,
         train_split=s.transfer_train_split,
         eval_split=s.transfer_eval_split,
