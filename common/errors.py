@@ -28,3 +28,15 @@ class NetworkUnavailableError(KestrelError):
     """A remote source the user named could not be fetched."""
 
     exit_code = 2
+
+
+class NonFiniteLossError(KestrelError):
+    """Training produced a NaN or infinite loss: the run stops and nothing is exported."""
+
+    def __init__(self, step: int | None):
+        where = f"at step {step}" if step is not None else "during training"
+        super().__init__(
+            f"training stopped {where}: the loss became NaN or infinite; nothing was exported "
+            "(lower --learning_rate, check the data for NaN/Inf values, or resume from the last checkpoint)"
+        )
+        self.step = step

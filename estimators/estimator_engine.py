@@ -13,6 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from common.errors import NonFiniteLossError
 from estimators import conversion, serving
 from estimators.canned import make_canned_estimator
 from estimators.engine import EarlyStopping, InputFn, Job, Result
@@ -58,7 +59,11 @@ class EstimatorEngine:
         )
 
         started = time.perf_counter()
-        metrics, export_paths = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        try:
+            metrics, export_paths = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+        except tf.compat.v1.train.NanLossDuringTrainingError:
+            # Estimator's own NanTensorHook stopped the step before any export.
+            raise NonFiniteLossError(progress.last_step) from None
         if not metrics:
             # The model_dir was already trained to max_steps (or early stopping
             # ended the run between evaluations): evaluate what is there.

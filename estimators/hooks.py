@@ -31,6 +31,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
         self._last: tuple[int, float] | None = None
         self._first: tuple[int, float] | None = None
         self.examples_per_sec: float | None = None
+        self.last_step: int | None = None  # the step that just ran: names the step a NaN loss stopped
 
     def begin(self) -> None:
         self._global_step = tf.compat.v1.train.get_global_step()
@@ -40,6 +41,7 @@ class ProgressHook(tf.estimator.SessionRunHook):
 
     def after_run(self, run_context, run_values) -> None:
         step, now = int(run_values.results) + 1, time.perf_counter()
+        self.last_step = step
         if self._last is None:
             self._last = self._first = (step, now)
             return

@@ -15,7 +15,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UsageError
+from common.errors import NonFiniteLossError, UsageError
 from estimators import conversion
 from estimators.engine import InputFn, Job, Result
 from estimators.export import export_keras_model
@@ -46,6 +46,7 @@ class KerasEngine:
         chunk = max(1, min(job.checkpoints.save_checkpoints_steps, job.max_steps))
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
         callbacks = [
+            _StopOnNonFiniteLoss(),
             _StopAtStep(job.max_steps),
             progress,
             _TensorBoard(os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps),
@@ -150,6 +151,18 @@ def _warm_start(model: tf.keras.Model, model_dir: str) -> None:
     if path is None:
         raise UsageError("model_dir", f"nothing to warm-start from: no checkpoint in '{model_dir}'")
     tf.train.Checkpoint(model=model).restore(path).expect_partial()
+
+
+class _StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
+    """Raise at the first NaN/Inf loss, before a checkpoint or export can hold broken weights.
+
+    (Keras's TerminateOnNaN only stops fit, after which the run would export.)
+    """
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            raise NonFiniteLossError(int(self.model.optimizer.iterations.numpy()))
 
 
 class _StopAtStep(tf.keras.callbacks.Callback):

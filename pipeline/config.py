@@ -39,6 +39,7 @@ class DataParams:
     deterministic: bool = True
     drop_remainder: bool = False  # in EVAL/PREDICT too (TPU static shapes); TRAIN always drops
     synthetic: bool = False  # random data of the same shapes, no I/O
+    on_corrupt_record: str = "fail"  # TFRecord DataLossError: fail (name the file) | skip (and count)
     augment: AugmentParams = AugmentParams()
 
 
@@ -117,12 +118,22 @@ class OutputParams:
 
 
 @dataclasses.dataclass(frozen=True)
+class GateParams:
+    """The data-validation gate (pipeline/validation) run on the training data before training."""
+
+    validate: bool = False  # scripts/train.py turns it on; pipeline.retraining runs its own gate
+    allow_anomalies: bool = False
+    running_mode: str = "in_memory"  # Beam DirectRunner mode; multi_processing pays off on large data
+
+
+@dataclasses.dataclass(frozen=True)
 class Hparams:
     data: DataParams = DataParams()
     model: ModelParams = ModelParams()
     training: TrainingParams = TrainingParams()
     distribution: DistributionParams = DistributionParams()
     output: OutputParams = OutputParams()
+    gate: GateParams = GateParams()
 
     def replace(self, **sections) -> Hparams:
         return dataclasses.replace(self, **sections)

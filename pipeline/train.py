@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
-from estimators import bottleneck, distribution, report
+from estimators import bottleneck, checkpoints, distribution, report
 from estimators.canned import CANNED_MODELS
 from estimators.engine import EarlyStopping, Engine, Job, Serving, get_engine, set_mixed_precision
 from estimators.export import export_keras_model
@@ -28,6 +28,7 @@ from estimators.models import PREPROCESSING, RGB_MODELS, TABULAR_MODELS, TRANSFE
 from estimators.optimizers import OptimizerSpec
 from input_fns import sources, tfds_source
 from input_fns.preprocessing import ImageSpec
+from pipeline import data_gate
 from pipeline.config import Hparams
 
 EXPORTER_NAME = "serving"
@@ -165,6 +166,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     if out.overwrite_model_dir:
         remove_dir(out.model_dir)
     ensure_writable_dir(out.model_dir, "model_dir")
+    checkpoints.resume_point(out.model_dir)  # sets aside a truncated newest checkpoint
 
     if hp.data.source == "tfds":
         builder = tfds_source.load_builder(hp.data.dataset, hp.data.data_dir, hp.data.download)
@@ -176,6 +178,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         if meta.kind != sources.IMAGE:
             raise UsageError("source", f"'{hp.data.source}' data is tabular; pipeline.train reads image sources")
         hp = hp.replace(data=dataclasses.replace(hp.data, train_split="train", eval_split="eval"))
+    if hp.gate.validate:
+        data_gate.check(hp, builder if hp.data.source == "tfds" else None, stream)
     data = _Data(builder, meta, image_spec_for(hp, meta))
     engine = get_engine(t.engine)
     strategy = _strategy(hp, engine.name)

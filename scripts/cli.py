@@ -6,6 +6,8 @@ stderr and exit with the error's status (2 for usage errors); no traceback.
 
 from __future__ import annotations
 
+import errno
+import logging as pylogging
 import os
 import sys
 import warnings
@@ -38,6 +40,21 @@ def _parse_flags(argv: list[str]) -> list[str]:
         fail(str(err).splitlines()[0])
 
 
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT}
+_STORAGE_WORDS = ("No space left", "File too large", "Read-only file system", "Permission denied", "quota")
+
+
+def _storage_failure(err: BaseException) -> str | None:
+    """The one-line reason when ``err`` is a failed write to storage, else None."""
+    if isinstance(err, OSError) and err.errno in _STORAGE_ERRNOS:
+        return f"{err.strerror} ({err.filename})" if err.filename else str(err.strerror)
+    message = getattr(err, "message", None) or str(err)
+    for line in message.splitlines():
+        if any(word in line for word in _STORAGE_WORDS):
+            return line.strip()[:300]
+    return None
+
+
 def run(main: Callable[[list[str]], int | None]) -> None:
     """``absl.app.run(main)``, with KestrelError turned into one line and its exit status."""
 
@@ -48,6 +65,8 @@ def run(main: Callable[[list[str]], int | None]) -> None:
         if not flags.FLAGS["verbosity"].present:
             # TFDS and Estimator INFO logs drown the progress lines; -v 0 brings them back.
             logging.set_verbosity(logging.WARNING)
+            # Beam warns that python-snappy is missing on every TFRecord read.
+            pylogging.getLogger("apache_beam").setLevel(pylogging.ERROR)
         warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\.")
         if len(argv) > 1:
             fail(f"unexpected arguments {argv[1:]}; every option is a --flag (see --helpshort)")
@@ -55,5 +74,12 @@ def run(main: Callable[[list[str]], int | None]) -> None:
             return main(argv)
         except KestrelError as err:
             fail(str(err), err.exit_code)
+        except (OSError, tf.errors.OpError) as err:
+            # A full disk, a file-size limit or a read-only model_dir at a write mid-run: one
+            # line, status 1; the checkpoints written before it are untouched (atomic renames).
+            reason = _storage_failure(err)
+            if reason is None:
+                raise
+            fail(f"cannot write: {reason}; free space or fix --model_dir permissions, then rerun to resume", 1)
 
     app.run(guarded_main, flags_parser=_parse_flags)

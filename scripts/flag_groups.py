@@ -12,7 +12,16 @@ from estimators.models import BUILDERS
 from estimators.models.cifar_cnn import AUGMENTATIONS
 from estimators.optimizers import OPTIMIZERS, SCHEDULES
 from input_fns.augmentation import AugmentParams
-from pipeline.config import DataParams, DistributionParams, Hparams, ModelParams, OutputParams, TrainingParams
+from pipeline.config import (
+    DataParams,
+    DistributionParams,
+    GateParams,
+    Hparams,
+    ModelParams,
+    OutputParams,
+    TrainingParams,
+)
+from pipeline.validation.config import RUNNING_MODES
 
 FLAGS = flags.FLAGS
 _D = Hparams()
@@ -56,6 +65,12 @@ def _define_source_flags() -> None:
     flags.DEFINE_boolean("deterministic", d.deterministic, "Keep element order under parallel maps (reproducible).")
     flags.DEFINE_boolean("drop_remainder", d.drop_remainder, "Drop partial batches in eval/predict too (TPU).")
     flags.DEFINE_boolean("synthetic_data", d.synthetic, "Random data of the source's shapes, no I/O (benchmarks).")
+    flags.DEFINE_enum(
+        "on_corrupt_record",
+        d.on_corrupt_record,
+        ["fail", "skip"],
+        "Corrupt TFRecord shards (tfds, tfrecord): fail naming the file, or skip the unreadable records and count them.",
+    )
     flags.DEFINE_boolean("augment_hflip", a.horizontal_flip, "Training: random horizontal flips.")
     flags.DEFINE_boolean("augment_vflip", a.vertical_flip, "Training: random vertical flips.")
     flags.DEFINE_boolean("augment_rot90", a.rot90, "Training: random multiples of 90 degrees (square images).")
@@ -299,6 +314,21 @@ def _hidden_units(values: list[str]) -> tuple[int, ...]:
     return units
 
 
+def define_gate_flags() -> None:
+    """The data-validation gate the main job runs before training (scripts/train.py)."""
+    flags.DEFINE_boolean("validate_data", True, "Run the TFDV gate on the training data first; refuse bad data.")
+    if "allow_anomalies" not in FLAGS:  # the validation and retrain groups define it too
+        flags.DEFINE_boolean("allow_anomalies", False, "Train despite the gate's findings; the verdict records it.")
+    flags.DEFINE_enum(
+        "gate_running_mode", GateParams().running_mode, list(RUNNING_MODES), "Beam DirectRunner mode for the gate."
+    )
+
+
+def gate_params_from_flags() -> GateParams:
+    f = FLAGS
+    return GateParams(validate=f.validate_data, allow_anomalies=f.allow_anomalies, running_mode=f.gate_running_mode)
+
+
 def hparams_from_flags() -> Hparams:
     f = FLAGS
     return Hparams(
@@ -326,6 +356,7 @@ def hparams_from_flags() -> Hparams:
             deterministic=f.deterministic,
             drop_remainder=f.drop_remainder,
             synthetic=f.synthetic_data,
+            on_corrupt_record=f.on_corrupt_record,
             augment=augment_params_from_flags(),
         ),
         model=ModelParams(

@@ -12,11 +12,13 @@ from pipeline import train
 from scripts import flag_groups
 
 flag_groups.define_train_flags()
+flag_groups.define_gate_flags()
 
 
 def main(argv: list[str]) -> None:
     del argv
-    summary = train.run(flag_groups.hparams_from_flags())
+    hparams = flag_groups.hparams_from_flags().replace(gate=flag_groups.gate_params_from_flags())
+    summary = train.run(hparams)
     print(summary.format(), flush=True)
 
 
