@@ -63,7 +63,8 @@ def cached_features(
     if tf.io.gfile.exists(path):
         # Through memory: np.load seeks, which a GFile (gs://) does not do well.
         with tf.io.gfile.GFile(path, "rb") as f:
-            data = np.load(io.BytesIO(f.read()))
+            # allow_pickle=False: a cache file is data; a pickled object array in it would run code.
+            data = np.load(io.BytesIO(f.read()), allow_pickle=False)
         features, labels = data["features"], data["labels"]
         return features, labels, time.perf_counter() - started, True
     chunks, label_chunks = [], []

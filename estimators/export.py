@@ -58,16 +58,40 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
     return {serving.SERVING_KEY: serve_flat.get_concrete_function()}
 
 
+TEMP_PREFIX = "temp-"
+
+
 def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) -> str:
-    """Write ``export_base/<timestamp>`` (as the Estimator's exporters name them) with labels beside."""
+    """Write ``export_base/<timestamp>`` (as the Estimator's exporters name them) with labels beside.
+
+    Atomic, like the Estimator's exporters: everything is written to ``temp-<timestamp>``
+    and renamed to the numbered directory last, so TF Serving, an exporter's garbage
+    collection or ``numbered_exports`` never see a half-written SavedModel; a failure
+    removes the temporary directory and leaves earlier exports as they were.
+    """
     export_dir = os.path.join(export_base, str(int(time.time())))
     while tf.io.gfile.exists(export_dir):
         time.sleep(1)
         export_dir = os.path.join(export_base, str(int(time.time())))
+    temp_dir = os.path.join(export_base, TEMP_PREFIX + os.path.basename(export_dir))
     module = tf.Module()
     # Track the weights, not the model: the model would bring its optimizer and
     # slots into the SavedModel, which then cannot be loaded back.
     module.weights = list(model.weights)
-    tf.saved_model.save(module, export_dir, signatures=_signatures(model, how))
-    serving.write_labels(os.path.join(export_dir, "assets.extra"), how.class_names)
+    try:
+        tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
+        serving.write_labels(os.path.join(temp_dir, "assets.extra"), how.class_names)
+        tf.io.gfile.rename(temp_dir, export_dir)
+    except BaseException:
+        if tf.io.gfile.exists(temp_dir):
+            tf.io.gfile.rmtree(temp_dir)
+        raise
     return export_dir
+
+
+def numbered_exports(export_base: str) -> list[str]:
+    """The complete exports under ``export_base``, oldest first (temporary directories ignored)."""
+    if not tf.io.gfile.isdir(export_base):
+        return []
+    names = [n.rstrip("/") for n in tf.io.gfile.listdir(export_base)]
+    return [os.path.join(export_base, n) for n in sorted((n for n in names if n.isdigit()), key=int)]

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from common.errors import UsageError
 
@@ -22,6 +23,12 @@ MODES = (TRAIN, EVAL, PREDICT)
 
 CACHE_NONE = "none"
 CACHE_MEMORY = "memory"
+
+# What a corrupt TFRecord shard (tf.errors.DataLossError) does: stop naming the file, or skip its
+# unreadable records and say how many files and readable records that left.
+ON_CORRUPT_FAIL = "fail"
+ON_CORRUPT_SKIP = "skip"
+ON_CORRUPT = (ON_CORRUPT_FAIL, ON_CORRUPT_SKIP)
 
 InputFn = Callable[..., tf.data.Dataset]
 # (example..., seed) -> example; seed is a [2] int64 tensor for stateless random ops.
@@ -44,12 +51,15 @@ class PipelineOptions:
     drop_remainder: bool = False
     shuffle_buffer: int = 10_000
     seed: int | None = None
+    on_corrupt_record: str = ON_CORRUPT_FAIL
 
     def __post_init__(self) -> None:
         if not self.cache:
             raise UsageError("cache", f"empty; allowed: {CACHE_NONE}, {CACHE_MEMORY} or a file path prefix")
         if self.shuffle_buffer < 1:
             raise UsageError("shuffle_buffer", f"{self.shuffle_buffer}; must be at least 1")
+        if self.on_corrupt_record not in ON_CORRUPT:
+            raise UsageError("on_corrupt_record", f"'{self.on_corrupt_record}'; allowed: {', '.join(ON_CORRUPT)}")
 
     @property
     def num_parallel_calls(self) -> int | None:
@@ -111,6 +121,54 @@ def read_files(
     else:
         ds = ds.interleave(reader, cycle_length=cycle)
     return ds, by_file
+
+
+def compression_of(files: Sequence[str]) -> str | None:
+    return "GZIP" if files and all(f.endswith(".gz") for f in files) else None
+
+
+def _count_records(ds: tf.data.Dataset) -> int:
+    return int(ds.batch(4096).reduce(tf.constant(0, tf.int64), lambda n, batch: n + tf.size(batch, tf.int64)))
+
+
+def check_records(files: Sequence[str], on_corrupt: str, flag: str) -> dict[str, int]:
+    """Read every record of ``files`` once (CRCs checked) before training; returns the corrupt ones.
+
+    Corrupt (truncated, bit-flipped) files raise a UsageError naming the first one with
+    ``fail``; with ``skip`` they map to the records still readable in them (those before
+    the first bad one), which ``skip_corrupt`` readers then yield, and a warning counts them.
+    A check before training, rather than at read time, means a run never trains a silently
+    partial epoch and never dies with a traceback after hours.
+    """
+    compression = compression_of(files)
+    corrupt: dict[str, int] = {}
+    for path in files:
+        try:
+            _count_records(tf.data.TFRecordDataset(path, compression_type=compression))
+        except tf.errors.DataLossError as err:
+            reason = err.message.strip().splitlines()[-1][-200:]
+            if on_corrupt != ON_CORRUPT_SKIP:
+                raise UsageError(
+                    flag,
+                    f"'{path}' is a corrupt TFRecord file ({reason}); re-create it, remove it, "
+                    "or pass --on_corrupt_record=skip",
+                ) from None
+            kept = tf.data.TFRecordDataset(path, compression_type=compression).ignore_errors()
+            corrupt[path] = _count_records(kept)
+    if corrupt:
+        shown = ", ".join(f"{p} ({n} readable records kept)" for p, n in corrupt.items())
+        logging.warning(
+            "--on_corrupt_record=skip: skipping the unreadable records of %d of %d files: %s",
+            len(corrupt),
+            len(files),
+            shown,
+        )
+    return corrupt
+
+
+def skip_corrupt(ds: tf.data.Dataset, on_corrupt: str) -> tf.data.Dataset:
+    """With ``skip``, a reader's dataset that ends at its first corrupt record instead of failing."""
+    return ds.ignore_errors(log_warning=True) if on_corrupt == ON_CORRUPT_SKIP else ds
 
 
 def seeded(element: ElementFn, seed: int | None) -> Callable[[tf.Tensor, tuple], tuple]:

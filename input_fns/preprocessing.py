@@ -76,8 +76,58 @@ def prepare_image(image: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
     return PREPROCESSORS[spec.preprocessing](image)
 
 
-def decode_image(image_bytes: tf.Tensor, channels: int) -> tf.Tensor:
-    """PNG, JPEG, BMP or GIF bytes -> uint8 [height, width, channels] (first GIF frame)."""
+# The largest image decoded (pixels, from the header): 64 Mpx is 192 MB as RGB uint8. A
+# hostile or broken header claiming 20,000 x 20,000 would otherwise make the decoder allocate it.
+MAX_PIXELS = 64 * 1024 * 1024
+
+
+def _header_bytes(image_bytes: tf.Tensor, count: int = 32) -> tf.Tensor:
+    padded = tf.strings.join([tf.strings.substr(image_bytes, 0, count), tf.constant(b"\0" * count)])
+    return tf.cast(tf.io.decode_raw(tf.strings.substr(padded, 0, count), tf.uint8), tf.int64)
+
+
+def _number(head: tf.Tensor, start: int, size: int, little_endian: bool) -> tf.Tensor:
+    order = range(size) if little_endian else reversed(range(size))
+    return tf.add_n([head[start + i] * (256**k) for k, i in enumerate(order)])
+
+
+def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
+    """Width x height as the PNG, BMP, GIF or JPEG header states it (int64; 0 when not one of those)."""
+    head = _header_bytes(image_bytes)
+    png = (head[0] == 0x89) & (head[1] == ord("P"))
+    bmp = (head[0] == ord("B")) & (head[1] == ord("M"))
+    gif = (head[0] == ord("G")) & (head[1] == ord("I")) & (head[2] == ord("F"))
+    jpeg = (head[0] == 0xFF) & (head[1] == 0xD8)
+    png_px = _number(head, 16, 4, False) * _number(head, 20, 4, False)
+    # BMP: a 12-byte core header has 16-bit sizes; the others signed 32-bit (negative height: top-down).
+    core = _number(head, 14, 4, True) == 12
+    bmp_w = tf.where(core, _number(head, 18, 2, True), _number(head, 18, 4, True))
+    bmp_h = tf.where(core, _number(head, 20, 2, True), _number(head, 22, 4, True))
+    bmp_h = tf.where(bmp_h >= 2**31, 2**32 - bmp_h, bmp_h)
+    gif_px = _number(head, 6, 2, True) * _number(head, 8, 2, True)
+    zero = tf.constant(0, tf.int64)
+
+    def jpeg_px() -> tf.Tensor:
+        shape = tf.cast(tf.io.extract_jpeg_shape(image_bytes), tf.int64)
+        return shape[0] * shape[1]
+
+    px = tf.where(png, png_px, tf.where(bmp, bmp_w * bmp_h, tf.where(gif, gif_px, zero)))
+    return tf.cond(jpeg, jpeg_px, lambda: px)
+
+
+def decode_image(image_bytes: tf.Tensor, channels: int, max_pixels: int = MAX_PIXELS) -> tf.Tensor:
+    """PNG, JPEG, BMP or GIF bytes -> uint8 [height, width, channels] (first GIF frame).
+
+    A header claiming more than ``max_pixels`` fails with InvalidArgumentError before any
+    decoder allocates the image (the up-front check skips such a file, serving rejects it).
+    """
+    check = tf.debugging.assert_less_equal(
+        header_pixels(image_bytes),
+        tf.constant(max_pixels, tf.int64),
+        message=f"image header claims more than {max_pixels} pixels",
+    )
+    with tf.control_dependencies([check]):
+        image_bytes = tf.identity(image_bytes)
     if channels == 3:
         image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     else:

@@ -14,13 +14,14 @@ a TFDS source also takes any TFDS split string as the role.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from input_fns import csv_source, image_folder, synthetic, tfds_source, tfrecord_source
+from input_fns import csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
@@ -98,6 +99,7 @@ def pipeline_options(data, seed: int | None) -> PipelineOptions:
         drop_remainder=data.drop_remainder,
         shuffle_buffer=data.shuffle_buffer,
         seed=seed,
+        on_corrupt_record=getattr(data, "on_corrupt_record", pipeline_ops.ON_CORRUPT_FAIL),
     )
 
 
@@ -128,6 +130,11 @@ def _tfds(data, seed, options):
             raise UsageError(flag, f"{err}; splits of '{info.name}': {sorted(builder.info.splits)}") from None
         if not sizes[role]:
             raise UsageError(f"{role}_split", f"'{split}' of '{info.name}' is empty")
+        shards = sorted({i.filename for i in builder.info.splits[split].file_instructions})
+        shards = [p if os.path.isabs(p) or "://" in p else os.path.join(builder.data_dir, p) for p in shards]
+        # TFDS reads through its own parallel interleave, where a skipped error does not end
+        # the stream cleanly: a corrupt prepared shard is always an error naming the file.
+        pipeline_ops.check_records(shards, pipeline_ops.ON_CORRUPT_FAIL, f"{role}_split")
     meta = SourceMeta(info.name, IMAGE, info.class_names, info.image_shape, split_sizes=sizes)
 
     def factory(role, mode, batch_size, input_name, image_spec):
@@ -178,8 +185,9 @@ def _tfrecord(data, seed, options):
     sizes = {}
     top_label = -1
     for role, paths in files.items():
+        pipeline_ops.check_records(paths, options.on_corrupt_record, f"{role}_files")
         try:
-            labels = tfrecord_source.scan_labels(paths, spec)
+            labels = tfrecord_source.scan_labels(paths, spec, options.on_corrupt_record)
         except tf.errors.OpError as err:
             raise UsageError(
                 f"{role}_files", f"not TFRecords of tf.Example with {spec.label_key}: {err.message}"

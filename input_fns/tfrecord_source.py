@@ -81,19 +81,22 @@ def resolve_files(patterns: str | None, flag: str) -> list[str]:
     return sorted(set(files))
 
 
-def _reader(files: list[str]):
-    compression = "GZIP" if all(f.endswith(".gz") for f in files) else None
+def _reader(files: list[str], on_corrupt: str = pipeline_ops.ON_CORRUPT_FAIL):
+    compression = pipeline_ops.compression_of(files)
 
     def read(path: tf.Tensor) -> tf.data.Dataset:
-        return tf.data.TFRecordDataset(path, compression_type=compression)
+        # Per file, so a corrupt shard ends only its own stream (skip), never the interleave.
+        return pipeline_ops.skip_corrupt(tf.data.TFRecordDataset(path, compression_type=compression), on_corrupt)
 
     return read
 
 
-def scan_labels(files: list[str], spec: FeatureSpec) -> np.ndarray:
+def scan_labels(files: list[str], spec: FeatureSpec, on_corrupt: str = pipeline_ops.ON_CORRUPT_FAIL) -> np.ndarray:
     """Every label in ``files`` (parsing only the label): for class counts and split sizes."""
     label_only = {spec.label_key: spec.parsing_spec()[spec.label_key]}
-    ds = tf.data.Dataset.from_tensor_slices(files).interleave(_reader(files), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_tensor_slices(files).interleave(
+        _reader(files, on_corrupt), num_parallel_calls=tf.data.AUTOTUNE
+    )
     ds = ds.batch(4096).map(lambda records: tf.io.parse_example(records, label_only)[spec.label_key])
     chunks = list(ds.as_numpy_iterator())
     return np.concatenate(chunks) if chunks else np.zeros([0], np.int64)
@@ -139,7 +142,9 @@ def make_input_fn(
         return stages.decode(pixels, label)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-        ds, by_file = pipeline_ops.read_files(files, _reader(files), mode, options, input_context)
+        ds, by_file = pipeline_ops.read_files(
+            files, _reader(files, options.on_corrupt_record), mode, options, input_context
+        )
         return pipeline_ops.finish(
             ds,
             mode,

@@ -1,0 +1,91 @@
+"""Atomic exports: a failure or a SIGKILL mid-export leaves no numbered SavedModel and the previous one intact."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from estimators import export, serving
+from estimators.engine import Serving
+from input_fns.preprocessing import ImageSpec
+from tests.conftest import REPO_ROOT
+
+SPEC = ImageSpec(8, 8, 1)
+HOW = Serving(class_names=("a", "b"), input_name="image", image=SPEC)
+
+
+def _model() -> tf.keras.Model:
+    inputs = tf.keras.Input(SPEC.shape, name="image")
+    x = tf.keras.layers.Flatten(name="flat")(inputs)
+    return tf.keras.Model({"image": inputs}, tf.keras.layers.Dense(2, activation="softmax", name="out")(x))
+
+
+def _probabilities(export_dir: str) -> np.ndarray:
+    loaded = tf.saved_model.load(export_dir)
+    fn = loaded.signatures[serving.FLOAT_SIGNATURE]
+    return fn(images=tf.ones([1, *SPEC.shape]))["probabilities"].numpy()
+
+
+def test_failed_export_leaves_nothing_and_keeps_the_previous(tmp_path, monkeypatch):
+    base = str(tmp_path / "export" / "latest")
+    model = _model()
+    first = export.export_keras_model(model, base, HOW)
+    before = _probabilities(first)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    # The asset step fails after the SavedModel itself is written: the half-done export must vanish.
+    monkeypatch.setattr(serving, "write_labels", disk_full)
+    model.get_layer("out").kernel.assign(tf.zeros_like(model.get_layer("out").kernel))
+    with pytest.raises(OSError, match="No space left"):
+        export.export_keras_model(model, base, HOW)
+    assert export.numbered_exports(base) == [first]
+    assert sorted(os.listdir(base)) == [os.path.basename(first)]  # no temp- directory left either
+    np.testing.assert_allclose(_probabilities(first), before)
+    assert serving.read_labels(first) == ("a", "b")
+
+
+_KILLED_EXPORT = """
+import os, signal, sys
+from estimators import export, serving
+from tests.test_reliability_export import HOW, _model
+
+base = sys.argv[1]
+model = _model()
+print(export.export_keras_model(model, base, HOW), flush=True)
+
+def killed(directory, class_names):
+    # The SavedModel is on disk, its labels not yet: the worst moment to die.
+    os.kill(os.getpid(), signal.SIGKILL)
+
+serving.write_labels = killed
+export.export_keras_model(model, base, HOW)
+"""
+
+
+def test_sigkill_mid_export_leaves_only_a_temp_dir(tmp_path):
+    base = str(tmp_path / "export" / "latest")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_EXPORT), base],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    first = result.stdout.strip().splitlines()[-1]
+    names = sorted(os.listdir(base))
+    # The killed export is a temp- directory that serving and numbered_exports ignore.
+    assert [n for n in names if n.isdigit()] == [os.path.basename(first)]
+    assert any(n.startswith(export.TEMP_PREFIX) for n in names)
+    assert export.numbered_exports(base) == [first]
+    assert serving.read_labels(first) == ("a", "b")
+    assert _probabilities(first).shape == (1, 2)

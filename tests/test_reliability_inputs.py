@@ -1,0 +1,125 @@
+"""Hostile files: truncated, huge-header and non-image bytes never crash or exhaust memory; no pickle loads."""
+
+from __future__ import annotations
+
+import io
+import resource
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from input_fns import image_folder
+from input_fns.preprocessing import ImageSpec, decode_image, header_pixels
+
+HUGE = 20_000
+
+
+def _png(width: int, height: int, pixels: bytes | None = None) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
+    raw = pixels if pixels is not None else b"".join(b"\0" + b"\x80" * width for _ in range(min(height, 4)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def _bmp(width: int, height: int) -> bytes:
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    return b"BM" + struct.pack("<IHHI", 54 + 64, 0, 0, 54) + info + b"\0" * 64
+
+
+def _jpeg(size: int = 16) -> bytes:
+    return tf.io.encode_jpeg(tf.zeros([size, size, 3], tf.uint8)).numpy()
+
+
+HOSTILE = {
+    "huge.png": _png(HUGE, HUGE),
+    "huge.bmp": _bmp(HUGE, HUGE),
+    "huge_topdown.bmp": _bmp(HUGE, -HUGE),
+    "huge.gif": b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0" * 16,
+    "truncated.png": _png(16, 16)[:40],
+    "truncated.jpg": _jpeg()[:60],
+    "text.png": b"this is not an image at all\n" * 10,
+    "empty.jpg": b"",
+}
+
+
+def _max_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_header_pixels_reads_each_format():
+    assert int(header_pixels(_png(7, 5))) == 35
+    assert int(header_pixels(_bmp(6, -4))) == 24
+    assert int(header_pixels(_jpeg(16))) == 256
+    assert int(header_pixels(b"junk")) == 0
+    assert int(header_pixels(HOSTILE["huge.png"])) == HUGE * HUGE
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_bytes_fail_cleanly_without_allocating(name):
+    before = _max_rss_mb()
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        decode_image(tf.constant(HOSTILE[name]), 3)
+    assert _max_rss_mb() - before < 300  # a decoded 20,000^2 RGB image would be 1.2 GB
+
+
+def test_good_images_still_decode():
+    assert decode_image(tf.constant(_png(7, 5, b"".join(b"\0" + b"\x10" * 7 for _ in range(5)))), 1).shape == (5, 7, 1)
+    assert decode_image(tf.constant(_jpeg()), 3).shape == (16, 16, 3)
+
+
+def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(3):
+            (tmp_path / cls / f"good{i}.jpg").write_bytes(_jpeg())
+    for name, data in HOSTILE.items():
+        (tmp_path / "a" / name).write_bytes(data)
+    before = _max_rss_mb()
+    folder = image_folder.load(str(tmp_path), val_fraction=0.3, seed=1)
+    assert _max_rss_mb() - before < 300
+    assert sorted(p.rsplit("/", 1)[-1] for p in folder.skipped) == sorted(HOSTILE)
+    assert len(folder.train) + len(folder.validation) == 6
+
+
+def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
+    from estimators import export, serving
+    from estimators.engine import Serving
+
+    spec = ImageSpec(8, 8, 3)
+    inputs = tf.keras.Input(spec.shape, name="image")
+    outputs = tf.keras.layers.Dense(2, activation="softmax", name="out")(tf.keras.layers.Flatten(name="f")(inputs))
+    model = tf.keras.Model({"image": inputs}, outputs)
+    path = export.export_keras_model(model, str(tmp_path), Serving(("a", "b"), "image", spec))
+    serve = tf.saved_model.load(path).signatures[serving.SERVING_KEY]
+    before = _max_rss_mb()
+    for name in ("huge.png", "huge.bmp", "text.png"):
+        with pytest.raises(tf.errors.InvalidArgumentError):
+            serve(image_bytes=tf.constant([HOSTILE[name]]))
+    assert _max_rss_mb() - before < 300
+    assert serve(image_bytes=tf.constant([_jpeg()]))["probabilities"].shape == (1, 2)
+
+
+def test_pickle_bearing_npy_and_npz_are_refused(tmp_path):
+    """The bottleneck cache is the one user-reachable np.load: it must not unpickle (run code)."""
+    from estimators import bottleneck
+
+    payload = np.array([{"x": 1}], dtype=object)  # an object array is stored as a pickle
+    npz = tmp_path / "features.npz"
+    buffer = io.BytesIO()
+    np.savez(buffer, features=payload, labels=np.zeros(1))
+    npz.write_bytes(buffer.getvalue())
+
+    def never(*args, **kwargs):
+        raise AssertionError("the cache hit should not compute features")
+
+    with pytest.raises(ValueError, match="allow_pickle"):
+        bottleneck.cached_features(None, never, "image", str(npz))
+    npy = tmp_path / "x.npy"
+    np.save(npy, payload)
+    with pytest.raises(ValueError, match="allow_pickle"):
+        np.load(npy, allow_pickle=False)
