@@ -1,0 +1,61 @@
+"""Smoke test of the benchmark suite: its pieces run with tiny sizes and write well-formed, positive figures.
+
+No timing assertions: the figures of a loaded 2-core machine mean nothing here. The
+input pipeline, bottleneck, distribution and TFDV pieces run in the full suite
+(scripts/benchmark_suite.py); here the suite's own code runs end to end on the
+training-throughput (all three loops) and start-up benchmarks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from benchmarks import memory, suite, training_throughput
+
+
+def test_peak_memory_counts_the_children(tmp_path):
+    # A child whose own child holds 150 MB: the tree's peak must include the grandchild.
+    code = (
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "'import time; x = bytearray(150 * 2**20); print(\"held\", flush=True); time.sleep(0.6)'])"
+    )
+    measured = memory.run_measured([sys.executable, "-c", code], timeout=60).check()
+    assert measured.first_line(lambda line: line == "held") is not None
+    assert measured.peak_rss_bytes > 150 * 2**20
+    assert measured.peak_processes >= 2
+
+
+def test_quick_suite_writes_positive_figures(tfds_data_dir, tmp_path):
+    out = str(tmp_path / "suite")
+    sizes = suite.dataclasses.replace(suite.QUICK, startup_train_steps=3)
+    record = suite.run(
+        suite.SuiteConfig(
+            out_dir=out, data_dir=tfds_data_dir, sizes=sizes, benchmarks=("training_throughput", "startup")
+        ),
+        say=lambda line: None,
+    )
+    with open(os.path.join(out, "suite.json")) as f:
+        assert json.load(f)["results"].keys() == {"training_throughput", "startup"}
+    assert os.path.getsize(os.path.join(out, "memory.png")) > 0
+
+    runs = record["results"]["training_throughput"]["runs"]
+    assert {r["engine"] for r in runs} == set(training_throughput.ENGINES)
+    for r in runs:
+        assert r["examples_per_sec"] > 0 and r["median_step_ms"] > 0 and r["peak_rss_mb"] > 0
+        assert r["steps"] > 0
+    plain = next(r for r in runs if r["engine"] == "tf_function")
+    assert 0 < plain["input_wait_fraction"] < 1
+    (ratios,) = record["results"]["training_throughput"]["targets"]
+    assert ratios["estimator_vs_keras"] > 0 and ratios["tf_function_over_keras"] > 0
+    assert os.path.getsize(os.path.join(out, "training_throughput", "throughput.png")) > 0
+
+    start = record["results"]["startup"]
+    assert start["first_step_seconds_best"] > 0 and start["peak_rss_mb"] > 0
+    assert start["runs"][0]["first_progress_line"].startswith("step ")
+
+    names = {t["target"] for t in record["targets"]}
+    assert "first training step within 15 s of launch" in names
+    assert all(t["figure"] > 0 for t in record["targets"])
+    assert all(mb > 0 for mb in record["peak_memory_mb"].values())
