@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from estimators.cluster import Cluster
 from estimators.conversion import CheckpointPolicy
 from estimators.models.spec import ModelSpec
 
@@ -77,6 +78,7 @@ class Job:
     warm_start_from: str | None = None  # a model_dir whose latest checkpoint initialises the model's weights
     serving: Serving | None = None  # None: no export (a bottleneck head, say)
     stream: TextIO = sys.stdout
+    cluster: Cluster | None = None  # from TF_CONFIG (estimators/cluster.py); None: one process
 
 
 @dataclasses.dataclass

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import NonFiniteLossError
-from estimators import conversion, serving
+from estimators import cluster_run, conversion, serving
 from estimators.canned import make_canned_estimator
 from estimators.engine import EarlyStopping, InputFn, Job, Result
 from estimators.hooks import ProgressHook
@@ -60,6 +60,8 @@ class EstimatorEngine:
 
         started = time.perf_counter()
         try:
+            if job.cluster is not None:
+                return self._run_cluster_task(job, estimator, train_spec, eval_spec, receiver_fn, assets, progress)
             metrics, export_paths = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
         except tf.compat.v1.train.NanLossDuringTrainingError:
             # Estimator's own NanTensorHook stopped the step before any export.
@@ -90,6 +92,24 @@ class EstimatorEngine:
             train_seconds=elapsed,
             predict=predict,
             weights=weights,
+        )
+
+    def _run_cluster_task(self, job, estimator, train_spec, eval_spec, receiver_fn, assets, progress) -> Result:
+        """One task of a TF_CONFIG cluster: train; the chief alone then evaluates and exports once."""
+
+        def export(local: tf.estimator.Estimator) -> str:
+            base = os.path.join(job.model_dir, "export", LATEST_EXPORTER)
+            return _as_str(local.export_saved_model(base, receiver_fn, assets_extra=assets))
+
+        started = time.perf_counter()
+        task = cluster_run.train_and_evaluate(estimator, train_spec, eval_spec, job.cluster, export)
+        return Result(
+            metrics=task.metrics or {},
+            export_path=task.export_path,
+            examples_per_sec=progress.examples_per_sec,
+            train_seconds=time.perf_counter() - started,
+            predict=lambda input_fn: np.stack([p["probabilities"] for p in estimator.predict(input_fn)]),
+            weights=lambda: {},
         )
 
     def _estimator(self, job: Job) -> tuple[tf.estimator.Estimator, tf.keras.Model | None]:

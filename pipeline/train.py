@@ -18,12 +18,13 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
-from estimators import bottleneck, checkpoints, distribution, report
+from estimators import bottleneck, checkpoints, distribution, report, serving, tpu
+from estimators import cluster as cluster_lib
 from estimators.canned import CANNED_MODELS
 from estimators.engine import EarlyStopping, Engine, Job, Serving, get_engine, set_mixed_precision
 from estimators.export import export_keras_model
 from estimators.finetune import FineTune, stage2_spec, unfreeze
-from estimators.hooks import format_duration
+from estimators.hooks import ProgressHook, format_duration
 from estimators.models import PREPROCESSING, RGB_MODELS, TABULAR_MODELS, TRANSFER_MODELS, ModelSpec, build_model
 from estimators.optimizers import OptimizerSpec
 from input_fns import sources, tfds_source
@@ -49,8 +50,11 @@ class RunSummary:
     engine: str = "estimator"
     report_dir: str | None = None
     stages: int = 1
+    task: str | None = None  # a TF_CONFIG task other than the chief: it trains, the chief reports
 
     def format(self) -> str:
+        if self.task:
+            return f"task {self.task} finished training; the chief evaluates and exports ({self.model_dir})"
         rate = f"{self.examples_per_sec:,.0f}" if self.examples_per_sec else "n/a"
         lines = [
             f"test accuracy     {self.accuracy:.4f}",
@@ -163,6 +167,10 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     out, t = hp.output, hp.training
     # Logical CPU devices must exist before TensorFlow initialises its devices.
     distribution.configure_logical_cpus(hp.distribution.logical_cpu_devices)
+    cluster = cluster_lib.read_cluster()
+    cluster_lib.require_cluster(hp.distribution.strategy, cluster)
+    if out.overwrite_model_dir and cluster is not None:
+        raise UsageError("overwrite_model_dir", "not allowed in a cluster: a task would delete what others wrote")
     if out.overwrite_model_dir:
         remove_dir(out.model_dir)
     ensure_writable_dir(out.model_dir, "model_dir")
@@ -182,7 +190,9 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         data_gate.check(hp, builder if hp.data.source == "tfds" else None, stream)
     data = _Data(builder, meta, image_spec_for(hp, meta))
     engine = get_engine(t.engine)
-    strategy = _strategy(hp, engine.name)
+    if hp.distribution.strategy == "tpu" and engine.name == "estimator":
+        return _run_tpu(hp, builder, meta, data.image, stream)
+    strategy = _strategy(hp, engine.name, cluster)
     spec = model_spec_for(hp, meta.num_classes, data.image)
     replicas = distribution.num_replicas(strategy)
     if hp.distribution.scale_learning_rate and replicas > 1:
@@ -219,6 +229,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         early_stopping=early,
         serving=serving,
         stream=stream,
+        cluster=cluster,
     )
 
     full_weights = None
@@ -227,6 +238,18 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     else:
         result, eval_input_fn = engine.run(job), job.eval_input_fn
     seconds = result.train_seconds
+    if not result.metrics:  # a worker or evaluator task of a cluster
+        return RunSummary(
+            0.0,
+            0.0,
+            0,
+            result.examples_per_sec,
+            seconds,
+            "",
+            out.model_dir,
+            engine.name,
+            task=f"{cluster.task_type}:{cluster.task_index}",
+        )
     if rule is not None:
         print(
             f"stage 2: fine-tuning for {rule.steps} steps at learning rate x{rule.lr_factor}", file=stream, flush=True
@@ -257,10 +280,11 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     )
 
 
-def _strategy(hp: Hparams, engine: str) -> tf.distribute.Strategy | None:
+def _strategy(hp: Hparams, engine: str, cluster: cluster_lib.Cluster | None) -> tf.distribute.Strategy | None:
     """The Estimator's RunConfig strategy, or the one Model.fit runs under (None: no strategy)."""
+    d = hp.distribution
     if engine == "estimator":
-        return distribution.make_strategy(hp.distribution.strategy, hp.distribution.num_gpus)
+        return distribution.make_strategy(d.strategy, d.num_gpus, d.all_reduce_alg, cluster)
     if hp.distribution.strategy == "default":
         return None
     return distribution.make_keras_strategy(hp.distribution)
@@ -348,3 +372,59 @@ def _run_on_bottleneck(hp: Hparams, engine: Engine, job: Job, data: _Data, strea
 
 def _weights_by_name(model: tf.keras.Model) -> dict:
     return {weight.name.split(":")[0]: weight.numpy() for weight in model.weights}
+
+
+def _run_tpu(hp: Hparams, builder, meta, image: ImageSpec, stream: TextIO) -> RunSummary:
+    """--strategy=tpu under the Estimator engine: a TPUEstimator (model_to_estimator cannot take a TPU).
+
+    With --nouse_tpu the same model_fn runs on the CPU, which is how it is tested here.
+    """
+    if hp.data.source != "tfds":
+        raise UsageError("strategy", "tpu reads TFDS datasets (TFRecords a TPU host can stream); use --source=tfds")
+    t, out, d = hp.training, hp.output, hp.distribution
+    settings = tpu.settings_from(d)
+    spec = model_spec_for(hp, meta.num_classes, image)
+    learning_rate = distribution.scaled_learning_rate(spec.learning_rate, d.num_shards or 1, d.scale_learning_rate)
+    run_config = tpu.make_run_config(out.model_dir, out.checkpoints, settings, t.seed)
+    estimator = tpu.make_estimator(
+        lambda: build_model(hp.model.name, spec),
+        spec.input_name,
+        meta.class_names,
+        learning_rate,
+        run_config,
+        settings.use_tpu,
+        t.batch_size,
+        t.batch_size,
+    )
+    progress = ProgressHook(t.train_steps, t.batch_size, t.progress_every_steps, stream)
+    labels = serving.write_labels(out.model_dir, meta.class_names)
+    result = tpu.train_and_evaluate(
+        estimator,
+        tpu.make_input_fn(
+            builder,
+            hp.data.train_split,
+            tfds_source.TRAIN,
+            spec.input_name,
+            image,
+            settings.use_tpu,
+            t.seed,
+            hp.data.shuffle_buffer,
+        ),
+        tpu.make_input_fn(builder, hp.data.eval_split, tfds_source.EVAL, spec.input_name, image, settings.use_tpu),
+        t.train_steps,
+        tpu.eval_steps_for(meta.split_sizes[hp.data.eval_split.split("[")[0]], t.batch_size, t.eval_steps),
+        os.path.join(out.model_dir, "export", EXPORTER_NAME),
+        tpu.receiver_fn_for(spec.input_name, image),
+        assets_extra={serving.LABELS_FILE: labels},
+        hooks=[progress],
+    )
+    return RunSummary(
+        accuracy=result.metrics["accuracy"],
+        loss=result.metrics["loss"],
+        global_step=int(result.metrics["global_step"]),
+        examples_per_sec=progress.examples_per_sec,
+        train_seconds=0.0,
+        export_path=result.export_path,
+        model_dir=out.model_dir,
+        engine="tpu_estimator" if settings.use_tpu else "tpu_estimator (use_tpu=False, on CPU)",
+    )
