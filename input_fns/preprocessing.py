@@ -94,13 +94,16 @@ def _number(head: tf.Tensor, start: int, size: int, little_endian: bool) -> tf.T
 def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     """Width x height as the PNG, BMP, GIF or JPEG header states it (int64; 0 when not one of those)."""
     head = _header_bytes(image_bytes)
-    png = (head[0] == 0x89) & (head[1] == ord("P"))
-    bmp = (head[0] == ord("B")) & (head[1] == ord("M"))
-    gif = (head[0] == ord("G")) & (head[1] == ord("I")) & (head[2] == ord("F"))
-    jpeg = (head[0] == 0xFF) & (head[1] == 0xD8)
+
+    # tf.equal, not ==: in TF1 graphs (the Estimator's serving receiver) == compares identity.
+    def starts(*magic: int) -> tf.Tensor:
+        return tf.reduce_all(tf.equal(head[: len(magic)], tf.constant(magic, tf.int64)))
+
+    png, bmp = starts(0x89, ord("P")), starts(ord("B"), ord("M"))
+    gif, jpeg = starts(ord("G"), ord("I"), ord("F")), starts(0xFF, 0xD8)
     png_px = _number(head, 16, 4, False) * _number(head, 20, 4, False)
     # BMP: a 12-byte core header has 16-bit sizes; the others signed 32-bit (negative height: top-down).
-    core = _number(head, 14, 4, True) == 12
+    core = tf.equal(_number(head, 14, 4, True), 12)
     bmp_w = tf.where(core, _number(head, 18, 2, True), _number(head, 18, 4, True))
     bmp_h = tf.where(core, _number(head, 20, 2, True), _number(head, 22, 4, True))
     bmp_h = tf.where(bmp_h >= 2**31, 2**32 - bmp_h, bmp_h)
