@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import sys
+import time
 from typing import TextIO
 
 import tensorflow as tf
@@ -398,6 +399,7 @@ def _run_tpu(hp: Hparams, builder, meta, image: ImageSpec, stream: TextIO) -> Ru
     )
     progress = ProgressHook(t.train_steps, t.batch_size, t.progress_every_steps, stream)
     labels = serving.write_labels(out.model_dir, meta.class_names)
+    started = time.perf_counter()
     result = tpu.train_and_evaluate(
         estimator,
         tpu.make_input_fn(
@@ -423,7 +425,7 @@ def _run_tpu(hp: Hparams, builder, meta, image: ImageSpec, stream: TextIO) -> Ru
         loss=result.metrics["loss"],
         global_step=int(result.metrics["global_step"]),
         examples_per_sec=progress.examples_per_sec,
-        train_seconds=0.0,
+        train_seconds=time.perf_counter() - started,
         export_path=result.export_path,
         model_dir=out.model_dir,
         engine="tpu_estimator" if settings.use_tpu else "tpu_estimator (use_tpu=False, on CPU)",

@@ -69,3 +69,41 @@ def test_download_without_network_names_the_dataset(tmp_path):
     result = run_script("scripts.train", f"--data_dir={tmp_path}", "--dataset=mnist", f"--model_dir={tmp_path}/m")
     assert result.returncode == 2
     assert "--dataset: 'mnist' is not prepared" in result.stderr and "--download" in result.stderr
+
+
+def test_tpu_strategy_runs_tpu_estimator_on_cpu(tfds_data_dir, tmp_path):
+    result = run_script(
+        "scripts.train",
+        "--strategy=tpu",
+        "--nouse_tpu",
+        "--novalidate_data",
+        f"--data_dir={tfds_data_dir}",
+        f"--model_dir={tmp_path}",
+        "--train_steps=60",
+        "--batch_size=32",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "tpu_estimator (use_tpu=False, on CPU)" in result.stdout
+    export_line = next(line for line in result.stdout.splitlines() if line.startswith("export"))
+    assert (Path(export_line.split()[-1]) / "saved_model.pb").is_file()
+
+
+def test_malformed_tf_config_is_one_line_exit_2(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    env = {**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "chief"}}'}
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.train", f"--model_dir={tmp_path}"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: ") and "TF_CONFIG" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
