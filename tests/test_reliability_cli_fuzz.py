@@ -122,6 +122,8 @@ def fuzz(module: str, base: list[str], cases: int, tmp_path: Path, skip: frozens
         case()
     finally:
         harness.close()
+    counts = {code: sum(r["exit_code"] == code for _, r in seen) for code in sorted({r["exit_code"] for _, r in seen})}
+    print(f"{module}: {len(seen)} cases, exit codes {counts}")
     # The hostile values must actually be refused somewhere, not all silently accepted.
     assert any(r["exit_code"] == 2 for _, r in seen)
 
