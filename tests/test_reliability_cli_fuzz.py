@@ -31,10 +31,11 @@ DOCUMENTED_EXIT_CODES = {0, 1, 2}
 class Harness:
     """One cli_fuzz_harness.py process for one script: send argv lists, read result dicts."""
 
-    def __init__(self, module: str):
+    def __init__(self, module: str, cwd: Path):
+        # cwd is a scratch directory: fuzzed relative paths (--model_dir=",") land there, not in the repo.
         self.proc = subprocess.Popen(
             [sys.executable, HARNESS, module],
-            cwd=REPO_ROOT,
+            cwd=cwd,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -93,7 +94,9 @@ def fuzz(module: str, base: list[str], cases: int, tmp_path: Path, skip: frozens
         "file_as_dir": str(regular / "sub"),
         "file": str(regular),
     }
-    harness = Harness(module)
+    scratch = tmp_path / "cwd"
+    scratch.mkdir(exist_ok=True)
+    harness = Harness(module, scratch)
     names = sorted(n for n in harness.flags if n not in skip)
     seen: list[tuple[list[str], dict]] = []
 
