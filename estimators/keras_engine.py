@@ -183,12 +183,21 @@ class _TensorBoard(tf.keras.callbacks.TensorBoard):
     Keras's own calls tf.summary.scalar eagerly for every log after every batch and
     lets record_if drop all but each update_freq-th step: about a fifth of Model.fit's
     time on a small model (benchmarks/training_throughput.py, py-spy). The same
-    summaries are written; the first batch still writes the graph.
+    summaries are written; the first batch still writes the graph. The step is counted
+    here rather than read from the model's train counter (a read per batch is a sync,
+    dearer still for a mirrored variable); fit resets that counter to 0 before on_train_begin.
     """
 
+    def on_train_begin(self, logs=None) -> None:
+        super().on_train_begin(logs)
+        per_call = self.model._steps_per_execution
+        self._steps_per_call = int(per_call.numpy()) if per_call is not None else 1
+        self._steps = 0
+
     def on_train_batch_end(self, batch, logs=None) -> None:
+        self._steps += self._steps_per_call
         always = self._should_write_train_graph or self._should_trace or self.update_freq == "epoch"
-        if always or int(self._train_step.numpy()) % self.update_freq == 0:
+        if always or self._steps % self.update_freq == 0:
             super().on_train_batch_end(batch, logs)
 
 
