@@ -21,13 +21,18 @@ from absl import flags
 
 from benchmarks import suite
 from common.errors import UsageError
+from common.filesystem import ensure_writable_dir
 
 flags.DEFINE_string("out_dir", "runs/benchmark_suite", "Where each benchmark's outputs, suite.json and memory.png go.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there); default: <out_dir>/tfds.")
 flags.DEFINE_list("benchmarks", list(suite.BENCHMARKS), f"Benchmarks to run, from {', '.join(suite.BENCHMARKS)}.")
 flags.DEFINE_boolean("quick", False, "Tiny sizes: checks that every piece runs; the figures mean nothing.")
-flags.DEFINE_integer("validation_rows", None, "Rows for the TFDV statistics benchmark (default 200,000; quick 2,000).")
-flags.DEFINE_integer("repeats", None, "Rounds of the training-throughput runs (best counts); default 2, quick 1.")
+flags.DEFINE_integer(
+    "validation_rows", None, "Rows for the TFDV statistics benchmark (default 200,000; quick 2,000).", lower_bound=1
+)
+flags.DEFINE_integer(
+    "repeats", None, "Rounds of the training-throughput runs (best counts); default 2, quick 1.", lower_bound=1
+)
 FLAGS = flags.FLAGS
 
 
@@ -36,6 +41,7 @@ def main(argv: list[str]) -> None:
     unknown = sorted(set(FLAGS.benchmarks) - set(suite.BENCHMARKS))
     if unknown:
         raise UsageError("benchmarks", f"unknown {unknown}; allowed: {', '.join(suite.BENCHMARKS)}")
+    ensure_writable_dir(FLAGS.out_dir, "out_dir")
     sizes = suite.QUICK if FLAGS.quick else suite.FULL
     if FLAGS.validation_rows is not None:
         sizes = dataclasses.replace(sizes, validation_rows=FLAGS.validation_rows)
