@@ -30,7 +30,6 @@ from estimators.models import PREPROCESSING, RGB_MODELS, TABULAR_MODELS, TRANSFE
 from estimators.optimizers import OptimizerSpec
 from input_fns import sources, tfds_source
 from input_fns.preprocessing import ImageSpec
-from pipeline import data_gate
 from pipeline.config import Hparams
 
 EXPORTER_NAME = "serving"
@@ -188,6 +187,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
             raise UsageError("source", f"'{hp.data.source}' data is tabular; pipeline.train reads image sources")
         hp = hp.replace(data=dataclasses.replace(hp.data, train_split="train", eval_split="eval"))
     if hp.gate.validate:
+        from pipeline import data_gate  # TFDV and Beam load only when the gate runs (about 1 s)
+
         data_gate.check(hp, builder if hp.data.source == "tfds" else None, stream)
     data = _Data(builder, meta, image_spec_for(hp, meta))
     engine = get_engine(t.engine)
