@@ -115,7 +115,7 @@ def _image_spec(model: str, image_size: int | None):
 
 
 def _engine_strategy(cfg: RunConfig):
-    from estimators import distribution
+    from estimators.distribute import strategy as distribution
 
     if cfg.strategy == "default":
         return None
@@ -126,7 +126,7 @@ def _engine_strategy(cfg: RunConfig):
 
 def measure(cfg: RunConfig) -> RunResult:
     """Runs in a fresh process whose TensorFlow has not started yet."""
-    from estimators import distribution
+    from estimators.distribute import strategy as distribution
 
     distribution.configure_logical_cpus(cfg.logical_cpus if cfg.strategy == "mirrored" else 1)
     import tensorflow as tf
@@ -150,8 +150,8 @@ def measure(cfg: RunConfig) -> RunResult:
 
 
 def _measure_engine(cfg: RunConfig, spec, train_fn, eval_fn) -> RunResult:
-    from estimators.conversion import CheckpointPolicy
-    from estimators.engine import Job, get_engine
+    from common.params import CheckpointPolicy
+    from estimators.engines import Job, get_engine
     from estimators.models import build_model
 
     total = cfg.warmup_steps + cfg.steps

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 
@@ -10,19 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import CheckpointPolicy
 
 PREDICT = tf.estimator.ModeKeys.PREDICT
 SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckpointPolicy:
-    """How often an Estimator writes checkpoints, summaries and step-rate logs."""
-
-    save_checkpoints_steps: int = 500
-    save_summary_steps: int = 100
-    keep_checkpoint_max: int = 5
-    log_step_count_steps: int = 100
 
 
 def make_run_config(

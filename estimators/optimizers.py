@@ -14,9 +14,7 @@ import dataclasses
 import tensorflow as tf
 
 from common.errors import UsageError
-
-OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
-SCHEDULES = ("constant", "step", "cosine")
+from common.params import OPTIMIZERS, SCHEDULES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -20,55 +20,10 @@ from collections.abc import Callable
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import AugmentParams
 from input_fns.preprocessing import AFFINE, PREPROCESSORS, ImageSpec, decode_image, match_channels
 
 Stage = Callable[..., tuple]
-
-
-def _check_range(flag: str, value: float, low: float, high: float) -> None:
-    if not low <= value <= high:
-        raise UsageError(flag, f"{value}; allowed: {low} to {high}")
-
-
-@dataclasses.dataclass(frozen=True)
-class AugmentParams:
-    """Which augmentations run in TRAIN, and how strong. All off by default.
-
-    rotation_degrees: angles drawn from [-d, d]; zoom: crops a square-ish
-    window whose side is 1/(1+zoom) to 1 of the image, then resizes it up;
-    hue: delta in [-h, h] (of a full turn); saturation and contrast: factors
-    in [1-x, 1+x]; brightness: delta in [-b, b] of the full 0-255 range.
-    """
-
-    horizontal_flip: bool = False
-    vertical_flip: bool = False
-    rot90: bool = False
-    rotation_degrees: float = 0.0
-    zoom: float = 0.0
-    hue: float = 0.0
-    saturation: float = 0.0
-    brightness: float = 0.0
-    contrast: float = 0.0
-
-    def __post_init__(self) -> None:
-        _check_range("augment_rotation_degrees", self.rotation_degrees, 0.0, 180.0)
-        _check_range("augment_zoom", self.zoom, 0.0, 4.0)
-        _check_range("augment_hue", self.hue, 0.0, 0.5)
-        _check_range("augment_saturation", self.saturation, 0.0, 1.0)
-        _check_range("augment_brightness", self.brightness, 0.0, 1.0)
-        _check_range("augment_contrast", self.contrast, 0.0, 1.0)
-
-    @property
-    def geometric(self) -> bool:
-        return self.horizontal_flip or self.vertical_flip or self.rot90 or self.rotation_degrees > 0 or self.zoom > 0
-
-    @property
-    def color(self) -> bool:
-        return self.hue > 0 or self.saturation > 0 or self.brightness > 0 or self.contrast > 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.geometric or self.color
 
 
 NO_AUGMENTATION = AugmentParams()

@@ -18,8 +18,9 @@ import tensorflow as tf
 from absl import logging
 
 from common.errors import UsageError
+from common.params import AugmentParams
 from input_fns import pipeline_ops
-from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, image_stages
+from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 

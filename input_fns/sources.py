@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import SOURCES
 from input_fns import csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
-SOURCES = ("tfds", "image_folder", "tfrecord", "csv")
 ROLES = ("train", "eval")
 IMAGE = "image"
 TABULAR = "tabular"
@@ -104,7 +104,7 @@ def pipeline_options(data, seed: int | None) -> PipelineOptions:
 
 
 def make_source(data, seed: int | None = None) -> Source:
-    """The source ``data`` (a ``pipeline.config.DataParams``) names, scanned and checked."""
+    """The source ``data`` (a ``common.params.DataParams``) names, scanned and checked."""
     makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv}
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")

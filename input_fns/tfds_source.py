@@ -14,8 +14,9 @@ import tensorflow_datasets as tfds
 
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
 from common.errors import NetworkUnavailableError, UsageError
+from common.params import AugmentParams
 from input_fns import pipeline_ops
-from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, image_stages
+from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, InputFn, PipelineOptions, per_replica_batch
 from input_fns.preprocessing import ImageSpec
 

@@ -12,7 +12,7 @@ import sys
 from typing import TextIO
 
 from common.errors import UsageError
-from pipeline.config import Hparams
+from common.params import Hparams
 from pipeline.validation import gate, readers
 from pipeline.validation.config import RunnerOptions, ValidationConfig
 

@@ -19,18 +19,22 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
-from estimators import bottleneck, checkpoints, distribution, report, serving, tpu
-from estimators import cluster as cluster_lib
-from estimators.canned import CANNED_MODELS
-from estimators.engine import EarlyStopping, Engine, Job, Serving, get_engine, set_mixed_precision
-from estimators.export import export_keras_model
-from estimators.finetune import FineTune, stage2_spec, unfreeze
+from common.params import Hparams
+from estimators import checkpoints, report
+from estimators.distribute import cluster as cluster_lib
+from estimators.distribute import strategy as distribution
+from estimators.engines import EarlyStopping, Engine, Job, Serving, get_engine, set_mixed_precision
+from estimators.engines import tpu_estimator as tpu
 from estimators.hooks import ProgressHook, format_duration
 from estimators.models import PREPROCESSING, RGB_MODELS, TABULAR_MODELS, TRANSFER_MODELS, ModelSpec, build_model
+from estimators.models.canned import CANNED_MODELS
 from estimators.optimizers import OptimizerSpec
+from estimators.serving import receivers as serving
+from estimators.serving.keras_export import export_keras_model
+from estimators.stages import bottleneck
+from estimators.stages.finetune import FineTune, stage2_spec, unfreeze
 from input_fns import sources, tfds_source
 from input_fns.preprocessing import ImageSpec
-from pipeline.config import Hparams
 
 EXPORTER_NAME = "serving"
 FINE_TUNE_DIR = "fine_tune"

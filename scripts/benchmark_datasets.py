@@ -20,8 +20,9 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
+from benchmarks import dataset_benchmark as benchmark
 from common.errors import UsageError
-from input_fns import benchmark, image_folder
+from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec
 from scripts import flag_groups
 
@@ -87,7 +88,7 @@ def main(argv: list[str]) -> None:
 
 def _data_params():
     """The data flags this script reads (hparams_from_flags needs every group, and this defines one)."""
-    from pipeline.config import DataParams
+    from common.params import DataParams
 
     f = FLAGS
     return DataParams(

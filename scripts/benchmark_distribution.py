@@ -16,8 +16,9 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
+from benchmarks import distribution_model as distribution_benchmark
 from common.filesystem import ensure_writable_dir
-from estimators import distribution, distribution_benchmark
+from estimators.distribute import strategy as distribution
 
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")
 flags.DEFINE_string("output_dir", "runs/bench_distribution", "Where results.json and overhead.png go.")

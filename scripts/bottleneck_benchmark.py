@@ -46,8 +46,8 @@ def main(argv: list[str]) -> None:
     import tensorflow as tf
 
     from common.filesystem import ensure_writable_dir
-    from estimators import bottleneck
     from estimators.models import PREPROCESSING, ModelSpec, build_model
+    from estimators.stages import bottleneck
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 from absl import flags
 
-from estimators.canned import CANNED_MODELS
-from estimators.conversion import CheckpointPolicy
-from estimators.distribution import ALL_REDUCE_ALGS, STRATEGIES
-from estimators.engine import EARLY_STOPPING_METRICS, ENGINES
-from estimators.models import BUILDERS
-from estimators.models.cifar_cnn import AUGMENTATIONS
-from estimators.optimizers import OPTIMIZERS, SCHEDULES
-from input_fns.augmentation import AugmentParams
-from pipeline.config import (
+from common.params import (
+    AugmentParams,
+    CheckpointPolicy,
     DataParams,
     DistributionParams,
     GateParams,
@@ -21,6 +15,12 @@ from pipeline.config import (
     OutputParams,
     TrainingParams,
 )
+from estimators.distribute.strategy import ALL_REDUCE_ALGS, STRATEGIES
+from estimators.engines import EARLY_STOPPING_METRICS, ENGINES
+from estimators.models import BUILDERS
+from estimators.models.canned import CANNED_MODELS
+from estimators.models.cifar_cnn import AUGMENTATIONS
+from estimators.optimizers import OPTIMIZERS, SCHEDULES
 from pipeline.validation.config import RUNNING_MODES
 
 FLAGS = flags.FLAGS

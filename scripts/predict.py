@@ -10,7 +10,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
-from estimators import prediction
+from estimators.serving import predict as prediction
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")

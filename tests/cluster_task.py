@@ -20,9 +20,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from estimators import cluster as cluster_lib  # noqa: E402
-from estimators import cluster_run, conversion, distribution, serving  # noqa: E402
+from estimators import conversion  # noqa: E402
+from estimators.distribute import cluster as cluster_lib  # noqa: E402
+from estimators.distribute import cluster_run  # noqa: E402
+from estimators.distribute import strategy as distribution  # noqa: E402
 from estimators.models import ModelSpec, build_model  # noqa: E402
+from estimators.serving import receivers as serving  # noqa: E402
 from input_fns import tfds_source  # noqa: E402
 from input_fns.preprocessing import ImageSpec  # noqa: E402
 

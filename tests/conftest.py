@@ -35,8 +35,8 @@ def digits_builder(tfds_data_dir):
 @pytest.fixture(scope="session")
 def trained_digits(tfds_data_dir, tmp_path_factory):
     """The main flow run once for real with few steps: its RunSummary (model_dir, export)."""
+    from common.params import DataParams, Hparams, OutputParams, TrainingParams
     from pipeline import train
-    from pipeline.config import DataParams, Hparams, OutputParams, TrainingParams
 
     hp = Hparams(
         data=DataParams(data_dir=tfds_data_dir),

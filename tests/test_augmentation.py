@@ -5,8 +5,9 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import AugmentParams
 from input_fns import array_source
-from input_fns.augmentation import NO_AUGMENTATION, AugmentParams, augment_image, crop_decoder, image_stages, rotate
+from input_fns.augmentation import NO_AUGMENTATION, augment_image, crop_decoder, image_stages, rotate
 from input_fns.pipeline_ops import EVAL, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 

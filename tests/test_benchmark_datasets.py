@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from conftest import run_script
 
-from input_fns import benchmark
-from input_fns.augmentation import AugmentParams
+from benchmarks import dataset_benchmark as benchmark
+from common.params import AugmentParams
 from input_fns.preprocessing import ImageSpec
 
 

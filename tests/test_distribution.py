@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from common.errors import UsageError
-from estimators import cluster as cluster_lib
-from estimators import distribution
+from estimators.distribute import cluster as cluster_lib
+from estimators.distribute import strategy as distribution
 
 TASK = Path(__file__).resolve().parent / "cluster_task.py"
 PS_STEPS = 1000
@@ -313,11 +313,13 @@ def test_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp_path):
 def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     import tensorflow as tf
 
-    from estimators import conversion, serving, tpu
+    from common.params import DistributionParams
+    from estimators import conversion
+    from estimators.engines import tpu_estimator as tpu
     from estimators.models import ModelSpec, build_model
+    from estimators.serving import receivers as serving
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
-    from pipeline.config import DistributionParams
 
     builder = tfds_source.load_builder("digits", tfds_data_dir)
     meta = tfds_source.dataset_meta(builder)

@@ -9,10 +9,9 @@ import tensorflow as tf
 from PIL import Image
 
 from common.errors import UsageError
-from estimators import serving
-from estimators.conversion import CheckpointPolicy
+from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
+from estimators.serving import receivers as serving
 from pipeline import train
-from pipeline.config import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 
 IMAGE_MODELS = ["small_cnn", "basic_cnn", "deep_cnn", "vgg16", "mobilenet_v2", "nasnet_mobile", "hub"]
 

@@ -14,7 +14,7 @@ import tensorflow_datasets as tfds
 from conftest import run_script
 from PIL import Image
 
-from estimators import serving
+from estimators.serving import receivers as serving
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from estimators import serving
-from estimators.conversion import CheckpointPolicy
+from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
+from estimators.serving import receivers as serving
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
-from pipeline.config import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 
 
 def hparams(tfds_data_dir, model_dir, engine, model="vgg16", **model_params) -> Hparams:

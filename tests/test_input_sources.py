@@ -9,11 +9,10 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import AugmentParams, DataParams
 from input_fns import array_source, csv_source, sources, tfrecord_source
-from input_fns.augmentation import AugmentParams
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
-from pipeline.config import DataParams
 
 DIGITS = ImageSpec(8, 8, 1, "unit")
 WINE_COLUMNS = ["fixed acidity", "alcohol", "colour", "quality"]

@@ -6,9 +6,10 @@ import tensorflow as tf
 
 from common.errors import NetworkUnavailableError, UsageError
 from estimators import conversion, optimizers
-from estimators.finetune import FineTune, trainable_base_layers, unfreeze
-from estimators.models import BACKBONES, ModelSpec, build_model
+from estimators.models import ModelSpec, build_model
+from estimators.models.transfer import BACKBONES
 from estimators.models.transfer import base_layers
+from estimators.stages.finetune import FineTune, trainable_base_layers, unfreeze
 from input_fns.preprocessing import ImageSpec
 
 RGB32 = ImageSpec(32, 32, 3)

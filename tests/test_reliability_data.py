@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import DataParams
 from input_fns import sources
 from input_fns.pipeline_ops import EVAL
-from pipeline.config import DataParams
 from tests.conftest import run_script
 
 RECORDS_PER_SHARD = 20

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from estimators import export, serving
-from estimators.engine import Serving
+from estimators.engines import Serving
+from estimators.serving import keras_export as export
+from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec
 from tests.conftest import REPO_ROOT
 
@@ -55,7 +56,8 @@ def test_failed_export_leaves_nothing_and_keeps_the_previous(tmp_path, monkeypat
 
 _KILLED_EXPORT = """
 import os, signal, sys
-from estimators import export, serving
+from estimators.serving import keras_export as export
+from estimators.serving import receivers as serving
 from tests.test_reliability_export import HOW, _model
 
 base = sys.argv[1]

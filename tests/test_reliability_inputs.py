@@ -87,8 +87,9 @@ def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
 
 
 def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
-    from estimators import export, serving
-    from estimators.engine import Serving
+    from estimators.engines import Serving
+    from estimators.serving import keras_export as export
+    from estimators.serving import receivers as serving
 
     spec = ImageSpec(8, 8, 3)
     inputs = tf.keras.Input(spec.shape, name="image")
@@ -106,7 +107,7 @@ def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
 
 def test_pickle_bearing_npy_and_npz_are_refused(tmp_path):
     """The bottleneck cache is the one user-reachable np.load: it must not unpickle (run code)."""
-    from estimators import bottleneck
+    from estimators.stages import bottleneck
 
     payload = np.array([{"x": 1}], dtype=object)  # an object array is stored as a pickle
     npz = tmp_path / "features.npz"

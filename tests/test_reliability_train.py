@@ -12,8 +12,8 @@ import tensorflow as tf
 from conftest import REPO_ROOT, run_script
 
 from common.errors import NonFiniteLossError
+from common.params import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from pipeline import train
-from pipeline.config import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])

@@ -8,9 +8,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import CNN_AUGMENTATIONS as AUGMENTATIONS
 from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
 
-AUGMENTATIONS = ("none", "shift", "flip_shift")
 _MIN_SIZE = 8  # three 2x2 poolings
 
 

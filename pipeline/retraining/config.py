@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from pipeline.config import Hparams
+from common.params import Hparams
 from pipeline.retraining.blessing import BlessingPolicy
 
 

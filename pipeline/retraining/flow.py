@@ -20,8 +20,8 @@ import time
 from typing import TextIO
 
 from common.errors import KestrelError
+from common.params import Hparams
 from estimators.hooks import format_duration
-from pipeline.config import Hparams
 from pipeline.retraining import blessing, evaluate, registry, spans
 from pipeline.retraining.config import RetrainConfig
 from pipeline.retraining.lock import RetrainLock

@@ -14,7 +14,8 @@ import time
 
 import tensorflow as tf
 
-from estimators import conversion, distribution
+from estimators import conversion
+from estimators.distribute import strategy as distribution
 from estimators.models import ModelSpec, build_model
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec

@@ -29,8 +29,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from common.errors import UsageError
+from common.params import AugmentParams
 from input_fns import image_folder
-from input_fns.augmentation import AugmentParams
 from input_fns.pipeline_ops import TRAIN, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 

@@ -17,10 +17,10 @@ import tensorflow as tf
 
 from common.errors import NonFiniteLossError, UsageError
 from estimators import conversion
-from estimators.engine import InputFn, Job, Result
-from estimators.export import export_keras_model
+from estimators.engines import InputFn, Job, Result
 from estimators.hooks import KerasProgress
 from estimators.optimizers import learning_rate_at
+from estimators.serving.keras_export import export_keras_model
 
 LATEST_EXPORTER = "serving"
 

@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators import serving
+from estimators.serving import receivers as serving
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 FORMATS = ("table", "csv", "json")

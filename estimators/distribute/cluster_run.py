@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import tensorflow as tf
 
-from estimators import cluster as cluster_lib
+from estimators.distribute import cluster as cluster_lib
 
 
 @dataclasses.dataclass(frozen=True)

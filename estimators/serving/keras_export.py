@@ -11,8 +11,8 @@ import time
 
 import tensorflow as tf
 
-from estimators import serving
-from estimators.engine import Serving
+from estimators.engines import Serving
+from estimators.serving import receivers as serving
 
 
 def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:

@@ -1,15 +1,86 @@
 """The hyperparameters of one training run, as one immutable record.
 
-Flags become an ``Hparams`` once (scripts/flag_groups.py); everything after
-that reads this record, so a run can also be started from Python or a test.
+Flags become an ``Hparams`` once (scripts/flags/, one getter per group);
+everything after that reads this record, so a run can also be started from
+Python or a test. This module imports no TensorFlow: the flag layer and the
+launchers read the allowed values here, and the modules that act on a value
+import its list from here too (one place for each choice).
 """
 
 from __future__ import annotations
 
 import dataclasses
 
-from estimators.conversion import CheckpointPolicy
-from input_fns.augmentation import AugmentParams
+from common.errors import UsageError
+
+SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
+ON_CORRUPT_RECORD = ("fail", "skip")
+ENGINES = ("estimator", "keras", "tpu_estimator")
+OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+SCHEDULES = ("constant", "step", "cosine")
+EARLY_STOPPING_METRICS = ("accuracy", "loss")
+CNN_AUGMENTATIONS = ("none", "shift", "flip_shift")
+STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server", "tpu")
+ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
+# The three roles of the data: fit on train, choose the model on validation, report on test.
+TRAIN, VALIDATION, TEST = "train", "validation", "test"
+ROLES = (TRAIN, VALIDATION, TEST)
+
+
+def _check_range(flag: str, value: float, low: float, high: float) -> None:
+    if not low <= value <= high:
+        raise UsageError(flag, f"{value}; allowed: {low} to {high}")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentParams:
+    """Which augmentations run in TRAIN, and how strong. All off by default.
+
+    rotation_degrees: angles drawn from [-d, d]; zoom: crops a square-ish
+    window whose side is 1/(1+zoom) to 1 of the image, then resizes it up;
+    hue: delta in [-h, h] (of a full turn); saturation and contrast: factors
+    in [1-x, 1+x]; brightness: delta in [-b, b] of the full 0-255 range.
+    """
+
+    horizontal_flip: bool = False
+    vertical_flip: bool = False
+    rot90: bool = False
+    rotation_degrees: float = 0.0
+    zoom: float = 0.0
+    hue: float = 0.0
+    saturation: float = 0.0
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+    def __post_init__(self) -> None:
+        _check_range("augment_rotation", self.rotation_degrees, 0.0, 180.0)
+        _check_range("augment_zoom", self.zoom, 0.0, 4.0)
+        _check_range("augment_hue", self.hue, 0.0, 0.5)
+        _check_range("augment_saturation", self.saturation, 0.0, 1.0)
+        _check_range("augment_brightness", self.brightness, 0.0, 1.0)
+        _check_range("augment_contrast", self.contrast, 0.0, 1.0)
+
+    @property
+    def geometric(self) -> bool:
+        return self.horizontal_flip or self.vertical_flip or self.rot90 or self.rotation_degrees > 0 or self.zoom > 0
+
+    @property
+    def color(self) -> bool:
+        return self.hue > 0 or self.saturation > 0 or self.brightness > 0 or self.contrast > 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.geometric or self.color
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointPolicy:
+    """How often an engine writes checkpoints, summaries and step-rate logs."""
+
+    save_checkpoints_steps: int = 500
+    save_summary_steps: int = 100
+    keep_checkpoint_max: int = 5
+    log_step_count_steps: int = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,18 +88,25 @@ class DataParams:
     dataset: str = "digits"
     data_dir: str | None = None
     download: bool = False
+    # The three roles (TFDS split strings with slicing, such as train[:80%]). No validation
+    # split: the last val_fraction of train_split is carved off for it. No test split
+    # (test_split=""): the report is on the validation split and says so.
     train_split: str = "train"
-    eval_split: str = "test"
+    validation_split: str | None = None
+    test_split: str = "test"
     image_size: int | None = None  # None keeps the dataset's own size
     shuffle_buffer: int = 10_000
     # input_fns.sources.make_source: which source, and what each one reads.
-    source: str = "tfds"  # tfds | image_folder | tfrecord | csv
+    source: str = "tfds"  # one of SOURCES
     image_dir: str | None = None  # image_folder: one subfolder per class
     val_dir: str | None = None  # image_folder: a separate validation tree instead of a split
-    val_fraction: float = 0.2  # image_folder and csv without --val_dir/--eval_files: seeded split
+    test_dir: str | None = None  # image_folder: a test tree for the report
+    val_fraction: float = 0.2  # carved off the training data when no validation data is named
     check_images: bool = True  # decode-check image files before training; skip and count bad ones
     train_files: str | None = None  # tfrecord and csv: comma-separated glob patterns
-    eval_files: str | None = None
+    validation_files: str | None = None
+    test_files: str | None = None
+    array_file: str | None = None  # arrays: an .npz with x_train, y_train[, x_val, y_val, x_test, y_test]
     feature_spec: str = "image:bytes,label:int64"  # tfrecord: name:type[shape],...
     image_key: str = "image"
     label_key: str = "label"  # the label feature (TFDS, tfrecord) or CSV column
@@ -66,14 +144,14 @@ class ModelParams:
 class TrainingParams:
     batch_size: int = 64
     train_steps: int = 2000
-    eval_steps: int | None = None  # None evaluates the whole eval split
+    eval_steps: int | None = None  # None evaluates the whole validation split
     eval_throttle_secs: int = 60
     seed: int = 42
     progress_every_steps: int = 100
-    engine: str = "estimator"  # estimator | keras
-    optimizer: str = "adam"  # adam | sgd | rmsprop | adagrad
+    engine: str = "estimator"  # one of ENGINES; --strategy=tpu needs tpu_estimator
+    optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9
-    lr_schedule: str = "constant"  # constant | step | cosine
+    lr_schedule: str = "constant"  # one of SCHEDULES
     lr_decay_steps: int = 1000
     lr_decay_rate: float = 0.5
     warmup_steps: int = 0
@@ -83,7 +161,7 @@ class TrainingParams:
     early_stopping_metric: str = "accuracy"
     bottleneck_cache: bool = False
     bottleneck_dir: str | None = None  # None: <model_dir>/bottleneck
-    report: bool = True  # accuracy, per-class precision/recall and a confusion matrix on the eval split
+    report: bool = True  # accuracy, per-class precision/recall and a confusion matrix on the test split
     # A model_dir whose latest checkpoint initialises the model's weights (retraining's warm start);
     # ignored once model_dir has a checkpoint of its own (a resumed run continues from that).
     warm_start_from: str | None = None

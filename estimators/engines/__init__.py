@@ -16,12 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.cluster import Cluster
-from estimators.conversion import CheckpointPolicy
+from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy
+from estimators.distribute.cluster import Cluster
 from estimators.models.spec import ModelSpec
 
-ENGINES = ("estimator", "keras")
-EARLY_STOPPING_METRICS = ("accuracy", "loss")
 InputFn = Callable[..., tf.data.Dataset]
 
 
@@ -102,11 +100,11 @@ class Engine(Protocol):
 def get_engine(name: str) -> Engine:
     # Imported here: each engine pulls in its own stack only when chosen.
     if name == "estimator":
-        from estimators.estimator_engine import EstimatorEngine
+        from estimators.engines.estimator import EstimatorEngine
 
         return EstimatorEngine()
     if name == "keras":
-        from estimators.keras_engine import KerasEngine
+        from estimators.engines.keras import KerasEngine
 
         return KerasEngine()
     raise UsageError("engine", f"unknown engine '{name}'; allowed: {', '.join(ENGINES)}")

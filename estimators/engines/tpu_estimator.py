@@ -22,8 +22,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import tensorflow as tf
 
-from estimators import distribution, serving
-from estimators.conversion import SERVING_KEY, CheckpointPolicy
+from common.params import CheckpointPolicy
+from estimators.conversion import SERVING_KEY
+from estimators.distribute import strategy as distribution
+from estimators.serving import receivers as serving
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 
@@ -49,7 +51,7 @@ class TpuSettings:
 
 
 def settings_from(options) -> TpuSettings:
-    """TpuSettings from a DistributionParams (pipeline.config)."""
+    """TpuSettings from a DistributionParams (common.params)."""
     return TpuSettings(
         use_tpu=options.use_tpu,
         tpu=options.tpu,

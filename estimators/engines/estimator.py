@@ -14,11 +14,13 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import NonFiniteLossError
-from estimators import cluster_run, conversion, serving
-from estimators.canned import make_canned_estimator
-from estimators.engine import EarlyStopping, InputFn, Job, Result
+from estimators import conversion
+from estimators.distribute import cluster_run
+from estimators.engines import EarlyStopping, InputFn, Job, Result
 from estimators.hooks import ProgressHook
+from estimators.models.canned import make_canned_estimator
 from estimators.optimizers import learning_rate_at
+from estimators.serving import receivers as serving
 
 LATEST_EXPORTER = "serving"
 BEST_EXPORTER = "best"

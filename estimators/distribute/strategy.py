@@ -10,7 +10,7 @@ Estimator engine (``make_strategy``): the strategy goes into
   from TF_CONFIG and the Estimator does classic between-graph, asynchronous
   training with variables placed on the ps tasks.
 - tpu: model_to_estimator does not accept TPUStrategy, so the Estimator engine
-  trains on TPU through TPUEstimator (``estimators.tpu``) instead.
+  trains on TPU through TPUEstimator (``estimators.engines.tpu_estimator``) instead.
 
 Keras engine (``make_keras_strategy``): the same names through tf.distribute
 for ``Model.fit`` (TPUStrategy, MultiWorkerMirroredStrategy, and
@@ -32,17 +32,16 @@ from typing import Protocol
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators import cluster as cluster_lib
+from common.params import STRATEGIES
+from estimators.distribute import cluster as cluster_lib
 
-STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server", "tpu")
 # auto: NCCL on GPUs, ReductionToOneDevice on CPUs (mirrored) / TF's choice (multi-worker).
-ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
 _MIRRORED_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy")
 _MULTI_WORKER_ALGS = ("auto", "ring", "nccl")
 
 
 class DistributionOptions(Protocol):
-    """What the factories read; pipeline.config.DistributionParams is one."""
+    """What the factories read; common.params.DistributionParams is one."""
 
     strategy: str
     num_gpus: int
@@ -170,7 +169,7 @@ def make_strategy(
     raise UsageError(
         "strategy",
         "model_to_estimator cannot take a TPUStrategy; the Estimator engine trains on TPU through "
-        "estimators.tpu (TPUEstimator)",
+        "estimators.engines.tpu_estimator (TPUEstimator)",
     )
 
 

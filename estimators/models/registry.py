@@ -1,0 +1,72 @@
+"""Every model kestrel trains, one record each: what it takes, how it is built, what applies to it.
+
+The registry imports no TensorFlow (builders are named as ``module:function``
+and imported when a model is built), so the flag layer can list the models and
+the run flow can refuse a model that does not fit the data before anything
+loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+
+from common.errors import UsageError
+
+IMAGES = "images"  # the model reads one image tensor
+FEATURES = "features"  # the model reads named numeric features
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    builder: str  # "module:function" taking a ModelSpec; a canned Estimator's is its Estimator factory
+    inputs: str  # IMAGES or FEATURES
+    preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
+    rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
+    pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
+    canned: bool = False  # a canned Estimator: the estimator engine only
+    min_image_size: int = 1
+
+    def load_builder(self):
+        module, _, function = self.builder.partition(":")
+        return getattr(importlib.import_module(module), function)
+
+
+def _cnn(name: str, function: str, **kw) -> ModelEntry:
+    return ModelEntry(name, f"estimators.models.cifar_cnn:{function}", IMAGES, rgb=True, min_image_size=8, **kw)
+
+
+def _transfer(name: str) -> ModelEntry:
+    return ModelEntry(
+        name,
+        f"estimators.models.transfer:build_{name}",
+        IMAGES,
+        preprocessing=name,
+        rgb=True,
+        pretrained_base=True,
+        min_image_size=32,
+    )
+
+
+MODELS: dict[str, ModelEntry] = {
+    entry.name: entry
+    for entry in (
+        ModelEntry("small_cnn", "estimators.models.small_cnn:build_small_cnn", IMAGES),
+        _cnn("basic_cnn", "build_basic_cnn"),
+        _cnn("deep_cnn", "build_deep_cnn"),
+        ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES),
+        _transfer("vgg16"),
+        _transfer("mobilenet_v2"),
+        _transfer("nasnet_mobile"),
+        ModelEntry("hub", "estimators.models.hub_model:build_hub", IMAGES, rgb=True, pretrained_base=True),
+        ModelEntry("canned_dnn", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
+        ModelEntry("canned_wide_deep", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
+    )
+}
+
+
+def get(name: str) -> ModelEntry:
+    if name not in MODELS:
+        raise UsageError("model", f"unknown model '{name}'; allowed: {', '.join(MODELS)}")
+    return MODELS[name]
