@@ -25,6 +25,8 @@ ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
 # The three roles of the data: fit on train, choose the model on validation, report on test.
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 ROLES = (TRAIN, VALIDATION, TEST)
+# What a source yields and a model reads: one image tensor, or named numeric features.
+IMAGES, FEATURES = "images", "features"
 
 
 def _check_range(flag: str, value: float, low: float, high: float) -> None:

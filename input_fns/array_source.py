@@ -12,13 +12,46 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import AugmentParams
+from common.params import TEST, TRAIN, VALIDATION, AugmentParams
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 Features = np.ndarray | Mapping[str, np.ndarray]
+FEATURES_KEY = "features"  # the one input of a 2-D feature array
+# The arrays of each role in an --array_file (.npz); validation is carved off train when absent.
+NPZ_KEYS = {TRAIN: ("x_train", "y_train"), VALIDATION: ("x_val", "y_val"), TEST: ("x_test", "y_test")}
+
+
+def load_npz(path: str | None, val_fraction: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each role's (x, y) from an .npz file (read without pickle: a data file runs no code)."""
+    if not path:
+        raise UsageError(
+            "array_file", "not set; --source=arrays reads x_train, y_train[, x_val, y_val, x_test, y_test]"
+        )
+    try:
+        with tf.io.gfile.GFile(path, "rb") as f, np.load(f, allow_pickle=False) as npz:
+            arrays = {key: npz[key] for key in npz.files}
+    except (OSError, ValueError, tf.errors.OpError) as err:
+        raise UsageError("array_file", f"cannot read '{path}' as an .npz file: {str(err).splitlines()[0]}") from None
+    splits = {}
+    for role, (x, y) in NPZ_KEYS.items():
+        if x in arrays and y in arrays:
+            check_arrays(arrays[x], arrays[y])
+            splits[role] = (arrays[x], arrays[y].astype(np.int64))
+    if TRAIN not in splits:
+        raise UsageError("array_file", f"'{path}' holds {sorted(arrays)}; needs x_train and y_train")
+    if VALIDATION not in splits:
+        x, y = splits[TRAIN]
+        if not 0.0 < val_fraction < 1.0:
+            raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or store x_val, y_val)")
+        order = np.random.default_rng(seed).permutation(len(y))
+        cut = int(round(len(y) * val_fraction))
+        if not 0 < cut < len(y):
+            raise UsageError("val_fraction", f"{val_fraction} of {len(y)} examples leaves a role empty")
+        splits[TRAIN], splits[VALIDATION] = (x[order[cut:]], y[order[cut:]]), (x[order[:cut]], y[order[:cut]])
+    return splits
 
 
 def check_arrays(features: Features, labels: np.ndarray | None) -> int:
@@ -67,7 +100,7 @@ def make_input_fn(
             raise UsageError("input_name", "one feature array needs the model's input name")
         features = {input_name: features}
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, mode == TRAIN, augment, cached=cached) if image else None
+    stages = image_stages(image_spec, mode == pipeline_ops.TRAIN, augment, cached=cached) if image else None
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((features, labels))

@@ -17,6 +17,7 @@ import pandas as pd
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.params import TEST, TRAIN, VALIDATION
 from input_fns import array_source
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
 from input_fns.tfrecord_source import resolve_files
@@ -35,13 +36,12 @@ class Standardizer:
 
 @dataclasses.dataclass(frozen=True)
 class CsvData:
-    """Both splits as feature arrays ([N, 1] per column) and class-index labels."""
+    """Each role's rows as feature arrays ([N, 1] per column) and class-index labels."""
 
     feature_names: tuple[str, ...]
     numeric: tuple[str, ...]
     class_names: tuple[str, ...]
-    train: tuple[dict[str, np.ndarray], np.ndarray]
-    eval: tuple[dict[str, np.ndarray], np.ndarray]
+    splits: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # by role: train, validation[, test]
     standardizer: Standardizer
 
 
@@ -69,33 +69,33 @@ def read_csv(patterns: str, separator: str, label_key: str, flag: str) -> pd.Dat
 
 def load(
     train_files: str,
-    eval_files: str | None = None,
+    validation_files: str | None = None,
+    test_files: str | None = None,
     separator: str = ",",
     label_key: str = "label",
     val_fraction: float = 0.2,
     seed: int = 0,
 ) -> CsvData:
-    """Read, split (by ``eval_files`` or a seeded fraction), encode labels and standardise."""
-    train = read_csv(train_files, separator, label_key, "train_files")
-    if eval_files:
-        evaluation = read_csv(eval_files, separator, label_key, "eval_files")
+    """Read the roles (validation from ``validation_files`` or a seeded fraction of the training rows),
+    encode labels and standardise with the training rows' statistics."""
+    frames = {TRAIN: read_csv(train_files, separator, label_key, "train_files")}
+    if validation_files:
+        frames[VALIDATION] = read_csv(validation_files, separator, label_key, "validation_files")
     else:
-        if not 0.0 < val_fraction < 1.0:
-            raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or pass --eval_files)")
-        order = np.random.default_rng(seed).permutation(len(train))
-        cut = int(round(len(train) * val_fraction))
-        train, evaluation = train.iloc[order[cut:]], train.iloc[order[:cut]]
-    if train.empty or evaluation.empty:
-        raise UsageError("val_fraction", f"a split is empty ({len(train)} training, {len(evaluation)} evaluation rows)")
-    columns = [c for c in train.columns if c != label_key]
-    missing = [c for c in columns if c not in evaluation.columns]
-    if missing:
-        raise UsageError("eval_files", f"columns {missing} of the training CSV are missing")
+        frames[TRAIN], frames[VALIDATION] = _carve(frames[TRAIN], val_fraction, seed)
+    if test_files:
+        frames[TEST] = read_csv(test_files, separator, label_key, "test_files")
+    columns = [c for c in frames[TRAIN].columns if c != label_key]
+    for role, frame in frames.items():
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise UsageError(f"{role}_files", f"columns {missing} of the training CSV are missing")
+    train = frames[TRAIN]
     numeric = [c for c in columns if pd.api.types.is_numeric_dtype(train[c])]
     mean = {c: float(train[c].mean()) for c in numeric}
     std = {c: float(train[c].std(ddof=0)) or 1.0 for c in numeric}
     standardizer = Standardizer(mean, std)
-    class_values = sorted(set(train[label_key].tolist()) | set(evaluation[label_key].tolist()))
+    class_values = sorted(set().union(*(set(f[label_key].tolist()) for f in frames.values())))
     index = {value: i for i, value in enumerate(class_values)}
 
     def arrays(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -113,10 +113,20 @@ def load(
         feature_names=tuple(feature_name(c) for c in columns),
         numeric=tuple(feature_name(c) for c in numeric),
         class_names=tuple(str(v) for v in class_values),
-        train=arrays(train),
-        eval=arrays(evaluation),
+        splits={role: arrays(frame) for role, frame in frames.items()},
         standardizer=standardizer,
     )
+
+
+def _carve(rows: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    if not 0.0 < val_fraction < 1.0:
+        raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or pass --validation_files)")
+    order = np.random.default_rng(seed).permutation(len(rows))
+    cut = int(round(len(rows) * val_fraction))
+    train, validation = rows.iloc[order[cut:]], rows.iloc[order[:cut]]
+    if train.empty or validation.empty:
+        raise UsageError("val_fraction", f"a split is empty ({len(train)} training, {len(validation)} validation rows)")
+    return train, validation
 
 
 def make_input_fn(
@@ -128,7 +138,7 @@ def make_input_fn(
     options: PipelineOptions = DEFAULT_OPTIONS,
 ) -> InputFn:
     """``({feature: [batch, 1]}, labels)``, or with ``input_name`` every numeric feature as one [batch, k] input."""
-    features, labels = data.train if role == "train" else data.eval
+    features, labels = data.splits[role]
     if input_name is not None:
         text = [name for name in data.feature_names if name not in data.numeric]
         if text:

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
+from common import params
 from common.errors import UsageError
 from common.params import AugmentParams
 from input_fns import pipeline_ops
@@ -41,12 +42,11 @@ class FileList:
 
 @dataclasses.dataclass(frozen=True)
 class ImageFolder:
-    """A scanned, checked folder tree: class names and the two splits."""
+    """A scanned, checked folder tree: class names and the files of each role."""
 
     root: str
     class_names: tuple[str, ...]
-    train: FileList
-    validation: FileList
+    splits: dict[str, FileList]  # by role: train, validation[, test]
     skipped: tuple[str, ...] = ()
 
 
@@ -142,26 +142,33 @@ def load(
     seed: int = 0,
     check_images: bool = True,
     channels: int = 3,
+    test_dir: str | None = None,
 ) -> ImageFolder:
     """Scan, split and decode-check a folder tree; every user error is raised here, before training."""
     class_names, files = scan(image_dir)
     if val_dir:
-        train = files
-        _, validation = scan(val_dir, "val_dir", class_names)
+        splits = {params.TRAIN: files, params.VALIDATION: scan(val_dir, "val_dir", class_names)[1]}
     else:
-        train, validation = split(files, val_fraction, seed)
+        splits = dict(zip((params.TRAIN, params.VALIDATION), split(files, val_fraction, seed), strict=True))
+    if test_dir:
+        splits[params.TEST] = scan(test_dir, "test_dir", class_names)[1]
     skipped: list[str] = []
     if check_images:
-        train, bad_train = drop_undecodable(train, channels)
-        validation, bad_val = drop_undecodable(validation, channels)
-        skipped = bad_train + bad_val
-        warn_skipped(skipped, len(train) + len(validation) + len(skipped))
-    if not len(train):
-        raise UsageError("image_dir", f"no decodable images for training in '{image_dir}'")
-    if not len(validation):
-        where = f"'{val_dir}'" if val_dir else f"the {val_fraction:.0%} validation split of '{image_dir}'"
-        raise UsageError("val_dir" if val_dir else "val_fraction", f"no decodable images in {where}")
-    return ImageFolder(image_dir, class_names, train, validation, tuple(skipped))
+        for role, role_files in splits.items():
+            splits[role], bad = drop_undecodable(role_files, channels)
+            skipped += bad
+        warn_skipped(skipped, sum(len(f) for f in splits.values()) + len(skipped))
+    flags = {
+        params.TRAIN: ("image_dir", image_dir),
+        params.VALIDATION: ("val_dir" if val_dir else "val_fraction", val_dir),
+    }
+    flags[params.TEST] = ("test_dir", test_dir)
+    for role, role_files in splits.items():
+        if not len(role_files):
+            flag, where = flags[role]
+            where = f"'{where}'" if where else f"the {val_fraction:.0%} validation split of '{image_dir}'"
+            raise UsageError(flag, f"no decodable images for the {role} role in {where}")
+    return ImageFolder(image_dir, class_names, splits, tuple(skipped))
 
 
 def make_input_fn(

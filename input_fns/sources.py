@@ -1,14 +1,15 @@
-"""One entry point from ``DataParams`` to input functions, whatever the source.
+"""The only way from ``DataParams`` to input functions, whatever the source.
 
     source = make_source(hp.data, seed=hp.training.seed)   # every data error is raised here
-    source.meta.class_names, source.meta.image_shape       # what the model needs
-    train_fn = source.input_fn("train", TRAIN, batch_size, input_name, image_spec)
-    eval_fn = source.input_fn("eval", EVAL, batch_size, input_name, image_spec)
+    source.meta.kind, source.meta.class_names               # what the model must fit
+    train_fn = source.input_fn(TRAIN, pipeline_ops.TRAIN, batch_size, input_name, image_spec)
 
-Roles: ``train`` and ``eval`` map to each source's own splits (TFDS
-``--train_split``/``--eval_split``, an image folder's training files and
-its validation split or ``--val_dir``, ``--train_files``/``--eval_files``);
-a TFDS source also takes any TFDS split string as the role.
+Three roles: ``train`` fits the model, ``validation`` chooses it (the best
+export, early stopping, fine-tuning), ``test`` reports it. A source without
+named validation data carves ``val_fraction`` off its training data; one
+without test data has no test role, and the report says it is on validation.
+Each source module (tfds_source, image_folder, tfrecord_source, csv_source,
+array_source) reads; this module checks and names the roles.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import SOURCES
-from input_fns import csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
+from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
+from input_fns import array_source, csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
+from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
-ROLES = ("train", "eval")
-IMAGE = "image"
-TABULAR = "tabular"
+FLATTENED = "pixels"  # an image source read by a features model: its flattened pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,16 +36,22 @@ class SourceMeta:
     """What a model needs to know about its data, read before training starts."""
 
     name: str
-    kind: str  # IMAGE or TABULAR
+    kind: str  # IMAGES or FEATURES (common.params)
     class_names: tuple[str, ...]
-    image_shape: tuple[int | None, int | None, int] | None = None  # None for tabular data
-    feature_names: tuple[str, ...] = ()  # tabular features (the keys of the features dict)
-    split_sizes: dict[str, int | None] = dataclasses.field(default_factory=dict)  # by role
+    split_sizes: dict[str, int]  # by role; a role that is absent has no entry
+    image_shape: tuple[int | None, int | None, int] | None = None  # IMAGES only
+    features: tuple[tuple[str, int], ...] = ()  # FEATURES only: (name, width), the keys of the features dict
+    train_files: tuple[str, ...] = ()  # what the training role reads, for the validation gate
+    gate_format: str | None = None  # how the gate reads train_files (pipeline.validation.config.FORMATS)
     skipped_files: tuple[str, ...] = ()  # image files left out as undecodable
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def report_role(self) -> str:
+        return TEST if TEST in self.split_sizes else VALIDATION
 
 
 # (role, mode, batch_size, input_name, image_spec) -> input_fn
@@ -68,30 +74,49 @@ class Source:
         batch_size: int,
         input_name: str | None = None,
         image_spec: ImageSpec | None = None,
+        flatten: bool = False,
     ) -> InputFn:
         """An Estimator input_fn (it takes an optional ``input_context``) for ``role`` in ``mode``.
 
-        Image sources need ``input_name`` and ``image_spec`` (the model's);
-        tabular ones yield a dict keyed by feature name, or every numeric
-        feature as one tensor under ``input_name`` when it is given.
+        Image sources need ``input_name`` and ``image_spec`` (the model's); with
+        ``flatten`` their pixels come as one feature, FLATTENED. Features sources
+        yield a dict keyed by feature name.
         """
-        if self.meta.kind == IMAGE and (input_name is None or image_spec is None):
+        if role not in self.meta.split_sizes:
+            raise UsageError(None, f"'{self.meta.name}' has no {role} data; roles: {', '.join(self.meta.split_sizes)}")
+        image = image_spec if self.meta.kind == IMAGES else None
+        if self.meta.kind == IMAGES and (input_name is None or image_spec is None):
             raise UsageError(None, f"'{self.meta.name}' is an image source: pass input_name and image_spec")
         if self._synthetic:
-            return synthetic.make_input_fn(
+            fn = synthetic.make_input_fn(
                 mode,
                 batch_size,
                 self.meta.num_classes,
-                input_name=input_name,
-                image_spec=image_spec if self.meta.kind == IMAGE else None,
-                feature_names=() if input_name else self.meta.feature_names,
-                num_examples=self.meta.split_sizes.get(role),
+                input_name=input_name if image else None,
+                image_spec=image,
+                feature_names=tuple(name for name, _ in self.meta.features),
+                num_examples=self.meta.split_sizes[role],
                 seed=self._seed,
             )
-        return self._factory(role, mode, batch_size, input_name, image_spec)
+        else:
+            fn = self._factory(role, mode, batch_size, input_name if image else None, image)
+        return _flattened(fn, input_name, image_spec) if flatten and image else fn
 
 
-def pipeline_options(data, seed: int | None) -> PipelineOptions:
+def _flattened(input_fn: InputFn, input_name: str, image: ImageSpec) -> InputFn:
+    width = image.height * image.width * image.channels
+
+    def fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
+        def flatten(features, labels):
+            # A static width: the DNN's first Dense layer and the feature column need it.
+            return {FLATTENED: tf.reshape(features[input_name], [-1, width])}, labels
+
+        return input_fn(input_context).map(flatten)
+
+    return fn
+
+
+def pipeline_options(data: DataParams, seed: int | None) -> PipelineOptions:
     """The tf.data settings of ``DataParams``."""
     return PipelineOptions(
         cache=data.cache,
@@ -99,71 +124,107 @@ def pipeline_options(data, seed: int | None) -> PipelineOptions:
         drop_remainder=data.drop_remainder,
         shuffle_buffer=data.shuffle_buffer,
         seed=seed,
-        on_corrupt_record=getattr(data, "on_corrupt_record", pipeline_ops.ON_CORRUPT_FAIL),
+        on_corrupt_record=data.on_corrupt_record,
     )
 
 
-def make_source(data, seed: int | None = None) -> Source:
-    """The source ``data`` (a ``common.params.DataParams``) names, scanned and checked."""
-    makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv}
+def make_source(data: DataParams, seed: int | None = None) -> Source:
+    """The source ``data`` names, scanned and checked."""
+    makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv, "arrays": _arrays}
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
 
 
-def _check_role(role: str, allowed: tuple[str, ...] = ROLES) -> None:
-    if role not in allowed:
-        raise UsageError(None, f"unknown role '{role}'; allowed: {', '.join(allowed)}")
+def tfds_splits(data: DataParams) -> dict[str, str]:
+    """The TFDS split string of each role; validation carved off the end of train_split if not named."""
+    splits = {TRAIN: data.train_split, VALIDATION: data.validation_split}
+    if not data.validation_split:
+        if any(c in data.train_split for c in "[+"):
+            raise UsageError(
+                "validation_split",
+                f"not set, and --train_split='{data.train_split}' is sliced, so no validation can be carved "
+                "off it; name one, e.g. --train_split='train[:80%]' --validation_split='train[80%:]'",
+            )
+        cut = 100 - round(100 * data.val_fraction)
+        if not 0 < cut < 100:
+            raise UsageError("val_fraction", f"{data.val_fraction} leaves no training or no validation examples")
+        splits = {TRAIN: f"{data.train_split}[:{cut}%]", VALIDATION: f"{data.train_split}[{cut}%:]"}
+    if data.test_split:
+        splits[TEST] = data.test_split
+    return splits
 
 
-def _tfds(data, seed, options):
+def _tfds(data: DataParams, seed, options):
+    if data.on_corrupt_record != pipeline_ops.ON_CORRUPT_FAIL:
+        # TFDS reads through its own parallel interleave, where a skipped error does not end the stream.
+        raise UsageError(
+            "on_corrupt_record",
+            f"'{data.on_corrupt_record}' applies to --source=tfrecord; a TFDS dataset's prepared shards are "
+            "checked up front and a corrupt one is an error (re-prepare it, or read its shards with "
+            "--source=tfrecord --on_corrupt_record=skip)",
+        )
     builder = tfds_source.load_builder(data.dataset, data.data_dir, data.download)
     info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
-    splits = {"train": data.train_split, "eval": data.eval_split}
-    sizes = {}
-    for role, split in splits.items():
-        try:
-            sizes[role] = builder.info.splits[split].num_examples
-        except (KeyError, ValueError) as err:
-            flag = f"{role}_split"
-            raise UsageError(flag, f"{err}; splits of '{info.name}': {sorted(builder.info.splits)}") from None
-        if not sizes[role]:
-            raise UsageError(f"{role}_split", f"'{split}' of '{info.name}' is empty")
-        shards = sorted({i.filename for i in builder.info.splits[split].file_instructions})
-        shards = [p if os.path.isabs(p) or "://" in p else os.path.join(builder.data_dir, p) for p in shards]
-        # TFDS reads through its own parallel interleave, where a skipped error does not end
-        # the stream cleanly: a corrupt prepared shard is always an error naming the file.
-        pipeline_ops.check_records(shards, pipeline_ops.ON_CORRUPT_FAIL, f"{role}_split")
-    meta = SourceMeta(info.name, IMAGE, info.class_names, info.image_shape, split_sizes=sizes)
+    splits = tfds_splits(data)
+    flags = {TRAIN: "train_split", VALIDATION: "validation_split" if data.validation_split else "train_split"}
+    flags[TEST] = "test_split"
+    sizes = {role: _tfds_split_size(builder, split, flags[role]) for role, split in splits.items()}
+    meta = SourceMeta(
+        info.name,
+        IMAGES,
+        info.class_names,
+        sizes,
+        image_shape=info.image_shape,
+        train_files=(
+            os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),
+        ),
+        gate_format="tfrecord",
+    )
 
     def factory(role, mode, batch_size, input_name, image_spec):
-        split = splits.get(role, role)
         return tfds_source.make_input_fn(
-            builder, split, mode, batch_size, input_name, image_spec, options=options, augment=data.augment
+            builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
         )
 
     return meta, factory
 
 
-def _image_folder(data, seed, options):
+def _tfds_split_size(builder, split: str, flag: str) -> int:
+    name = builder.info.name
+    try:
+        size = builder.info.splits[split].num_examples
+    except (KeyError, ValueError) as err:
+        raise UsageError(flag, f"{err}; splits of '{name}': {sorted(builder.info.splits)}") from None
+    if not size:
+        raise UsageError(flag, f"'{split}' of '{name}' is empty")
+    shards = sorted({i.filename for i in builder.info.splits[split].file_instructions})
+    shards = [p if os.path.isabs(p) or "://" in p else os.path.join(builder.data_dir, p) for p in shards]
+    pipeline_ops.check_records(shards, pipeline_ops.ON_CORRUPT_FAIL, flag)
+    return size
+
+
+def _image_folder(data: DataParams, seed, options):
     if not data.image_dir:
         raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
-    folder = image_folder.load(data.image_dir, data.val_dir, data.val_fraction, seed or 0, data.check_images)
-    splits = {"train": folder.train, "eval": folder.validation}
+    folder = image_folder.load(
+        data.image_dir, data.val_dir, data.val_fraction, seed or 0, data.check_images, test_dir=data.test_dir
+    )
     meta = SourceMeta(
         data.image_dir,
-        IMAGE,
+        IMAGES,
         folder.class_names,
-        (None, None, 3),
-        split_sizes={role: len(files) for role, files in splits.items()},
+        {role: len(files) for role, files in folder.splits.items()},
+        image_shape=(None, None, 3),
+        train_files=(data.image_dir,),
+        gate_format="images",
         skipped_files=folder.skipped,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):
-        _check_role(role)
         return image_folder.make_input_fn(
-            splits[role],
+            folder.splits[role],
             mode,
             batch_size,
             input_name,
@@ -176,44 +237,36 @@ def _image_folder(data, seed, options):
     return meta, factory
 
 
-def _tfrecord(data, seed, options):
+def _role_files(data: DataParams) -> dict[str, str]:
+    """The file patterns of each role for tfrecord and csv sources; validation files are required."""
+    named = {TRAIN: data.train_files, VALIDATION: data.validation_files, TEST: data.test_files}
+    return {role: pattern for role, pattern in named.items() if pattern}
+
+
+def _tfrecord(data: DataParams, seed, options):
     spec = tfrecord_source.parse_feature_spec(data.feature_spec, data.label_key, data.image_key)
-    files = {
-        "train": tfrecord_source.resolve_files(data.train_files, "train_files"),
-        "eval": tfrecord_source.resolve_files(data.eval_files, "eval_files"),
-    }
-    sizes = {}
-    top_label = -1
+    patterns = _role_files(data)
+    if VALIDATION not in patterns:
+        raise UsageError("validation_files", "required with --source=tfrecord (the data that chooses the model)")
+    files = {role: tfrecord_source.resolve_files(p, f"{role}_files") for role, p in patterns.items()}
+    sizes, top_label = {}, -1
     for role, paths in files.items():
-        pipeline_ops.check_records(paths, options.on_corrupt_record, f"{role}_files")
-        try:
-            labels = tfrecord_source.scan_labels(paths, spec, options.on_corrupt_record)
-        except tf.errors.OpError as err:
-            raise UsageError(
-                f"{role}_files", f"not TFRecords of tf.Example with {spec.label_key}: {err.message}"
-            ) from None
-        if not len(labels):
-            raise UsageError(f"{role}_files", f"'{getattr(data, role + '_files')}' holds no records")
+        labels = _scan_tfrecord_labels(paths, spec, options.on_corrupt_record, role, patterns[role])
         sizes[role] = len(labels)
         top_label = max(top_label, int(np.max(labels)))
-    class_names = _class_names(data.class_names) or tuple(str(i) for i in range(top_label + 1))
-    if top_label >= len(class_names):
-        raise UsageError("class_names", f"{len(class_names)} names but labels go up to {top_label}")
-    image_shape = None
-    if spec.image_key is not None:
-        shape = dict((n, s) for n, _, s in spec.features)[spec.image_key]
-        image_shape = (*shape[:2], shape[2] if len(shape) > 2 else 1) if len(shape) >= 2 else (None, None, 3)
+    class_names = _class_names(data.class_names, top_label)
     meta = SourceMeta(
         data.train_files,
-        IMAGE if spec.image_key else TABULAR,
+        IMAGES if spec.image_key else FEATURES,
         class_names,
-        image_shape,
-        feature_names=() if spec.image_key else spec.feature_names,
-        split_sizes=sizes,
+        sizes,
+        image_shape=_tfrecord_image_shape(spec),
+        features=() if spec.image_key else tuple((n, _width(s)) for n, _, s in spec.features if n != spec.label_key),
+        train_files=tuple(files[TRAIN]),
+        gate_format="tfrecord",
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):
-        _check_role(role)
         return tfrecord_source.make_input_fn(
             files[role], spec, mode, batch_size, input_name, image_spec, options, data.augment
         )
@@ -221,30 +274,94 @@ def _tfrecord(data, seed, options):
     return meta, factory
 
 
-def _csv(data, seed, options):
+def _scan_tfrecord_labels(paths, spec, on_corrupt: str, role: str, pattern: str) -> np.ndarray:
+    pipeline_ops.check_records(paths, on_corrupt, f"{role}_files")
+    try:
+        labels = tfrecord_source.scan_labels(paths, spec, on_corrupt)
+    except tf.errors.OpError as err:
+        raise UsageError(f"{role}_files", f"not TFRecords of tf.Example with {spec.label_key}: {err.message}") from None
+    if not len(labels):
+        raise UsageError(f"{role}_files", f"'{pattern}' holds no records")
+    return labels
+
+
+def _tfrecord_image_shape(spec) -> tuple | None:
+    if spec.image_key is None:
+        return None
+    shape = dict((n, s) for n, _, s in spec.features)[spec.image_key]
+    return (*shape[:2], shape[2] if len(shape) > 2 else 1) if len(shape) >= 2 else (None, None, 3)
+
+
+def _width(shape) -> int:
+    return int(np.prod(shape)) if shape else 1
+
+
+def _csv(data: DataParams, seed, options):
+    if not data.train_files:
+        raise UsageError("train_files", "not set; the csv source reads its training rows from it")
     table = csv_source.load(
-        data.train_files, data.eval_files, data.csv_separator, data.label_key, data.val_fraction, seed or 0
+        data.train_files,
+        data.validation_files,
+        data.test_files,
+        data.csv_separator,
+        data.label_key,
+        data.val_fraction,
+        seed or 0,
     )
+    text = [name for name in table.feature_names if name not in table.numeric]
+    if text:
+        raise UsageError("train_files", f"columns {text} are not numeric; kestrel's tabular models read numbers")
     meta = SourceMeta(
         data.train_files,
-        TABULAR,
-        _class_names(data.class_names) or table.class_names,
-        feature_names=table.feature_names,
-        split_sizes={"train": len(table.train[1]), "eval": len(table.eval[1])},
+        FEATURES,
+        _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
+        {role: len(labels) for role, (_, labels) in table.splits.items()},
+        features=tuple((name, 1) for name in table.feature_names),
+        train_files=tuple(p for p in data.train_files.split(",") if p),
+        gate_format="csv",
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):
-        _check_role(role)
-        return csv_source.make_input_fn(table, role, mode, batch_size, input_name, options)
+        return csv_source.make_input_fn(table, role, mode, batch_size, None, options)
 
     return meta, factory
 
 
-def _class_names(value: str | None) -> tuple[str, ...]:
-    """``--class_names``: comma-separated names, or a text file with one name per line."""
-    if not value:
-        return ()
-    if tf.io.gfile.exists(value):
-        with tf.io.gfile.GFile(value) as f:
-            return tuple(line.strip() for line in f if line.strip())
-    return tuple(name.strip() for name in value.split(",") if name.strip())
+def _arrays(data: DataParams, seed, options):
+    splits = array_source.load_npz(data.array_file, data.val_fraction, seed or 0)
+    x_train, y_train = splits[TRAIN]
+    images = x_train.dtype == np.uint8 and x_train.ndim in (3, 4)
+    if not images and x_train.ndim != 2:
+        raise UsageError("array_file", f"x_train {x_train.dtype} {x_train.shape}: want uint8 images or 2-D features")
+    top = max(int(np.max(labels)) for _, labels in splits.values())
+    meta = SourceMeta(
+        data.array_file,
+        IMAGES if images else FEATURES,
+        _class_names(data.class_names, top),
+        {role: len(labels) for role, (_, labels) in splits.items()},
+        image_shape=(*x_train.shape[1:3], x_train.shape[3] if x_train.ndim == 4 else 1) if images else None,
+        features=() if images else ((array_source.FEATURES_KEY, int(x_train.shape[1])),),
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        x, y = splits[role]
+        features = x if images else {array_source.FEATURES_KEY: x.astype(np.float32)}
+        return array_source.make_input_fn(
+            features, y, mode, batch_size, input_name, image_spec, options, data.augment if images else NO_AUGMENTATION
+        )
+
+    return meta, factory
+
+
+def _class_names(value: str | None, top_label: int, found: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``--class_names`` (comma-separated, or a text file with one name per line), else what the data says."""
+    names = found or tuple(str(i) for i in range(top_label + 1))
+    if value:
+        if tf.io.gfile.exists(value):
+            with tf.io.gfile.GFile(value) as f:
+                names = tuple(line.strip() for line in f if line.strip())
+        else:
+            names = tuple(name.strip() for name in value.split(",") if name.strip())
+    if top_label >= len(names):
+        raise UsageError("class_names", f"{len(names)} names but labels go up to {top_label}")
+    return names

@@ -5,6 +5,13 @@ from __future__ import annotations
 from absl import flags
 
 from common.params import (
+    ALL_REDUCE_ALGS,
+    EARLY_STOPPING_METRICS,
+    ENGINES,
+    OPTIMIZERS,
+    SCHEDULES,
+    SOURCES,
+    STRATEGIES,
     AugmentParams,
     CheckpointPolicy,
     DataParams,
@@ -15,12 +22,10 @@ from common.params import (
     OutputParams,
     TrainingParams,
 )
-from estimators.distribute.strategy import ALL_REDUCE_ALGS, STRATEGIES
-from estimators.engines import EARLY_STOPPING_METRICS, ENGINES
-from estimators.models import BUILDERS
-from estimators.models.canned import CANNED_MODELS
-from estimators.models.cifar_cnn import AUGMENTATIONS
-from estimators.optimizers import OPTIMIZERS, SCHEDULES
+from common.params import (
+    CNN_AUGMENTATIONS as AUGMENTATIONS,
+)
+from estimators.models.registry import MODELS
 from pipeline.validation.config import RUNNING_MODES
 
 FLAGS = flags.FLAGS
@@ -35,7 +40,10 @@ def define_data_flags() -> None:
     flags.DEFINE_boolean("download", _D.data.download, "Allow fetching a dataset that is not prepared in --data_dir.")
     flags.DEFINE_string("train_split", _D.data.train_split, "Split to train on, with TFDS slicing (train[:80%]).")
     flags.DEFINE_string(
-        "eval_split", _D.data.eval_split, "Split to evaluate on (the test split, not the training one)."
+        "validation_split", None, "Split that chooses the model; default: the last --val_fraction of --train_split."
+    )
+    flags.DEFINE_string(
+        "test_split", _D.data.test_split, "Split the report is on; '' for none (then it is on validation)."
     )
     flags.DEFINE_integer(
         "image_size", _D.data.image_size, "Resize images to this square size; default: the dataset's.", lower_bound=1
@@ -47,7 +55,10 @@ def define_data_flags() -> None:
 def _define_source_flags() -> None:
     """Sources besides TFDS (input_fns/sources.py), the tf.data pipeline and training-only augmentation."""
     d, a = _D.data, _D.data.augment
-    flags.DEFINE_enum("source", d.source, ["tfds", "image_folder", "tfrecord", "csv"], "Where the data comes from.")
+    flags.DEFINE_enum("source", d.source, list(SOURCES), "Where the data comes from.")
+    flags.DEFINE_string("test_dir", None, "image_folder: test tree with the same class subfolders.")
+    flags.DEFINE_string("test_files", None, "tfrecord/csv: test files, comma-separated globs.")
+    flags.DEFINE_string("array_file", None, "arrays: an .npz with x_train, y_train[, x_val, y_val, x_test, y_test].")
     flags.DEFINE_string("image_dir", d.image_dir, "image_folder: root with one subfolder of images per class.")
     flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
     flags.DEFINE_float(
@@ -55,7 +66,7 @@ def _define_source_flags() -> None:
     )
     flags.DEFINE_boolean("check_images", d.check_images, "Decode-check image files first; skip and count bad ones.")
     flags.DEFINE_string("train_files", d.train_files, "tfrecord/csv: training files, comma-separated globs.")
-    flags.DEFINE_string("eval_files", d.eval_files, "tfrecord/csv: evaluation files, comma-separated globs.")
+    flags.DEFINE_string("validation_files", None, "tfrecord/csv: validation files, comma-separated globs.")
     flags.DEFINE_string("feature_spec", d.feature_spec, "tfrecord: the tf.Example features, name:type[shape],...")
     flags.DEFINE_string("image_key", d.image_key, "The image feature (TFDS, tfrecord).")
     flags.DEFINE_string("label_key", d.label_key, "The label feature (TFDS, tfrecord) or CSV column.")
@@ -99,7 +110,7 @@ def augment_params_from_flags() -> AugmentParams:
 
 def define_model_flags() -> None:
     m = _D.model
-    flags.DEFINE_enum("model", m.name, sorted(BUILDERS) + list(CANNED_MODELS), "Model builder or canned Estimator.")
+    flags.DEFINE_enum("model", m.name, list(MODELS), "Model builder or canned Estimator.")
     flags.DEFINE_float("learning_rate", m.learning_rate, "Optimizer learning rate.", lower_bound=0.0)
     flags.DEFINE_float("dropout", m.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
     flags.DEFINE_string(
@@ -337,7 +348,11 @@ def hparams_from_flags() -> Hparams:
             data_dir=f.data_dir,
             download=f.download,
             train_split=f.train_split,
-            eval_split=f.eval_split,
+            validation_split=f.validation_split,
+            test_split=f.test_split,
+            test_dir=f.test_dir,
+            test_files=f.test_files,
+            array_file=f.array_file,
             image_size=f.image_size,
             shuffle_buffer=f.shuffle_buffer,
             source=f.source,
@@ -346,7 +361,7 @@ def hparams_from_flags() -> Hparams:
             val_fraction=f.val_fraction,
             check_images=f.check_images,
             train_files=f.train_files,
-            eval_files=f.eval_files,
+            validation_files=f.validation_files,
             feature_spec=f.feature_spec,
             image_key=f.image_key,
             label_key=f.label_key,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from estimators.engines import Serving
+from estimators.serving import Serving
 from estimators.serving import keras_export as export
 from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec

@@ -87,7 +87,7 @@ def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
 
 
 def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
-    from estimators.engines import Serving
+    from estimators.serving import Serving
     from estimators.serving import keras_export as export
     from estimators.serving import receivers as serving
 

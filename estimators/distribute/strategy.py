@@ -173,9 +173,22 @@ def make_strategy(
     )
 
 
-def strategy_for(options: DistributionOptions) -> tf.distribute.Strategy | None:
-    """``make_strategy`` from a DistributionParams."""
-    return make_strategy(options.strategy, options.num_gpus, options.all_reduce_alg)
+def get_strategy(
+    engine: str, options: DistributionOptions, cluster: cluster_lib.Cluster | None
+) -> tf.distribute.Strategy | None:
+    """The one factory: the strategy ``engine`` trains under for ``options`` (None: no strategy object).
+
+    The Estimator takes it in its RunConfig (v1 multi-worker, and None for
+    parameter_server, whose between-graph replication comes from TF_CONFIG);
+    Model.fit runs under its scope; the TPUEstimator places itself.
+    """
+    if engine == "tpu_estimator":
+        return None
+    if engine == "estimator":
+        return make_strategy(options.strategy, options.num_gpus, options.all_reduce_alg, cluster)
+    if options.strategy == "default":
+        return None
+    return make_keras_strategy(options)
 
 
 # --- Keras engine --------------------------------------------------------------------------------

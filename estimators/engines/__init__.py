@@ -1,13 +1,19 @@
-"""What a training engine is given and what it returns: one interface, two engines.
+"""One interface for every engine: a ``Job`` goes in, a ``Result`` comes out.
 
-``estimator_engine`` (model_to_estimator or a canned Estimator, train_and_evaluate,
-exporters) and ``keras_engine`` (Model.fit / evaluate) both take a ``Job`` and
-return a ``Result``; the run flow (pipeline/train.py) does not care which ran.
+``estimator`` (model_to_estimator or a canned Estimator under
+train_and_evaluate), ``keras`` (Model.fit) and ``tpu_estimator`` (a
+TPUEstimator) each own their whole stage: train on the train role, choose the
+model on validation (best export, early stopping), export, then evaluate and
+predict the report role (test, or validation when there is no test data). An
+engine refuses a setting it cannot honour with a usage error before it trains
+(``check``), so the run flow (pipeline/train.py) never asks which engine ran.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Protocol, TextIO
@@ -16,9 +22,11 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy
+from common.names import EXPORT_DIR, LATEST_EXPORTER
+from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy, DistributionParams
 from estimators.distribute.cluster import Cluster
 from estimators.models.spec import ModelSpec
+from estimators.serving import Serving
 
 InputFn = Callable[..., tf.data.Dataset]
 
@@ -44,13 +52,12 @@ class EarlyStopping:
 
 
 @dataclasses.dataclass(frozen=True)
-class Serving:
-    """What the export takes: encoded images (``image`` set) or named float features."""
+class Inputs:
+    """The data of a job: an input_fn per role and mode, at the batch size an engine asks for."""
 
-    class_names: tuple[str, ...]
-    input_name: str = "image"
-    image: object | None = None  # input_fns.preprocessing.ImageSpec
-    features: tuple[tuple[str, int], ...] = ()
+    make: Callable[[str, str, int], InputFn]  # (role, mode, global batch size) -> input_fn
+    sizes: dict[str, int]  # examples per role
+    report_role: str  # TEST, or VALIDATION when there is no test data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,11 +67,11 @@ class Job:
     model_name: str
     spec: ModelSpec
     build: Callable[[], tf.keras.Model] | None  # None: a canned Estimator (estimator engine only)
-    train_input_fn: InputFn
-    eval_input_fn: InputFn
+    inputs: Inputs
     model_dir: str
     max_steps: int
     batch_size: int
+    distribution: DistributionParams = DistributionParams()
     checkpoints: CheckpointPolicy = CheckpointPolicy()
     strategy: tf.distribute.Strategy | None = None
     eval_steps: int | None = None
@@ -74,27 +81,48 @@ class Job:
     seed: int | None = None
     early_stopping: EarlyStopping | None = None
     warm_start_from: str | None = None  # a model_dir whose latest checkpoint initialises the model's weights
-    serving: Serving | None = None  # None: no export (a bottleneck head, say)
+    serving: Serving | None = None  # None: no export
+    # The served model, when it is not the trained one: built from the trained weights by name
+    # (the bottleneck stage trains a head on cached features and serves base + head).
+    assemble: Callable[[dict[str, np.ndarray]], tf.keras.Model] | None = None
     stream: TextIO = sys.stdout
-    cluster: Cluster | None = None  # from TF_CONFIG (estimators/cluster.py); None: one process
+    cluster: Cluster | None = None  # from TF_CONFIG (estimators/distribute/cluster.py); None: one process
+
+    def input_fn(self, role: str, mode: str) -> InputFn:
+        return self.inputs.make(role, mode, self.batch_size)
+
+    def steps_for(self, role: str, batch_size: int | None = None) -> int:
+        """Batches that cover ``role`` once (the last one partial)."""
+        return max(1, math.ceil(self.inputs.sizes[role] / (batch_size or self.batch_size)))
 
 
 @dataclasses.dataclass
 class Result:
-    metrics: dict[str, float]
+    metrics: dict[str, float]  # on the validation role, of the model chosen
+    report_metrics: dict[str, float]  # accuracy and loss on the report role
+    probabilities: np.ndarray | None  # predicted class probabilities of the report role, in order
     export_path: str | None
     examples_per_sec: float | None
     train_seconds: float
-    # Predicted class probabilities for an input_fn's batches (labels ignored).
-    predict: Callable[[InputFn], np.ndarray]
-    # The trained weights by checkpoint key (layer/variable), for moving a head into a full model.
-    weights: Callable[[], dict[str, np.ndarray]]
+    task: str | None = None  # a TF_CONFIG task other than the chief: it trains, the chief reports
 
 
 class Engine(Protocol):
     name: str
 
+    def check(self, job: Job) -> None:
+        """Raise a UsageError for a setting of ``job`` this engine cannot honour."""
+
     def run(self, job: Job) -> Result: ...
+
+
+def export_assembled(job: Job, weights: dict[str, np.ndarray]) -> str:
+    """Export ``job.assemble(weights)``, the served model of a stage whose trained model is not it."""
+    from estimators.serving.keras_export import export_keras_model
+
+    return export_keras_model(
+        job.assemble(weights), os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), job.serving
+    )
 
 
 def get_engine(name: str) -> Engine:
@@ -107,6 +135,10 @@ def get_engine(name: str) -> Engine:
         from estimators.engines.keras import KerasEngine
 
         return KerasEngine()
+    if name == "tpu_estimator":
+        from estimators.engines.tpu_estimator import TpuEstimatorEngine
+
+        return TpuEstimatorEngine()
     raise UsageError("engine", f"unknown engine '{name}'; allowed: {', '.join(ENGINES)}")
 
 

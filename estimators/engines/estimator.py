@@ -13,17 +13,17 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common.errors import NonFiniteLossError
+from common.errors import NonFiniteLossError, UsageError
+from common.names import BEST_EXPORTER, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, as_str
+from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import cluster_run
-from estimators.engines import EarlyStopping, InputFn, Job, Result
+from estimators.engines import EarlyStopping, Job, Result, export_assembled
 from estimators.hooks import ProgressHook
 from estimators.models.canned import make_canned_estimator
 from estimators.optimizers import learning_rate_at
 from estimators.serving import receivers as serving
-
-LATEST_EXPORTER = "serving"
-BEST_EXPORTER = "best"
+from input_fns import pipeline_ops
 
 
 def _better_accuracy(best_eval_result: dict, current_eval_result: dict) -> bool:
@@ -33,14 +33,20 @@ def _better_accuracy(best_eval_result: dict, current_eval_result: dict) -> bool:
 class EstimatorEngine:
     name = "estimator"
 
+    def check(self, job: Job) -> None:
+        if job.distribution.strategy == "tpu":
+            raise UsageError(
+                "strategy", "tpu needs --engine=tpu_estimator (model_to_estimator cannot take a TPU strategy)"
+            )
+
     def run(self, job: Job) -> Result:
         estimator, model = self._estimator(job)
-        receiver_fn = self._receiver_fn(job)
-        exporters = []
-        assets = {}
+        # A stage whose served model is assembled after training (the bottleneck head) exports once, at the end.
+        receiver_fn = self._receiver_fn(job) if job.assemble is None else None
+        exporters, assets = [], {}
         if receiver_fn is not None:
             labels_path = serving.write_labels(job.model_dir, job.serving.class_names)
-            assets = {serving.LABELS_FILE: labels_path}
+            assets = {LABELS_FILE: labels_path}
             exporters = [
                 tf.estimator.BestExporter(
                     BEST_EXPORTER, receiver_fn, compare_fn=_better_accuracy, assets_extra=assets, exports_to_keep=1
@@ -51,9 +57,12 @@ class EstimatorEngine:
         hooks = [progress]
         if job.early_stopping is not None:
             hooks.append(_early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps))
-        train_spec = tf.estimator.TrainSpec(job.train_input_fn, max_steps=job.max_steps, hooks=hooks)
+        train_spec = tf.estimator.TrainSpec(
+            job.input_fn(TRAIN, pipeline_ops.TRAIN), max_steps=job.max_steps, hooks=hooks
+        )
+        validation_fn = job.input_fn(VALIDATION, pipeline_ops.EVAL)
         eval_spec = tf.estimator.EvalSpec(
-            job.eval_input_fn,
+            validation_fn,
             steps=job.eval_steps,
             exporters=exporters,
             start_delay_secs=job.eval_start_delay_secs,
@@ -71,47 +80,44 @@ class EstimatorEngine:
         if not metrics:
             # The model_dir was already trained to max_steps (or early stopping
             # ended the run between evaluations): evaluate what is there.
-            metrics = estimator.evaluate(job.eval_input_fn, steps=job.eval_steps)
+            metrics = estimator.evaluate(validation_fn, steps=job.eval_steps)
         export_path = _latest_export(export_paths)
-        if receiver_fn is not None and export_path is None:
+        if job.assemble is not None:
+            export_path = export_assembled(job, conversion.read_estimator_weights(job.model_dir, model))
+        elif receiver_fn is not None and export_path is None:
             export_path = estimator.export_saved_model(
-                os.path.join(job.model_dir, "export", LATEST_EXPORTER), receiver_fn, assets_extra=assets
+                os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), receiver_fn, assets_extra=assets
             )
         elapsed = time.perf_counter() - started
-
-        def predict(input_fn: InputFn) -> np.ndarray:
-            return np.stack([p["probabilities"] for p in estimator.predict(input_fn, yield_single_examples=True)])
-
-        def weights() -> dict[str, np.ndarray]:
-            if model is None:
-                raise ValueError("a canned Estimator has no Keras weights")
-            return conversion.read_estimator_weights(job.model_dir, model)
-
+        report_metrics, probabilities = _evaluate_report(estimator, job)
         return Result(
             metrics={k: float(v) for k, v in metrics.items()},
-            export_path=_as_str(export_path),
+            report_metrics=report_metrics,
+            probabilities=probabilities,
+            export_path=as_str(export_path),
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,
-            predict=predict,
-            weights=weights,
         )
 
     def _run_cluster_task(self, job, estimator, train_spec, eval_spec, receiver_fn, assets, progress) -> Result:
-        """One task of a TF_CONFIG cluster: train; the chief alone then evaluates and exports once."""
+        """One task of a TF_CONFIG cluster: train; the chief alone then evaluates, exports once and reports."""
 
         def export(local: tf.estimator.Estimator) -> str:
-            base = os.path.join(job.model_dir, "export", LATEST_EXPORTER)
-            return _as_str(local.export_saved_model(base, receiver_fn, assets_extra=assets))
+            base = os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER)
+            return as_str(local.export_saved_model(base, receiver_fn, assets_extra=assets))
 
         started = time.perf_counter()
         task = cluster_run.train_and_evaluate(estimator, train_spec, eval_spec, job.cluster, export)
+        elapsed = time.perf_counter() - started
+        report_metrics, probabilities = _evaluate_report(estimator, job) if task.metrics else ({}, None)
         return Result(
             metrics=task.metrics or {},
+            report_metrics=report_metrics,
+            probabilities=probabilities,
             export_path=task.export_path,
             examples_per_sec=progress.examples_per_sec,
-            train_seconds=time.perf_counter() - started,
-            predict=lambda input_fn: np.stack([p["probabilities"] for p in estimator.predict(input_fn)]),
-            weights=lambda: {},
+            train_seconds=elapsed,
+            task=None if task.metrics else f"{job.cluster.task_type}:{job.cluster.task_index}",
         )
 
     def _estimator(self, job: Job) -> tuple[tf.estimator.Estimator, tf.keras.Model | None]:
@@ -169,15 +175,19 @@ def _early_stopping_hook(
     )
 
 
+def _evaluate_report(estimator: tf.estimator.Estimator, job: Job) -> tuple[dict[str, float], np.ndarray]:
+    """Accuracy, loss and every prediction on the report role, from the latest checkpoint."""
+    role = job.inputs.report_role
+    input_fn = job.input_fn(role, pipeline_ops.EVAL)
+    metrics = estimator.evaluate(input_fn, name=role)
+    predictions = estimator.predict(job.input_fn(role, pipeline_ops.PREDICT), yield_single_examples=True)
+    probabilities = np.stack([p["probabilities"] for p in predictions])
+    return {k: float(v) for k, v in metrics.items()}, probabilities
+
+
 def _latest_export(export_paths) -> bytes | str | None:
     # train_and_evaluate returns the exporters' results in order: best, then latest.
     if not export_paths:
         return None
     found = [p for p in export_paths if p]
     return found[-1] if found else None
-
-
-def _as_str(path) -> str | None:
-    if path is None:
-        return None
-    return path.decode() if isinstance(path, bytes) else str(path)

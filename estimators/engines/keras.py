@@ -16,21 +16,26 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import NonFiniteLossError, UsageError
+from common.names import EXPORT_DIR, LATEST_EXPORTER
+from common.params import TRAIN, VALIDATION
 from estimators import conversion
-from estimators.engines import InputFn, Job, Result
+from estimators.engines import InputFn, Job, Result, export_assembled
 from estimators.hooks import KerasProgress
 from estimators.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
-
-LATEST_EXPORTER = "serving"
+from input_fns import pipeline_ops
 
 
 class KerasEngine:
     name = "keras"
 
-    def run(self, job: Job) -> Result:
+    def check(self, job: Job) -> None:
         if job.build is None:
             raise UsageError("engine", f"'{job.model_name}' is a canned Estimator; train it with --engine=estimator")
+        if job.distribution.strategy == "tpu":
+            raise UsageError("strategy", "tpu trains with --engine=tpu_estimator here")
+
+    def run(self, job: Job) -> Result:
         scope = job.strategy.scope() if job.strategy else contextlib.nullcontext()
         with scope:
             model = job.build()
@@ -40,8 +45,10 @@ class KerasEngine:
         manager = tf.train.CheckpointManager(checkpoint, job.model_dir, max_to_keep=job.checkpoints.keep_checkpoint_max)
         _restore(checkpoint, manager, job)
 
-        train_data = _dataset(job.train_input_fn, job.strategy)
-        eval_data = _dataset(job.eval_input_fn, job.strategy)
+        train_data = _dataset(job.input_fn(TRAIN, pipeline_ops.TRAIN), job.strategy)
+        eval_data = _dataset(job.input_fn(VALIDATION, pipeline_ops.EVAL), job.strategy)
+        # A distributed dataset has no length Keras can see: evaluation is told how many batches.
+        eval_steps = job.eval_steps or (job.steps_for(VALIDATION) if job.strategy else None)
         start_step = int(model.optimizer.iterations.numpy())
         chunk = max(1, min(job.checkpoints.save_checkpoints_steps, job.max_steps))
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
@@ -73,7 +80,7 @@ class KerasEngine:
                 epochs=math.ceil(job.max_steps / chunk),
                 initial_epoch=start_step // chunk,
                 validation_data=eval_data,
-                validation_steps=job.eval_steps,
+                validation_steps=eval_steps,
                 callbacks=callbacks,
                 verbose=0,
             )
@@ -82,31 +89,42 @@ class KerasEngine:
             # fit validated the final weights at the end of its last epoch.
             values = {"accuracy": logs["val_accuracy"][-1], "loss": logs["val_loss"][-1]}
         else:
-            values = model.evaluate(eval_data, steps=job.eval_steps, verbose=0, return_dict=True)
+            values = model.evaluate(eval_data, steps=eval_steps, verbose=0, return_dict=True)
         metrics = {
             "accuracy": float(values["accuracy"]),
             "loss": float(values["loss"]),
             "global_step": int(model.optimizer.iterations.numpy()),
         }
         export_path = None
-        if job.serving is not None:
-            export_path = export_keras_model(model, os.path.join(job.model_dir, "export", LATEST_EXPORTER), job.serving)
+        if job.assemble is not None:
+            export_path = export_assembled(job, {w.name.split(":")[0]: w.numpy() for w in model.weights})
+        elif job.serving is not None:
+            export_path = export_keras_model(
+                model, os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), job.serving
+            )
         elapsed = time.perf_counter() - started
-
-        def predict(input_fn: InputFn) -> np.ndarray:
-            return model.predict(_dataset(input_fn, job.strategy), verbose=0)
-
-        def weights() -> dict[str, np.ndarray]:
-            return {weight.name.split(":")[0]: weight.numpy() for weight in model.weights}
-
+        report_metrics, probabilities = _evaluate_report(model, job)
         return Result(
             metrics=metrics,
+            report_metrics=report_metrics,
+            probabilities=probabilities,
             export_path=export_path,
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,
-            predict=predict,
-            weights=weights,
         )
+
+
+def _evaluate_report(model: tf.keras.Model, job: Job) -> tuple[dict[str, float], np.ndarray]:
+    """Accuracy, loss and every prediction on the report role."""
+    role = job.inputs.report_role
+    steps = job.steps_for(role) if job.strategy else None
+    values = model.evaluate(
+        _dataset(job.input_fn(role, pipeline_ops.EVAL), job.strategy), steps=steps, verbose=0, return_dict=True
+    )
+    probabilities = model.predict(
+        _dataset(job.input_fn(role, pipeline_ops.PREDICT), job.strategy), steps=steps, verbose=0
+    )
+    return {"accuracy": float(values["accuracy"]), "loss": float(values["loss"])}, probabilities
 
 
 def _dataset(input_fn: InputFn, strategy: tf.distribute.Strategy | None):

@@ -18,15 +18,22 @@ class ids and class names out.
 from __future__ import annotations
 
 import dataclasses
+import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import tensorflow as tf
 
-from common.params import CheckpointPolicy
-from estimators.conversion import SERVING_KEY
+from common.errors import UsageError
+from common.names import EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY, as_str
+from common.params import TRAIN as TRAIN_ROLE
+from common.params import VALIDATION, CheckpointPolicy
 from estimators.distribute import strategy as distribution
+from estimators.engines import Inputs, Job, Result
+from estimators.hooks import ProgressHook
+from estimators.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
-from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
@@ -34,6 +41,7 @@ EVAL = tf.estimator.ModeKeys.EVAL
 PREDICT = tf.estimator.ModeKeys.PREDICT
 
 ModelBuilder = Callable[[], tf.keras.Model]
+DEFAULT_OPTIMIZER = OptimizerSpec()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,8 +76,26 @@ class TpuResult:
     export_path: str
 
 
+def v1_optimizer(spec: OptimizerSpec, learning_rate: float) -> tf.compat.v1.train.Optimizer:
+    """The v1 optimizer a TPU model_fn minimises with, on the same schedule as the other engines."""
+    rate = learning_rate_at(spec, learning_rate, tf.compat.v1.train.get_or_create_global_step())
+    v1 = tf.compat.v1.train
+    if spec.name == "adam":
+        return v1.AdamOptimizer(rate)
+    if spec.name == "sgd":
+        return v1.MomentumOptimizer(rate, spec.momentum)
+    if spec.name == "rmsprop":
+        return v1.RMSPropOptimizer(rate, momentum=spec.momentum)
+    return v1.AdagradOptimizer(rate)
+
+
 def make_model_fn(
-    build: ModelBuilder, input_name: str, class_names: Sequence[str], learning_rate: float, use_tpu: bool
+    build: ModelBuilder,
+    input_name: str,
+    class_names: Sequence[str],
+    learning_rate: float,
+    use_tpu: bool,
+    optimizer_spec: OptimizerSpec = DEFAULT_OPTIMIZER,
 ) -> Callable:
     """A TPUEstimator model_fn that builds the Keras model from ``build`` in each graph."""
     names = list(class_names)
@@ -104,7 +130,7 @@ def make_model_fn(
                 mode, loss=loss, eval_metrics=(_metric_fn, [labels, probabilities])
             )
 
-        optimizer = tf.compat.v1.train.AdamOptimizer(learning_rate)
+        optimizer = v1_optimizer(optimizer_spec, learning_rate)
         if use_tpu:
             # Averages the gradients of every core before the update.
             optimizer = tf.compat.v1.tpu.CrossShardOptimizer(optimizer)
@@ -161,6 +187,7 @@ def make_estimator(
     use_tpu: bool,
     train_batch_size: int,
     eval_batch_size: int,
+    optimizer_spec: OptimizerSpec = DEFAULT_OPTIMIZER,
 ) -> tf.compat.v1.estimator.tpu.TPUEstimator:
     """A TPUEstimator for the Keras model ``build`` returns; batch sizes are global."""
     shards = run_config.tpu_config.num_shards if use_tpu else None
@@ -168,7 +195,7 @@ def make_estimator(
         distribution.per_replica_batch(train_batch_size, shards)
         distribution.per_replica_batch(eval_batch_size, shards)
     return tf.compat.v1.estimator.tpu.TPUEstimator(
-        model_fn=make_model_fn(build, input_name, class_names, learning_rate, use_tpu),
+        model_fn=make_model_fn(build, input_name, class_names, learning_rate, use_tpu, optimizer_spec),
         config=run_config,
         use_tpu=use_tpu,
         train_batch_size=train_batch_size,
@@ -180,17 +207,8 @@ def make_estimator(
     )
 
 
-def make_input_fn(
-    builder,
-    split: str,
-    mode: str,
-    input_name: str,
-    image: ImageSpec,
-    use_tpu: bool,
-    seed: int | None = None,
-    shuffle_buffer: int = 10_000,
-) -> Callable[[dict], tf.data.Dataset]:
-    """A TPUEstimator input_fn over a TFDS split: it takes ``params`` and its ``batch_size``.
+def make_input_fn(inputs: Inputs, role: str, mode: str, use_tpu: bool) -> Callable[[dict], tf.data.Dataset]:
+    """A TPUEstimator input_fn over a job's role: it takes ``params`` and its ``batch_size``.
 
     On TPU every batch must have the same static shape, so evaluation drops
     the last partial batch too.
@@ -198,9 +216,7 @@ def make_input_fn(
 
     def input_fn(params: dict) -> tf.data.Dataset:
         batch = params["batch_size"]
-        ds = tfds_source.make_input_fn(
-            builder, split, mode, batch, input_name, image, seed=seed, shuffle_buffer=shuffle_buffer
-        )()
+        ds = inputs.make(role, mode, batch)()
         if use_tpu and mode != TRAIN:
             ds = ds.unbatch().batch(batch, drop_remainder=True)
         return ds
@@ -229,7 +245,7 @@ def train_and_evaluate(
     path = estimator.export_saved_model(export_dir_base, receiver_fn, assets_extra=assets_extra)
     return TpuResult(
         metrics={key: float(value) for key, value in metrics.items()},
-        export_path=path.decode() if isinstance(path, bytes) else str(path),
+        export_path=as_str(path),
     )
 
 
@@ -243,3 +259,75 @@ def eval_steps_for(split_size: int, eval_batch_size: int, eval_steps: int | None
 def receiver_fn_for(input_name: str, image: ImageSpec) -> Callable:
     """The same image-bytes serving input as the other engines' exports."""
     return serving.image_bytes_receiver_fn(input_name, image)
+
+
+class TpuEstimatorEngine:
+    """--engine=tpu_estimator (with --strategy=tpu): train, evaluate on validation, export, report.
+
+    It honours the optimizer, learning-rate schedule, mixed precision (bfloat16,
+    set by the flow before the model is built), seeds and the report like the
+    other engines; what a TPUEstimator cannot do here is refused up front.
+    """
+
+    name = "tpu_estimator"
+
+    def check(self, job: Job) -> None:
+        refusals = [
+            (job.build is None, "engine", f"'{job.model_name}' is a canned Estimator; use --engine=estimator"),
+            (job.distribution.strategy not in ("tpu", "default"), "strategy", "tpu_estimator runs --strategy=tpu"),
+            (job.cluster is not None, "strategy", "tpu_estimator takes no TF_CONFIG cluster: the TPU is one job"),
+            (job.assemble is not None, "bottleneck_cache", "not with --engine=tpu_estimator"),
+            (job.warm_start_from is not None, "fine_tune_steps", "not with --engine=tpu_estimator"),
+            (job.early_stopping is not None, "early_stopping_steps", "not with --engine=tpu_estimator"),
+            (job.spec.image is None, "model", "tpu_estimator trains image models"),
+        ]
+        for refused, flag, message in refusals:
+            if refused:
+                raise UsageError(flag, message)
+
+    def run(self, job: Job) -> Result:
+        settings = settings_from(job.distribution)
+        run_config = make_run_config(job.model_dir, job.checkpoints, settings, job.seed)
+        scale = job.distribution.scale_learning_rate
+        learning_rate = distribution.scaled_learning_rate(job.spec.learning_rate, settings.num_shards or 1, scale)
+        estimator = make_estimator(
+            job.build,
+            job.spec.input_name,
+            job.serving.class_names,
+            learning_rate,
+            run_config,
+            settings.use_tpu,
+            job.batch_size,
+            job.batch_size,
+            job.spec.optimizer,
+        )
+        progress = ProgressHook(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
+        labels = serving.write_labels(job.model_dir, job.serving.class_names)
+        started = time.perf_counter()
+        result = train_and_evaluate(
+            estimator,
+            make_input_fn(job.inputs, TRAIN_ROLE, TRAIN, settings.use_tpu),
+            make_input_fn(job.inputs, VALIDATION, EVAL, settings.use_tpu),
+            job.max_steps,
+            eval_steps_for(job.inputs.sizes[VALIDATION], job.batch_size, job.eval_steps),
+            os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER),
+            receiver_fn_for(job.spec.input_name, job.serving.image),
+            assets_extra={LABELS_FILE: labels},
+            hooks=[progress],
+        )
+        elapsed = time.perf_counter() - started
+        role = job.inputs.report_role
+        report = estimator.evaluate(
+            make_input_fn(job.inputs, role, EVAL, settings.use_tpu),
+            steps=eval_steps_for(job.inputs.sizes[role], job.batch_size, None),
+            name=role,
+        )
+        predictions = estimator.predict(make_input_fn(job.inputs, role, PREDICT, settings.use_tpu))
+        return Result(
+            metrics=dict(result.metrics),
+            report_metrics={k: float(v) for k, v in report.items()},
+            probabilities=np.stack([p["probabilities"] for p in predictions]),
+            export_path=result.export_path,
+            examples_per_sec=progress.examples_per_sec,
+            train_seconds=elapsed,
+        )

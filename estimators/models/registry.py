@@ -12,9 +12,7 @@ import dataclasses
 import importlib
 
 from common.errors import UsageError
-
-IMAGES = "images"  # the model reads one image tensor
-FEATURES = "features"  # the model reads named numeric features
+from common.params import FEATURES, IMAGES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ import time
 
 import tensorflow as tf
 
-from estimators.engines import Serving
+from estimators.serving import Serving
 from estimators.serving import receivers as serving
 
 

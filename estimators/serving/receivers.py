@@ -14,10 +14,9 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
+from common.names import LABELS_FILE, SERVING_KEY
 from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
 
-LABELS_FILE = "labels.txt"
-SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 FLOAT_RECEIVER = "float_images"
 FLOAT_INPUT = "images"
 # The Estimator names an alternative receiver's signature "<receiver>:<output key>".
