@@ -24,8 +24,9 @@ FEATURES_KEY = "features"  # the one input of a 2-D feature array
 NPZ_KEYS = {TRAIN: ("x_train", "y_train"), VALIDATION: ("x_val", "y_val"), TEST: ("x_test", "y_test")}
 
 
-def load_npz(path: str | None, val_fraction: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each role's (x, y) from an .npz file (read without pickle: a data file runs no code)."""
+def load_npz(path: str | None, val_fraction: float, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
+    """Each role's (x, y) from an .npz file (read without pickle: a data file runs no code), and
+    whether validation was carved off train."""
     if not path:
         raise UsageError(
             "array_file", "not set; --source=arrays reads x_train, y_train[, x_val, y_val, x_test, y_test]"
@@ -42,16 +43,17 @@ def load_npz(path: str | None, val_fraction: float, seed: int) -> dict[str, tupl
             splits[role] = (arrays[x], arrays[y].astype(np.int64))
     if TRAIN not in splits:
         raise UsageError("array_file", f"'{path}' holds {sorted(arrays)}; needs x_train and y_train")
-    if VALIDATION not in splits:
-        x, y = splits[TRAIN]
-        if not 0.0 < val_fraction < 1.0:
-            raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or store x_val, y_val)")
-        order = np.random.default_rng(seed).permutation(len(y))
-        cut = int(round(len(y) * val_fraction))
-        if not 0 < cut < len(y):
-            raise UsageError("val_fraction", f"{val_fraction} of {len(y)} examples leaves a role empty")
-        splits[TRAIN], splits[VALIDATION] = (x[order[cut:]], y[order[cut:]]), (x[order[:cut]], y[order[:cut]])
-    return splits
+    if VALIDATION in splits:
+        return splits, False
+    x, y = splits[TRAIN]
+    if not 0.0 < val_fraction < 1.0:
+        raise UsageError("val_fraction", f"{val_fraction}; must be between 0 and 1 (or store x_val, y_val)")
+    order = np.random.default_rng(seed).permutation(len(y))
+    cut = int(round(len(y) * val_fraction))
+    if not 0 < cut < len(y):
+        raise UsageError("val_fraction", f"{val_fraction} of {len(y)} examples leaves a role empty")
+    splits[TRAIN], splits[VALIDATION] = (x[order[cut:]], y[order[cut:]]), (x[order[:cut]], y[order[:cut]])
+    return splits, True
 
 
 def check_arrays(features: Features, labels: np.ndarray | None) -> int:

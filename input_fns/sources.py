@@ -39,6 +39,7 @@ class SourceMeta:
     kind: str  # IMAGES or FEATURES (common.params)
     class_names: tuple[str, ...]
     split_sizes: dict[str, int]  # by role; a role that is absent has no entry
+    split_names: dict[str, str]  # by role: what it read (a TFDS split, a folder, files), for reports
     image_shape: tuple[int | None, int | None, int] | None = None  # IMAGES only
     features: tuple[tuple[str, int], ...] = ()  # FEATURES only: (name, width), the keys of the features dict
     train_files: tuple[str, ...] = ()  # what the training role reads, for the validation gate
@@ -176,6 +177,7 @@ def _tfds(data: DataParams, seed, options):
         IMAGES,
         info.class_names,
         sizes,
+        splits,
         image_shape=info.image_shape,
         train_files=(
             os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),
@@ -216,6 +218,7 @@ def _image_folder(data: DataParams, seed, options):
         IMAGES,
         folder.class_names,
         {role: len(files) for role, files in folder.splits.items()},
+        _described(folder.splits, {TRAIN: data.image_dir, VALIDATION: data.val_dir, TEST: data.test_dir}, data),
         image_shape=(None, None, 3),
         train_files=(data.image_dir,),
         gate_format="images",
@@ -260,6 +263,7 @@ def _tfrecord(data: DataParams, seed, options):
         IMAGES if spec.image_key else FEATURES,
         class_names,
         sizes,
+        patterns,
         image_shape=_tfrecord_image_shape(spec),
         features=() if spec.image_key else tuple((n, _width(s)) for n, _, s in spec.features if n != spec.label_key),
         train_files=tuple(files[TRAIN]),
@@ -316,6 +320,7 @@ def _csv(data: DataParams, seed, options):
         FEATURES,
         _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
         {role: len(labels) for role, (_, labels) in table.splits.items()},
+        _described(table.splits, _role_files(data), data),
         features=tuple((name, 1) for name in table.feature_names),
         train_files=tuple(p for p in data.train_files.split(",") if p),
         gate_format="csv",
@@ -328,7 +333,7 @@ def _csv(data: DataParams, seed, options):
 
 
 def _arrays(data: DataParams, seed, options):
-    splits = array_source.load_npz(data.array_file, data.val_fraction, seed or 0)
+    splits, carved = array_source.load_npz(data.array_file, data.val_fraction, seed or 0)
     x_train, y_train = splits[TRAIN]
     images = x_train.dtype == np.uint8 and x_train.ndim in (3, 4)
     if not images and x_train.ndim != 2:
@@ -339,6 +344,15 @@ def _arrays(data: DataParams, seed, options):
         IMAGES if images else FEATURES,
         _class_names(data.class_names, top),
         {role: len(labels) for role, (_, labels) in splits.items()},
+        _described(
+            splits,
+            {
+                r: f"{data.array_file} {x}"
+                for r, (x, _) in array_source.NPZ_KEYS.items()
+                if not (carved and r == VALIDATION)
+            },
+            data,
+        ),
         image_shape=(*x_train.shape[1:3], x_train.shape[3] if x_train.ndim == 4 else 1) if images else None,
         features=() if images else ((array_source.FEATURES_KEY, int(x_train.shape[1])),),
     )
@@ -351,6 +365,12 @@ def _arrays(data: DataParams, seed, options):
         )
 
     return meta, factory
+
+
+def _described(roles, named: dict[str, str | None], data: DataParams) -> dict[str, str]:
+    """What each present role read: its own data, or the part carved off the training data."""
+    carved = f"the last {data.val_fraction:.0%} of the training data"
+    return {role: named.get(role) or carved for role in roles}
 
 
 def _class_names(value: str | None, top_label: int, found: tuple[str, ...] = ()) -> tuple[str, ...]:

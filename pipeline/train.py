@@ -18,7 +18,7 @@ from typing import TextIO
 
 from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
-from common.params import FEATURES, IMAGES, TRAIN, VALIDATION, Hparams
+from common.params import FEATURES, IMAGES, VALIDATION, Hparams
 from estimators import checkpoints, report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
@@ -52,18 +52,25 @@ class RunSummary:
         rate = f"{r.examples_per_sec:,.0f}" if r.examples_per_sec else "n/a"
         role = self.report_role
         lines = [
-            f"{role + ' accuracy':<18}{r.report_metrics['accuracy']:.4f}  (on {self.splits[role]})",
-            f"{role + ' loss':<18}{r.report_metrics['loss']:.4f}",
-            f"{'validation acc.':<18}{r.metrics['accuracy']:.4f}  (on {self.splits[VALIDATION]}; chooses the model)",
-            f"global step       {int(r.metrics['global_step'])}",
-            f"examples/sec      {rate}",
-            f"wall time         {format_duration(r.train_seconds)} (train and evaluate)",
-            f"engine            {self.engine}" + (f" ({self.stages} stages)" if self.stages > 1 else ""),
-            f"model_dir         {self.model_dir}",
+            f"{role + ' accuracy':<21}{r.report_metrics['accuracy']:.4f}  (on {self.splits[role]})",
+            f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
+        ]
+        if role == VALIDATION:
+            lines[0] += "; no test data, so this is the split that chose the model"
+        else:
+            lines.append(
+                f"{'validation accuracy':<21}{r.metrics['accuracy']:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
+            )
+        lines += [
+            f"{'global step':<21}{int(r.metrics['global_step'])}",
+            f"{'examples/sec':<21}{rate}",
+            f"{'wall time':<21}{format_duration(r.train_seconds)} (train and evaluate)",
+            f"{'engine':<21}{self.engine}" + (f" ({self.stages} stages)" if self.stages > 1 else ""),
+            f"{'model_dir':<21}{self.model_dir}",
         ]
         if self.report_dir:
-            lines.append(f"report            {self.report_dir}")
-        lines.append(f"export            {r.export_path or ''}")
+            lines.append(f"{'report':<21}{self.report_dir}")
+        lines.append(f"{'export':<21}{r.export_path or ''}")
         return "\n".join(lines)
 
 
@@ -96,7 +103,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         result = engine.run(stage)
         if result.task:
             break
-    summary = RunSummary(result, engine.name, hp.output.model_dir, _split_names(hp), job.inputs.report_role)
+    summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
     summary = dataclasses.replace(summary, stages=len(jobs))
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs[-1], result, source, summary, stream))
@@ -202,21 +209,6 @@ def model_spec_for(hp: Hparams, entry: ModelEntry, meta: sources.SourceMeta, ima
         hidden_units=tuple(m.hidden_units),
         augment=m.augment,
     )
-
-
-def _split_names(hp: Hparams) -> dict[str, str]:
-    """What each role read, for the summary and the report."""
-    d = hp.data
-    if d.source == "tfds":
-        return sources.tfds_splits(d) | ({} if d.test_split else {"test": ""})
-    named = {
-        "image_folder": (d.image_dir, d.val_dir, d.test_dir),
-        "tfrecord": (d.train_files, d.validation_files, d.test_files),
-        "csv": (d.train_files, d.validation_files, d.test_files),
-        "arrays": (f"{d.array_file} x_train", f"{d.array_file} x_val", f"{d.array_file} x_test"),
-    }[d.source]
-    carved = f"the last {d.val_fraction:.0%} of the training data"
-    return {TRAIN: named[0], VALIDATION: named[1] or carved, "test": named[2] or ""}
 
 
 def _write_report(hp: Hparams, job: Job, result: Result, source, summary: RunSummary, stream: TextIO) -> str:
