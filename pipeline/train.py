@@ -45,6 +45,22 @@ class RunSummary:
     report_dir: str | None = None
     stages: int = 1
 
+    @property
+    def accuracy(self) -> float:
+        return self.result.report_metrics["accuracy"]
+
+    @property
+    def loss(self) -> float:
+        return self.result.report_metrics["loss"]
+
+    @property
+    def global_step(self) -> int:
+        return int(self.result.metrics.get("global_step", 0))
+
+    @property
+    def export_path(self) -> str:
+        return self.result.export_path or ""
+
     def format(self) -> str:
         r = self.result
         if r.task:

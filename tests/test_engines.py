@@ -22,7 +22,7 @@ def hparams(tfds_data_dir, model_dir, model, engine, hub_module=None, **training
     training.setdefault("report", model not in ("vgg16", "mobilenet_v2", "nasnet_mobile"))
     size = None if model in ("small_cnn", "dnn", "canned_dnn", "canned_wide_deep") else 32
     return Hparams(
-        data=DataParams(data_dir=tfds_data_dir, image_size=size, eval_split="test[:32]"),
+        data=DataParams(data_dir=tfds_data_dir, image_size=size, test_split="test[:32]"),
         model=ModelParams(name=model, hub_handle=hub_module, hidden_units=(32,)),
         training=TrainingParams(
             batch_size=8, train_steps=20, eval_throttle_secs=0, progress_every_steps=10, engine=engine, **training

@@ -17,7 +17,7 @@ from pipeline import train
 def hparams(tfds_data_dir, model_dir, engine, model="vgg16", **model_params) -> Hparams:
     training = model_params.pop("training", {})
     return Hparams(
-        data=DataParams(data_dir=tfds_data_dir, image_size=32, eval_split="test[:64]"),
+        data=DataParams(data_dir=tfds_data_dir, image_size=32, test_split="test[:64]"),
         model=ModelParams(name=model, **model_params),
         training=TrainingParams(
             batch_size=16, train_steps=20, eval_throttle_secs=0, engine=engine, report=False, **training

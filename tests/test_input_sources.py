@@ -35,7 +35,7 @@ def test_tfrecords_written_by_tfds_with_a_declared_spec(tfds_data_dir):
 
 def test_make_source_tfrecord_reads_sizes_and_classes(tfds_data_dir):
     pattern = os.path.join(tfds_data_dir, "digits", "1.0.0", "digits-{}.tfrecord*")
-    data = DataParams(source="tfrecord", train_files=pattern.format("train"), eval_files=pattern.format("test"))
+    data = DataParams(source="tfrecord", train_files=pattern.format("train"), validation_files=pattern.format("test"))
     source = sources.make_source(data, seed=1)
     assert source.meta.split_sizes == {"train": 1437, "eval": 360}
     assert source.meta.class_names == tuple(str(i) for i in range(10))
@@ -74,7 +74,7 @@ def test_bad_feature_specs(text, message):
 
 
 def test_a_glob_matching_nothing_is_a_usage_error(tmp_path):
-    data = DataParams(source="tfrecord", train_files=str(tmp_path / "*.tfrecord"), eval_files=str(tmp_path / "x"))
+    data = DataParams(source="tfrecord", train_files=str(tmp_path / "*.tfrecord"), validation_files=str(tmp_path / "x"))
     with pytest.raises(UsageError, match=r"--train_files: '.*\*.tfrecord' matches no files"):
         sources.make_source(data)
 
@@ -157,7 +157,7 @@ def test_make_source_tfds_matches_the_tfds_input_fn(tfds_data_dir):
     sliced = source.input_fn("train[:10%]", EVAL, 1000, "image", DIGITS)
     assert len(next(iter(sliced()))[1]) == 144
     with pytest.raises(UsageError, match=r"--eval_split: 'test\[:0\]' of 'digits' is empty"):
-        sources.make_source(DataParams(data_dir=tfds_data_dir, eval_split="test[:0]"))
+        sources.make_source(DataParams(data_dir=tfds_data_dir, test_split="test[:0]"))
 
 
 def test_synthetic_data_has_the_real_shapes_and_no_io(tfds_data_dir):
@@ -190,7 +190,7 @@ def test_augmented_training_batches_from_tfds_and_tfrecord_bytes(tfds_data_dir):
     tfds_data = DataParams(data_dir=tfds_data_dir, augment=augment)
     pattern = os.path.join(tfds_data_dir, "digits", "1.0.0", "digits-{}.tfrecord*")
     record_data = DataParams(
-        source="tfrecord", train_files=pattern.format("train"), eval_files=pattern.format("test"), augment=augment
+        source="tfrecord", train_files=pattern.format("train"), validation_files=pattern.format("test"), augment=augment
     )
     for data in (tfds_data, record_data):
         for cache in ("none", "memory"):

@@ -54,7 +54,7 @@ def _params(folder, on_corrupt: str) -> DataParams:
     return DataParams(
         source="tfrecord",
         train_files=pattern,
-        eval_files=pattern,
+        validation_files=pattern,
         feature_spec="x:float32[4],label:int64",
         on_corrupt_record=on_corrupt,
     )
@@ -106,7 +106,7 @@ def test_train_script_one_line_error_on_corrupt_shard(tmp_path):
         "scripts.train",
         "--source=tfrecord",
         f"--train_files={tmp_path}/data-*.tfrecord",
-        f"--eval_files={tmp_path}/data-*.tfrecord",
+        f"--validation_files={tmp_path}/data-*.tfrecord",
         "--feature_spec=x:float32[4],label:int64",
         "--model=dnn",
         "--train_steps=1",
