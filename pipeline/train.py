@@ -58,6 +58,10 @@ class RunSummary:
         return int(self.result.metrics.get("global_step", 0))
 
     @property
+    def examples_per_sec(self) -> float | None:
+        return self.result.examples_per_sec
+
+    @property
     def export_path(self) -> str:
         return self.result.export_path or ""
 
