@@ -18,80 +18,19 @@ from typing import TextIO
 
 from common.errors import UsageError
 from common.filesystem import ensure_writable_dir, remove_dir
-from common.params import FEATURES, IMAGES, VALIDATION, Hparams
+from common.params import FEATURES, IMAGES, Hparams
 from estimators import checkpoints, report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
-from estimators.hooks import format_duration
-from estimators.models import registry
+from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
-from estimators.models.spec import ModelSpec
-from estimators.optimizers import OptimizerSpec
 from estimators.serving import Serving
 from input_fns import pipeline_ops, sources
-from input_fns.preprocessing import ImageSpec
+from pipeline.summary import RunSummary
 
 REPORT_DIR = "report"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunSummary:
-    result: Result
-    engine: str
-    model_dir: str
-    splits: dict[str, str]  # the split (or files) each role read
-    report_role: str
-    report_dir: str | None = None
-    stages: int = 1
-
-    @property
-    def accuracy(self) -> float:
-        return self.result.report_metrics["accuracy"]
-
-    @property
-    def loss(self) -> float:
-        return self.result.report_metrics["loss"]
-
-    @property
-    def global_step(self) -> int:
-        return int(self.result.metrics.get("global_step", 0))
-
-    @property
-    def examples_per_sec(self) -> float | None:
-        return self.result.examples_per_sec
-
-    @property
-    def export_path(self) -> str:
-        return self.result.export_path or ""
-
-    def format(self) -> str:
-        r = self.result
-        if r.task:
-            return f"task {r.task} finished training; the chief evaluates and exports ({self.model_dir})"
-        rate = f"{r.examples_per_sec:,.0f}" if r.examples_per_sec else "n/a"
-        role = self.report_role
-        lines = [
-            f"{role + ' accuracy':<21}{r.report_metrics['accuracy']:.4f}  (on {self.splits[role]})",
-            f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
-        ]
-        if role == VALIDATION:
-            lines[0] += "; no test data, so this is the split that chose the model"
-        else:
-            lines.append(
-                f"{'validation accuracy':<21}{r.metrics['accuracy']:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
-            )
-        lines += [
-            f"{'global step':<21}{int(r.metrics['global_step'])}",
-            f"{'examples/sec':<21}{rate}",
-            f"{'wall time':<21}{format_duration(r.train_seconds)} (train and evaluate)",
-            f"{'engine':<21}{self.engine}" + (f" ({self.stages} stages)" if self.stages > 1 else ""),
-            f"{'model_dir':<21}{self.model_dir}",
-        ]
-        if self.report_dir:
-            lines.append(f"{'report':<21}{self.report_dir}")
-        lines.append(f"{'export':<21}{r.export_path or ''}")
-        return "\n".join(lines)
+__all__ = ["RunSummary", "run"]
 
 
 def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
@@ -141,8 +80,8 @@ def _prepare_model_dir(hp: Hparams) -> None:
 
 def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, cluster, stream: TextIO) -> Job:
     meta, t = source.meta, hp.training
-    image = image_spec_for(hp, entry, meta)
-    spec = model_spec_for(hp, entry, meta, image)
+    image = fit.image_spec_for(hp, entry, meta)
+    spec = fit.model_spec_for(hp, entry, meta, image)
     replicas = distribution.num_replicas(strategy)
     if hp.distribution.scale_learning_rate and replicas > 1:
         spec = dataclasses.replace(
@@ -176,58 +115,6 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features),
         stream=stream,
         cluster=cluster,
-    )
-
-
-def image_spec_for(hp: Hparams, entry: ModelEntry, meta: sources.SourceMeta) -> ImageSpec | None:
-    """The model's image input for an image source (None for a features source); refuses a misfit."""
-    if meta.kind == FEATURES:
-        if entry.inputs == IMAGES:
-            fits = ", ".join(name for name, e in registry.MODELS.items() if e.inputs == FEATURES)
-            raise UsageError("model", f"'{entry.name}' reads images; '{meta.name}' holds named features ({fits} fit)")
-        return None
-    height, width, channels = meta.image_shape
-    size = hp.data.image_size
-    if size is None and (height is None or width is None):
-        raise UsageError("image_size", f"'{meta.name}' has images of varying size; set --image_size")
-    image = ImageSpec(
-        height=size or height,
-        width=size or width,
-        channels=3 if entry.rgb else channels,
-        preprocessing=entry.preprocessing,
-    )
-    if min(image.height, image.width) < entry.min_image_size:
-        raise UsageError("image_size", f"'{entry.name}' needs images of at least {entry.min_image_size} pixels a side")
-    return image
-
-
-def model_spec_for(hp: Hparams, entry: ModelEntry, meta: sources.SourceMeta, image: ImageSpec | None) -> ModelSpec:
-    m, t = hp.model, hp.training
-    features = meta.features
-    if entry.inputs == FEATURES and image is not None:  # an image source read as flattened pixels
-        features = ((sources.FLATTENED, image.height * image.width * image.channels),)
-    return ModelSpec(
-        image=image if entry.inputs == IMAGES else None,
-        num_classes=meta.num_classes,
-        learning_rate=m.learning_rate,
-        dropout=m.dropout,
-        optimizer=OptimizerSpec(
-            name=t.optimizer,
-            momentum=t.momentum,
-            schedule=t.lr_schedule,
-            decay_steps=t.lr_decay_steps,
-            decay_rate=t.lr_decay_rate,
-            warmup_steps=t.warmup_steps,
-            total_steps=t.train_steps,
-        ),
-        label_smoothing=t.label_smoothing,
-        weights=m.weights,
-        trainable_base=m.trainable_base,
-        l2=m.l2,
-        hub_handle=m.hub_handle,
-        features=features if entry.inputs == FEATURES else (),
-        hidden_units=tuple(m.hidden_units),
-        augment=m.augment,
     )
 
 

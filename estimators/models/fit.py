@@ -1,0 +1,69 @@
+"""Fitting a model to its data: the image input or the features it reads, and its ModelSpec.
+
+A model's registry entry says what it reads; a source's meta says what it
+yields. An image model on named features is a usage error naming the models
+that fit; a features model on images reads their flattened pixels.
+"""
+
+from __future__ import annotations
+
+from common.errors import UsageError
+from common.params import FEATURES, IMAGES, Hparams
+from estimators.models import registry
+from estimators.models.registry import ModelEntry
+from estimators.models.spec import ModelSpec
+from estimators.optimizers import OptimizerSpec
+from input_fns.preprocessing import ImageSpec
+from input_fns.sources import FLATTENED, SourceMeta
+
+
+def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpec | None:
+    """The model's image input for an image source (None for a features source); refuses a misfit."""
+    if meta.kind == FEATURES:
+        if entry.inputs == IMAGES:
+            fits = ", ".join(name for name, e in registry.MODELS.items() if e.inputs == FEATURES)
+            raise UsageError("model", f"'{entry.name}' reads images; '{meta.name}' holds named features ({fits} fit)")
+        return None
+    height, width, channels = meta.image_shape
+    size = hp.data.image_size
+    if size is None and (height is None or width is None):
+        raise UsageError("image_size", f"'{meta.name}' has images of varying size; set --image_size")
+    image = ImageSpec(
+        height=size or height,
+        width=size or width,
+        channels=3 if entry.rgb else channels,
+        preprocessing=entry.preprocessing,
+    )
+    if min(image.height, image.width) < entry.min_image_size:
+        raise UsageError("image_size", f"'{entry.name}' needs images of at least {entry.min_image_size} pixels a side")
+    return image
+
+
+def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: ImageSpec | None) -> ModelSpec:
+    m, t = hp.model, hp.training
+    features = meta.features
+    if entry.inputs == FEATURES and image is not None:  # an image source read as flattened pixels
+        features = ((FLATTENED, image.height * image.width * image.channels),)
+    return ModelSpec(
+        image=image if entry.inputs == IMAGES else None,
+        num_classes=meta.num_classes,
+        learning_rate=m.learning_rate,
+        dropout=m.dropout,
+        optimizer=OptimizerSpec(
+            name=t.optimizer,
+            momentum=t.momentum,
+            schedule=t.lr_schedule,
+            decay_steps=t.lr_decay_steps,
+            decay_rate=t.lr_decay_rate,
+            warmup_steps=t.warmup_steps,
+            total_steps=t.train_steps,
+        ),
+        label_smoothing=t.label_smoothing,
+        weights=m.weights,
+        trainable_base=m.trainable_base,
+        l2=m.l2,
+        hub_handle=m.hub_handle,
+        features=features if entry.inputs == FEATURES else (),
+        hidden_units=tuple(m.hidden_units),
+        augment=m.augment,
+    )

@@ -1,0 +1,68 @@
+"""What one run of the training flow prints at the end: the figures and where each came from."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from common.params import VALIDATION
+from estimators.engines import Result
+from estimators.hooks import format_duration
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    result: Result
+    engine: str
+    model_dir: str
+    splits: dict[str, str]  # the split (or files) each role read
+    report_role: str
+    report_dir: str | None = None
+    stages: int = 1
+
+    @property
+    def accuracy(self) -> float:
+        return self.result.report_metrics["accuracy"]
+
+    @property
+    def loss(self) -> float:
+        return self.result.report_metrics["loss"]
+
+    @property
+    def global_step(self) -> int:
+        return int(self.result.metrics.get("global_step", 0))
+
+    @property
+    def examples_per_sec(self) -> float | None:
+        return self.result.examples_per_sec
+
+    @property
+    def export_path(self) -> str:
+        return self.result.export_path or ""
+
+    def format(self) -> str:
+        r = self.result
+        if r.task:
+            return f"task {r.task} finished training; the chief evaluates and exports ({self.model_dir})"
+        rate = f"{r.examples_per_sec:,.0f}" if r.examples_per_sec else "n/a"
+        role = self.report_role
+        lines = [
+            f"{role + ' accuracy':<21}{r.report_metrics['accuracy']:.4f}  (on {self.splits[role]})",
+            f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
+        ]
+        if role == VALIDATION:
+            lines[0] += "; no test data, so this is the split that chose the model"
+        else:
+            lines.append(
+                f"{'validation accuracy':<21}{r.metrics['accuracy']:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
+            )
+        lines += [
+            f"{'global step':<21}{int(r.metrics['global_step'])}",
+            f"{'examples/sec':<21}{rate}",
+            f"{'wall time':<21}{format_duration(r.train_seconds)} (train and evaluate)",
+            f"{'engine':<21}{self.engine}" + (f" ({self.stages} stages)" if self.stages > 1 else ""),
+            f"{'model_dir':<21}{self.model_dir}",
+        ]
+        if self.report_dir:
+            lines.append(f"{'report':<21}{self.report_dir}")
+        lines.append(f"{'export':<21}{r.export_path or ''}")
+        return "\n".join(lines)
