@@ -230,13 +230,15 @@ def validate(config: RetrainConfig, plan_: Plan) -> Validation:
 
 def training_hparams(config: RetrainConfig, plan_: Plan, warm_start: str | None) -> Hparams:
     """The run's Hparams: the config's model and training sections, the window as an image folder
-    evaluated on the fixed holdout, the run's own model_dir, and the warm start."""
+    (its validation carved off it: the holdout never chooses the model it then blesses), the fixed
+    holdout as the test role, the run's own model_dir, and the warm start."""
     hp = config.hparams
     data = dataclasses.replace(
         hp.data,
         source="image_folder",
         image_dir=window_image_dir(plan_.window, plan_.model_dir),
-        val_dir=config.holdout,
+        val_dir=None,
+        test_dir=config.holdout,
     )
     training = dataclasses.replace(hp.training, warm_start_from=warm_start)
     output = dataclasses.replace(hp.output, model_dir=plan_.model_dir, overwrite_model_dir=False)
