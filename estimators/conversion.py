@@ -9,10 +9,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.names import SERVING_KEY
 from common.params import CheckpointPolicy
 
 PREDICT = tf.estimator.ModeKeys.PREDICT
-SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 
 
 def make_run_config(

@@ -9,8 +9,6 @@ from estimators.models.spec import ModelSpec
 from estimators.optimizers import make_optimizer
 
 
-
-
 def feature_columns(spec: ModelSpec) -> list:
     if not spec.features:
         raise UsageError("model", "canned Estimators need named numeric features; the input has none")

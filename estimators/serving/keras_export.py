@@ -11,6 +11,7 @@ import time
 
 import tensorflow as tf
 
+from common.names import ASSETS_EXTRA, SERVING_KEY
 from estimators.engines import Serving
 from estimators.serving import receivers as serving
 
@@ -40,7 +41,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
             return class_outputs(model({how.input_name: images}, training=False), names)
 
         return {
-            serving.SERVING_KEY: serve_bytes.get_concrete_function(),
+            SERVING_KEY: serve_bytes.get_concrete_function(),
             serving.FLOAT_SIGNATURE: serve_float.get_concrete_function(),
         }
 
@@ -55,7 +56,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
     def serve_flat(*tensors):
         return serve_features(dict(zip(specs, tensors, strict=True)))
 
-    return {serving.SERVING_KEY: serve_flat.get_concrete_function()}
+    return {SERVING_KEY: serve_flat.get_concrete_function()}
 
 
 TEMP_PREFIX = "temp-"
@@ -80,7 +81,7 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     module.weights = list(model.weights)
     try:
         tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
-        serving.write_labels(os.path.join(temp_dir, "assets.extra"), how.class_names)
+        serving.write_labels(os.path.join(temp_dir, ASSETS_EXTRA), how.class_names)
         tf.io.gfile.rename(temp_dir, export_dir)
     except BaseException:
         if tf.io.gfile.exists(temp_dir):
