@@ -6,6 +6,8 @@ and TPUEstimator with use_tpu=False. Cluster processes listen on free ports
 of 127.0.0.1 and are killed at the end of each test, whatever happens.
 """
 
+# bazel: size = "large"
+
 from __future__ import annotations
 
 import contextlib

@@ -1,5 +1,7 @@
 """Every model builder trains 20 steps, evaluates and exports under both engines (and the canned Estimators)."""
 
+# bazel: size = "large"
+
 import io
 from pathlib import Path
 

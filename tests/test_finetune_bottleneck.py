@@ -1,5 +1,7 @@
 """Two-stage fine-tuning (stage 2 warm-started from stage 1) and the bottleneck cache, under both engines."""
 
+# bazel: size = "large"
+
 import io
 from pathlib import Path
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from common.names import ASSETS_EXTRA, SERVING_KEY
-from estimators.engines import Serving
 from estimators.serving import receivers as serving
+
+if TYPE_CHECKING:  # an annotation only: the Keras engine imports this module
+    from estimators.engines import Serving
 
 
 def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
