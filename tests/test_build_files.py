@@ -35,13 +35,13 @@ def test_direct_deps_pip_placeholder_cycles_and_visibility(tmp_path):
         },
     )
     pkg = out["pkg/BUILD"]
-    assert 'name = "a",\n    srcs = [\n        "a.py",\n        "b.py",\n    ]' in pkg
+    assert 'py_library(name = "a", srcs = ["a.py", "b.py"], deps = [' in pkg
     assert gen_build.THIRD_PARTY in pkg.split('name = "c"')[0]
     assert "//other:x" not in pkg  # a TYPE_CHECKING import is no dependency
     assert 'visibility = ["//other:__pkg__"]' in pkg
     assert '"//pkg:c"' in out["other/BUILD"] and 'name = "other"' in out["other/BUILD"]
     run = out["scripts/BUILD"]
-    assert "py_binary(" in run and '"//other",' in run and '"//other:x",' in run  # the package __init__ it runs
+    assert 'py_binary(name = "run", srcs = ["run.py"], deps = ["//other", "//other:x"])' in run  # the package __init__ it runs
 
 
 def test_check_mode_reports_a_stale_file(tmp_path, capsys):

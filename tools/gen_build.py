@@ -304,11 +304,7 @@ def _sort_key(label: str) -> tuple[int, str, str]:
 
 
 def _list(attr: str, items: list[str]) -> list[str]:
-    if not items:
-        return []
-    if len(items) == 1:
-        return [f"    {attr} = [{_quote(items[0])}],"]
-    return [f"    {attr} = [", *(f"        {_quote(i)}," for i in items), "    ],"]
+    return [f"{attr} = [{', '.join(_quote(i) for i in items)}]"] if items else []
 
 
 def _quote(text: str) -> str:
@@ -316,25 +312,26 @@ def _quote(text: str) -> str:
 
 
 def render(package: str, package_targets: list[Target]) -> str:
+    """One line a target: generated, so no diff-friendly layout is needed, and one label a
+    line would repeat the same blocks in every BUILD file."""
     lines = [HEADER.rstrip("\n")]
     if any(t.kind == "kestrel_py_test" for t in package_targets):
         lines.append(TEST_MACRO.rstrip("\n"))
+    lines.append("")
     for t in sorted(package_targets, key=lambda t: t.name):
-        lines.append("")
-        lines.append(f"{t.kind}(")
-        lines.append(f"    name = {_quote(t.name)},")
+        attrs = [f"name = {_quote(t.name)}"]
         if t.size:
-            lines.append(f"    size = {_quote(t.size)},")
+            attrs.append(f"size = {_quote(t.size)}")
         if t.kind != "kestrel_py_test":  # the macro names the file after the target
-            lines.extend(_list("srcs", t.srcs))
+            attrs.extend(_list("srcs", t.srcs))
         if t.kind == "py_binary" and len(t.srcs) == 1 and t.srcs[0] != f"{t.name}.py":
-            lines.append(f"    main = {_quote(t.srcs[0])},")
-        lines.extend(_list("data", sorted(t.data, key=_sort_key)))
+            attrs.append(f"main = {_quote(t.srcs[0])}")
+        attrs.extend(_list("data", sorted(t.data, key=_sort_key)))
         deps = t.deps - set(IMPLICIT_TEST_DEPS) if t.kind == "kestrel_py_test" else t.deps
-        lines.extend(_list("deps", sorted(deps, key=_sort_key)))
+        attrs.extend(_list("deps", sorted(deps, key=_sort_key)))
         users = sorted(u for u in t.users if u != package)
-        lines.extend(_list("visibility", [f"//{u}:__pkg__" for u in users]))
-        lines.append(")")
+        attrs.extend(_list("visibility", [f"//{u}:__pkg__" for u in users]))
+        lines.append(f"{t.kind}({', '.join(attrs)})")
     return "\n".join(lines) + "\n"
 
 
