@@ -106,12 +106,12 @@ def steady_state(step_times: dict[int, float], warmup: int, batch_size: int) -> 
 
 
 def _image_spec(model: str, image_size: int | None):
-    from estimators.models import PREPROCESSING, RGB_MODELS
+    from estimators.models import registry
     from input_fns.preprocessing import ImageSpec
 
     size = image_size or 8
-    channels = 3 if model in RGB_MODELS else 1
-    return ImageSpec(size, size, channels, PREPROCESSING.get(model, "unit"))
+    entry = registry.get(model)
+    return ImageSpec(size, size, 3 if entry.rgb else 1, entry.preprocessing)
 
 
 def _engine_strategy(cfg: RunConfig):

@@ -41,7 +41,9 @@ def test_direct_deps_pip_placeholder_cycles_and_visibility(tmp_path):
     assert 'visibility = ["//other:__pkg__"]' in pkg
     assert '"//pkg:c"' in out["other/BUILD"] and 'name = "other"' in out["other/BUILD"]
     run = out["scripts/BUILD"]
-    assert 'py_binary(name = "run", srcs = ["run.py"], deps = ["//other", "//other:x"])' in run  # the package __init__ it runs
+    assert (
+        'py_binary(name = "run", srcs = ["run.py"], deps = ["//other", "//other:x"])' in run
+    )  # the package __init__ it runs
 
 
 def test_check_mode_reports_a_stale_file(tmp_path, capsys):
