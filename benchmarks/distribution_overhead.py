@@ -45,9 +45,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
             {k: r[k] for k in ("strategy", "replicas", "global_batch", "median_ms", "examples_per_sec", "overhead_ms")}
             for r in record["results"]
         ],
-        "peak_rss_mb": measured.peak_rss_mb,
-        "seconds": measured.seconds,
-        "files": {"json": os.path.join(cfg.out_dir, "results.json"), "png": os.path.join(cfg.out_dir, "overhead.png")},
+        **reporting.measured_fields(measured, cfg.out_dir, "results.json", "overhead.png"),
     }
 
 

@@ -56,12 +56,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
         "examples_per_sec_after_first": {name: row["examples_per_sec_after_first"] for name, row in rows.items()},
         "cpu_ms_per_example": {name: row["cpu_ms_per_example"] for name, row in rows.items()},
         "target": report["target"],
-        "peak_rss_mb": measured.peak_rss_mb,
-        "seconds": measured.seconds,
-        "files": {
-            "json": os.path.join(cfg.out_dir, "benchmark.json"),
-            "png": os.path.join(cfg.out_dir, "benchmark.png"),
-        },
+        **reporting.measured_fields(measured, cfg.out_dir),
     }
 
 

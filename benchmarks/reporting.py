@@ -36,3 +36,12 @@ def read_json(path: str) -> dict:
 def indented(print_line: Callable[[str], None], prefix: str = "    ") -> Callable[[str], None]:
     """A child's output lines, indented under the suite's own."""
     return lambda line: print_line(prefix + line)
+
+
+def measured_fields(measured, out_dir: str, json_name: str = "benchmark.json", png_name: str = "benchmark.png") -> dict:
+    """The fields every child-process benchmark reports: its peak RSS, its time and the files it wrote."""
+    return {
+        "peak_rss_mb": measured.peak_rss_mb,
+        "seconds": measured.seconds,
+        "files": {"json": os.path.join(out_dir, json_name), "png": os.path.join(out_dir, png_name)},
+    }

@@ -163,28 +163,25 @@ def _training_throughput(cfg: SuiteConfig, echo) -> tuple[dict, str]:
     return result, training_throughput.format_table(results)
 
 
-def _startup(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+def _startup(cfg: SuiteConfig) -> startup.Config:
     s = cfg.sizes
-    result = startup.run(startup.Config(cfg.tfds_dir, runs=s.startup_runs, train_steps=s.startup_train_steps), echo)
-    return result, startup.format_table(result)
+    return startup.Config(cfg.tfds_dir, runs=s.startup_runs, train_steps=s.startup_train_steps)
 
 
-def _input_pipeline(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+def _input_pipeline(cfg: SuiteConfig) -> input_pipeline.Config:
     s = cfg.sizes
-    pipeline_cfg = input_pipeline.Config(
+    return input_pipeline.Config(
         out_dir=os.path.join(cfg.out_dir, "input_pipeline"),
         image_dir=os.path.join(cfg.out_dir, f"images-{s.images}"),
         images=s.images,
         image_size=s.image_size,
         repeats=s.pipeline_repeats,
     )
-    result = input_pipeline.run(pipeline_cfg, echo)
-    return result, input_pipeline.format_table(result)
 
 
-def _transfer(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+def _transfer(cfg: SuiteConfig) -> transfer.Config:
     s = cfg.sizes
-    transfer_cfg = transfer.Config(
+    return transfer.Config(
         out_dir=os.path.join(cfg.out_dir, "transfer"),
         data_dir=cfg.tfds_dir,
         image_size=s.transfer_image_size,
@@ -192,39 +189,44 @@ def _transfer(cfg: SuiteConfig, echo) -> tuple[dict, str]:
         train_split=s.transfer_train_split,
         eval_split=s.transfer_eval_split,
     )
-    result = transfer.run(transfer_cfg, echo)
-    return result, transfer.format_table(result)
 
 
-def _distribution(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+def _distribution(cfg: SuiteConfig) -> distribution_overhead.Config:
     s = cfg.sizes
-    dist_cfg = distribution_overhead.Config(
+    return distribution_overhead.Config(
         out_dir=os.path.join(cfg.out_dir, "distribution"),
         data_dir=cfg.tfds_dir,
         batch_sizes=s.distribution_batches,
         steps=s.distribution_steps,
         warmup_steps=max(1, s.distribution_steps // 7),
     )
-    result = distribution_overhead.run(dist_cfg, echo)
-    return result, distribution_overhead.format_table(result)
 
 
-def _validation(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+def _validation(cfg: SuiteConfig) -> validation_stats.Config:
     s = cfg.sizes
-    validation_cfg = validation_stats.Config(
-        out_dir=os.path.join(cfg.out_dir, "validation"), rows=s.validation_rows, shards=s.validation_shards
-    )
-    result = validation_stats.run(validation_cfg, echo)
-    return result, validation_stats.format_table(result)
+    out_dir = os.path.join(cfg.out_dir, "validation")
+    return validation_stats.Config(out_dir=out_dir, rows=s.validation_rows, shards=s.validation_shards)
+
+
+def _runner(
+    module, make_config: Callable[[SuiteConfig], object]
+) -> Callable[[SuiteConfig, Callable], tuple[dict, str]]:
+    """A benchmark whose module runs ``run(config, echo)`` and ``format_table(result)``."""
+
+    def run(cfg: SuiteConfig, echo) -> tuple[dict, str]:
+        result = module.run(make_config(cfg), echo)
+        return result, module.format_table(result)
+
+    return run
 
 
 _RUNNERS = {
     "training_throughput": _training_throughput,
-    "startup": _startup,
-    "input_pipeline": _input_pipeline,
-    "transfer": _transfer,
-    "distribution": _distribution,
-    "validation": _validation,
+    "startup": _runner(startup, _startup),
+    "input_pipeline": _runner(input_pipeline, _input_pipeline),
+    "transfer": _runner(transfer, _transfer),
+    "distribution": _runner(distribution_overhead, _distribution),
+    "validation": _runner(validation_stats, _validation),
 }
 
 
@@ -257,46 +259,40 @@ def targets(results: dict) -> list[dict]:
     if "transfer" in results:
         r = results["transfer"]
         rows.append(
-            {
-                "target": "bottleneck cache >= 10x per epoch after the first",
-                "figure": r["speedup_after_first_epoch"],
-                "unit": "x",
-                "met": r["target"]["speedup_met"],
-            }
+            _row(
+                "bottleneck cache >= 10x per epoch after the first",
+                r["speedup_after_first_epoch"],
+                "x",
+                r["target"]["speedup_met"],
+            )
         )
         rows.append(
-            {
-                "target": "bottleneck accuracy within 0.5 points",
-                "figure": r["accuracy_difference_points"],
-                "unit": "points",
-                "met": r["target"]["accuracy_met"],
-            }
+            _row(
+                "bottleneck accuracy within 0.5 points",
+                r["accuracy_difference_points"],
+                "points",
+                r["target"]["accuracy_met"],
+            )
         )
     if "startup" in results:
         r = results["startup"]
         rows.append(
-            {
-                "target": "first training step within 15 s of launch",
-                "figure": r["first_step_seconds_best"],
-                "unit": "s",
-                "met": r["target_met"],
-            }
+            _row("first training step within 15 s of launch", r["first_step_seconds_best"], "s", r["target_met"])
         )
     if "input_pipeline" in results and results["input_pipeline"]["target"].get("met") is not None:
         t = results["input_pipeline"]["target"]
         rows.append(
-            {
-                "target": "tuned input pipeline >= 90% of ceiling (input_fns issue)",
-                "figure": t["tuned_vs_ceiling"],
-                "unit": "%",
-                "met": t["met"],
-            }
+            _row("tuned input pipeline >= 90% of ceiling (input_fns issue)", t["tuned_vs_ceiling"], "%", t["met"])
         )
     return rows
 
 
 def _target(name: str, figure: float, unit: str, row: dict, met_key: str = "estimator_vs_keras_met") -> dict:
-    return {"target": name, "figure": figure, "unit": unit, "met": bool(row[met_key])}
+    return _row(name, figure, unit, bool(row[met_key]))
+
+
+def _row(name: str, figure: float, unit: str, met: bool) -> dict:
+    return {"target": name, "figure": figure, "unit": unit, "met": met}
 
 
 def format_targets(rows: list[dict]) -> str:

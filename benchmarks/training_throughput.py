@@ -106,12 +106,12 @@ def steady_state(step_times: dict[int, float], warmup: int, batch_size: int) -> 
 
 
 def _image_spec(model: str, image_size: int | None):
-    from estimators.models import PREPROCESSING, RGB_MODELS
+    from estimators.models import registry
     from input_fns.preprocessing import ImageSpec
 
     size = image_size or 8
-    channels = 3 if model in RGB_MODELS else 1
-    return ImageSpec(size, size, channels, PREPROCESSING.get(model, "unit"))
+    entry = registry.get(model)
+    return ImageSpec(size, size, 3 if entry.rgb else 1, entry.preprocessing)
 
 
 def _engine_strategy(cfg: RunConfig):
@@ -131,7 +131,7 @@ def measure(cfg: RunConfig) -> RunResult:
     distribution.configure_logical_cpus(cfg.logical_cpus if cfg.strategy == "mirrored" else 1)
     import tensorflow as tf
 
-    from estimators.models import ModelSpec
+    from estimators.models.spec import ModelSpec
     from input_fns import tfds_source
 
     builder = tfds_source.load_builder("digits", cfg.data_dir)

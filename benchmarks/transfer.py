@@ -62,12 +62,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
         "accuracy_cache": figures["accuracy_cache"],
         "accuracy_difference_points": points,
         "target": {"speedup_met": speedup >= 10, "accuracy_met": points <= 0.5},
-        "peak_rss_mb": measured.peak_rss_mb,
-        "seconds": measured.seconds,
-        "files": {
-            "json": os.path.join(cfg.out_dir, "benchmark.json"),
-            "png": os.path.join(cfg.out_dir, "benchmark.png"),
-        },
+        **reporting.measured_fields(measured, cfg.out_dir),
     }
 
 

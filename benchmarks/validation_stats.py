@@ -41,9 +41,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
         "gate_seconds": figures["seconds"],
         "rows_per_sec": figures["rows_per_sec"],
         "peak_memory_gb_script": figures["peak_memory_gb"],
-        "peak_rss_mb": measured.peak_rss_mb,
-        "seconds": measured.seconds,
-        "files": {"json": os.path.join(cfg.out_dir, "benchmark.json"), "png": os.path.join(cfg.out_dir, "memory.png")},
+        **reporting.measured_fields(measured, cfg.out_dir, "benchmark.json", "memory.png"),
     }
 
 

@@ -1,16 +1,23 @@
-"""Names kestrel writes and reads in more than one place: defined once here (no TensorFlow import)."""
+"""Names the training, export, serving and retraining code share; plain strings, no TensorFlow.
+
+An export lands in ``<model_dir>/EXPORT_DIR/<exporter>/<timestamp>/``: the
+latest exporter is ``LATEST_EXPORTER``, the best-checkpoint one ``BEST_EXPORTER``.
+Its ``ASSETS_EXTRA/LABELS_FILE`` holds one class name a line, and its
+default signature is ``SERVING_KEY`` (``tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY``).
+"""
 
 from __future__ import annotations
 
-EXPORT_DIR = "export"  # <model_dir>/export/<exporter>/<version>
-LATEST_EXPORTER = "serving"  # the newest model
-BEST_EXPORTER = "best"  # the best on the validation role
-SERVING_KEY = "serving_default"  # tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
-LABELS_FILE = "labels.txt"  # assets.extra/labels.txt: one class name per line
+EXPORT_DIR = "export"
+LATEST_EXPORTER = "serving"
+BEST_EXPORTER = "best"
+SERVING_KEY = "serving_default"
+ASSETS_EXTRA = "assets.extra"
+LABELS_FILE = "labels.txt"
 
 
 def as_str(path: bytes | str | None) -> str | None:
-    """A path as text (Estimator export APIs return bytes)."""
+    """A path TensorFlow returned as bytes or str (export_saved_model gives bytes) as str; None stays None."""
     if path is None:
         return None
     return path.decode() if isinstance(path, bytes) else str(path)

@@ -106,17 +106,9 @@ def make_input_fn(
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((features, labels))
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            decode=stages.decode if image else None,
-            element=stages.element if image else None,
-            batch=stages.batch if image else None,
-            to_features=(lambda images, labels: ({input_name: images}, labels)) if image else None,
-        )
+        if image:
+            return stages.finish(ds, mode, batch_size, options, input_context, input_name)
+        return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
 
     return pipeline_ops.make_input_fn(build, mode)
 

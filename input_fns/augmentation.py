@@ -21,6 +21,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import AugmentParams
+from input_fns import pipeline_ops
 from input_fns.preprocessing import AFFINE, PREPROCESSORS, ImageSpec, decode_image, match_channels
 
 Stage = Callable[..., tuple]
@@ -187,6 +188,30 @@ class ImageStages:
     decode: Stage
     element: Stage | None
     batch: Stage | None
+
+    def finish(
+        self,
+        ds: tf.data.Dataset,
+        mode: str,
+        batch_size: int,
+        options: pipeline_ops.PipelineOptions,
+        input_context: tf.distribute.InputContext | None,
+        input_name: str,
+        **kwargs,
+    ) -> tf.data.Dataset:
+        """``pipeline_ops.finish`` with these stages, to ``({input_name: images}, labels)``; kwargs override."""
+        kwargs.setdefault("decode", self.decode)
+        return pipeline_ops.finish(
+            ds,
+            mode,
+            batch_size,
+            options,
+            input_context,
+            element=self.element,
+            batch=self.batch,
+            to_features=lambda images, labels: ({input_name: images}, labels),
+            **kwargs,
+        )
 
 
 def image_stages(

@@ -198,16 +198,13 @@ def make_input_fn(
         if training:
             # File-level shuffle over every path: cheap, and it covers the whole split.
             ds = ds.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
-        return pipeline_ops.finish(
+        return stages.finish(
             ds,
             mode,
             batch_size,
             options,
             input_context,
-            decode=stages.decode,
-            element=stages.element,
-            batch=stages.batch,
-            to_features=lambda images, labels: ({input_name: images}, labels),
+            input_name,
             sharded=True,
             element_shuffle=False,
             skip_errors=skip_errors,

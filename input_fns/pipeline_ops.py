@@ -216,10 +216,7 @@ def finish(
     per_replica = per_replica_batch(batch_size, input_context)
     if not sharded:
         ds = shard(ds, input_context)
-    if decode is not None:
-        ds = _map(ds, decode, options)
-        if skip_errors:
-            ds = ds.ignore_errors(log_warning=True)
+    ds = _decoded(ds, options, decode, skip_errors)
     cached = options.cache != CACHE_NONE
     if cached:
         ds = ds.cache("" if options.cache == CACHE_MEMORY else options.cache)
@@ -230,6 +227,26 @@ def finish(
     if element is not None:
         ds = _map(ds.enumerate(), seeded(element, options.seed), options)
     ds = ds.batch(per_replica, drop_remainder=training or options.drop_remainder)
+    return _batched_tail(ds, mode, options, batch, to_features).with_options(_tf_options(options))
+
+
+def _decoded(
+    ds: tf.data.Dataset, options: PipelineOptions, decode: Callable[..., tuple] | None, skip_errors: bool
+) -> tf.data.Dataset:
+    if decode is None:
+        return ds
+    ds = _map(ds, decode, options)
+    return ds.ignore_errors(log_warning=True) if skip_errors else ds
+
+
+def _batched_tail(
+    ds: tf.data.Dataset,
+    mode: str,
+    options: PipelineOptions,
+    batch: Callable[..., tuple] | None,
+    to_features: Callable[..., tuple] | None,
+) -> tf.data.Dataset:
+    """After batching: per-batch work, features and labels (features only to PREDICT), prefetch."""
     if batch is not None:
         ds = _map(ds, batch, options)
     if to_features is not None:
@@ -238,7 +255,7 @@ def finish(
         ds = ds.map(lambda features, labels: features)
     if options.prefetch:
         ds = ds.prefetch(tf.data.AUTOTUNE)
-    return ds.with_options(_tf_options(options))
+    return ds
 
 
 def _map(ds: tf.data.Dataset, fn: Callable, options: PipelineOptions) -> tf.data.Dataset:

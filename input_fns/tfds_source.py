@@ -135,17 +135,7 @@ def make_input_fn(
         )
         ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config, as_supervised=True)
         # With fewer files than input pipelines, finish() shards by example instead.
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            decode=stages.decode,
-            element=stages.element,
-            batch=stages.batch,
-            to_features=lambda images, labels: ({input_name: images}, labels),
-            sharded=by_file or input_context is None,
-        )
+        sharded = by_file or input_context is None
+        return stages.finish(ds, mode, batch_size, options, input_context, input_name, sharded=sharded)
 
     return pipeline_ops.make_input_fn(build, mode)

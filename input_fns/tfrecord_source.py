@@ -146,17 +146,11 @@ def make_input_fn(
         ds, by_file = pipeline_ops.read_files(
             files, _reader(files, options.on_corrupt_record), mode, options, input_context
         )
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            decode=parse,
-            element=stages.element if image else None,
-            batch=stages.batch if image else None,
-            to_features=(lambda images, labels: ({input_name: images}, labels)) if image else None,
-            sharded=by_file or input_context is None,
-        )
+        sharded = by_file or input_context is None
+        if image:
+            return stages.finish(
+                ds, mode, batch_size, options, input_context, input_name, decode=parse, sharded=sharded
+            )
+        return pipeline_ops.finish(ds, mode, batch_size, options, input_context, decode=parse, sharded=sharded)
 
     return pipeline_ops.make_input_fn(build, mode)

@@ -46,7 +46,8 @@ def main(argv: list[str]) -> None:
     import tensorflow as tf
 
     from common.filesystem import ensure_writable_dir
-    from estimators.models import PREPROCESSING, ModelSpec, build_model
+    from estimators.models import MODELS, build_model
+    from estimators.models.spec import ModelSpec
     from estimators.stages import bottleneck
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
@@ -54,7 +55,7 @@ def main(argv: list[str]) -> None:
     ensure_writable_dir(FLAGS.out_dir, "out_dir")
     builder = tfds_source.load_builder(FLAGS.dataset, FLAGS.data_dir)
     meta = tfds_source.dataset_meta(builder)
-    image = ImageSpec(FLAGS.image_size, FLAGS.image_size, 3, PREPROCESSING[FLAGS.model])
+    image = ImageSpec(FLAGS.image_size, FLAGS.image_size, 3, MODELS[FLAGS.model].preprocessing)
     spec = ModelSpec(
         image=image,
         num_classes=meta.num_classes,

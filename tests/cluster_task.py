@@ -20,11 +20,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from common.names import EXPORT_DIR, LATEST_EXPORTER, as_str  # noqa: E402
 from estimators import conversion  # noqa: E402
 from estimators.distribute import cluster as cluster_lib  # noqa: E402
 from estimators.distribute import cluster_run  # noqa: E402
 from estimators.distribute import strategy as distribution  # noqa: E402
-from estimators.models import ModelSpec, build_model  # noqa: E402
+from estimators.models import build_model  # noqa: E402
+from estimators.models.spec import ModelSpec  # noqa: E402
 from estimators.serving import receivers as serving  # noqa: E402
 from input_fns import tfds_source  # noqa: E402
 from input_fns.preprocessing import ImageSpec  # noqa: E402
@@ -89,11 +91,10 @@ def main() -> None:
     receiver_fn = serving.image_bytes_receiver_fn(spec.input_name, image)
 
     def export(local: tf.estimator.Estimator) -> str:
-        path = local.export_saved_model(os.path.join(args.model_dir, "export", "serving"), receiver_fn)
-        return path.decode() if isinstance(path, bytes) else str(path)
+        return as_str(local.export_saved_model(os.path.join(args.model_dir, EXPORT_DIR, LATEST_EXPORTER), receiver_fn))
 
     hooks = [FinalStateHook(args.out)] if cluster is None or cluster.task_type != "evaluator" else []
-    exporters = [tf.estimator.FinalExporter("serving", receiver_fn)]
+    exporters = [tf.estimator.FinalExporter(LATEST_EXPORTER, receiver_fn)]
     train_spec = tf.estimator.TrainSpec(input_fn("train", tfds_source.TRAIN), max_steps=args.train_steps, hooks=hooks)
     eval_spec = tf.estimator.EvalSpec(
         input_fn("test", tfds_source.EVAL),

@@ -4,7 +4,8 @@ import numpy as np
 import tensorflow as tf
 
 from estimators import conversion
-from estimators.models import ModelSpec, build_model
+from estimators.models import build_model
+from estimators.models.spec import ModelSpec
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 

@@ -6,6 +6,8 @@ and TPUEstimator with use_tpu=False. Cluster processes listen on free ports
 of 127.0.0.1 and are killed at the end of each test, whatever happens.
 """
 
+# bazel: size = "large"
+
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +23,7 @@ import numpy as np
 import pytest
 
 from common.errors import UsageError
+from common.names import ASSETS_EXTRA, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 
@@ -259,7 +262,7 @@ def test_multi_worker_mirrored_two_workers(tfds_data_dir, tmp_path):
     assert chief["metrics"]["global_step"] == 40
     assert (Path(chief["export_path"]) / "saved_model.pb").is_file()
     assert other["export_path"] is None  # only the chief exports
-    assert len(list((model_dir / "export" / "serving").iterdir())) == 1
+    assert len(list((model_dir / EXPORT_DIR / LATEST_EXPORTER).iterdir())) == 1
     w0, w1 = saved_weights(tmp_path / "worker0.npz"), saved_weights(tmp_path / "worker1.npz")
     assert int(w0["global_step"]) == int(w1["global_step"]) == 40
     assert int(w0["local_steps"]) == int(w1["local_steps"]) == 40  # synchronous: every step on both
@@ -301,7 +304,7 @@ def test_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp_path):
     chief = result_of(logs["chief"])
     assert chief["metrics"]["global_step"] >= PS_STEPS and chief["metrics"]["accuracy"] > 0.3
     assert (Path(chief["export_path"]) / "saved_model.pb").is_file()
-    assert len(list((model_dir / "export" / "serving").iterdir())) == 1  # the evaluator only evaluates
+    assert len(list((model_dir / EXPORT_DIR / LATEST_EXPORTER).iterdir())) == 1  # the evaluator only evaluates
     assert result_of(logs["worker"])["export_path"] is None
     # Both training tasks stepped the shared global step (asynchronously) to the end.
     worker, chief_state = saved_weights(tmp_path / "worker.npz"), saved_weights(tmp_path / "chief.npz")
@@ -316,7 +319,8 @@ def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     from common.params import DistributionParams
     from estimators import conversion
     from estimators.engines import tpu_estimator as tpu
-    from estimators.models import ModelSpec, build_model
+    from estimators.models import build_model
+    from estimators.models.spec import ModelSpec
     from estimators.serving import receivers as serving
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
@@ -343,19 +347,19 @@ def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
         eval_steps=eval_steps,
         export_dir_base=f"{model_dir}/export/serving",
         receiver_fn=tpu.receiver_fn_for(spec.input_name, image),
-        assets_extra={serving.LABELS_FILE: serving.write_labels(model_dir, meta.class_names)},
+        assets_extra={LABELS_FILE: serving.write_labels(model_dir, meta.class_names)},
     )
     assert result.metrics["global_step"] == 150
     assert result.metrics["accuracy"] > 0.8
 
     # The export serves encoded image bytes, like the other engines' exports.
     loaded = tf.saved_model.load(result.export_path)
-    serve = loaded.signatures["serving_default"]
+    serve = loaded.signatures[SERVING_KEY]
     images, labels = next(iter(builder.as_dataset(split="test", as_supervised=True).batch(16)))
     encoded = tf.stack([tf.io.encode_png(image) for image in images])
     out = serve(image_bytes=encoded)
     assert out["probabilities"].shape == (16, meta.num_classes)
     names = [name.decode() for name in out["class_names"].numpy()]
     assert names == [meta.class_names[i] for i in out["class_ids"].numpy()]
-    assert (Path(result.export_path) / "assets.extra" / serving.LABELS_FILE).is_file()
+    assert (Path(result.export_path) / ASSETS_EXTRA / LABELS_FILE).is_file()
     assert np.mean(out["class_ids"].numpy() == labels.numpy()) > 0.6

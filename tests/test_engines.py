@@ -1,5 +1,7 @@
 """Every model builder trains 20 steps, evaluates and exports under both engines (and the canned Estimators)."""
 
+# bazel: size = "large"
+
 import io
 from pathlib import Path
 
@@ -9,6 +11,7 @@ import tensorflow as tf
 from PIL import Image
 
 from common.errors import UsageError
+from common.names import SERVING_KEY
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from estimators.serving import receivers as serving
 from pipeline import train
@@ -45,10 +48,10 @@ def check_export(summary, tabular: bool = False) -> None:
     assert serving.read_labels(str(export)) == tuple(str(d) for d in range(10))
     signatures = tf.saved_model.load(str(export)).signatures
     if tabular:
-        out = signatures["serving_default"](pixels=tf.zeros([2, 64]))
+        out = signatures[SERVING_KEY](pixels=tf.zeros([2, 64]))
     else:
         digits = np.random.default_rng(0).integers(0, 255, (2, 8, 8), dtype=np.uint8)
-        out = signatures["serving_default"](image_bytes=tf.constant([png(d) for d in digits]))
+        out = signatures[SERVING_KEY](image_bytes=tf.constant([png(d) for d in digits]))
         float_in = signatures[serving.FLOAT_SIGNATURE].structured_input_signature[1]["images"]
         assert float_in.shape[1:] == summary_image_shape(summary)
     assert out["probabilities"].shape == (2, 10)

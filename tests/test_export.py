@@ -8,8 +8,10 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from PIL import Image
 
+from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
 from estimators import conversion
-from estimators.models import ModelSpec, build_model
+from estimators.models import build_model
+from estimators.models.spec import ModelSpec
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 
@@ -29,8 +31,8 @@ def _encode(image: np.ndarray, fmt: str) -> bytes:
 def test_export_has_signature_and_labels(trained_digits):
     export = Path(trained_digits.export_path)
     assert (export / "saved_model.pb").is_file()
-    assert (export / "assets.extra" / "labels.txt").read_text().split() == [str(d) for d in range(10)]
-    signature = tf.saved_model.load(str(export)).signatures["serving_default"]
+    assert (export / ASSETS_EXTRA / LABELS_FILE).read_text().split() == [str(d) for d in range(10)]
+    signature = tf.saved_model.load(str(export)).signatures[SERVING_KEY]
     assert set(signature.structured_input_signature[1]) == {"image_bytes"}
     assert set(signature.structured_outputs) == {"probabilities", "class_ids", "class_names"}
 
@@ -43,7 +45,7 @@ def test_reloaded_model_predicts_png_files_like_the_estimator(trained_digits, di
         path.write_bytes(_encode(image, "PNG"))
         paths.append(path)
 
-    signature = tf.saved_model.load(trained_digits.export_path).signatures["serving_default"]
+    signature = tf.saved_model.load(trained_digits.export_path).signatures[SERVING_KEY]
     out = signature(image_bytes=tf.constant([p.read_bytes() for p in paths]))
     probs = out["probabilities"].numpy()
     assert probs.shape == (40, 10)
@@ -63,6 +65,6 @@ def test_reloaded_model_predicts_png_files_like_the_estimator(trained_digits, di
 
 def test_jpeg_bytes_are_served_too(trained_digits, digits_builder):
     images, _ = _test_images(digits_builder, 3)
-    signature = tf.saved_model.load(trained_digits.export_path).signatures["serving_default"]
+    signature = tf.saved_model.load(trained_digits.export_path).signatures[SERVING_KEY]
     out = signature(image_bytes=tf.constant([_encode(image, "JPEG") for image in images]))
     assert out["class_ids"].shape == (3,)

@@ -1,5 +1,7 @@
 """The export serves with saved_model_cli; predict.py prints tables, CSV and JSON; the report; bad input."""
 
+# bazel: size = "large"
+
 import csv
 import io
 import json

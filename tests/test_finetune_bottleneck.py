@@ -1,5 +1,7 @@
 """Two-stage fine-tuning (stage 2 warm-started from stage 1) and the bottleneck cache, under both engines."""
 
+# bazel: size = "large"
+
 import io
 from pathlib import Path
 
@@ -7,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from estimators.serving import receivers as serving
 from input_fns import tfds_source
@@ -38,7 +41,7 @@ def test_estimator_stage2_is_warm_started_from_stage1(tfds_data_dir, tmp_path):
     moved = stage2.get_tensor("block5_conv3/kernel") - stage1.get_tensor("block5_conv3/kernel")
     assert 0 < np.abs(moved).max() < 0.1
     assert "training/Adam/block5_conv3/kernel/m" in dict(tf.train.list_variables(str(tmp_path / "fine_tune")))
-    assert Path(summary.export_path).parent == tmp_path / "fine_tune" / "export" / "serving"
+    assert Path(summary.export_path).parent == tmp_path / "fine_tune" / EXPORT_DIR / LATEST_EXPORTER
 
 
 def test_keras_fine_tuning_by_fraction(tfds_data_dir, tmp_path):

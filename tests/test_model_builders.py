@@ -6,9 +6,9 @@ import tensorflow as tf
 
 from common.errors import NetworkUnavailableError, UsageError
 from estimators import conversion, optimizers
-from estimators.models import ModelSpec, build_model
-from estimators.models.transfer import BACKBONES
-from estimators.models.transfer import base_layers
+from estimators.models import build_model
+from estimators.models.spec import ModelSpec
+from estimators.models.transfer import BACKBONES, base_layers
 from estimators.stages.finetune import FineTune, trainable_base_layers, unfreeze
 from input_fns.preprocessing import ImageSpec
 

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models import ModelSpec, build_model
+from estimators.models import build_model
+from estimators.models.spec import ModelSpec
 from input_fns.preprocessing import ImageSpec
 
 

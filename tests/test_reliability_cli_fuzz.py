@@ -12,6 +12,8 @@ benchmark_datasets, benchmark_validation, benchmark_distribution, benchmark_suit
 bottleneck_benchmark.
 """
 
+# bazel: size = "large"
+
 from __future__ import annotations
 
 import json

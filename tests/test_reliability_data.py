@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.names import EXPORT_DIR
 from common.params import DataParams
 from input_fns import sources
 from input_fns.pipeline_ops import EVAL
@@ -117,4 +118,4 @@ def test_train_script_one_line_error_on_corrupt_shard(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines[-1].startswith("error: --train_files: '") and "data-00001.tfrecord" in lines[-1]
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "model" / "export").exists()
+    assert not (tmp_path / "model" / EXPORT_DIR).exists()

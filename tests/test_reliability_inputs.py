@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from common.names import SERVING_KEY
 from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec, decode_image, header_pixels
 
@@ -89,14 +90,13 @@ def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
 def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
     from estimators.serving import Serving
     from estimators.serving import keras_export as export
-    from estimators.serving import receivers as serving
 
     spec = ImageSpec(8, 8, 3)
     inputs = tf.keras.Input(spec.shape, name="image")
     outputs = tf.keras.layers.Dense(2, activation="softmax", name="out")(tf.keras.layers.Flatten(name="f")(inputs))
     model = tf.keras.Model({"image": inputs}, outputs)
     path = export.export_keras_model(model, str(tmp_path), Serving(("a", "b"), "image", spec))
-    serve = tf.saved_model.load(path).signatures[serving.SERVING_KEY]
+    serve = tf.saved_model.load(path).signatures[SERVING_KEY]
     before = _max_rss_mb()
     for name in ("huge.png", "huge.bmp", "text.png"):
         with pytest.raises(tf.errors.InvalidArgumentError):

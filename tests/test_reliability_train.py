@@ -12,6 +12,7 @@ import tensorflow as tf
 from conftest import REPO_ROOT, run_script
 
 from common.errors import NonFiniteLossError
+from common.names import EXPORT_DIR
 from common.params import DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from pipeline import train
 
@@ -27,7 +28,7 @@ def test_non_finite_loss_stops_naming_the_step_and_exports_nothing(engine, tfds_
     )
     with pytest.raises(NonFiniteLossError, match=r"training stopped at step \d+: the loss became NaN or infinite"):
         train.run(hp)
-    assert not (tmp_path / "model" / "export").exists()
+    assert not (tmp_path / "model" / EXPORT_DIR).exists()
 
 
 def _checkpoint_step(model_dir: Path) -> int:

@@ -1,5 +1,7 @@
 """The retraining pieces that need no model: spans, fingerprints, registry, lock, blessing, push and rollback."""
 
+# bazel: size = "small"
+
 from __future__ import annotations
 
 import dataclasses

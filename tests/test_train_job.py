@@ -5,12 +5,14 @@ from pathlib import Path
 import pytest
 from conftest import run_script
 
+from common.names import EXPORT_DIR, LATEST_EXPORTER
+
 
 def test_summary_of_shared_run(trained_digits):
     assert trained_digits.global_step == 300
     assert trained_digits.accuracy > 0.85
     assert trained_digits.examples_per_sec and trained_digits.examples_per_sec > 0
-    assert Path(trained_digits.export_path).parent == Path(trained_digits.model_dir, "export", "serving")
+    assert Path(trained_digits.export_path).parent == Path(trained_digits.model_dir, EXPORT_DIR, LATEST_EXPORTER)
 
 
 def test_train_script_end_to_end(tfds_data_dir, tmp_path):

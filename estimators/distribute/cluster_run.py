@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 
 import tensorflow as tf
 
+from common.names import as_str
 from estimators.distribute import cluster as cluster_lib
 
 
@@ -96,7 +97,4 @@ def _floats(metrics: Mapping | None) -> dict[str, float] | None:
 
 
 def _last_path(paths) -> str | None:
-    if not paths:
-        return None
-    path = paths[-1]
-    return path.decode() if isinstance(path, bytes) else str(path)
+    return as_str(paths[-1]) if paths else None

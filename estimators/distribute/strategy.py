@@ -26,7 +26,6 @@ every worker steps on its own, so a step's batch is the per-worker batch and
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import Protocol
 
 import tensorflow as tf
@@ -195,13 +194,7 @@ def get_strategy(
 
 
 def make_keras_strategy(options: DistributionOptions) -> tf.distribute.Strategy:
-    """The strategy to build and ``Model.fit`` a Keras model under (``with strategy.scope()``).
-
-    For parameter_server, only the chief calls this; ps and worker tasks call
-    ``serve_cluster_task`` and never return. Wrap the dataset with
-    ``make_cluster_coordinator`` for parameter_server (Model.fit does it
-    itself when given a ``tf.keras.utils.experimental.DatasetCreator``).
-    """
+    """The strategy to build and ``Model.fit`` a Keras model under (``with strategy.scope()``)."""
     name = options.strategy
     if name not in STRATEGIES:
         raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
@@ -248,35 +241,6 @@ def tpu_cluster_resolver(
         return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
     except (ValueError, RuntimeError) as err:
         raise UsageError("tpu", f"cannot resolve TPU '{tpu}': {str(err).splitlines()[0]}") from None
-
-
-def make_cluster_coordinator(
-    strategy: tf.distribute.Strategy,
-) -> tf.distribute.experimental.coordinator.ClusterCoordinator:
-    """The coordinator that schedules steps on the workers of a ParameterServerStrategy."""
-    return tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
-
-
-def serve_cluster_task(cluster: cluster_lib.Cluster) -> None:
-    """Run this ps or worker task's server until the chief is done (Keras parameter_server).
-
-    Under ParameterServerStrategy the chief runs the program; ps and worker
-    tasks only host variables and run the steps it sends.
-    """
-    os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
-    server = tf.distribute.Server(
-        tf.train.ClusterSpec({job: list(addresses) for job, addresses in cluster.jobs.items()}),
-        job_name=cluster.task_type,
-        task_index=cluster.task_index,
-        protocol="grpc",
-        start=True,
-    )
-    server.join()
-
-
-def is_keras_server_task(name: str, cluster: cluster_lib.Cluster | None) -> bool:
-    """True for the ps and worker tasks of Keras parameter_server, which serve instead of training."""
-    return name == "parameter_server" and cluster is not None and cluster.task_type in ("ps", "worker")
 
 
 # --- batch, learning rate, seeds -----------------------------------------------------------------

@@ -1,17 +1,18 @@
-"""Model builders by name (``registry.MODELS``). Each returns a compiled Keras model whose input layers are named."""
+"""Model builders by name (``registry.MODELS``). Each returns a compiled Keras model whose input layers are named.
+
+This package's face imports no TensorFlow: the flag layer reads the registry
+through it, and a builder's module loads only when that model is built.
+"""
 
 from __future__ import annotations
 
-import tensorflow as tf
-
 from common.errors import UsageError
 from estimators.models.registry import MODELS, get
-from estimators.models.spec import INPUT_NAME, OUTPUT_NAME, ModelSpec
 
-__all__ = ["INPUT_NAME", "MODELS", "OUTPUT_NAME", "ModelSpec", "build_model"]
+__all__ = ["MODELS", "build_model"]
 
 
-def build_model(name: str, spec: ModelSpec) -> tf.keras.Model:
+def build_model(name: str, spec):  # (ModelSpec) -> tf.keras.Model
     entry = get(name)
     if entry.canned:
         raise UsageError("model", f"'{name}' is a canned Estimator, not a Keras model")

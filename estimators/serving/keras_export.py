@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from estimators.serving import Serving
+from common.names import ASSETS_EXTRA, SERVING_KEY
 from estimators.serving import receivers as serving
+
+if TYPE_CHECKING:
+    from estimators.serving import Serving
 
 
 def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
@@ -40,7 +44,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
             return class_outputs(model({how.input_name: images}, training=False), names)
 
         return {
-            serving.SERVING_KEY: serve_bytes.get_concrete_function(),
+            SERVING_KEY: serve_bytes.get_concrete_function(),
             serving.FLOAT_SIGNATURE: serve_float.get_concrete_function(),
         }
 
@@ -55,7 +59,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
     def serve_flat(*tensors):
         return serve_features(dict(zip(specs, tensors, strict=True)))
 
-    return {serving.SERVING_KEY: serve_flat.get_concrete_function()}
+    return {SERVING_KEY: serve_flat.get_concrete_function()}
 
 
 TEMP_PREFIX = "temp-"
@@ -80,7 +84,7 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     module.weights = list(model.weights)
     try:
         tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
-        serving.write_labels(os.path.join(temp_dir, "assets.extra"), how.class_names)
+        serving.write_labels(os.path.join(temp_dir, ASSETS_EXTRA), how.class_names)
         tf.io.gfile.rename(temp_dir, export_dir)
     except BaseException:
         if tf.io.gfile.exists(temp_dir):

@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.names import SERVING_KEY
 from estimators.serving import receivers as serving
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -52,7 +53,7 @@ def load_signature(export_dir: str):
     if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
         raise UsageError("export_dir", f"no SavedModel in '{export_dir}'")
     signatures = tf.saved_model.load(export_dir).signatures
-    signature = signatures.get(serving.SERVING_KEY)
+    signature = signatures.get(SERVING_KEY)
     if signature is None or serving.BYTES_INPUT not in signature.structured_input_signature[1]:
         raise UsageError("export_dir", f"'{export_dir}' has no serving signature on encoded image bytes")
     return signature

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from common.names import LABELS_FILE, SERVING_KEY
+from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
 from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
 
 FLOAT_RECEIVER = "float_images"
@@ -78,6 +78,6 @@ def write_labels(directory: str, class_names: tuple[str, ...]) -> str:
 
 
 def read_labels(export_dir: str) -> tuple[str, ...]:
-    path = os.path.join(export_dir, "assets.extra", LABELS_FILE)
+    path = os.path.join(export_dir, ASSETS_EXTRA, LABELS_FILE)
     with tf.io.gfile.GFile(path) as f:
         return tuple(line.strip() for line in f if line.strip())

@@ -39,6 +39,12 @@ class VertexJob:
     train_args: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        self._check_where()
+        self._check_strategy()
+        self._check_pools()
+
+    def _check_where(self) -> None:
+        """Name, region, image and job directory: what every job needs."""
         if not self.display_name:
             raise UsageError("display_name", "a job needs a display name")
         if not self.region:
@@ -48,12 +54,17 @@ class VertexJob:
                 "image_uri", f"'{self.image_uri}' is not a container image like us-docker.pkg.dev/p/r/img:tag"
             )
         require_gcs(self.job_dir, "job_dir")
+
+    def _check_strategy(self) -> None:
         if self.strategy == "tpu":
             raise UsageError("strategy", "TPU runs go through scripts/launch_tpu_vm.py (a TPU VM), not Vertex AI pools")
         if self.strategy not in SINGLE_MACHINE + CLUSTER_STRATEGIES:
             raise UsageError("strategy", f"unknown strategy '{self.strategy}'")
         if bool(self.accelerator_type) != (self.accelerator_count > 0):
             raise UsageError("accelerator_count", "set --accelerator_type and --accelerator_count > 0 together")
+
+    def _check_pools(self) -> None:
+        """The replicas beside the chief, and the accelerators, that the strategy can use."""
         if self.strategy in SINGLE_MACHINE and (self.workers or self.ps or self.evaluator):
             raise UsageError("strategy", f"'{self.strategy}' runs on one machine: no --workers, --ps or --evaluator")
         if self.strategy == "multi_worker_mirrored":
@@ -102,7 +113,7 @@ class VertexJob:
         """The tasks of the TF_CONFIG Vertex AI will set (one process each)."""
         if self.strategy in SINGLE_MACHINE:
             return {}
-        counts = {"chief": 1, "worker": self.workers, "ps": self.ps, "evaluator": int(self.evaluator)}
+        counts = dict(zip(POOL_TASKS, (1, self.workers, self.ps, int(self.evaluator)), strict=True))
         return {task: n for task, n in counts.items() if n}
 
     def spec(self) -> dict:

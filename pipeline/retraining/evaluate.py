@@ -18,9 +18,9 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
-SIGNATURE = "serving_default"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,7 @@ def class_names(roots: list[str]) -> tuple[str, ...]:
 def evaluate_saved_model(export_dir: str, data: LabelledFiles, batch_size: int = 256) -> dict[str, float]:
     """Accuracy and mean cross-entropy of the SavedModel's serving signature on ``data``."""
     loaded = tf.saved_model.load(export_dir)
-    predict = loaded.signatures[SIGNATURE]
+    predict = loaded.signatures[SERVING_KEY]
     input_name = next(iter(predict.structured_input_signature[1]))
     served_names = _served_class_names(export_dir)
     correct, loss = 0, 0.0
@@ -84,9 +84,9 @@ def evaluate_saved_model(export_dir: str, data: LabelledFiles, batch_size: int =
 
 def _served_class_names(export_dir: str) -> dict[str, int]:
     """Class name -> output index, from the labels file the export carries (assets.extra/labels.txt)."""
-    path = os.path.join(export_dir, "assets.extra", "labels.txt")
+    path = os.path.join(export_dir, ASSETS_EXTRA, LABELS_FILE)
     if not tf.io.gfile.exists(path):
-        raise UsageError(None, f"{export_dir} has no assets.extra/labels.txt: not a kestrel export")
+        raise UsageError(None, f"{export_dir} has no {ASSETS_EXTRA}/{LABELS_FILE}: not a kestrel export")
     with tf.io.gfile.GFile(path) as f:
         names = [line.rstrip("\n") for line in f if line.strip()]
     return {name: index for index, name in enumerate(np.asarray(names).tolist())}

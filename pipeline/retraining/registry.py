@@ -276,9 +276,6 @@ class Registry:
         ).fetchone()
         return int(row[0] or 0)
 
-    def serving_events(self, model: str) -> list[sqlite3.Row]:
-        return list(self._db.execute("SELECT * FROM serving_events WHERE model = ? ORDER BY id", (model,)))
-
 
 # -- formatting ---------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from common.errors import KestrelError, UsageError
 from common.filesystem import ensure_writable_dir
 from pipeline.validation import checks, readers, report, schema, statistics
 from pipeline.validation.checks import Finding
-from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, ValidationConfig
+from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, Thresholds, ValidationConfig
 
 CLEAN_EXIT = 0
 # Distinct from 1 (the run failed) and 2 (usage error): the run worked and the data is refused.
@@ -128,6 +128,15 @@ def _counts(result: GateResult) -> str:
 
 
 def _check_config(config: ValidationConfig) -> None:
+    _check_inputs(config)
+    _check_limits(config)
+    _check_thresholds(config.thresholds)
+    if len(config.csv_delimiter) != 1:
+        raise UsageError("csv_delimiter", "must be one character")
+
+
+def _check_inputs(config: ValidationConfig) -> None:
+    """What to read, as what, and how to run it."""
     if not config.data:
         raise UsageError("data", "give the data to validate (a glob of TFRecord/CSV files, or an image folder)")
     if config.data_format not in FORMATS:
@@ -138,11 +147,16 @@ def _check_config(config: ValidationConfig) -> None:
         raise UsageError("serving_data", "skew compares TRAINING data with serving data; use --environment=TRAINING")
     if config.runner.direct_running_mode not in RUNNING_MODES:
         raise UsageError("direct_running_mode", f"'{config.runner.direct_running_mode}' is not one of {RUNNING_MODES}")
+
+
+def _check_limits(config: ValidationConfig) -> None:
     if config.span is not None and config.span < 0:
         raise UsageError("span", "spans are numbered from 0")
     if not 0.0 <= config.max_bad_record_fraction <= 1.0:
         raise UsageError("max_bad_record_fraction", "must be between 0 and 1")
-    t = config.thresholds
+
+
+def _check_thresholds(t: Thresholds) -> None:
     for name in ("categorical_drift", "numeric_drift", "categorical_skew", "numeric_skew"):
         if getattr(t, name) < 0:
             raise UsageError(f"{name}_threshold", "thresholds are >= 0 (0 turns the check off)")
@@ -150,8 +164,6 @@ def _check_config(config: ValidationConfig) -> None:
         for feature, value in overrides:
             if value < 0:
                 raise UsageError(flag, f"threshold for '{feature}' is negative")
-    if len(config.csv_delimiter) != 1:
-        raise UsageError("csv_delimiter", "must be one character")
 
 
 # --- spans ---------------------------------------------------------------
