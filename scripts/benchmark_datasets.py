@@ -24,9 +24,10 @@ from benchmarks import dataset_benchmark as benchmark
 from common.errors import UsageError
 from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec
-from scripts import flag_groups
+from scripts.flags import _data
 
-flag_groups.define_data_flags()
+_data.define_data_flags()
+flags.adopt_module_key_flags(_data)
 flags.DEFINE_integer("batch_size", 32, "Batch size of every variant.", lower_bound=1)
 flags.DEFINE_integer("epochs", 1, "Epochs each run reads (the cache only pays from the second).", lower_bound=1)
 flags.DEFINE_integer("repeats", 3, "Runs per variant, round-robin; the best one counts.", lower_bound=1)
@@ -100,7 +101,7 @@ def _data_params():
         shuffle_buffer=f.shuffle_buffer,
         source=f.source,
         image_dir=f.image_dir,
-        augment=flag_groups.augment_params_from_flags(),
+        augment=_data.augment_params(),
     )
 
 

@@ -55,13 +55,17 @@ def _storage_failure(err: BaseException) -> str | None:
     return None
 
 
+def _is_io_error(err: BaseException) -> bool:
+    tf = sys.modules.get("tensorflow")  # loaded by now if anything could raise its errors
+    return isinstance(err, OSError) or (tf is not None and isinstance(err, tf.errors.OpError))
+
+
 def run(main: Callable[[list[str]], int | None]) -> None:
     """``absl.app.run(main)``, with KestrelError turned into one line and its exit status."""
 
     def guarded_main(argv: list[str]) -> int | None:
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
+        # TensorFlow's own logger, set by name: a command that needs no TensorFlow never loads it.
+        pylogging.getLogger("tensorflow").setLevel(pylogging.ERROR)
         if not flags.FLAGS["verbosity"].present:
             # TFDS and Estimator INFO logs drown the progress lines; -v 0 brings them back.
             logging.set_verbosity(logging.WARNING)
@@ -74,10 +78,10 @@ def run(main: Callable[[list[str]], int | None]) -> None:
             return main(argv)
         except KestrelError as err:
             fail(str(err), err.exit_code)
-        except (OSError, tf.errors.OpError) as err:
+        except Exception as err:
             # A full disk, a file-size limit or a read-only model_dir at a write mid-run: one
             # line, status 1; the checkpoints written before it are untouched (atomic renames).
-            reason = _storage_failure(err)
+            reason = _storage_failure(err) if _is_io_error(err) else None
             if reason is None:
                 raise
             fail(f"cannot write: {reason}; free space or fix --model_dir permissions, then rerun to resume", 1)

@@ -11,21 +11,25 @@ import json
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
-from pipeline.launch import format_command, run_commands
-from scripts import flag_groups
+from absl import flags
 
-flag_groups.define_tpu_vm_flags()
+from pipeline.launch import format_command, run_commands
+from scripts.flags import _cloud
+from scripts.flags.core import FLAGS
+
+_cloud.define_tpu_vm_flags()
+flags.adopt_module_key_flags(_cloud)
 
 
 def main(argv: list[str]) -> None:
     del argv
-    job = flag_groups.tpu_vm_job_from_flags()
+    job = _cloud.tpu_vm_job_from_flags()
     print("job specification:")
     print(json.dumps(job.spec(), indent=2, sort_keys=True))
     print("gcloud commands:")
     for command in job.commands():
         print(f"$ {format_command(command)}")
-    if not flag_groups.FLAGS.dry_run:
+    if not FLAGS.dry_run:
         run_commands(job.commands())
 
 

@@ -13,18 +13,20 @@ import tempfile
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
-from pipeline.launch import format_command, run_commands
-from scripts import flag_groups
+from absl import flags
 
-flag_groups.define_vertex_flags()
+from pipeline.launch import format_command, run_commands
+from scripts.flags import _cloud
+from scripts.flags.core import FLAGS
+
+_cloud.define_vertex_flags()
+flags.adopt_module_key_flags(_cloud)
 
 
 def main(argv: list[str]) -> None:
     del argv
-    job = flag_groups.vertex_job_from_flags()
-    config_path = flag_groups.FLAGS.config_out or os.path.join(
-        tempfile.gettempdir(), f"kestrel-vertex-{job.display_name}.json"
-    )
+    job = _cloud.vertex_job_from_flags()
+    config_path = FLAGS.config_out or os.path.join(tempfile.gettempdir(), f"kestrel-vertex-{job.display_name}.json")
     command = job.command(config_path)
     tasks = job.tf_config_tasks()
     print("job specification:")
@@ -33,7 +35,7 @@ def main(argv: list[str]) -> None:
     print(f"TF_CONFIG tasks (Vertex AI sets TF_CONFIG in each replica): {layout}")
     print("gcloud commands:")
     print(f"$ {format_command(command)}")
-    if not flag_groups.FLAGS.dry_run:
+    if not FLAGS.dry_run:
         with open(config_path, "w") as f:
             f.write(job.config_text())
         run_commands([command])

@@ -22,10 +22,13 @@ from common.errors import UsageError
 from pipeline.retraining import flow, registry, schedule
 from pipeline.retraining.lock import RetrainLock
 from pipeline.retraining.push import ServingDir
-from scripts import flag_groups
+from scripts.flags import _retrain
+from scripts.flags import train as train_flags
 
-flag_groups.define_train_flags()
-flag_groups.define_retrain_flags()
+for _group in train_flags.define_train_flags(gate=False):
+    flags.adopt_module_key_flags(_group)
+_retrain.define_retrain_flags()
+flags.adopt_module_key_flags(_retrain)
 FLAGS = flags.FLAGS
 
 
@@ -72,7 +75,7 @@ def main(argv: list[str]) -> int:
         return rollback()
     if FLAGS.to_version is not None:
         raise UsageError("to_version", "only with --rollback")
-    config = flag_groups.retrain_config_from_flags()
+    config = _retrain.retrain_config_from_flags()
     if FLAGS.every:
         interval = schedule.parse_interval(FLAGS.every)
         schedule.every(interval, lambda: flow.run_once(config).line)

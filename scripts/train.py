@@ -8,17 +8,18 @@ from __future__ import annotations
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
-from pipeline import train
-from scripts import flag_groups
+from absl import flags
 
-flag_groups.define_train_flags()
-flag_groups.define_gate_flags()
+from pipeline import train
+from scripts.flags import train as train_flags
+
+for _group in train_flags.define_train_flags():
+    flags.adopt_module_key_flags(_group)
 
 
 def main(argv: list[str]) -> None:
     del argv
-    hparams = flag_groups.hparams_from_flags().replace(gate=flag_groups.gate_params_from_flags())
-    summary = train.run(hparams)
+    summary = train.run(train_flags.hparams())
     print(summary.format(), flush=True)
 
 

@@ -16,9 +16,12 @@ import sys
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
-from scripts import flag_groups
+from absl import flags
 
-flag_groups.define_validation_flags()
+from scripts.flags import _validation
+
+_validation.define_validation_flags()
+flags.adopt_module_key_flags(_validation)
 
 
 def split_beam_argv(argv: list[str]) -> tuple[list[str], tuple[str, ...]]:
@@ -36,7 +39,7 @@ def main(argv: list[str]) -> int:
     del argv
     from pipeline.validation import gate
 
-    result = gate.run_gate(flag_groups.validation_config_from_flags(_BEAM_ARGV))
+    result = gate.run_gate(_validation.validation_config_from_flags(_BEAM_ARGV))
     print(result.summary, flush=True)
     print(f"report: {result.paths['report_html']}", flush=True)
     if not result.passed:

@@ -35,7 +35,7 @@ def _on_alarm(signum, frame) -> None:
 
 
 def describe_flags(module_name: str) -> list[dict]:
-    """The flags the script defines (itself or through scripts.flag_groups), not absl's or TF's."""
+    """The flags the script defines (itself or through scripts.flags), not absl's or TF's."""
     from absl import flags
 
     described = []

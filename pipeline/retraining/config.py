@@ -1,6 +1,6 @@
 """The options of scheduled retraining, as one immutable record.
 
-Flags become a ``RetrainConfig`` once (scripts/flag_groups.py); the flow only
+Flags become a ``RetrainConfig`` once (scripts/flags/_retrain.py); the flow only
 reads it, so a test or another orchestrator can build one in Python.
 """
 

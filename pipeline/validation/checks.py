@@ -9,6 +9,10 @@ person reads: schema anomalies, drift, skew.
 
 from __future__ import annotations
 
+from pipeline.validation import quiet_tfdv  # noqa: F401  (before TFDV itself)
+
+# isort: split
+
 import dataclasses
 
 import tensorflow_data_validation as tfdv

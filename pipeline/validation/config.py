@@ -1,6 +1,6 @@
 """The options of one data-validation run, as one immutable record.
 
-Flags become a ``ValidationConfig`` once (scripts/flag_groups.py); the gate,
+Flags become a ``ValidationConfig`` once (scripts/flags/_validation.py); the gate,
 the Beam job and the checks only read it, so the training flow and the
 retraining pipeline can build one in Python and call ``gate.run_gate``.
 """

@@ -8,6 +8,10 @@ offline machine or a locked-down browser cannot.
 
 from __future__ import annotations
 
+from pipeline.validation import quiet_tfdv  # noqa: F401  (before TFDV itself)
+
+# isort: split
+
 import html
 import math
 from collections.abc import Iterable, Sequence

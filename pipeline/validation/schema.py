@@ -10,6 +10,10 @@ file only holds what a person curated.
 
 from __future__ import annotations
 
+from pipeline.validation import quiet_tfdv  # noqa: F401  (before TFDV itself)
+
+# isort: split
+
 import dataclasses
 import datetime
 

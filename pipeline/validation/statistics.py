@@ -7,6 +7,10 @@ DatasetFeatureStatisticsList and a JSON summary of its bad records.
 
 from __future__ import annotations
 
+from pipeline.validation import quiet_tfdv  # noqa: F401  (before TFDV itself)
+
+# isort: split
+
 import dataclasses
 import json
 import os

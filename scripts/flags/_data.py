@@ -1,0 +1,120 @@
+"""Data flags: where the data comes from, its three roles, the tf.data pipeline and augmentation."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from common.params import ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
+from scripts.flags.core import FLAGS, record_from_flags
+
+_D = DataParams()
+_A = AugmentParams()
+# AugmentParams field -> flag (the flags keep the short names users type).
+_AUGMENT_FLAGS = {
+    "horizontal_flip": "augment_hflip",
+    "vertical_flip": "augment_vflip",
+    "rot90": "augment_rot90",
+    "rotation_degrees": "augment_rotation",
+    "zoom": "augment_zoom",
+    "hue": "augment_hue",
+    "saturation": "augment_saturation",
+    "brightness": "augment_brightness",
+    "contrast": "augment_contrast",
+}
+
+
+def define_data_flags() -> None:
+    d = _D
+    flags.DEFINE_enum("source", d.source, list(SOURCES), "Where the data comes from.")
+    flags.DEFINE_string(
+        "dataset", d.dataset, "tfds: a dataset name[:version]: digits (shipped) or a TFDS catalog name."
+    )
+    flags.DEFINE_string("data_dir", d.data_dir, "tfds: data directory (local or gs://); default: TFDS's own.")
+    flags.DEFINE_boolean("download", d.download, "tfds: allow fetching a dataset that is not prepared in --data_dir.")
+    flags.DEFINE_string("train_split", d.train_split, "tfds: the split to train on, with slicing (train[:80%]).")
+    flags.DEFINE_string(
+        "validation_split",
+        d.validation_split,
+        "tfds: the split that chooses the model; default: the last --val_fraction of --train_split.",
+    )
+    flags.DEFINE_string(
+        "test_split", d.test_split, "tfds: the split the report is on; '' for none (report on validation)."
+    )
+    flags.DEFINE_string("image_dir", d.image_dir, "image_folder: root with one subfolder of images per class.")
+    flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
+    flags.DEFINE_string("test_dir", d.test_dir, "image_folder: test tree with the same class subfolders.")
+    flags.DEFINE_float(
+        "val_fraction",
+        d.val_fraction,
+        "Fraction of the training data carved off (seeded) when no validation data is named.",
+        lower_bound=0.0,
+        upper_bound=1.0,
+    )
+    flags.register_validator("val_fraction", lambda v: 0.0 < v < 1.0, "must be between 0 and 1, exclusive")
+    flags.DEFINE_boolean(
+        "check_images", d.check_images, "image_folder: decode-check every file first; skip and count bad ones."
+    )
+    flags.DEFINE_string("train_files", d.train_files, "tfrecord/csv: training files, comma-separated globs.")
+    flags.DEFINE_string(
+        "validation_files", d.validation_files, "tfrecord/csv: validation files (required for tfrecord)."
+    )
+    flags.DEFINE_string("test_files", d.test_files, "tfrecord/csv: test files for the report.")
+    flags.DEFINE_string(
+        "array_file", d.array_file, "arrays: an .npz with x_train, y_train[, x_val, y_val, x_test, y_test]."
+    )
+    flags.DEFINE_string("feature_spec", d.feature_spec, "tfrecord: the tf.Example features, name:type[shape],...")
+    flags.DEFINE_string("image_key", d.image_key, "The image feature (tfds, tfrecord).")
+    flags.DEFINE_string("label_key", d.label_key, "The label feature (tfds, tfrecord) or CSV column.")
+    flags.DEFINE_string("class_names", d.class_names, "Class names: comma-separated, or a file with one a line.")
+    flags.DEFINE_string("csv_separator", d.csv_separator, "csv: field separator (';' for the wine-quality CSV).")
+    flags.DEFINE_integer(
+        "image_size",
+        d.image_size,
+        "Resize images to this square size; default: the dataset's.",
+        lower_bound=1,
+        upper_bound=4096,
+    )
+    _define_pipeline_flags()
+    _define_augment_flags()
+
+
+def _define_pipeline_flags() -> None:
+    d = _D
+    flags.DEFINE_integer("shuffle_buffer", d.shuffle_buffer, "Shuffle buffer, in examples.", lower_bound=1)
+    flags.DEFINE_string("cache", d.cache, "Cache decoded examples: none, memory, or a file path prefix.")
+    flags.DEFINE_boolean("deterministic", d.deterministic, "Keep element order under parallel maps (reproducible).")
+    flags.DEFINE_boolean("drop_remainder", d.drop_remainder, "Drop partial batches in evaluation and prediction too.")
+    flags.DEFINE_boolean("synthetic_data", d.synthetic, "Random data of the source's shapes, no I/O (benchmarks).")
+    flags.DEFINE_enum(
+        "on_corrupt_record",
+        d.on_corrupt_record,
+        list(ON_CORRUPT_RECORD),
+        "tfrecord: fail naming a corrupt file, or skip its unreadable records and count them.",
+    )
+
+
+def _define_augment_flags() -> None:
+    a = _A
+    flags.DEFINE_boolean("augment_hflip", a.horizontal_flip, "Training: random horizontal flips.")
+    flags.DEFINE_boolean("augment_vflip", a.vertical_flip, "Training: random vertical flips.")
+    flags.DEFINE_boolean("augment_rot90", a.rot90, "Training: random multiples of 90 degrees (square images).")
+    flags.DEFINE_float("augment_rotation", a.rotation_degrees, "Training: rotation up to +-this many degrees (0-180).")
+    flags.DEFINE_float("augment_zoom", a.zoom, "Training: zoom-crop, crop side from 1/(1+zoom) to 1 (0-4).")
+    flags.DEFINE_float("augment_hue", a.hue, "Training: hue delta up to +-this (0-0.5).")
+    flags.DEFINE_float("augment_saturation", a.saturation, "Training: saturation factor in [1-x, 1+x] (0-1).")
+    flags.DEFINE_float("augment_brightness", a.brightness, "Training: brightness delta up to +-x of 255 (0-1).")
+    flags.DEFINE_float("augment_contrast", a.contrast, "Training: contrast factor in [1-x, 1+x] (0-1).")
+
+
+def augment_params() -> AugmentParams:
+    """The augmentation flags; AugmentParams checks the ranges (one line, exit 2)."""
+    return record_from_flags(AugmentParams, _AUGMENT_FLAGS)
+
+
+def data_params() -> DataParams:
+    return record_from_flags(
+        DataParams,
+        {"synthetic": "synthetic_data"},
+        augment=augment_params(),
+        validation_split=FLAGS.validation_split or None,
+    )

@@ -1,0 +1,94 @@
+"""Validation flags (scripts/validate_data.py): inputs, schema, environments, drift and skew limits, Beam runner."""
+
+from __future__ import annotations
+
+from absl import flags
+
+from common.errors import UsageError
+from scripts.flags._gate import define_allow_anomalies_flag
+from scripts.flags.core import FLAGS
+
+
+def define_validation_flags() -> None:
+    """scripts/validate_data.py: inputs, schema, environments, drift/skew thresholds, Beam runner."""
+    from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, ValidationConfig
+
+    d = ValidationConfig(data=(), artifacts_dir="/tmp/kestrel/validation")
+    flags.DEFINE_multi_string("data", None, "Data to validate: TFRecord/CSV glob (local or gs://) or image folder.")
+    flags.DEFINE_enum("data_format", d.data_format, FORMATS, "Input format; auto: from the file names.")
+    flags.DEFINE_multi_string("serving_data", None, "Serving data to measure training/serving skew against.")
+    flags.DEFINE_enum("environment", d.environment, ENVIRONMENTS, "Schema environment (no label in SERVING).")
+    flags.DEFINE_string("label_feature", d.label, "Label feature: required in TRAINING, absent in SERVING.")
+    flags.DEFINE_string("artifacts_dir", d.artifacts_dir, "Schema and per-span statistics, anomalies and reports.")
+    flags.DEFINE_integer("span", None, "Span number; default: the next after the newest in --artifacts_dir.")
+    flags.DEFINE_string("schema_path", None, "Curated schema .pbtxt; default: <artifacts_dir>/schema.pbtxt.")
+    flags.DEFINE_boolean("update_schema", False, "Relax the curated schema to accept this span (kept as .bak).")
+    define_allow_anomalies_flag()
+    flags.DEFINE_string("previous_statistics", None, "Statistics to measure drift against; default: previous span.")
+    flags.DEFINE_float(
+        "max_bad_record_fraction", d.max_bad_record_fraction, "Bad records tolerated.", lower_bound=0.0, upper_bound=1.0
+    )
+    flags.DEFINE_string("csv_delimiter", d.csv_delimiter, "CSV field delimiter.")
+    flags.DEFINE_boolean("semantic_domain_stats", d.semantic_domain_stats, "Image format/size, text, time stats.")
+    t = d.thresholds
+    flags.DEFINE_float("categorical_drift_threshold", t.categorical_drift, "L-infinity drift limit; 0: off.")
+    flags.DEFINE_float("numeric_drift_threshold", t.numeric_drift, "Jensen-Shannon drift limit; 0: off.")
+    flags.DEFINE_float("categorical_skew_threshold", t.categorical_skew, "L-infinity skew limit; 0: off.")
+    flags.DEFINE_float("numeric_skew_threshold", t.numeric_skew, "Jensen-Shannon skew limit; 0: off.")
+    flags.DEFINE_list("drift_thresholds", [], "Per-feature drift limits: feature=value,...")
+    flags.DEFINE_list("skew_thresholds", [], "Per-feature skew limits: feature=value,...")
+    flags.DEFINE_string("beam_args", "", "Beam pipeline options ('--runner=DataflowRunner ...'), or after --.")
+    flags.DEFINE_enum("direct_running_mode", d.runner.direct_running_mode, RUNNING_MODES, "DirectRunner mode.")
+    flags.DEFINE_integer("direct_num_workers", 0, "DirectRunner workers; 0: one per core.", lower_bound=0)
+    flags.DEFINE_integer("progress_every_rows", d.progress_every_rows, "Rows between progress lines.", lower_bound=0)
+
+
+def _feature_thresholds(flag: str) -> tuple[tuple[str, float], ...]:
+    pairs = []
+    for item in FLAGS[flag].value:
+        name, sep, value = item.partition("=")
+        try:
+            pairs.append((name.strip(), float(value)))
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(flag, f"'{item}' is not feature=value")
+    return tuple(pairs)
+
+
+def validation_config_from_flags(extra_beam_args: tuple[str, ...] = ()):
+    """The ValidationConfig of scripts/validate_data.py; ``extra_beam_args`` come after ``--``."""
+    from pipeline.validation.config import RunnerOptions, Thresholds, ValidationConfig
+    from pipeline.validation.statistics import parse_beam_args
+
+    f = FLAGS
+    return ValidationConfig(
+        data=tuple(f.data or ()),
+        artifacts_dir=f.artifacts_dir,
+        data_format=f.data_format,
+        environment=f.environment,
+        serving_data=tuple(f.serving_data or ()),
+        label=f.label_feature or None,
+        span=f.span,
+        schema_path=f.schema_path,
+        update_schema=f.update_schema,
+        allow_anomalies=f.allow_anomalies,
+        previous_statistics=f.previous_statistics,
+        max_bad_record_fraction=f.max_bad_record_fraction,
+        csv_delimiter=f.csv_delimiter,
+        semantic_domain_stats=f.semantic_domain_stats,
+        thresholds=Thresholds(
+            categorical_drift=f.categorical_drift_threshold,
+            numeric_drift=f.numeric_drift_threshold,
+            categorical_skew=f.categorical_skew_threshold,
+            numeric_skew=f.numeric_skew_threshold,
+            drift_overrides=_feature_thresholds("drift_thresholds"),
+            skew_overrides=_feature_thresholds("skew_thresholds"),
+        ),
+        runner=RunnerOptions(
+            beam_args=parse_beam_args(f.beam_args) + tuple(extra_beam_args),
+            direct_running_mode=f.direct_running_mode,
+            direct_num_workers=f.direct_num_workers,
+        ),
+        progress_every_rows=f.progress_every_rows,
+    )
