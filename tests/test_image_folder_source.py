@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from common import params
 from common.errors import UsageError
 from input_fns import image_folder, pipeline_ops
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
@@ -80,25 +81,29 @@ def _epoch(input_fn):
 def test_classes_come_from_sorted_subfolders_and_split_is_fixed(tree):
     folder = image_folder.load(tree, val_fraction=0.34, seed=1)
     assert folder.class_names == ("cat", "dog", "fox")
-    assert len(folder.train) + len(folder.validation) == 18
-    assert sorted(np.bincount(folder.validation.labels)) == [2, 2, 2]  # stratified
-    assert image_folder.load(tree, val_fraction=0.34, seed=1).validation == folder.validation
-    assert image_folder.load(tree, val_fraction=0.34, seed=2).validation != folder.validation
-    assert not set(folder.train.paths) & set(folder.validation.paths)
+    assert len(folder.splits[params.TRAIN]) + len(folder.splits[params.VALIDATION]) == 18
+    assert sorted(np.bincount(folder.splits[params.VALIDATION].labels)) == [2, 2, 2]  # stratified
+    assert (
+        image_folder.load(tree, val_fraction=0.34, seed=1).splits[params.VALIDATION] == folder.splits[params.VALIDATION]
+    )
+    assert (
+        image_folder.load(tree, val_fraction=0.34, seed=2).splits[params.VALIDATION] != folder.splits[params.VALIDATION]
+    )
+    assert not set(folder.splits[params.TRAIN].paths) & set(folder.splits[params.VALIDATION].paths)
 
 
 def test_eval_reads_every_file_once_with_matching_labels(tree):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)
-    fn = image_folder.make_input_fn(folder.validation, EVAL, 4, "image", SPEC)
+    fn = image_folder.make_input_fn(folder.splits[params.VALIDATION], EVAL, 4, "image", SPEC)
     images, labels = _epoch(fn)
-    assert images.shape == (len(folder.validation), 16, 16, 3) and images.dtype == np.float32
+    assert images.shape == (len(folder.splits[params.VALIDATION]), 16, 16, 3) and images.dtype == np.float32
     # Flat colour 40 + 80 * class, scaled to [0, 1]: the label travels with its image.
     np.testing.assert_allclose(images[:, 0, 0, 0], (40 + 80 * labels) / 255.0, atol=1 / 255)
 
 
 def test_train_batches_are_static_shuffled_and_repeat(tree):
     folder = image_folder.load(tree, val_fraction=0.2, seed=0)
-    fn = image_folder.make_input_fn(folder.train, TRAIN, 5, "image", SPEC, PipelineOptions(seed=3))
+    fn = image_folder.make_input_fn(folder.splits[params.TRAIN], TRAIN, 5, "image", SPEC, PipelineOptions(seed=3))
     ds = fn()
     assert ds.element_spec[0]["image"].shape.as_list() == [5, 16, 16, 3]
     labels = np.concatenate([y.numpy() for _, y in ds.take(12)])  # 60 examples > one epoch of 15
@@ -110,7 +115,7 @@ def test_train_batches_are_static_shuffled_and_repeat(tree):
 
 def test_predict_yields_features_only(tree):
     folder = image_folder.load(tree, seed=0)
-    fn = image_folder.make_input_fn(folder.validation, PREDICT, 8, "image", SPEC)
+    fn = image_folder.make_input_fn(folder.splits[params.VALIDATION], PREDICT, 8, "image", SPEC)
     element = fn().element_spec
     assert isinstance(element, dict) and set(element) == {"image"}
 
@@ -125,7 +130,8 @@ def test_bad_files_are_skipped_and_counted_in_one_warning(dirty_tree, caplog):
     assert all(path in warnings[0] for path in bad)
     # Grayscale, CMYK, alpha, palette and 8-bit BMP decode to 3 channels; a full epoch never stops.
     every = image_folder.FileList(
-        folder.train.paths + folder.validation.paths, folder.train.labels + folder.validation.labels
+        folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
+        folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
     images, _ = _epoch(image_folder.make_input_fn(every, EVAL, 8, "image", SPEC))
     assert images.shape == (17, 16, 16, 3)
@@ -136,7 +142,8 @@ def test_without_the_check_bad_files_are_dropped_in_the_pipeline(dirty_tree):
     folder = image_folder.load(root, val_fraction=0.3, seed=0, check_images=False)
     assert folder.skipped == ()
     every = image_folder.FileList(
-        folder.train.paths + folder.validation.paths, folder.train.labels + folder.validation.labels
+        folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
+        folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
     fn = image_folder.make_input_fn(every, EVAL, 8, "image", SPEC, skip_errors=True)
     images, _ = _epoch(fn)
@@ -146,10 +153,22 @@ def test_without_the_check_bad_files_are_dropped_in_the_pipeline(dirty_tree):
 def test_val_dir_must_have_the_training_classes(tree, tmp_path):
     val = _tree(str(tmp_path / "val"), classes=("cat", "dog", "fox"), per_class=2)
     folder = image_folder.load(tree, val_dir=val)
-    assert len(folder.train) == 18 and len(folder.validation) == 6
+    assert len(folder.splits[params.TRAIN]) == 18 and len(folder.splits[params.VALIDATION]) == 6
+    assert params.TEST not in folder.splits
     other = _tree(str(tmp_path / "other"), classes=("cat", "emu"), per_class=1)
     with pytest.raises(UsageError, match="--val_dir: .* has classes"):
         image_folder.load(tree, val_dir=other)
+
+
+def test_test_dir_is_the_test_role_and_must_have_the_training_classes(tree, tmp_path):
+    test = _tree(str(tmp_path / "test"), classes=("cat", "dog", "fox"), per_class=3)
+    folder = image_folder.load(tree, val_fraction=0.34, seed=1, test_dir=test)
+    assert set(folder.splits) == {params.TRAIN, params.VALIDATION, params.TEST}
+    assert len(folder.splits[params.TRAIN]) + len(folder.splits[params.VALIDATION]) == 18
+    assert len(folder.splits[params.TEST]) == 9 and all(p.startswith(test) for p in folder.splits[params.TEST].paths)
+    other = _tree(str(tmp_path / "other"), classes=("cat", "emu"), per_class=1)
+    with pytest.raises(UsageError, match="--test_dir: .* has classes"):
+        image_folder.load(tree, test_dir=other)
 
 
 @pytest.mark.parametrize(
@@ -176,11 +195,11 @@ def test_a_missing_directory_is_a_usage_error(tmp_path):
 
 def test_sharding_and_per_replica_batch(tree):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)
-    fn = image_folder.make_input_fn(folder.validation, EVAL, 4, "image", SPEC)
+    fn = image_folder.make_input_fn(folder.splits[params.VALIDATION], EVAL, 4, "image", SPEC)
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
     sizes = [len(y) for _, y in fn(context)]
-    assert sizes[0] == 2 and sum(sizes) == len(folder.validation) // 2
-    odd = image_folder.make_input_fn(folder.validation, EVAL, 5, "image", SPEC)
+    assert sizes[0] == 2 and sum(sizes) == len(folder.splits[params.VALIDATION]) // 2
+    odd = image_folder.make_input_fn(folder.splits[params.VALIDATION], EVAL, 5, "image", SPEC)
     with pytest.raises(UsageError, match="global batch 5 does not divide over 2 replicas"):
         odd(context)
 
@@ -188,7 +207,7 @@ def test_sharding_and_per_replica_batch(tree):
 def test_drop_remainder_and_file_cache(tree, tmp_path):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)  # 9 validation files
     options = PipelineOptions(drop_remainder=True, cache=str(tmp_path / "cache"))
-    fn = image_folder.make_input_fn(folder.validation, EVAL, 4, "image", SPEC, options)
+    fn = image_folder.make_input_fn(folder.splits[params.VALIDATION], EVAL, 4, "image", SPEC, options)
     assert [len(y) for _, y in fn()] == [4, 4]
     assert list(tmp_path.glob("cache*"))
     assert [len(y) for _, y in fn()] == [4, 4]  # read back from the cache

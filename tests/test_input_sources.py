@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import AugmentParams, DataParams
+from common.params import FEATURES, TEST, VALIDATION, AugmentParams, DataParams
 from input_fns import array_source, csv_source, sources, tfrecord_source
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -37,7 +37,7 @@ def test_make_source_tfrecord_reads_sizes_and_classes(tfds_data_dir):
     pattern = os.path.join(tfds_data_dir, "digits", "1.0.0", "digits-{}.tfrecord*")
     data = DataParams(source="tfrecord", train_files=pattern.format("train"), validation_files=pattern.format("test"))
     source = sources.make_source(data, seed=1)
-    assert source.meta.split_sizes == {"train": 1437, "eval": 360}
+    assert source.meta.split_sizes == {"train": 1437, "validation": 360}
     assert source.meta.class_names == tuple(str(i) for i in range(10))
     batch = next(iter(source.input_fn("train", TRAIN, 32, "image", DIGITS)()))
     assert batch[0]["image"].shape == (32, 8, 8, 1)
@@ -91,18 +91,19 @@ def _wine_csv(path, rows=60, seed=0, separator=";"):
 
 def test_csv_standardises_with_training_rows_only(tmp_path):
     train = _wine_csv(str(tmp_path / "train.csv"), seed=0)
-    evaluation = _wine_csv(str(tmp_path / "eval.csv"), rows=30, seed=1)
+    evaluation = _wine_csv(str(tmp_path / "validation.csv"), rows=30, seed=1)
     table = csv_source.load(train, evaluation, separator=";", label_key="quality")
+    assert set(table.splits) == {"train", "validation"} and len(table.splits["validation"][1]) == 30
     assert table.feature_names == ("fixed_acidity", "alcohol", "colour")
     assert table.numeric == ("fixed_acidity", "alcohol")
     assert table.class_names == ("4", "5", "6", "7")
-    train_x = table.train[0]["alcohol"]
+    train_x = table.splits["train"][0]["alcohol"]
     assert abs(train_x.mean()) < 1e-5 and abs(train_x.std() - 1) < 1e-3
     raw_eval = np.loadtxt(evaluation, delimiter=";", skiprows=1, usecols=1)
     expected = (raw_eval - table.standardizer.mean["alcohol"]) / table.standardizer.std["alcohol"]
-    np.testing.assert_allclose(table.eval[0]["alcohol"][:, 0], expected, rtol=1e-5)
+    np.testing.assert_allclose(table.splits["validation"][0]["alcohol"][:, 0], expected, rtol=1e-5)
 
-    features, labels = next(iter(csv_source.make_input_fn(table, "eval", EVAL, 8)()))
+    features, labels = next(iter(csv_source.make_input_fn(table, VALIDATION, EVAL, 8)()))
     assert set(features) == {"fixed_acidity", "alcohol", "colour"}
     assert features["alcohol"].shape == (8, 1) and features["colour"].dtype == tf.string
     assert labels.dtype == tf.int64
@@ -116,9 +117,18 @@ def test_csv_through_make_source_with_a_seeded_split_and_one_dense_input(tmp_pat
         f.write("a;b;quality\n" + "".join(f"{i};{i * 2};{i % 3}\n" for i in range(50)))
     data = DataParams(source="csv", train_files=path, csv_separator=";", label_key="quality", val_fraction=0.2)
     source = sources.make_source(data, seed=4)
-    assert source.meta.kind == sources.TABULAR and source.meta.split_sizes == {"train": 40, "eval": 10}
-    features, labels = next(iter(source.input_fn("train", TRAIN, 16, input_name="features")()))
-    assert features["features"].shape == (16, 2)
+    assert source.meta.kind == FEATURES and source.meta.split_sizes == {"train": 40, "validation": 10}
+    assert source.meta.features == (("a", 1), ("b", 1))
+    features, labels = next(iter(source.input_fn("train", TRAIN, 16)()))
+    assert set(features) == {"a", "b"} and features["a"].shape == (16, 1) and features["b"].shape == (16, 1)
+
+    # The carved split is seeded: the same seed carves the same rows, another seed others.
+    def carved(seed):
+        source = sources.make_source(data, seed=seed)
+        return np.concatenate([f["a"][:, 0].numpy() for f, _ in source.input_fn(VALIDATION, EVAL, 100)()])
+
+    np.testing.assert_array_equal(carved(4), carved(4))
+    assert not np.array_equal(np.sort(carved(4)), np.sort(carved(5)))
 
 
 def test_csv_missing_the_label_column_is_a_usage_error(tmp_path):
@@ -151,12 +161,21 @@ def test_make_source_tfds_matches_the_tfds_input_fn(tfds_data_dir):
     data = DataParams(data_dir=tfds_data_dir, cache="memory")
     source = sources.make_source(data, seed=0)
     assert source.meta.class_names == tuple(str(d) for d in range(10))
-    assert source.meta.image_shape == (8, 8, 1) and source.meta.split_sizes == {"train": 1437, "eval": 360}
-    labels = np.concatenate([y.numpy() for _, y in source.input_fn("eval", EVAL, 100, "image", DIGITS)()])
-    assert len(labels) == 360
-    sliced = source.input_fn("train[:10%]", EVAL, 1000, "image", DIGITS)
-    assert len(next(iter(sliced()))[1]) == 144
-    with pytest.raises(UsageError, match=r"--eval_split: 'test\[:0\]' of 'digits' is empty"):
+    # No validation split named: the last 20% of train is carved off for it.
+    assert source.meta.image_shape == (8, 8, 1)
+    assert source.meta.split_sizes == {"train": 1150, "validation": 287, "test": 360}
+    assert source.meta.split_names == {"train": "train[:80%]", "validation": "train[80%:]", "test": "test"}
+    assert source.meta.report_role == TEST
+    for role, size in source.meta.split_sizes.items():
+        labels = np.concatenate([y.numpy() for _, y in source.input_fn(role, EVAL, 100, "image", DIGITS)()])
+        assert len(labels) == size
+    sliced = sources.make_source(
+        DataParams(data_dir=tfds_data_dir, train_split="train[:10%]", validation_split="train[10%:20%]")
+    )
+    assert len(next(iter(sliced.input_fn("train", EVAL, 1000, "image", DIGITS)()))[1]) == 144
+    with pytest.raises(UsageError, match=r"'digits' has no eval data"):
+        source.input_fn("eval", EVAL, 100, "image", DIGITS)
+    with pytest.raises(UsageError, match=r"--test_split: 'test\[:0\]' of 'digits' is empty"):
         sources.make_source(DataParams(data_dir=tfds_data_dir, test_split="test[:0]"))
 
 
@@ -165,7 +184,7 @@ def test_synthetic_data_has_the_real_shapes_and_no_io(tfds_data_dir):
     real = sources.make_source(DataParams(data_dir=tfds_data_dir))
     fake_ds = source.input_fn("train", TRAIN, 32, "image", DIGITS)()
     assert fake_ds.element_spec == real.input_fn("train", TRAIN, 32, "image", DIGITS)().element_spec
-    evaluation = list(source.input_fn("eval", EVAL, 100, "image", DIGITS)())
+    evaluation = list(source.input_fn("test", EVAL, 100, "image", DIGITS)())
     assert len(evaluation) == 4  # ceil(360 / 100)
     graph = fake_ds._as_serialized_graph().numpy()  # the dataset's own graph: no file is read
     assert b"TFRecordDataset" not in graph and b"ReadFile" not in graph
@@ -197,5 +216,5 @@ def test_augmented_training_batches_from_tfds_and_tfrecord_bytes(tfds_data_dir):
             source = sources.make_source(dataclasses.replace(data, cache=cache), seed=5)
             images = next(iter(source.input_fn("train", TRAIN, 16, "image", spec)()))[0]["image"]
             assert images.shape == (16, 12, 12, 3) and images.dtype == tf.float32
-            evaluated = next(iter(source.input_fn("eval", EVAL, 16, "image", spec)()))[0]["image"].numpy()
+            evaluated = next(iter(source.input_fn(VALIDATION, EVAL, 16, "image", spec)()))[0]["image"].numpy()
             assert evaluated.min() >= -1.0 and evaluated.max() <= 1.0

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.names import EXPORT_DIR
-from common.params import DataParams
+from common.params import VALIDATION, DataParams
 from input_fns import sources
 from input_fns.pipeline_ops import EVAL
 from tests.conftest import run_script
@@ -62,7 +62,7 @@ def _params(folder, on_corrupt: str) -> DataParams:
 
 
 def _read_all(source) -> int:
-    ds = source.input_fn("eval", EVAL, batch_size=7)()
+    ds = source.input_fn(VALIDATION, EVAL, batch_size=7)()
     return sum(int(labels.shape[0]) for _, labels in ds)
 
 
@@ -82,7 +82,7 @@ def test_skip_keeps_every_readable_record_and_counts(tmp_path, caplog):
         sum(1 for _ in tf.data.TFRecordDataset(p).ignore_errors()) for p in paths
     )  # what a careful reader can get
     assert RECORDS_PER_SHARD < expected < 3 * RECORDS_PER_SHARD
-    assert source.meta.split_sizes["eval"] == expected
+    assert source.meta.split_sizes[VALIDATION] == expected
     # The input_fn yields exactly those records: nothing readable lost, nothing corrupt passed through.
     assert _read_all(source) == expected
     warning = " ".join(r.getMessage() for r in caplog.records)
@@ -95,9 +95,11 @@ def test_tfds_corrupt_shard_fails_naming_the_file(tfds_data_dir, tmp_path):
     shutil.copytree(tfds_data_dir, data_dir)
     shard = sorted(glob.glob(str(data_dir / "**" / "*-test.tfrecord-*"), recursive=True))[0]
     _truncate(shard, drop_bytes=100)
-    for policy in ("fail", "skip"):  # a prepared TFDS shard is never skipped: re-prepare it
-        with pytest.raises(UsageError, match=rf"--eval_split: '{shard}' is a corrupt TFRecord file"):
-            sources.make_source(DataParams(data_dir=str(data_dir), on_corrupt_record=policy))
+    with pytest.raises(UsageError, match=rf"--test_split: '{shard}' is a corrupt TFRecord file"):
+        sources.make_source(DataParams(data_dir=str(data_dir), on_corrupt_record="fail"))
+    # A prepared TFDS shard is never skipped: skip is refused up front (re-prepare, or read the shards as tfrecord).
+    with pytest.raises(UsageError, match=r"--on_corrupt_record: 'skip' applies to --source=tfrecord.*re-prepare it"):
+        sources.make_source(DataParams(data_dir=str(data_dir), on_corrupt_record="skip"))
 
 
 def test_train_script_one_line_error_on_corrupt_shard(tmp_path):

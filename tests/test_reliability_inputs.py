@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from common.names import SERVING_KEY
+from common.params import TRAIN, VALIDATION
 from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec, decode_image, header_pixels
 
@@ -84,7 +85,7 @@ def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
     folder = image_folder.load(str(tmp_path), val_fraction=0.3, seed=1)
     assert _max_rss_mb() - before < 300
     assert sorted(p.rsplit("/", 1)[-1] for p in folder.skipped) == sorted(HOSTILE)
-    assert len(folder.train) + len(folder.validation) == 6
+    assert len(folder.splits[TRAIN]) + len(folder.splits[VALIDATION]) == 6
 
 
 def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
