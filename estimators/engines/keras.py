@@ -7,6 +7,7 @@ the export carries the signatures the Estimator's exporters write.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -179,7 +180,12 @@ class _Validate(tf.keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         if self._local is not self.model:
             self._local.set_weights(self.model.get_weights())
-        values = self._local.evaluate(self._input_fn(), steps=self._steps, verbose=0, return_dict=True)
+        # fit calls this inside its strategy's scope, and evaluate would run under it; a strategy
+        # scope is per thread, so a fresh thread evaluates under none.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            values = pool.submit(
+                self._local.evaluate, self._input_fn(), steps=self._steps, verbose=0, return_dict=True
+            ).result()
         self.last = {key: float(value) for key, value in values.items()}
         if logs is not None:
             logs.update({f"val_{key}": value for key, value in self.last.items()})
