@@ -248,12 +248,13 @@ def summary_value(output: str, label: str) -> str:
     return match.group(1)
 
 
-def assert_chief_finished(output: str, model_dir: Path, min_step: int) -> None:
+def assert_chief_finished(output: str, model_dir: Path, min_step: int, cluster: bool = False) -> None:
     assert 0.0 <= float(summary_value(output, "test accuracy")) <= 1.0
     assert int(summary_value(output, "global step")) >= min_step
     export = Path(summary_value(output, "export"))
     assert export.parent == model_dir / "export" / "serving" and (export / "saved_model.pb").is_file()
-    assert len(list((model_dir / "export" / "serving").iterdir())) == 1  # exported once, by the chief
+    if cluster:  # exported once, by the chief (one process exports at each evaluation)
+        assert len(list((model_dir / "export" / "serving").iterdir())) == 1
     assert (model_dir / "report" / "report.json").is_file()
 
 
@@ -304,10 +305,11 @@ def test_multi_worker_mirrored_two_workers(engine, tfds_data_dir, tmp_path):
     model_dir = tmp_path / "model"
     args = train_args(tfds_data_dir, model_dir, f"--engine={engine}", "--strategy=multi_worker_mirrored")
     out = run_cluster(tmp_path, jobs, [("worker", 0), ("worker", 1)], args)
-    assert_chief_finished(out["worker0"], model_dir, STEPS)  # worker 0 leads without a chief job
+    assert_chief_finished(out["worker0"], model_dir, STEPS, cluster=True)  # worker 0 leads without a chief job
     assert int(summary_value(out["worker0"], "global step")) == STEPS  # synchronous: exactly max_steps
     assert_task_finished(out["worker1"], "worker:1")
-    assert not [p for p in model_dir.iterdir() if p.name.startswith("tmp_")]  # a worker's scratch is gone
+    if engine == "keras":  # a worker saves its checkpoints to scratch, then deletes it
+        assert not [p for p in model_dir.iterdir() if p.name.startswith("tmp_")]
 
 
 def test_estimator_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp_path):
@@ -317,7 +319,7 @@ def test_estimator_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp
     args = train_args(tfds_data_dir, model_dir, "--strategy=parameter_server", f"--train_steps={PS_STEPS}")
     tasks = [("ps", 0), ("chief", 0), ("worker", 0), ("evaluator", 0)]
     out = run_cluster(tmp_path, jobs, tasks, args)
-    assert_chief_finished(out["chief0"], model_dir, PS_STEPS)
+    assert_chief_finished(out["chief0"], model_dir, PS_STEPS, cluster=True)
     assert_task_finished(out["worker0"], "worker:0")
     assert_task_finished(out["ps0"], "ps:0")  # it served until the chief was done, then returned
     assert_task_finished(out["evaluator0"], "evaluator:0")
@@ -331,7 +333,7 @@ def test_keras_parameter_server_chief_worker_ps(tfds_data_dir, tmp_path):
     model_dir = tmp_path / "model"
     args = train_args(tfds_data_dir, model_dir, "--engine=keras", "--strategy=parameter_server")
     out = run_cluster(tmp_path, jobs, [("ps", 0), ("worker", 0), ("chief", 0)], args)
-    assert_chief_finished(out["chief0"], model_dir, STEPS)
+    assert_chief_finished(out["chief0"], model_dir, STEPS, cluster=True)
     assert int(summary_value(out["chief0"], "global step")) == STEPS
     assert_task_finished(out["worker0"], "worker:0")
     assert_task_finished(out["ps0"], "ps:0")
