@@ -100,12 +100,16 @@ def test_factory_choices_and_errors(monkeypatch):
     import tensorflow as tf
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert distribution.make_strategy("default") is None
-    assert isinstance(distribution.make_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+
+    def get(engine: str, strategy: str, cluster=None, **options):
+        return distribution.get_strategy(engine, distribution.Options(strategy=strategy, **options), cluster)
+
+    assert get("estimator", "default") is None and get("keras", "default") is None
+    assert isinstance(get("estimator", "one_device"), tf.distribute.OneDeviceStrategy)
     # The pitfall: never TF's default cross-device ops on CPU; reduce to one device, explicitly.
     ops = distribution.make_cross_device_ops("auto", num_gpus=0)
     assert isinstance(ops, tf.distribute.ReductionToOneDevice)
-    mirrored = distribution.make_strategy("mirrored")
+    mirrored = get("keras", "mirrored")
     assert isinstance(mirrored.extended._cross_device_ops, tf.distribute.ReductionToOneDevice)  # noqa: SLF001
     assert isinstance(distribution.make_cross_device_ops("nccl", num_gpus=2), tf.distribute.NcclAllReduce)
     assert isinstance(
@@ -115,23 +119,20 @@ def test_factory_choices_and_errors(monkeypatch):
     assert distribution.communication_options("ring").implementation == ring
 
     with pytest.raises(UsageError, match="--strategy: unknown strategy 'horovod'"):
-        distribution.make_strategy("horovod")
+        get("estimator", "horovod")
     with pytest.raises(UsageError, match="--all_reduce_alg: 'nccl' all-reduces between GPUs; set --num_gpus"):
-        distribution.make_strategy("mirrored", all_reduce_alg="nccl")
+        get("estimator", "mirrored", all_reduce_alg="nccl")
     with pytest.raises(UsageError, match="'hierarchical_copy' is not for multi_worker_mirrored"):
         distribution.communication_options("hierarchical_copy")
     with pytest.raises(UsageError, match="--num_gpus: 4 GPU"):
-        distribution.make_strategy("mirrored", num_gpus=4)
-    with pytest.raises(UsageError, match="TPUEstimator"):
-        distribution.make_strategy("tpu")
-    with pytest.raises(UsageError, match="--tpu: --strategy=tpu needs --tpu"):
-        distribution.make_keras_strategy(distribution.Options(strategy="tpu"))
+        get("keras", "mirrored", num_gpus=4)
     with pytest.raises(UsageError, match="parameter_server needs a cluster"):
-        distribution.make_keras_strategy(distribution.Options(strategy="parameter_server"))
-    assert (
-        distribution.make_strategy("parameter_server", cluster=cluster_lib.parse_tf_config(tf_config(JOBS, "ps")))
-        is None
-    )
+        get("keras", "parameter_server")
+    # tpu: no strategy object; the engine's check says which engine takes it.
+    assert get("estimator", "tpu") is None and get("keras", "tpu") is None and get("tpu_estimator", "tpu") is None
+    ps_task = cluster_lib.parse_tf_config(tf_config(JOBS, "ps"))
+    assert get("estimator", "parameter_server", ps_task) is None  # between-graph, from TF_CONFIG
+    assert get("keras", "parameter_server", ps_task) is None  # the ps task serves; only the chief coordinates
 
 
 def test_global_batch_and_learning_rate_scaling():
@@ -147,7 +148,7 @@ def test_global_batch_and_learning_rate_scaling():
 def test_seed_and_op_determinism_give_identical_numbers():
     code = (
         "import numpy as np, random, tensorflow as tf\n"
-        "from estimators import distribution\n"
+        "from estimators.distribute import strategy as distribution\n"
         "distribution.set_seeds(5, deterministic_ops=True)\n"
         "x = tf.random.normal([64, 64]); y = tf.reduce_sum(tf.matmul(x, x))\n"
         "print(repr((random.random(), float(np.random.rand()), float(y))))\n"
