@@ -301,6 +301,19 @@ def test_estimator_mirrored_on_two_logical_cpus(tfds_data_dir, tmp_path):
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
+def test_one_device(engine, tfds_data_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    run = run_script(
+        "scripts.train",
+        *train_args(tfds_data_dir, model_dir, f"--engine={engine}", "--strategy=one_device"),
+        timeout=TASK_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
+
+
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
 def test_multi_worker_mirrored_two_workers(engine, tfds_data_dir, tmp_path):
     jobs = local_jobs(worker=2)
     model_dir = tmp_path / "model"

@@ -36,9 +36,6 @@ class KerasEngine:
             raise UsageError("engine", f"'{job.model_name}' is a canned Estimator; train it with --engine=estimator")
         if job.distribution.strategy == "tpu":
             raise UsageError("strategy", "tpu trains with --engine=tpu_estimator here")
-        if job.distribution.strategy == "parameter_server" and job.early_stopping is not None:
-            # Model.fit under a ClusterCoordinator steps asynchronously: no stop between epochs is exact.
-            raise UsageError("early_stopping_steps", "not with --engine=keras --strategy=parameter_server")
 
     def run(self, job: Job) -> Result:
         cluster = job.cluster
