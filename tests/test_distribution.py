@@ -1,9 +1,11 @@
-"""Distribution: TF_CONFIG checks, the strategy factory, and real runs on this machine.
+"""Distribution: TF_CONFIG checks, the strategy factory, and real runs of ``python -m scripts.train``.
 
-Mirrored over two logical CPU devices, multi-worker mirrored with two worker
-processes, parameter server with chief, worker, ps and evaluator processes,
-and TPUEstimator with use_tpu=False. Cluster processes listen on free ports
-of 127.0.0.1 and are killed at the end of each test, whatever happens.
+Each run is the command a user or a cluster launcher starts, one process per
+TF_CONFIG task: mirrored over two logical CPU devices (both engines),
+one_device, multi-worker mirrored with two workers (both engines), parameter
+server with chief, worker, ps (and an evaluator for the Estimator), and
+TPUEstimator with --nouse_tpu. Cluster processes listen on free ports of
+127.0.0.1 and are killed at the end of each test, whatever happens.
 """
 
 from __future__ import annotations
