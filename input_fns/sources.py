@@ -108,9 +108,9 @@ def _flattened(input_fn: InputFn, input_name: str, image: ImageSpec) -> InputFn:
     width = image.height * image.width * image.channels
 
     def fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
-        def flatten(features, labels):
+        def flatten(features, *labels):  # PREDICT datasets carry no labels
             # A static width: the DNN's first Dense layer and the feature column need it.
-            return {FLATTENED: tf.reshape(features[input_name], [-1, width])}, labels
+            return ({FLATTENED: tf.reshape(features[input_name], [-1, width])}, *labels)
 
         return input_fn(input_context).map(flatten)
 

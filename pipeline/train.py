@@ -39,6 +39,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     distribution.configure_logical_cpus(hp.distribution.logical_cpu_devices)
     cluster = cluster_lib.read_cluster()
     cluster_lib.require_cluster(hp.distribution.strategy, cluster)
+    # Before any op too: a multi-worker strategy configures collective ops, which only start-up allows.
+    strategy = distribution.get_strategy(hp.training.engine, hp.distribution, cluster)
     if hp.output.overwrite_model_dir and cluster is not None:
         raise UsageError("overwrite_model_dir", "not allowed in a cluster: a task would delete what others wrote")
     entry = registry.get(hp.model.name)
@@ -46,7 +48,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     source = sources.make_source(hp.data, seed=hp.training.seed)
     set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
     distribution.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
-    job = _job(hp, entry, source, distribution.get_strategy(engine.name, hp.distribution, cluster), cluster, stream)
+    job = _job(hp, entry, source, strategy, cluster, stream)
     jobs = stages.plan(job, hp, entry, stream)
     for stage in jobs:
         engine.check(stage)

@@ -1,9 +1,11 @@
-"""Distribution: TF_CONFIG checks, the strategy factory, and real runs on this machine.
+"""Distribution: TF_CONFIG checks, the strategy factory, and real runs of ``python -m scripts.train``.
 
-Mirrored over two logical CPU devices, multi-worker mirrored with two worker
-processes, parameter server with chief, worker, ps and evaluator processes,
-and TPUEstimator with use_tpu=False. Cluster processes listen on free ports
-of 127.0.0.1 and are killed at the end of each test, whatever happens.
+Each run is the command a user or a cluster launcher starts, one process per
+TF_CONFIG task: mirrored over two logical CPU devices (both engines),
+one_device, multi-worker mirrored with two workers (both engines), parameter
+server with chief, worker, ps (and an evaluator for the Estimator), and
+TPUEstimator with --nouse_tpu. Cluster processes listen on free ports of
+127.0.0.1 and are killed at the end of each test, whatever happens.
 """
 
 # bazel: size = "large"
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -23,13 +26,15 @@ import numpy as np
 import pytest
 
 from common.errors import UsageError
-from common.names import ASSETS_EXTRA, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
+from tests.conftest import REPO_ROOT, run_script
 
-TASK = Path(__file__).resolve().parent / "cluster_task.py"
-PS_STEPS = 1000
-TASK_TIMEOUT = 240  # seconds; a run takes 15-50 s here, a hang must not take the suite with it
+STEPS = 20
+PS_STEPS = 60  # Estimator starts its workers 5 s late: enough steps that the worker trains too
+DIGITS_TEST = 360  # examples in digits' test split, the report's
+TASK_TIMEOUT = 180  # seconds; a run takes 15-30 s here, a hang must not take the suite with it
+CLUSTER_TIMEOUT = 300
 
 
 # --- TF_CONFIG -----------------------------------------------------------------------------------
@@ -99,12 +104,16 @@ def test_factory_choices_and_errors(monkeypatch):
     import tensorflow as tf
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
-    assert distribution.make_strategy("default") is None
-    assert isinstance(distribution.make_strategy("one_device"), tf.distribute.OneDeviceStrategy)
+
+    def get(engine: str, strategy: str, cluster=None, **options):
+        return distribution.get_strategy(engine, distribution.Options(strategy=strategy, **options), cluster)
+
+    assert get("estimator", "default") is None and get("keras", "default") is None
+    assert isinstance(get("estimator", "one_device"), tf.distribute.OneDeviceStrategy)
     # The pitfall: never TF's default cross-device ops on CPU; reduce to one device, explicitly.
     ops = distribution.make_cross_device_ops("auto", num_gpus=0)
     assert isinstance(ops, tf.distribute.ReductionToOneDevice)
-    mirrored = distribution.make_strategy("mirrored")
+    mirrored = get("keras", "mirrored")
     assert isinstance(mirrored.extended._cross_device_ops, tf.distribute.ReductionToOneDevice)  # noqa: SLF001
     assert isinstance(distribution.make_cross_device_ops("nccl", num_gpus=2), tf.distribute.NcclAllReduce)
     assert isinstance(
@@ -114,23 +123,20 @@ def test_factory_choices_and_errors(monkeypatch):
     assert distribution.communication_options("ring").implementation == ring
 
     with pytest.raises(UsageError, match="--strategy: unknown strategy 'horovod'"):
-        distribution.make_strategy("horovod")
+        get("estimator", "horovod")
     with pytest.raises(UsageError, match="--all_reduce_alg: 'nccl' all-reduces between GPUs; set --num_gpus"):
-        distribution.make_strategy("mirrored", all_reduce_alg="nccl")
+        get("estimator", "mirrored", all_reduce_alg="nccl")
     with pytest.raises(UsageError, match="'hierarchical_copy' is not for multi_worker_mirrored"):
         distribution.communication_options("hierarchical_copy")
     with pytest.raises(UsageError, match="--num_gpus: 4 GPU"):
-        distribution.make_strategy("mirrored", num_gpus=4)
-    with pytest.raises(UsageError, match="TPUEstimator"):
-        distribution.make_strategy("tpu")
-    with pytest.raises(UsageError, match="--tpu: --strategy=tpu needs --tpu"):
-        distribution.make_keras_strategy(distribution.Options(strategy="tpu"))
+        get("keras", "mirrored", num_gpus=4)
     with pytest.raises(UsageError, match="parameter_server needs a cluster"):
-        distribution.make_keras_strategy(distribution.Options(strategy="parameter_server"))
-    assert (
-        distribution.make_strategy("parameter_server", cluster=cluster_lib.parse_tf_config(tf_config(JOBS, "ps")))
-        is None
-    )
+        get("keras", "parameter_server")
+    # tpu: no strategy object; the engine's check says which engine takes it.
+    assert get("estimator", "tpu") is None and get("keras", "tpu") is None and get("tpu_estimator", "tpu") is None
+    ps_task = cluster_lib.parse_tf_config(tf_config(JOBS, "ps"))
+    assert get("estimator", "parameter_server", ps_task) is None  # between-graph, from TF_CONFIG
+    assert get("keras", "parameter_server", ps_task) is None  # the ps task serves; only the chief coordinates
 
 
 def test_global_batch_and_learning_rate_scaling():
@@ -146,13 +152,13 @@ def test_global_batch_and_learning_rate_scaling():
 def test_seed_and_op_determinism_give_identical_numbers():
     code = (
         "import numpy as np, random, tensorflow as tf\n"
-        "from estimators import distribution\n"
+        "from estimators.distribute import strategy as distribution\n"
         "distribution.set_seeds(5, deterministic_ops=True)\n"
         "x = tf.random.normal([64, 64]); y = tf.reduce_sum(tf.matmul(x, x))\n"
         "print(repr((random.random(), float(np.random.rand()), float(y))))\n"
     )
     runs = [
-        subprocess.run([sys.executable, "-c", code], cwd=TASK.parents[1], capture_output=True, text=True, timeout=120)
+        subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         for _ in range(2)
     ]
     assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
@@ -161,7 +167,7 @@ def test_seed_and_op_determinism_give_identical_numbers():
         distribution.set_seeds(None, deterministic_ops=True)
 
 
-# --- real runs -----------------------------------------------------------------------------------
+# --- real runs: every one drives `python -m scripts.train`, as a user (or a cluster launcher) does -------
 
 
 def free_ports(count: int) -> list[int]:
@@ -173,12 +179,31 @@ def free_ports(count: int) -> list[int]:
         return [s.getsockname()[1] for s in sockets]
 
 
+def train_args(data_dir: str, model_dir: Path, *extra: str) -> list[str]:
+    """The small run every test here makes: digits, small_cnn, few steps, no TFDV gate."""
+    return [
+        "--dataset=digits",
+        f"--data_dir={data_dir}",
+        "--model=small_cnn",
+        f"--model_dir={model_dir}",
+        "--novalidate_data",
+        f"--train_steps={STEPS}",
+        "--batch_size=32",
+        "--save_checkpoints_steps=10",
+        "--eval_throttle_secs=0",
+        "--progress_every_steps=1000",
+        "--seed=7",
+        *extra,
+    ]
+
+
 def start_task(args: list[str], log: Path, tf_config_value: str | None = None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
     if tf_config_value:
         env["TF_CONFIG"] = tf_config_value
     return subprocess.Popen(
-        [sys.executable, str(TASK), *args],
+        [sys.executable, "-m", "scripts.train", *args],
+        cwd=REPO_ROOT,
         env=env,
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
@@ -188,7 +213,7 @@ def start_task(args: list[str], log: Path, tf_config_value: str | None = None) -
 
 @contextlib.contextmanager
 def processes():
-    """Processes started inside are killed (whole group) when the block ends."""
+    """Processes started inside are killed (whole group) when the block ends, whatever happens."""
     started: list[subprocess.Popen] = []
     try:
         yield started
@@ -200,166 +225,177 @@ def processes():
             proc.wait(timeout=30)
 
 
-def wait_all(procs: dict[str, subprocess.Popen], logs: dict[str, Path], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    for name, proc in procs.items():
-        try:
-            proc.wait(timeout=max(1.0, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"{name} did not finish in {timeout:.0f}s; log tail:\n{logs[name].read_text()[-3000:]}")
-        assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{logs[name].read_text()[-3000:]}"
-
-
-def result_of(log: Path) -> dict:
-    line = next(line for line in log.read_text().splitlines() if line.startswith("RESULT "))
-    return json.loads(line[len("RESULT ") :])
-
-
-def saved_weights(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path) as npz:
-        return {key: npz[key] for key in npz.files}
-
-
-def task_args(strategy: str, data_dir: str, model_dir: Path, out: Path, *extra: str) -> list[str]:
-    return [f"--strategy={strategy}", f"--data_dir={data_dir}", f"--model_dir={model_dir}", f"--out={out}", *extra]
-
-
-def test_mirrored_estimator_on_two_logical_cpus(tfds_data_dir, tmp_path):
-    """A model_to_estimator Estimator with a Keras metric, mirrored over two CPU devices: no hang."""
-    log = tmp_path / "mirrored.log"
-    with processes() as started:
-        proc = start_task(
-            task_args("mirrored", tfds_data_dir, tmp_path / "model", tmp_path / "out.npz", "--logical_cpu_devices=2"),
-            log,
-        )
-        started.append(proc)
-        wait_all({"mirrored": proc}, {"mirrored": log}, TASK_TIMEOUT)
-    result = result_of(log)
-    assert result["replicas"] == 2
-    assert result["metrics"]["global_step"] == 40 and result["metrics"]["accuracy"] > 0.3
-    assert (Path(result["export_path"]) / "saved_model.pb").is_file()
-
-
-def test_multi_worker_mirrored_two_workers(tfds_data_dir, tmp_path):
-    ports = free_ports(2)
-    jobs = {"worker": [f"127.0.0.1:{port}" for port in ports]}
-    model_dir = tmp_path / "model"
+def run_cluster(tmp_path: Path, jobs: dict, tasks: list[tuple[str, int]], args: list[str]) -> dict[str, str]:
+    """Start one `scripts.train` per task with its TF_CONFIG; wait for all; every one must exit 0."""
     procs, logs = {}, {}
     with processes() as started:
-        for index in range(2):
-            name = f"worker{index}"
+        for task_type, index in tasks:
+            name = f"{task_type}{index}"
             logs[name] = tmp_path / f"{name}.log"
-            procs[name] = start_task(
-                task_args("multi_worker_mirrored", tfds_data_dir, model_dir, tmp_path / f"{name}.npz"),
-                logs[name],
-                tf_config(jobs, "worker", index),
-            )
+            procs[name] = start_task(args, logs[name], tf_config(jobs, task_type, index))
             started.append(procs[name])
-        wait_all(procs, logs, TASK_TIMEOUT)
-
-    chief, other = result_of(logs["worker0"]), result_of(logs["worker1"])
-    assert chief["replicas"] == 2  # one per worker, in sync
-    assert chief["metrics"]["global_step"] == 40
-    assert (Path(chief["export_path"]) / "saved_model.pb").is_file()
-    assert other["export_path"] is None  # only the chief exports
-    assert len(list((model_dir / EXPORT_DIR / LATEST_EXPORTER).iterdir())) == 1
-    w0, w1 = saved_weights(tmp_path / "worker0.npz"), saved_weights(tmp_path / "worker1.npz")
-    assert int(w0["global_step"]) == int(w1["global_step"]) == 40
-    assert int(w0["local_steps"]) == int(w1["local_steps"]) == 40  # synchronous: every step on both
-    assert sorted(w0) == sorted(w1) and len(w0) > 5
-    for key in w0:
-        np.testing.assert_array_equal(w0[key], w1[key], err_msg=key)
+        deadline = time.monotonic() + CLUSTER_TIMEOUT
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"{name} did not finish in {CLUSTER_TIMEOUT}s; log tail:\n{logs[name].read_text()[-3000:]}")
+    outputs = {name: log.read_text() for name, log in logs.items()}
+    for name, proc in procs.items():
+        assert proc.returncode == 0, f"{name} exited {proc.returncode}:\n{outputs[name][-3000:]}"
+    return outputs
 
 
-def test_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp_path):
-    chief_port, worker_port, ps_port = free_ports(3)
-    jobs = {
-        "chief": [f"127.0.0.1:{chief_port}"],
-        "worker": [f"127.0.0.1:{worker_port}"],
-        "ps": [f"127.0.0.1:{ps_port}"],
-    }
+def summary_value(output: str, label: str) -> str:
+    """A value of the chief's printed summary (pipeline.train.RunSummary.format)."""
+    match = re.search(rf"^{label}\s+(\S+)", output, re.MULTILINE)
+    assert match, f"no '{label}' line in the summary:\n{output[-3000:]}"
+    return match.group(1)
+
+
+def assert_chief_finished(output: str, model_dir: Path, min_step: int, cluster: bool = False) -> None:
+    assert 0.0 <= float(summary_value(output, "test accuracy")) <= 1.0
+    assert int(summary_value(output, "global step")) >= min_step
+    export = Path(summary_value(output, "export"))
+    assert export.parent == model_dir / "export" / "serving" and (export / "saved_model.pb").is_file()
+    if cluster:  # exported once, by the chief (one process exports at each evaluation)
+        assert len(list((model_dir / "export" / "serving").iterdir())) == 1
+    assert (model_dir / "report" / "report.json").is_file()
+
+
+def assert_task_finished(output: str, task: str) -> None:
+    assert f"task {task} finished training" in output, output[-3000:]
+
+
+def local_jobs(**counts: int) -> dict[str, list[str]]:
+    ports = iter(free_ports(sum(counts.values())))
+    return {job: [f"127.0.0.1:{next(ports)}" for _ in range(n)] for job, n in counts.items()}
+
+
+def report_json(model_dir: Path) -> dict:
+    return json.loads((model_dir / "report" / "report.json").read_text())
+
+
+def test_keras_mirrored_on_two_logical_cpus_reports_every_example(tfds_data_dir, tmp_path):
+    """Model.fit mirrored over two CPU devices, with the report on: one prediction per test example."""
     model_dir = tmp_path / "model"
-    procs, logs = {}, {}
-    with processes() as started:
-        for task in ("ps", "chief", "worker", "evaluator"):
-            logs[task] = tmp_path / f"{task}.log"
-            procs[task] = start_task(
-                task_args(
-                    "parameter_server",
-                    tfds_data_dir,
-                    model_dir,
-                    tmp_path / f"{task}.npz",
-                    # Enough steps that the worker (Estimator starts workers 5 s late) trains too.
-                    f"--train_steps={PS_STEPS}",
-                    "--save_checkpoints_steps=200",
-                ),
-                logs[task],
-                tf_config(jobs, task),
-            )
-            started.append(procs[task])
-        # A ps serves until it is stopped: wait for the others, then the block kills it.
-        wait_all({task: procs[task] for task in ("chief", "worker", "evaluator")}, logs, TASK_TIMEOUT)
-        assert procs["ps"].poll() is None, "the ps task ended before training did"
+    run = run_script(
+        "scripts.train",
+        *train_args(tfds_data_dir, model_dir, "--engine=keras", "--strategy=mirrored", "--logical_cpu_devices=2"),
+        timeout=TASK_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    report = report_json(model_dir)
+    # 360 test examples = 11 batches of 32 and one of 8 (4 per replica, or 8 and none): nothing padded or dropped.
+    assert report["examples"] == DIGITS_TEST == int(np.sum(report["confusion"]))
 
-    chief = result_of(logs["chief"])
-    assert chief["metrics"]["global_step"] >= PS_STEPS and chief["metrics"]["accuracy"] > 0.3
-    assert (Path(chief["export_path"]) / "saved_model.pb").is_file()
-    assert len(list((model_dir / EXPORT_DIR / LATEST_EXPORTER).iterdir())) == 1  # the evaluator only evaluates
-    assert result_of(logs["worker"])["export_path"] is None
-    # Both training tasks stepped the shared global step (asynchronously) to the end.
-    worker, chief_state = saved_weights(tmp_path / "worker.npz"), saved_weights(tmp_path / "chief.npz")
-    assert int(worker["global_step"]) >= PS_STEPS and int(chief_state["global_step"]) >= PS_STEPS
-    assert int(worker["local_steps"]) > 0 and int(chief_state["local_steps"]) > 0
+
+def test_estimator_mirrored_on_two_logical_cpus(tfds_data_dir, tmp_path):
+    """A model_to_estimator Estimator with a Keras metric, mirrored over two CPU devices: no hang."""
+    model_dir = tmp_path / "model"
+    run = run_script(
+        "scripts.train",
+        *train_args(tfds_data_dir, model_dir, "--strategy=mirrored", "--logical_cpu_devices=2"),
+        timeout=TASK_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
+
+
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
+def test_one_device(engine, tfds_data_dir, tmp_path):
+    model_dir = tmp_path / "model"
+    run = run_script(
+        "scripts.train",
+        *train_args(tfds_data_dir, model_dir, f"--engine={engine}", "--strategy=one_device"),
+        timeout=TASK_TIMEOUT,
+    )
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
+
+
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
+def test_multi_worker_mirrored_two_workers(engine, tfds_data_dir, tmp_path):
+    jobs = local_jobs(worker=2)
+    model_dir = tmp_path / "model"
+    args = train_args(tfds_data_dir, model_dir, f"--engine={engine}", "--strategy=multi_worker_mirrored")
+    out = run_cluster(tmp_path, jobs, [("worker", 0), ("worker", 1)], args)
+    assert_chief_finished(out["worker0"], model_dir, STEPS, cluster=True)  # worker 0 leads without a chief job
+    assert int(summary_value(out["worker0"], "global step")) == STEPS  # synchronous: exactly max_steps
+    assert_task_finished(out["worker1"], "worker:1")
+    if engine == "keras":  # a worker saves its checkpoints to scratch, then deletes it
+        assert not [p for p in model_dir.iterdir() if p.name.startswith("tmp_")]
+
+
+def test_estimator_parameter_server_chief_worker_ps_evaluator(tfds_data_dir, tmp_path):
+    jobs = local_jobs(chief=1, worker=1, ps=1)
+    model_dir = tmp_path / "model"
+    # Enough steps that the worker (Estimator starts workers 5 s late) can train too.
+    args = train_args(tfds_data_dir, model_dir, "--strategy=parameter_server", f"--train_steps={PS_STEPS}")
+    tasks = [("ps", 0), ("chief", 0), ("worker", 0), ("evaluator", 0)]
+    out = run_cluster(tmp_path, jobs, tasks, args)
+    assert_chief_finished(out["chief0"], model_dir, PS_STEPS, cluster=True)
+    assert_task_finished(out["worker0"], "worker:0")
+    assert_task_finished(out["ps0"], "ps:0")  # it served until the chief was done, then returned
+    assert_task_finished(out["evaluator0"], "evaluator:0")
     assert list((model_dir / "eval").iterdir()), "the evaluator wrote no evaluation summaries"
+
+
+def test_keras_parameter_server_chief_worker_ps(tfds_data_dir, tmp_path):
+    import tensorflow as tf
+
+    jobs = local_jobs(chief=1, worker=1, ps=1)
+    model_dir = tmp_path / "model"
+    args = train_args(tfds_data_dir, model_dir, "--engine=keras", "--strategy=parameter_server")
+    out = run_cluster(tmp_path, jobs, [("ps", 0), ("worker", 0), ("chief", 0)], args)
+    assert_chief_finished(out["chief0"], model_dir, STEPS, cluster=True)
+    assert int(summary_value(out["chief0"], "global step")) == STEPS
+    assert_task_finished(out["worker0"], "worker:0")
+    assert_task_finished(out["ps0"], "ps:0")
+    assert tf.train.latest_checkpoint(str(model_dir)).endswith(f"-{STEPS}")  # the chief saved the last step
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
 
 
 def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     import tensorflow as tf
 
-    from common.params import DistributionParams
-    from estimators import conversion
-    from estimators.engines import tpu_estimator as tpu
-    from estimators.models import build_model
-    from estimators.models.spec import ModelSpec
-    from estimators.serving import receivers as serving
-    from input_fns import tfds_source
-    from input_fns.preprocessing import ImageSpec
-
-    builder = tfds_source.load_builder("digits", tfds_data_dir)
-    meta = tfds_source.dataset_meta(builder)
-    image = ImageSpec(height=8, width=8, channels=1, preprocessing="unit")
-    spec = ModelSpec(image=image, num_classes=meta.num_classes)
-    model_dir = str(tmp_path / "model")
-    settings = tpu.settings_from(DistributionParams(strategy="tpu", use_tpu=False, iterations_per_loop=20))
-    assert settings == tpu.TpuSettings(use_tpu=False, iterations_per_loop=20)
-    run_config = tpu.make_run_config(
-        model_dir, conversion.CheckpointPolicy(save_checkpoints_steps=100), settings, seed=3
+    model_dir = tmp_path / "model"
+    tpu_args = ["--strategy=tpu", "--engine=tpu_estimator", "--nouse_tpu", "--iterations_per_loop=10"]
+    run = run_script(
+        "scripts.train",
+        *train_args(tfds_data_dir, model_dir, *tpu_args, "--optimizer=sgd", "--lr_schedule=cosine"),
+        timeout=TASK_TIMEOUT,
     )
-    estimator = tpu.make_estimator(
-        lambda: build_model("small_cnn", spec), spec.input_name, meta.class_names, 2e-3, run_config, False, 32, 32
-    )
-    eval_steps = tpu.eval_steps_for(meta.split_sizes["test"], 32, None)
-    result = tpu.train_and_evaluate(
-        estimator,
-        tpu.make_input_fn(builder, "train", tfds_source.TRAIN, spec.input_name, image, use_tpu=False, seed=3),
-        tpu.make_input_fn(builder, "test", tfds_source.EVAL, spec.input_name, image, use_tpu=False),
-        max_steps=150,
-        eval_steps=eval_steps,
-        export_dir_base=f"{model_dir}/export/serving",
-        receiver_fn=tpu.receiver_fn_for(spec.input_name, image),
-        assets_extra={LABELS_FILE: serving.write_labels(model_dir, meta.class_names)},
-    )
-    assert result.metrics["global_step"] == 150
-    assert result.metrics["accuracy"] > 0.8
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    assert summary_value(run.stdout, "engine") == "tpu_estimator"
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
+    # --optimizer=sgd reached the model_fn: momentum slots, no Adam slots or beta powers.
+    names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(model_dir)))]
+    assert any(name.endswith("/Momentum") for name in names), names
+    assert not [name for name in names if "Adam" in name or "beta1_power" in name]
 
     # The export serves encoded image bytes, like the other engines' exports.
-    loaded = tf.saved_model.load(result.export_path)
-    serve = loaded.signatures[SERVING_KEY]
-    images, labels = next(iter(builder.as_dataset(split="test", as_supervised=True).batch(16)))
-    encoded = tf.stack([tf.io.encode_png(image) for image in images])
-    out = serve(image_bytes=encoded)
-    assert out["probabilities"].shape == (16, meta.num_classes)
-    names = [name.decode() for name in out["class_names"].numpy()]
-    assert names == [meta.class_names[i] for i in out["class_ids"].numpy()]
-    assert (Path(result.export_path) / ASSETS_EXTRA / LABELS_FILE).is_file()
-    assert np.mean(out["class_ids"].numpy() == labels.numpy()) > 0.6
+    loaded = tf.saved_model.load(summary_value(run.stdout, "export"))
+    images = tf.zeros([3, 8, 8, 1], tf.uint8)
+    out = loaded.signatures["serving_default"](image_bytes=tf.stack([tf.io.encode_png(i) for i in images]))
+    assert out["probabilities"].shape == (3, 10)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--strategy=tpu", "--engine=estimator"], "--strategy: tpu needs --engine=tpu_estimator"),
+        (["--strategy=tpu", "--engine=keras"], "--strategy: tpu trains with --engine=tpu_estimator"),
+        (["--strategy=mirrored", "--engine=tpu_estimator"], "--strategy: tpu_estimator runs --strategy=tpu"),
+        (["--strategy=tpu", "--engine=tpu_estimator", "--nouse_tpu", "--fine_tune_steps=10"], "--fine_tune_steps"),
+    ],
+)
+def test_strategy_an_engine_cannot_run_is_one_usage_line(args, message, tfds_data_dir, tmp_path):
+    run = run_script("scripts.train", *train_args(tfds_data_dir, tmp_path / "model", *args), timeout=TASK_TIMEOUT)
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-3000:]
+    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr[-3000:]
+    assert not (tmp_path / "model" / "checkpoint").exists()

@@ -5,7 +5,7 @@
 - multi_worker_mirrored (RunConfig.train_distribute set): the distribute
   coordinator runs synchronous training on chief and workers;
 - parameter_server (no strategy): classic between-graph training; ps tasks
-  serve variables and never return (the launcher ends them after the chief);
+  serve variables (here until the chief's server goes away, then they return);
 - an ``evaluator`` task evaluates each new checkpoint and runs the exporters.
 
 What it does not do is evaluate or export on a training task: they return
@@ -75,7 +75,7 @@ def train_and_evaluate(
     ``eval_spec``'s exporters, or ``export`` when there was nothing new to
     train). In a cluster the exporters are dropped: the chief exports once
     after training, and an evaluator task only evaluates (for TensorBoard),
-    so exactly one SavedModel is written. A ps task does not return.
+    so exactly one SavedModel is written. A ps task serves until the chief has finished.
     """
     if cluster is None:
         metrics, export_paths = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec) or (None, None)
@@ -84,6 +84,12 @@ def train_and_evaluate(
             metrics = estimator.evaluate(eval_spec.input_fn, steps=eval_spec.steps, name=eval_spec.name)
             export_paths = [export(estimator)]
         return TaskResult("chief", 0, _floats(metrics), _last_path(export_paths))
+    if cluster.task_type == cluster_lib.PS:
+        # Estimator's own ps task joins its server forever; this one returns once the chief is done.
+        from estimators.distribute.strategy import serve_cluster_task
+
+        serve_cluster_task(cluster)
+        return TaskResult(cluster.task_type, cluster.task_index, None, None)
     tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec._replace(exporters=()))
     if not cluster.is_chief:
         return TaskResult(cluster.task_type, cluster.task_index, None, None)

@@ -13,8 +13,11 @@ Estimator engine (``make_strategy``): the strategy goes into
   trains on TPU through TPUEstimator (``estimators.engines.tpu_estimator``) instead.
 
 Keras engine (``make_keras_strategy``): the same names through tf.distribute
-for ``Model.fit`` (TPUStrategy, MultiWorkerMirroredStrategy, and
-ParameterServerStrategy with a ``ClusterCoordinator``).
+for ``Model.fit`` (MultiWorkerMirroredStrategy, and ParameterServerStrategy,
+whose ClusterCoordinator Model.fit makes on the chief while the ps and worker
+tasks ``serve_cluster_task``). tpu is refused by the Keras engine's check.
+
+The flow calls ``get_strategy`` only; the per-engine factories stay public for benchmarks/.
 
 Batch sizes: ``--batch_size`` is always the *global* batch, all replicas of
 one synchronous step together; each replica gets ``batch_size / replicas``
@@ -26,6 +29,9 @@ every worker steps on its own, so a step's batch is the per-worker batch and
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
+import time
 from typing import Protocol
 
 import tensorflow as tf
@@ -143,12 +149,11 @@ def make_strategy(
 
     None is also the answer for parameter_server (RunConfig's between-graph
     replication from TF_CONFIG does the work) and default.
-    ``cluster`` defaults to the validated TF_CONFIG of this process.
+    ``cluster`` is the TF_CONFIG cluster.py read (None: one process). Kept
+    public beside ``get_strategy`` for benchmarks/, which pick a strategy per engine by hand.
     """
     if name not in STRATEGIES:
         raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
-    if cluster is None:
-        cluster = cluster_lib.read_cluster()
     cluster_lib.require_cluster(name, cluster)
     if name == "default":
         return None
@@ -179,26 +184,37 @@ def get_strategy(
 
     The Estimator takes it in its RunConfig (v1 multi-worker, and None for
     parameter_server, whose between-graph replication comes from TF_CONFIG);
-    Model.fit runs under its scope; the TPUEstimator places itself.
+    Model.fit runs under its scope; the TPUEstimator places itself. A
+    strategy the engine refuses (tpu outside tpu_estimator) gets None here so
+    that the engine's ``check`` says why; so do the ps and worker tasks of
+    Keras parameter_server, which only serve (``serve_cluster_task``).
     """
-    if engine == "tpu_estimator":
+    if options.strategy not in STRATEGIES:
+        raise UsageError("strategy", f"unknown strategy '{options.strategy}'; allowed: {', '.join(STRATEGIES)}")
+    cluster_lib.require_cluster(options.strategy, cluster)
+    if engine == "tpu_estimator" or options.strategy in ("default", "tpu"):
         return None
     if engine == "estimator":
         return make_strategy(options.strategy, options.num_gpus, options.all_reduce_alg, cluster)
-    if options.strategy == "default":
+    if is_keras_server_task(options.strategy, cluster):
         return None
-    return make_keras_strategy(options)
+    return make_keras_strategy(options, cluster)
 
 
 # --- Keras engine --------------------------------------------------------------------------------
 
 
-def make_keras_strategy(options: DistributionOptions) -> tf.distribute.Strategy:
-    """The strategy to build and ``Model.fit`` a Keras model under (``with strategy.scope()``)."""
+def make_keras_strategy(
+    options: DistributionOptions, cluster: cluster_lib.Cluster | None = None
+) -> tf.distribute.Strategy:
+    """The strategy to build and ``Model.fit`` a Keras model under (``with strategy.scope()``).
+
+    For parameter_server only the chief calls this (``Model.fit`` makes the
+    ClusterCoordinator itself, given a ``tf.keras.utils.experimental.DatasetCreator``);
+    ps and worker tasks call ``serve_cluster_task``. The cluster comes from
+    ``cluster`` (TF_CONFIG as cluster.py read it), not from TF_CONFIG again.
+    """
     name = options.strategy
-    if name not in STRATEGIES:
-        raise UsageError("strategy", f"unknown strategy '{name}'; allowed: {', '.join(STRATEGIES)}")
-    cluster = cluster_lib.read_cluster()
     cluster_lib.require_cluster(name, cluster)
     if name == "default":
         return tf.distribute.get_strategy()
@@ -206,30 +222,25 @@ def make_keras_strategy(options: DistributionOptions) -> tf.distribute.Strategy:
         return make_strategy(name, options.num_gpus, options.all_reduce_alg, cluster)
     if name == "multi_worker_mirrored":
         return tf.distribute.MultiWorkerMirroredStrategy(
-            communication_options=communication_options(options.all_reduce_alg)
+            cluster_resolver=_resolver(cluster), communication_options=communication_options(options.all_reduce_alg)
         )
     if name == "parameter_server":
-        resolver = tf.distribute.cluster_resolver.TFConfigClusterResolver()
         # Variables above 256 KiB are split over the ps tasks (at most one shard each).
         partitioner = tf.distribute.experimental.partitioners.MinSizePartitioner(
             min_shard_bytes=256 << 10, max_shards=max(1, cluster.num_ps)
         )
-        return tf.distribute.experimental.ParameterServerStrategy(resolver, variable_partitioner=partitioner)
-    return make_tpu_strategy(options.tpu, options.tpu_zone, options.gcp_project)
+        return tf.distribute.experimental.ParameterServerStrategy(_resolver(cluster), variable_partitioner=partitioner)
+    raise UsageError("strategy", f"'{name}' has no Keras strategy here")
 
 
-def make_tpu_strategy(
-    tpu: str | None, zone: str | None = None, project: str | None = None
-) -> tf.distribute.TPUStrategy:
-    """Connect to and initialise a TPU, and return its strategy.
-
-    ``tpu`` is a TPU name (with zone and project, as gcloud shows it), a
-    ``grpc://host:port`` address, or ``local`` on a TPU VM.
-    """
-    resolver = tpu_cluster_resolver(tpu, zone, project)
-    tf.config.experimental_connect_to_cluster(resolver)
-    tf.tpu.experimental.initialize_tpu_system(resolver)
-    return tf.distribute.TPUStrategy(resolver)
+def _resolver(cluster: cluster_lib.Cluster) -> tf.distribute.cluster_resolver.ClusterResolver:
+    """The validated TF_CONFIG as a cluster resolver, so tf.distribute does not read it again."""
+    return tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec({job: list(addresses) for job, addresses in cluster.jobs.items()}),
+        task_type=cluster.task_type,
+        task_id=cluster.task_index,
+        rpc_layer="grpc",
+    )
 
 
 def tpu_cluster_resolver(
@@ -241,6 +252,48 @@ def tpu_cluster_resolver(
         return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
     except (ValueError, RuntimeError) as err:
         raise UsageError("tpu", f"cannot resolve TPU '{tpu}': {str(err).splitlines()[0]}") from None
+
+
+def serve_cluster_task(cluster: cluster_lib.Cluster, poll_secs: float = 1.0) -> None:
+    """Serve this ps or worker task until the chief is done, then return.
+
+    Under parameter_server the chief runs the program (Keras's coordinator,
+    or the Estimator's chief); ps tasks (and Keras's workers) only host
+    variables and run the steps it sends. A tf.distribute.Server cannot be
+    stopped, so this watches the chief's own server: once it has been up and
+    stops accepting connections, the chief has finished (or died) and this
+    task is no longer needed.
+    """
+    os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
+    tf.distribute.Server(
+        tf.train.ClusterSpec({job: list(addresses) for job, addresses in cluster.jobs.items()}),
+        job_name=cluster.task_type,
+        task_index=cluster.task_index,
+        protocol="grpc",
+        start=True,
+    )
+    chief = (cluster.jobs.get(cluster_lib.CHIEF) or cluster.jobs.get(cluster_lib.MASTER) or ("",))[0]
+    seen = False
+    while True:
+        up = _accepts_connections(chief)
+        if seen and not up:
+            return
+        seen = seen or up
+        time.sleep(poll_secs)
+
+
+def _accepts_connections(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def is_keras_server_task(name: str, cluster: cluster_lib.Cluster | None) -> bool:
+    """True for the ps and worker tasks of Keras parameter_server, which serve instead of training."""
+    return name == "parameter_server" and cluster is not None and cluster.task_type in ("ps", "worker")
 
 
 # --- batch, learning rate, seeds -----------------------------------------------------------------

@@ -109,7 +109,9 @@ class EstimatorEngine:
         started = time.perf_counter()
         task = cluster_run.train_and_evaluate(estimator, train_spec, eval_spec, job.cluster, export)
         elapsed = time.perf_counter() - started
-        report_metrics, probabilities = _evaluate_report(estimator, job) if task.metrics else ({}, None)
+        # The cluster's Estimator would evaluate under the distribute coordinator: the chief reports on its own.
+        local = cluster_run.local_estimator(estimator) if task.metrics else None
+        report_metrics, probabilities = _evaluate_report(local, job) if local else ({}, None)
         return Result(
             metrics=task.metrics or {},
             report_metrics=report_metrics,

@@ -7,6 +7,7 @@ the export carries the signatures the Estimator's exporters write.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import math
 import os
@@ -19,6 +20,7 @@ from common.errors import NonFiniteLossError, UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import TRAIN, VALIDATION
 from estimators import conversion
+from estimators.distribute import strategy as distribution
 from estimators.engines import InputFn, Job, Result, export_assembled
 from estimators.hooks import KerasProgress
 from estimators.optimizers import learning_rate_at
@@ -36,29 +38,51 @@ class KerasEngine:
             raise UsageError("strategy", "tpu trains with --engine=tpu_estimator here")
 
     def run(self, job: Job) -> Result:
+        cluster = job.cluster
+        if distribution.is_keras_server_task(job.distribution.strategy, cluster):
+            # ps and worker tasks of Keras parameter_server run the chief's steps until it is done.
+            started = time.perf_counter()
+            distribution.serve_cluster_task(cluster)
+            task = f"{cluster.task_type}:{cluster.task_index}"
+            return Result({}, {}, None, None, None, time.perf_counter() - started, task=task)
+        chief = cluster is None or cluster.is_chief
+        coordinated = job.strategy is not None and job.strategy._should_use_with_coordinator  # noqa: SLF001
         scope = job.strategy.scope() if job.strategy else contextlib.nullcontext()
         with scope:
             model = job.build()
             if job.warm_start_from:
                 _warm_start(model, job.warm_start_from)
+        # Evaluation, prediction and export run on a copy of the model outside the strategy: a
+        # distributed evaluate or predict would pad, drop or (with a replica left without
+        # examples) fail on the last partial batch, and the report needs one row per example.
+        local = model if job.strategy is None else job.build()
         checkpoint = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
         manager = tf.train.CheckpointManager(checkpoint, job.model_dir, max_to_keep=job.checkpoints.keep_checkpoint_max)
         _restore(checkpoint, manager, job)
+        # Every multi-worker task saves (the save may be collective); only the chief into model_dir.
+        scratch = None if chief else os.path.join(job.model_dir, f"tmp_{cluster.task_type}_{cluster.task_index}")
+        saver = manager if scratch is None else tf.train.CheckpointManager(checkpoint, scratch, max_to_keep=1)
 
-        train_data = _dataset(job.input_fn(TRAIN, pipeline_ops.TRAIN), job.strategy)
-        eval_data = _dataset(job.input_fn(VALIDATION, pipeline_ops.EVAL), job.strategy)
-        # A distributed dataset has no length Keras can see: evaluation is told how many batches.
-        eval_steps = job.eval_steps or (job.steps_for(VALIDATION) if job.strategy else None)
+        train_fn = job.input_fn(TRAIN, pipeline_ops.TRAIN)
+        # ParameterServerStrategy: Model.fit makes the ClusterCoordinator and a dataset on every worker.
+        train_data = (
+            tf.keras.utils.experimental.DatasetCreator(train_fn) if coordinated else _dataset(train_fn, job.strategy)
+        )
+        validate = _Validate(local, job.input_fn(VALIDATION, pipeline_ops.EVAL), job.eval_steps)
         start_step = int(model.optimizer.iterations.numpy())
-        chunk = max(1, min(job.checkpoints.save_checkpoints_steps, job.max_steps))
+        chunk = _steps_per_epoch(job, coordinated)
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
-        callbacks = [
-            _StopOnNonFiniteLoss(),
-            _StopAtStep(job.max_steps),
-            progress,
+        callbacks = [validate]  # first: the callbacks after it read its val_ metrics
+        if not coordinated:  # batch-level callbacks are not allowed under a ClusterCoordinator
+            callbacks += [
+                _StopOnNonFiniteLoss(),
+                _StopAtStep(job.max_steps),
+                progress,
+                _LearningRateAndImages(job, train_data),
+            ]
+        callbacks += [
             _TensorBoard(os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps),
-            _LearningRateAndImages(job, train_data),
-            _Save(manager),
+            _Save(saver),
         ]
         if job.early_stopping is not None:
             rule = job.early_stopping
@@ -72,59 +96,96 @@ class KerasEngine:
             )
 
         started = time.perf_counter()
-        history = None
         if start_step < job.max_steps:
-            history = model.fit(
+            model.fit(
                 train_data,
                 steps_per_epoch=chunk,
                 epochs=math.ceil(job.max_steps / chunk),
                 initial_epoch=start_step // chunk,
-                validation_data=eval_data,
-                validation_steps=eval_steps,
                 callbacks=callbacks,
                 verbose=0,
             )
-        logs = history.history if history is not None else {}
-        if logs.get("val_accuracy"):
-            # fit validated the final weights at the end of its last epoch.
-            values = {"accuracy": logs["val_accuracy"][-1], "loss": logs["val_loss"][-1]}
         else:
-            values = model.evaluate(eval_data, steps=eval_steps, verbose=0, return_dict=True)
+            validate.set_model(model)
+            validate.on_epoch_end(0, {})
+        values = validate.last
         metrics = {
             "accuracy": float(values["accuracy"]),
             "loss": float(values["loss"]),
             "global_step": int(model.optimizer.iterations.numpy()),
         }
+        if scratch is not None:
+            tf.io.gfile.rmtree(scratch)
+            task = f"{cluster.task_type}:{cluster.task_index}"
+            return Result(metrics, {}, None, None, progress.examples_per_sec, time.perf_counter() - started, task=task)
         export_path = None
         if job.assemble is not None:
-            export_path = export_assembled(job, {w.name.split(":")[0]: w.numpy() for w in model.weights})
+            export_path = export_assembled(job, {w.name.split(":")[0]: w.numpy() for w in local.weights})
         elif job.serving is not None:
             export_path = export_keras_model(
-                model, os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), job.serving
+                local, os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), job.serving
             )
         elapsed = time.perf_counter() - started
-        report_metrics, probabilities = _evaluate_report(model, job)
+        report_metrics, probabilities = _evaluate_report(local, job)
         return Result(
             metrics=metrics,
             report_metrics=report_metrics,
             probabilities=probabilities,
             export_path=export_path,
-            examples_per_sec=progress.examples_per_sec,
+            examples_per_sec=progress.examples_per_sec if not coordinated else None,
             train_seconds=elapsed,
         )
 
 
-def _evaluate_report(model: tf.keras.Model, job: Job) -> tuple[dict[str, float], np.ndarray]:
-    """Accuracy, loss and every prediction on the report role."""
+def _steps_per_epoch(job: Job, coordinated: bool) -> int:
+    """Steps between checkpoints (and validations); under a coordinator a divisor of max_steps.
+
+    Without batch-level callbacks nothing can stop a coordinated fit inside an
+    epoch, so its epochs must add up to max_steps exactly.
+    """
+    chunk = max(1, min(job.checkpoints.save_checkpoints_steps, job.max_steps))
+    while coordinated and job.max_steps % chunk:
+        chunk -= 1
+    return chunk
+
+
+def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float], np.ndarray]:
+    """Accuracy, loss and every prediction on the report role (on the model outside any strategy)."""
     role = job.inputs.report_role
-    steps = job.steps_for(role) if job.strategy else None
-    values = model.evaluate(
-        _dataset(job.input_fn(role, pipeline_ops.EVAL), job.strategy), steps=steps, verbose=0, return_dict=True
-    )
-    probabilities = model.predict(
-        _dataset(job.input_fn(role, pipeline_ops.PREDICT), job.strategy), steps=steps, verbose=0
-    )
+    values = local.evaluate(job.input_fn(role, pipeline_ops.EVAL)(), verbose=0, return_dict=True)
+    probabilities = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0)
+    expected = job.inputs.sizes[role]
+    if len(probabilities) != expected:
+        raise RuntimeError(f"predicted {len(probabilities)} rows for the {role} role's {expected} examples")
     return {"accuracy": float(values["accuracy"]), "loss": float(values["loss"])}, probabilities
+
+
+class _Validate(tf.keras.callbacks.Callback):
+    """Fit's validation, on ``local`` (the model outside the strategy) with the trained weights.
+
+    It writes ``val_<metric>`` into the epoch's logs, which the callbacks after
+    it (TensorBoard, EarlyStopping) and fit's History read.
+    """
+
+    def __init__(self, local: tf.keras.Model, input_fn: InputFn, steps: int | None):
+        super().__init__()
+        self._local = local
+        self._input_fn = input_fn
+        self._steps = steps
+        self.last: dict[str, float] = {}
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self._local is not self.model:
+            self._local.set_weights(self.model.get_weights())
+        # fit calls this inside its strategy's scope, and evaluate would run under it; a strategy
+        # scope is per thread, so a fresh thread evaluates under none.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            values = pool.submit(
+                self._local.evaluate, self._input_fn(), steps=self._steps, verbose=0, return_dict=True
+            ).result()
+        self.last = {key: float(value) for key, value in values.items()}
+        if logs is not None:
+            logs.update({f"val_{key}": value for key, value in self.last.items()})
 
 
 def _dataset(input_fn: InputFn, strategy: tf.distribute.Strategy | None):
