@@ -131,6 +131,8 @@ def measure(cfg: RunConfig) -> RunResult:
     distribution.configure_logical_cpus(cfg.logical_cpus if cfg.strategy == "mirrored" else 1)
     import tensorflow as tf
 
+    from common.params import TRAIN, VALIDATION
+    from estimators.engines import Inputs
     from estimators.models.spec import ModelSpec
     from input_fns import tfds_source
 
@@ -140,16 +142,19 @@ def measure(cfg: RunConfig) -> RunResult:
     spec = ModelSpec(image=image, num_classes=meta.num_classes)
     tf.keras.utils.set_random_seed(cfg.seed)
 
-    def input_fn(split: str, mode: str):
-        return tfds_source.make_input_fn(builder, split, mode, cfg.batch_size, spec.input_name, image, seed=cfg.seed)
+    # Train on digits' train split; the test split is the validation role (and, with no test role, the report's).
+    splits = {TRAIN: "train", VALIDATION: "test"}
 
-    train_fn = input_fn("train", tfds_source.TRAIN)
+    def make(role: str, mode: str, batch_size: int):
+        return tfds_source.make_input_fn(builder, splits[role], mode, batch_size, spec.input_name, image, seed=cfg.seed)
+
     if cfg.engine == "tf_function":
-        return _measure_plain_loop(cfg, spec, train_fn)
-    return _measure_engine(cfg, spec, train_fn, input_fn("test", tfds_source.EVAL))
+        return _measure_plain_loop(cfg, spec, make(TRAIN, tfds_source.TRAIN, cfg.batch_size))
+    sizes = {role: builder.info.splits[split].num_examples for role, split in splits.items()}
+    return _measure_engine(cfg, spec, Inputs(make, sizes, report_role=VALIDATION))
 
 
-def _measure_engine(cfg: RunConfig, spec, train_fn, eval_fn) -> RunResult:
+def _measure_engine(cfg: RunConfig, spec, inputs) -> RunResult:
     from common.params import CheckpointPolicy
     from estimators.engines import Job, get_engine
     from estimators.models import build_model
@@ -161,8 +166,7 @@ def _measure_engine(cfg: RunConfig, spec, train_fn, eval_fn) -> RunResult:
             model_name=cfg.model,
             spec=spec,
             build=lambda: build_model(cfg.model, spec),
-            train_input_fn=train_fn,
-            eval_input_fn=eval_fn,
+            inputs=inputs,
             model_dir=model_dir,
             max_steps=total,
             batch_size=cfg.batch_size,

@@ -31,6 +31,12 @@ def test_non_finite_loss_stops_naming_the_step_and_exports_nothing(engine, tfds_
     assert not (tmp_path / "model" / EXPORT_DIR).exists()
 
 
+def _figure(stdout: str, label: str) -> float:
+    """The number on the summary line that starts with ``label`` (``test accuracy        0.9806  (on test)``)."""
+    line = next(line for line in stdout.splitlines() if line.startswith(label + " "))
+    return float(line[len(label) :].split()[0])
+
+
 def _checkpoint_step(model_dir: Path) -> int:
     latest = tf.train.latest_checkpoint(str(model_dir))
     return int(latest.rsplit("-", 1)[-1]) if latest else 0
@@ -72,6 +78,6 @@ def test_sigkilled_run_resumes_from_its_newest_checkpoint(tfds_data_dir, tmp_pat
     # The resumed run continues from the checkpoint: its first progress line is past it, not at step 100.
     first_step = int(progress[0].split()[1].split("/")[0])
     assert killed_at < first_step <= killed_at + 100
-    assert "global step       1500" in resumed.stdout
-    accuracy = float(next(line for line in resumed.stdout.splitlines() if line.startswith("test accuracy")).split()[2])
+    assert _figure(resumed.stdout, "global step") == 1500
+    accuracy = _figure(resumed.stdout, "test accuracy")
     assert accuracy > 0.95  # the uninterrupted 2,000-step run reaches 0.989; 1,500 resumed steps land close
