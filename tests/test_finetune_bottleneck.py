@@ -3,6 +3,7 @@
 # bazel: size = "large"
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,10 @@ def test_bottleneck_cache_trains_the_head_and_exports_the_full_model(engine, tfd
         ),
         log,
     )
-    assert log.getvalue().count("bottleneck: computed") == 2 and len(list(cache.glob("*.npz"))) == 2
+    # One cache file per role: train 80% of digits' train, validation the other 20%, test the test[:64] slice.
+    computed = re.findall(r"^bottleneck: computed (\d+) (\w+) feature vectors", log.getvalue(), re.M)
+    assert sorted(computed) == sorted([("1150", "train"), ("287", "validation"), ("64", "test")])
+    assert len(list(cache.glob("*.npz"))) == 3
     assert first.global_step == 20
 
     # The exported full model (base + moved head) scores the eval split as the head did.
@@ -83,5 +87,6 @@ def test_bottleneck_cache_trains_the_head_and_exports_the_full_model(engine, tfd
         ),
         log,
     )
-    assert log.getvalue().count("bottleneck: read") == 2
+    read = re.findall(r"^bottleneck: read (\d+) (\w+) feature vectors", log.getvalue(), re.M)
+    assert sorted(read) == sorted(computed) and len(list(cache.glob("*.npz"))) == 3
     assert second.accuracy == pytest.approx(first.accuracy, abs=0.05)

@@ -8,6 +8,12 @@ from conftest import run_script
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 
 
+def _figure(stdout: str, label: str) -> float:
+    """The number on the summary line that starts with ``label`` (``global step          120``)."""
+    line = next(line for line in stdout.splitlines() if line.startswith(label + " "))
+    return float(line[len(label) :].split()[0])
+
+
 def test_summary_of_shared_run(trained_digits):
     assert trained_digits.global_step == 300
     assert trained_digits.accuracy > 0.85
@@ -28,14 +34,14 @@ def test_train_script_end_to_end(tfds_data_dir, tmp_path):
     assert result.returncode == 0, result.stderr
     assert "step 40/120" in result.stdout and "examples/sec" in result.stdout and "time left" in result.stdout
     assert "test accuracy" in result.stdout
-    assert "global step       120" in result.stdout
+    assert _figure(result.stdout, "global step") == 120
     export_line = next(line for line in result.stdout.splitlines() if line.startswith("export"))
     assert (Path(export_line.split()[-1]) / "saved_model.pb").is_file()
 
     # Run again on the same model_dir: it resumes, finds max_steps reached, and still reports and exports.
     again = run_script("scripts.train", f"--data_dir={tfds_data_dir}", f"--model_dir={model_dir}", "--train_steps=120")
     assert again.returncode == 0, again.stderr
-    assert "global step       120" in again.stdout
+    assert _figure(again.stdout, "global step") == 120
 
 
 @pytest.mark.parametrize(
@@ -77,6 +83,7 @@ def test_tpu_strategy_runs_tpu_estimator_on_cpu(tfds_data_dir, tmp_path):
     result = run_script(
         "scripts.train",
         "--strategy=tpu",
+        "--engine=tpu_estimator",
         "--nouse_tpu",
         "--novalidate_data",
         f"--data_dir={tfds_data_dir}",
@@ -85,6 +92,10 @@ def test_tpu_strategy_runs_tpu_estimator_on_cpu(tfds_data_dir, tmp_path):
         "--batch_size=32",
     )
     assert result.returncode == 0, result.stderr
+    # The summary's test accuracy and the report's are the same figure, over every test example.
+    report = next(line for line in result.stdout.splitlines() if line.startswith("evaluation on 'test': accuracy"))
+    assert report.endswith("over 360 examples")
+    assert _figure(result.stdout, "test accuracy") == pytest.approx(float(report.split()[4]), abs=1e-4)
     assert "tpu_estimator (use_tpu=False, on CPU)" in result.stdout
     export_line = next(line for line in result.stdout.splitlines() if line.startswith("export"))
     assert (Path(export_line.split()[-1]) / "saved_model.pb").is_file()
