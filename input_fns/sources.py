@@ -110,7 +110,8 @@ def _flattened(input_fn: InputFn, input_name: str, image: ImageSpec) -> InputFn:
     def fn(input_context: tf.distribute.InputContext | None = None) -> tf.data.Dataset:
         def flatten(features, *labels):  # PREDICT datasets carry no labels
             # A static width: the DNN's first Dense layer and the feature column need it.
-            return ({FLATTENED: tf.reshape(features[input_name], [-1, width])}, *labels)
+            flat = {FLATTENED: tf.reshape(features[input_name], [-1, width])}
+            return (flat, *labels) if labels else flat
 
         return input_fn(input_context).map(flatten)
 

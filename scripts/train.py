@@ -10,7 +10,6 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
-from pipeline import train
 from scripts.flags import train as train_flags
 
 for _group in train_flags.define_train_flags():
@@ -19,6 +18,8 @@ for _group in train_flags.define_train_flags():
 
 def main(argv: list[str]) -> None:
     del argv
+    from pipeline import train  # TensorFlow loads after the flags parse: a bad value fails at once
+
     summary = train.run(train_flags.hparams())
     print(summary.format(), flush=True)
 
