@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/digits
 ARGS ?=
 
-.PHONY: setup run test lint format bazel-setup bazel-test clean
+.PHONY: setup run test lint format bazel-setup bazel-test bazel-check clean
 
 setup: $(STAMP)
 
@@ -42,6 +42,12 @@ bazel-setup: setup
 # The venv's interpreter comes first on PATH; .bazelrc passes PATH to tests.
 bazel-test: bazel-setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test //... $(ARGS)
+
+# CI's Bazel step: every target builds, and two fast tests run through Bazel's own runner;
+# the suite itself runs once, under pytest (make test).
+bazel-check: bazel-setup
+	PATH="$(abspath $(VENV))/bin:$$PATH" bazel build //... $(ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test //tests:test_build_files //tests:test_flags $(ARGS)
 
 clean:
 	rm -rf runs
