@@ -23,15 +23,20 @@ def make_run_config(
     eval_distribute: tf.distribute.Strategy | None = None,
 ) -> tf.estimator.RunConfig:
     return tf.estimator.RunConfig(
-        model_dir=model_dir,
-        tf_random_seed=seed,
-        save_checkpoints_steps=policy.save_checkpoints_steps,
-        save_summary_steps=policy.save_summary_steps,
-        keep_checkpoint_max=policy.keep_checkpoint_max,
-        log_step_count_steps=policy.log_step_count_steps,
-        train_distribute=train_distribute,
-        eval_distribute=eval_distribute,
+        **run_config_args(model_dir, policy, seed), train_distribute=train_distribute, eval_distribute=eval_distribute
     )
+
+
+def run_config_args(model_dir: str, policy: CheckpointPolicy, seed: int | None) -> dict:
+    """What every RunConfig (the Estimator's and the TPUEstimator's) takes from the checkpoint policy."""
+    return {
+        "model_dir": model_dir,
+        "tf_random_seed": seed,
+        "save_checkpoints_steps": policy.save_checkpoints_steps,
+        "save_summary_steps": policy.save_summary_steps,
+        "keep_checkpoint_max": policy.keep_checkpoint_max,
+        "log_step_count_steps": policy.log_step_count_steps,
+    }
 
 
 def keras_to_estimator(model: tf.keras.Model, config: tf.estimator.RunConfig) -> tf.estimator.Estimator:

@@ -29,6 +29,7 @@ from common.errors import UsageError
 from common.names import EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY, as_str
 from common.params import TRAIN as TRAIN_ROLE
 from common.params import VALIDATION, CheckpointPolicy
+from estimators import conversion
 from estimators.distribute import strategy as distribution
 from estimators.engines import Inputs, Job, Result
 from estimators.hooks import ProgressHook
@@ -60,14 +61,7 @@ class TpuSettings:
 
 def settings_from(options) -> TpuSettings:
     """TpuSettings from a DistributionParams (common.params)."""
-    return TpuSettings(
-        use_tpu=options.use_tpu,
-        tpu=options.tpu,
-        tpu_zone=options.tpu_zone,
-        gcp_project=options.gcp_project,
-        iterations_per_loop=options.iterations_per_loop,
-        num_shards=options.num_shards,
-    )
+    return TpuSettings(**{f.name: getattr(options, f.name) for f in dataclasses.fields(TpuSettings)})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,12 +158,7 @@ def make_run_config(
     )
     return tf.compat.v1.estimator.tpu.RunConfig(
         cluster=resolver,
-        model_dir=model_dir,
-        tf_random_seed=seed,
-        save_checkpoints_steps=policy.save_checkpoints_steps,
-        save_summary_steps=policy.save_summary_steps,
-        keep_checkpoint_max=policy.keep_checkpoint_max,
-        log_step_count_steps=policy.log_step_count_steps,
+        **conversion.run_config_args(model_dir, policy, seed),
         tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
             iterations_per_loop=settings.iterations_per_loop,
             num_shards=settings.num_shards,
