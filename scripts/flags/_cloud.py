@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from scripts.flags.core import FLAGS
+from scripts.flags.core import FLAGS, flag_values
 
 
 def define_cloud_flags() -> None:
@@ -34,19 +34,7 @@ def define_tpu_vm_flags() -> None:
 def tpu_vm_job_from_flags():
     from pipeline.launch import tpu_vm
 
-    f = FLAGS
-    return tpu_vm.make_job(
-        name=f.name,
-        zone=f.zone,
-        project=f.project,
-        job_dir=f.job_dir,
-        accelerator_type=f.accelerator_type,
-        runtime_version=f.runtime_version,
-        source_dir=f.source_dir,
-        train_args=f.train_args,
-        spot=f.spot,
-        delete_after=not f.keep_vm,
-    )
+    return tpu_vm.make_job(**flag_values(tpu_vm.TpuVmJob, delete_after=not FLAGS.keep_vm))
 
 
 def define_vertex_flags() -> None:
@@ -72,20 +60,4 @@ def define_vertex_flags() -> None:
 def vertex_job_from_flags():
     from pipeline.launch import vertex
 
-    f = FLAGS
-    return vertex.make_job(
-        display_name=f.display_name,
-        region=f.region,
-        project=f.project,
-        image_uri=f.image_uri,
-        job_dir=f.job_dir,
-        strategy=f.strategy,
-        machine_type=f.machine_type,
-        accelerator_type=f.accelerator_type,
-        accelerator_count=f.accelerator_count,
-        workers=f.workers,
-        ps=f.ps,
-        ps_machine_type=f.ps_machine_type,
-        evaluator=f.evaluator,
-        train_args=f.train_args,
-    )
+    return vertex.make_job(**flag_values(vertex.VertexJob))

@@ -7,7 +7,7 @@ from absl import flags
 from common.errors import UsageError
 from pipeline.validation.config import RUNNING_MODES
 from scripts.flags._gate import define_allow_anomalies_flag
-from scripts.flags.core import FLAGS
+from scripts.flags.core import FLAGS, record_from_flags
 from scripts.flags.train import hparams
 
 
@@ -72,18 +72,6 @@ def retrain_config_from_flags():
     for name in ("spans", "holdout"):
         if not f[name].value:
             raise UsageError(name, "required to run a retraining (--list, --show and --rollback need only --work_dir)")
-    return RetrainConfig(
-        spans=f.spans,
-        holdout=f.holdout,
-        work_dir=f.work_dir,
-        serving_dir=f.serving_dir,
-        model_name=f.model_name,
-        span_window=f.span_window,
-        keep_versions=f.keep_versions,
-        blessing=BlessingPolicy(floor=f.bless_floor, margin=f.bless_margin),
-        force=f.force,
-        allow_anomalies=f.allow_anomalies,
-        warm_start=f.warm_start,
-        validation_running_mode=f.validation_running_mode,
-        hparams=hparams(),
+    return record_from_flags(
+        RetrainConfig, blessing=BlessingPolicy(floor=f.bless_floor, margin=f.bless_margin), hparams=hparams()
     )

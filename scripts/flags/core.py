@@ -16,12 +16,18 @@ from absl import flags
 FLAGS = flags.FLAGS
 
 
-def record_from_flags(cls, renamed: Mapping[str, str] | None = None, **given):
-    """``cls`` with each field read from the flag of the same name (or ``renamed[field]``) where defined."""
+def flag_values(cls, renamed: Mapping[str, str] | None = None, **given) -> dict:
+    """The fields of dataclass ``cls``, each read from the flag of the same name (or ``renamed[field]``)
+    where that flag is defined, with ``given`` winning."""
     renamed = renamed or {}
     values = dict(given)
     for field in dataclasses.fields(cls):
         flag = renamed.get(field.name, field.name)
         if field.name not in values and flag in FLAGS:
             values[field.name] = FLAGS[flag].value
-    return cls(**values)
+    return values
+
+
+def record_from_flags(cls, renamed: Mapping[str, str] | None = None, **given):
+    """``cls`` built by ``flag_values``."""
+    return cls(**flag_values(cls, renamed, **given))
