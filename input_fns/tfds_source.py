@@ -64,7 +64,9 @@ def load_builder(name: str, data_dir: str | None, download: bool = False) -> tfd
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     except (OSError, ConnectionError) as err:
         if base_name in LOCAL_DATASETS:
-            raise
+            # Preparing a shipped dataset needs no network: what failed is writing to --data_dir.
+            reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+            raise UsageError("data_dir", f"cannot prepare '{name}' in {builder.data_dir_root}: {reason}") from None
         raise NetworkUnavailableError(
             f"could not fetch dataset '{name}' ({type(err).__name__}); "
             f"prepare it where there is network and point --data_dir at that copy"

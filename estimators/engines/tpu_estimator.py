@@ -206,7 +206,8 @@ def make_input_fn(inputs: Inputs, role: str, mode: str, use_tpu: bool) -> Callab
     def input_fn(params: dict) -> tf.data.Dataset:
         batch = params["batch_size"]
         ds = inputs.make(role, mode, batch)()
-        if use_tpu and mode != TRAIN:
+        # PREDICT keeps its partial last batch: TPUEstimator pads it and drops the padding.
+        if use_tpu and mode == EVAL:
             ds = ds.unbatch().batch(batch, drop_remainder=True)
         return ds
 
@@ -308,7 +309,8 @@ class TpuEstimatorEngine:
         role = job.inputs.report_role
         report = estimator.evaluate(
             make_input_fn(job.inputs, role, EVAL, settings.use_tpu),
-            steps=eval_steps_for(job.inputs.sizes[role], job.batch_size, None),
+            # Static shapes on a TPU: whole batches only; on the CPU every example counts.
+            steps=eval_steps_for(job.inputs.sizes[role], job.batch_size, None) if settings.use_tpu else None,
             name=role,
         )
         predictions = estimator.predict(make_input_fn(job.inputs, role, PREDICT, settings.use_tpu))

@@ -35,7 +35,10 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
         preprocessing=entry.preprocessing,
     )
     if min(image.height, image.width) < entry.min_image_size:
-        raise UsageError("image_size", f"'{entry.name}' needs images of at least {entry.min_image_size} pixels a side")
+        side = entry.min_image_size
+        raise UsageError(
+            "image_size", f"'{entry.name}' needs images of at least {side}x{side}; got {image.height}x{image.width}"
+        )
     return image
 
 
