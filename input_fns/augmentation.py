@@ -234,6 +234,9 @@ def image_stages(
     """
     if training and augment.rot90 and spec.height != spec.width:
         raise UsageError("augment_rot90", f"needs square images; the model takes {spec.height}x{spec.width}")
+    if training and spec.channels == 1 and (augment.hue or augment.saturation):
+        flag = "augment_hue" if augment.hue else "augment_saturation"
+        raise UsageError(flag, "changes colour, and the model takes 1-channel (grayscale) images")
     augmenting = training and augment.enabled
     normalize = PREPROCESSORS[spec.preprocessing]
     # Uncached, decoding late lets JPEGs decode only the crop window; cached, decoding early

@@ -132,6 +132,11 @@ def pipeline_options(data: DataParams, seed: int | None) -> PipelineOptions:
 
 def make_source(data: DataParams, seed: int | None = None) -> Source:
     """The source ``data`` names, scanned and checked."""
+    if data.class_names and data.source in ("tfds", "image_folder"):
+        where = "its DatasetInfo" if data.source == "tfds" else "its class folders"
+        raise UsageError(
+            "class_names", f"--source={data.source} names its classes ({where}); for tfrecord, csv, arrays"
+        )
     makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv, "arrays": _arrays}
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")

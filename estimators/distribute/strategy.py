@@ -158,7 +158,7 @@ def make_strategy(
     if name == "default":
         return None
     if name == "one_device":
-        return tf.distribute.OneDeviceStrategy("/gpu:0" if num_gpus else "/cpu:0")
+        return tf.distribute.OneDeviceStrategy(local_devices(num_gpus)[0] if num_gpus else "/cpu:0")
     if name == "mirrored":
         return tf.distribute.MirroredStrategy(
             devices=local_devices(num_gpus), cross_device_ops=make_cross_device_ops(all_reduce_alg, num_gpus)
@@ -192,6 +192,10 @@ def get_strategy(
     if options.strategy not in STRATEGIES:
         raise UsageError("strategy", f"unknown strategy '{options.strategy}'; allowed: {', '.join(STRATEGIES)}")
     cluster_lib.require_cluster(options.strategy, cluster)
+    if options.num_gpus and options.strategy not in ("one_device", "mirrored"):
+        raise UsageError(
+            "num_gpus", f"places one machine's GPUs under one_device or mirrored, not '{options.strategy}'"
+        )
     if engine == "tpu_estimator" or options.strategy in ("default", "tpu"):
         return None
     if engine == "estimator":
