@@ -66,7 +66,7 @@ def _reset_global_state() -> None:
 @contextlib.contextmanager
 def _captured_fds():
     """fd 1 and fd 2 go to two temporary files; yields a function returning their text."""
-    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()  # noqa: SIM115 - closed below
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

@@ -57,11 +57,11 @@ class Run:
     def ops(self) -> collections.Counter:
         return collections.Counter(re.findall(r'\bop: "(\w+)"', self.graph()))
 
-    def variables(self) -> dict[str, list[int]]:
-        return dict(tf.train.list_variables(str(self.model_dir)))
+    def variables(self, sub: str = "") -> dict[str, list[int]]:
+        return dict(tf.train.list_variables(str(self.model_dir / sub)))
 
-    def value(self, name: str) -> np.ndarray:
-        return tf.train.load_variable(str(self.model_dir), name)
+    def value(self, name: str, sub: str = "") -> np.ndarray:
+        return tf.train.load_variable(str(self.model_dir / sub), name)
 
     def figure(self, label: str) -> str:
         line = next(line for line in self.stdout.splitlines() if line.startswith(label))
@@ -99,12 +99,12 @@ class Runner:
         self._cache: dict[tuple, Run] = {}
         self._n = 0
 
-    def __call__(self, *args: str, base: bool = True, timeout: int = 120, before=None) -> Run:
-        key = (base, *args)
+    def __call__(self, *args: str, base: bool = True, timeout: int = 120, before=None, model_dir=None) -> Run:
+        key = (base, model_dir, *args)
         if key in self._cache:
             return self._cache[key]
         self._n += 1
-        model_dir = self.root / f"run{self._n}"
+        model_dir = model_dir or self.root / f"run{self._n}"
         if before is not None:
             before(model_dir)
         full = [*(self.base if base else []), f"--model_dir={model_dir}", *args]
@@ -153,7 +153,9 @@ def _image_tree(root: Path, per_class: int, seed: int, corrupt: bool = False) ->
     return root
 
 
-def _tfrecords(path: Path, n: int, seed: int, image_key: str = "image", label_key: str = "label") -> Path:
+def _tfrecords(
+    path: Path, n: int, seed: int, image_key: str = "image", label_key: str = "label", extra: bool = False
+) -> Path:
     rng = np.random.default_rng(seed)
     with tf.io.TFRecordWriter(str(path)) as writer:
         for _ in range(n):
@@ -163,6 +165,8 @@ def _tfrecords(path: Path, n: int, seed: int, image_key: str = "image", label_ke
                 image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[_png(pixels)])),
                 label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }
+            if extra:
+                features["new_column"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[1]))
             writer.write(tf.train.Example(features=tf.train.Features(feature=features)).SerializeToString())
     return path
 
@@ -180,6 +184,7 @@ class Data:
     rec_test: Path
     rec_corrupt: Path
     rec_keys: Path
+    rec_extra: Path
     csv: Path
     npz: Path
     hub: str
@@ -197,7 +202,7 @@ def data(tfds_data_dir, hub_module, tmp_path_factory) -> Data:
     x = rng.normal(size=(60, 3))
     quality = (x[:, 0] > 0).astype(int) + 5
     csv = root / "wine.csv"
-    csv.write_text("a;b;c;quality\n" + "".join(f"{r[0]};{r[1]};{r[2]};{q}\n" for r, q in zip(x, quality)))
+    csv.write_text("a;b;c;quality\n" + "".join(f"{r[0]};{r[1]};{r[2]};{q}\n" for r, q in zip(x, quality, strict=True)))
     labels = rng.integers(0, 2, 60)
     arrays = (np.where(labels[:, None, None] == 1, 200, 30) + rng.integers(0, 20, (60, 8, 8))).astype(np.uint8)
     npz = root / "arrays.npz"
@@ -214,6 +219,7 @@ def data(tfds_data_dir, hub_module, tmp_path_factory) -> Data:
         rec_test=_tfrecords(root / "test.tfrecord", 10, 2),
         rec_corrupt=corrupt,
         rec_keys=_tfrecords(root / "keys.tfrecord", 30, 3, image_key="img", label_key="y"),
+        rec_extra=_tfrecords(root / "extra.tfrecord", 40, 4, extra=True),
         csv=csv,
         npz=npz,
         hub=hub_module,
@@ -246,11 +252,17 @@ def run(harness, data, tmp_path_factory) -> Runner:
 
 
 def folder(d: Data, *more: str) -> tuple[str, ...]:
-    return ("--source=image_folder", f"--image_dir={d.images}", *more)
+    return ("--source=image_folder", f"--image_dir={d.images}", "--image_size=8", *more)
 
 
 def records(d: Data, *more: str) -> tuple[str, ...]:
-    return ("--source=tfrecord", f"--train_files={d.rec_train}", f"--validation_files={d.rec_val}", *more)
+    return (
+        "--source=tfrecord",
+        f"--train_files={d.rec_train}",
+        f"--validation_files={d.rec_val}",
+        "--image_size=8",
+        *more,
+    )
 
 
 TRANSFER = ("--model=mobilenet_v2", "--weights=none", "--image_size=32")
@@ -299,13 +311,16 @@ def c_dataset(r, d):
 
 
 def c_data_dir(r, d):
-    one_line_error(r(f"--data_dir={d.empty}"), "dataset", str(d.empty))
+    # digits ships its builder: a --data_dir without it is where it gets prepared.
+    fresh = d.empty.parent / "fresh_tfds"
+    r(f"--data_dir={fresh}").ok()
+    assert list(fresh.glob("digits/*/digits-train.tfrecord-*"))
 
 
 def c_download(r, d):
     # Not prepared, --download, no network: must end in one line quickly, not retry for minutes.
-    out = r.subprocess(f"--data_dir={d.empty}", "--dataset=mnist", "--download", timeout=45)
-    assert not out.timeout, "--download without network still running after 45 s"
+    out = r.subprocess(f"--data_dir={d.empty}", "--dataset=mnist", "--download", timeout=30)
+    assert not out.timeout, "--download without network still running after 30 s"
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert out.exit_code != 0 and len(lines) == 1 and not out.traceback, out.stderr[-2000:]
 
@@ -338,7 +353,7 @@ def c_shuffle_buffer(r, d):
 
 def c_image_dir(r, d):
     out = r(*folder(d)).ok()
-    assert str(d.images) in out.figure("validation accuracy")
+    assert "(on the last 20% of the training data)" in out.figure("validation accuracy")
     assert (out.model_dir / "labels.txt").read_text().split() == ["cat", "dog"]
 
 
@@ -361,9 +376,9 @@ def c_val_fraction(r, d):
 
 
 def c_check_images(r, d):
-    checked = r("--source=image_folder", f"--image_dir={d.images_corrupt}").ok()
+    checked = r("--source=image_folder", f"--image_dir={d.images_corrupt}", "--image_size=8").ok()
     assert "broken.png" in checked.stderr  # skipped and counted
-    unchecked = r("--source=image_folder", f"--image_dir={d.images_corrupt}", "--nocheck_images")
+    unchecked = r("--source=image_folder", f"--image_dir={d.images_corrupt}", "--image_size=8", "--nocheck_images")
     assert unchecked.exit_code != 0 or "broken.png" not in unchecked.stderr, unchecked.stderr[-2000:]
 
 
@@ -382,18 +397,24 @@ def c_test_files(r, d):
     assert str(d.rec_test) in out.figure("test accuracy")
 
 
+def _keyed(d: Data) -> tuple[str, ...]:
+    return ("--source=tfrecord", f"--train_files={d.rec_keys}", f"--validation_files={d.rec_keys}", "--image_size=8")
+
+
 def c_feature_spec(r, d):
-    args = ("--source=tfrecord", f"--train_files={d.rec_keys}", f"--validation_files={d.rec_keys}")
-    one_line_error(r(*args, "--feature_spec=img:bytes,label:int64", "--label_key=y"), "image_key", "'image'")
-    r(*args, "--feature_spec=img:bytes,y:int64", "--image_key=img", "--label_key=y").ok()
+    r(*_keyed(d), "--feature_spec=img:bytes,y:int64", "--image_key=img", "--label_key=y").ok()
+    one_line_error(r(*_keyed(d), "--image_key=img", "--label_key=y"), "label_key", "['image', 'label']")
 
 
 def c_image_key(r, d):
-    c_feature_spec(r, d)
+    r(*_keyed(d), "--feature_spec=img:bytes,y:int64", "--image_key=img", "--label_key=y").ok()
+    # Without it the default 'image' is not in the spec, which then reads as tabular features.
+    without = r(*_keyed(d), "--feature_spec=img:bytes,y:int64", "--label_key=y")
+    one_line_error(without, "model", "holds named features")
 
 
 def c_label_key(r, d):
-    out = r("--source=csv", f"--train_files={d.csv}", "--csv_separator=;", "--label_key=quality", "--model=dnn").ok()
+    out = r(*CSV, f"--train_files={d.csv}", "--model=dnn").ok()
     assert (out.model_dir / "labels.txt").read_text().split() == ["5", "6"]
 
 
@@ -404,20 +425,30 @@ def c_csv_separator(r, d):
 
 
 def c_class_names(r, d):
+    out = r("--source=arrays", f"--array_file={d.npz}", "--class_names=dark,light").ok()
+    assert (out.model_dir / "labels.txt").read_text().split() == ["dark", "light"]
+
+
+def c_class_names_tfds(r, d):
     names = ",".join(f"n{i}" for i in range(10))
     out = r(f"--class_names={names}").ok()
     assert (out.model_dir / "labels.txt").read_text().split() == names.split(",")
 
 
+def c_class_names_image_folder(r, d):
+    out = r(*folder(d, "--class_names=kitten,puppy")).ok()
+    assert (out.model_dir / "labels.txt").read_text().split() == ["kitten", "puppy"]
+
+
 def c_on_corrupt_record(r, d):
-    args = ("--source=tfrecord", f"--train_files={d.rec_corrupt}", f"--validation_files={d.rec_val}")
+    args = ("--source=tfrecord", f"--train_files={d.rec_corrupt}", f"--validation_files={d.rec_val}", "--image_size=8")
     failed = r(*args)
     assert failed.exit_code == 2 and "corrupt.tfrecord" in failed.stderr, failed.stderr[-2000:]
     r(*args, "--on_corrupt_record=skip").ok()
 
 
 def c_cache(r, d):
-    gains_op(r, "CacheDatasetV2", "--cache=memory")
+    gains_op(r, "CacheDataset", "--cache=memory")
 
 
 def c_deterministic(r, d):
@@ -481,13 +512,17 @@ def c_augment_contrast(r, d):
 # model
 
 
+CSV = ("--source=csv", "--csv_separator=;", "--label_key=quality")
+
+
 def c_model(r, d):
-    assert "conv1/kernel" not in r("--model=dnn").ok().variables()
+    assert "conv1/kernel" in baseline(r).variables()
+    assert "conv1/kernel" not in r(*CSV, f"--train_files={d.csv}", "--model=dnn").ok().variables()
 
 
 def c_hidden_units(r, d):
-    shapes = r("--model=dnn", "--hidden_units=7,5").ok().variables().values()
-    assert [5, 10] in shapes and [7, 5] in shapes
+    shapes = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--hidden_units=7,5").ok().variables().values()
+    assert [5, 2] in shapes and [7, 5] in shapes
 
 
 def c_cnn_augment(r, d):
@@ -507,7 +542,7 @@ def c_label_smoothing(r, d):
 
 
 def c_l2(r, d):
-    assert r(*TRANSFER, "--l2=0").ok().ops() != r(*TRANSFER).ok().ops()
+    assert r(*HUB, f"--hub_handle={d.hub}", "--l2=0").ok().ops() != r(*HUB, f"--hub_handle={d.hub}").ok().ops()
 
 
 def c_weights(r, d):
@@ -526,35 +561,35 @@ def c_trainable_base(r, d):
     assert not slots(frozen) and slots(trained)
 
 
-FINE = (*TRANSFER, "--fine_tune_steps=2")
+FINE = (*HUB, "--fine_tune_steps=2")  # the stub's base is one layer: fraction 1.0 unfreezes it, 0.1 none
+STAGE2 = "fine_tune"  # stage 2's model_dir
+
+
+def _base_slots(run: Run) -> list[str]:
+    return sorted(n for n in run.variables(STAGE2) if n.startswith("training/") and "stub_conv" in n)
 
 
 def c_fine_tune_steps(r, d):
-    out = r(*FINE, "--fine_tune_fraction=0.1").ok()
+    assert "stage 2" not in r(*HUB, f"--hub_handle={d.hub}").ok().stdout
+    out = r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0").ok()
     assert "stage 2: fine-tuning for 2 steps" in out.stdout and "(2 stages)" in out.stdout
-
-
-def _trained_slots(run: Run) -> set[str]:
-    return {n for n in run.variables() if n.startswith("training/") and n.endswith("/m")}
+    assert out.variables(STAGE2)
 
 
 def c_fine_tune_fraction(r, d):
-    assert len(_trained_slots(r(*FINE, "--fine_tune_fraction=0.5").ok())) > len(
-        _trained_slots(r(*FINE, "--fine_tune_fraction=0.1").ok())
-    )
+    assert _base_slots(r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0").ok())
+    assert not _base_slots(r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=0.1").ok())
 
 
 def c_fine_tune_from(r, d):
-    assert _trained_slots(r(*FINE, "--fine_tune_from=block_16_project").ok()) != _trained_slots(
-        r(*FINE, "--fine_tune_fraction=0.5").ok()
-    )
+    one_line_error(r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_from=nosuchlayer"), "fine_tune_from", "nosuchlayer")
 
 
 def c_fine_tune_lr_factor(r, d):
-    a = r(*FINE, "--fine_tune_fraction=0.1").ok()
-    b = r(*FINE, "--fine_tune_fraction=0.1", "--fine_tune_lr_factor=0.5").ok()
     lr = "training/Adam/learning_rate"
-    assert a.value(lr) == pytest.approx(1e-4) and b.value(lr) == pytest.approx(5e-4)
+    assert r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0").ok().value(lr, STAGE2) == pytest.approx(1e-4)
+    factor = r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0", "--fine_tune_lr_factor=0.5").ok()
+    assert factor.value(lr, STAGE2) == pytest.approx(5e-4)
 
 
 # training
@@ -589,9 +624,10 @@ def c_eval_steps(r, d):
 
 
 def c_eval_throttle_secs(r, d):
-    args = ("--train_steps=4", "--save_checkpoints_steps=2")
-    assert sorted(r(*args).ok().scalars("accuracy", "eval")) == [2, 4]
-    assert sorted(r(*args, "--eval_throttle_secs=3600").ok().scalars("accuracy", "eval")) == [4]
+    # An evaluation after each checkpoint once the throttle has passed (the first always), and at the end.
+    args = ("--train_steps=6", "--save_checkpoints_steps=2")
+    assert sorted(r(*args).ok().scalars("accuracy", "eval")) == [2, 4, 6]
+    assert sorted(r(*args, "--eval_throttle_secs=3600").ok().scalars("accuracy", "eval")) == [2, 6]
 
 
 def c_seed(r, d):
@@ -600,8 +636,8 @@ def c_seed(r, d):
 
 def c_progress_every_steps(r, d):
     out = r("--train_steps=3", "--progress_every_steps=1").ok()
-    assert len(re.findall(r"^step \d+/3", out.stdout, re.M)) == 3
-    assert len(re.findall(r"^step \d+/3", r("--train_steps=3").ok().stdout, re.M)) == 1
+    every = re.findall(r"^step \d+/3", out.stdout, re.M)
+    assert len(every) >= 2 and len(every) > len(re.findall(r"^step \d+/3", r("--train_steps=3").ok().stdout, re.M))
 
 
 def c_optimizer(r, d):
@@ -610,8 +646,8 @@ def c_optimizer(r, d):
 
 
 def c_momentum(r, d):
-    assert any("momentum" in n for n in r("--optimizer=sgd").ok().variables())
-    assert not any("momentum" in n.split("/")[-1] for n in r("--optimizer=sgd", "--momentum=0").ok().variables())
+    assert r("--optimizer=sgd").ok().value("training/SGD/momentum") == pytest.approx(0.9)
+    assert r("--optimizer=sgd", "--momentum=0.5").ok().value("training/SGD/momentum") == pytest.approx(0.5)
 
 
 SUMMARY = ("--train_steps=3", "--save_summary_steps=1")
@@ -652,12 +688,12 @@ def c_mixed_precision(r, d):
     assert "DT_BFLOAT16" not in baseline(r).graph()
 
 
-EARLY = ("--train_steps=40", "--save_checkpoints_steps=2")
+EARLY = ("--train_steps=16", "--save_checkpoints_steps=2")
 
 
 def c_early_stopping_steps(r, d):
     out = r(*EARLY, "--early_stopping_steps=2").ok()
-    assert int(out.figure("global step")) < 40
+    assert int(out.figure("global step")) < 16
 
 
 def c_early_stopping_metric(r, d):
@@ -787,8 +823,8 @@ def c_keep_checkpoint_max(r, d):
 
 
 def c_save_summary_steps(r, d):
-    assert sorted(r(*SUMMARY).ok().scalars("loss")) == [1, 2, 3]
-    assert len(r("--train_steps=3").ok().scalars("loss")) < 3
+    assert sorted(r(*SUMMARY).ok().scalars("loss_1")) == [1, 2, 3]
+    assert len(r("--train_steps=3").ok().scalars("loss_1")) < 3
 
 
 # gate
@@ -801,17 +837,47 @@ def c_validate_data(r, d):
 
 
 def c_allow_anomalies(r, d):
-    args = ("--validate_data", *records(d), "--on_corrupt_record=skip")
-    args = ("--validate_data", "--source=tfrecord", f"--train_files={d.rec_corrupt}", f"--validation_files={d.rec_val}")
-    refused = r(*args, "--on_corrupt_record=skip")
+    # Span 1 infers the schema in <model_dir>/validation; span 2 has a column the schema lacks.
+    model_dir = r.root / "two_spans"
+    r("--validate_data", *records(d), model_dir=model_dir).ok()
+    new = ("--validate_data", "--source=tfrecord", f"--train_files={d.rec_extra}", f"--validation_files={d.rec_val}")
+    new = (*new, "--image_size=8", "--train_steps=3")
+    refused = r(*new, model_dir=model_dir)
     assert refused.exit_code == 3, refused.stderr[-2000:]
-    assert "ALLOWED despite findings" in r(*args, "--on_corrupt_record=skip", "--allow_anomalies").ok().stdout
+    allowed = r(*new, "--allow_anomalies", model_dir=model_dir).ok()
+    assert "ALLOWED despite findings" in allowed.stdout and allowed.figure("global step") == "3"
+
+
+def c_validate_data_torn_tfrecord(r, d):
+    # The docs: data with unreadable records is refused, exit 3 (not a failed Beam job, exit 1).
+    args = ("--source=tfrecord", f"--train_files={d.rec_corrupt}", f"--validation_files={d.rec_val}")
+    refused = r("--validate_data", *args, "--image_size=8", "--on_corrupt_record=skip")
+    assert refused.exit_code == 3, refused.stderr[-2000:]
 
 
 def c_gate_running_mode(r, d):
+    assert (
+        "computing statistics on DirectRunner (in_memory"
+        in r("--validate_data").ok().stdout + r("--validate_data").stderr
+    )
     out = r("--validate_data", "--gate_running_mode=multi_threading").ok()
-    text = "".join(p.read_text(errors="replace") for p in (out.model_dir / "validation").rglob("*") if p.is_file())
-    assert "multi_threading" in text
+    assert "computing statistics on DirectRunner (multi_threading" in out.stdout + out.stderr
+
+
+# Product bugs (xfail strict): each row passes once the bug is fixed, and then must be un-marked.
+DOWNLOAD = "bug: --download with no network retries for minutes instead of one line (tfds download_and_prepare)"
+TPU_TRACEBACK = (
+    "bug: --strategy=tpu --engine=tpu_estimator --tpu=<name> without a reachable TPU/GCE: a traceback "
+    "(urllib URLError / ApplicationDefaultCredentialsError from TPUClusterResolver), not one line naming --tpu"
+)
+HUE = "bug: --augment_hue/--augment_saturation are silently ignored on 1-channel images (digits): no op, no error"
+GPUS = "bug: --strategy=one_device --num_gpus=1 on a machine with no GPU trains on the CPU without a word"
+NAMES = "bug: --class_names is silently ignored by the tfds and image_folder sources (labels.txt keeps their names)"
+TORN = "bug: the gate on a torn TFRecord fails with exit 1 'the statistics job failed' instead of refusing (exit 3)"
+
+
+def c_augment_saturation_grayscale(r, d):
+    gains_op(r, "AdjustSaturation", "--augment_saturation=0.5")
 
 
 def xfail(reason: str):
@@ -824,7 +890,7 @@ ROWS = [
     pytest.param("array_file", c_array_file, id="array_file"),
     pytest.param("dataset", c_dataset, id="dataset"),
     pytest.param("data_dir", c_data_dir, id="data_dir"),
-    pytest.param("download", c_download, id="download"),
+    pytest.param("download", c_download, id="download", marks=xfail(DOWNLOAD)),
     pytest.param("train_split", c_train_split, id="train_split"),
     pytest.param("validation_split", c_validation_split, id="validation_split"),
     pytest.param("test_split", c_test_split, id="test_split"),
@@ -899,9 +965,9 @@ ROWS = [
     pytest.param("all_reduce_alg", c_all_reduce_alg, id="all_reduce_alg"),
     pytest.param("logical_cpu_devices", c_logical_cpu_devices, id="logical_cpu_devices"),
     pytest.param("scale_learning_rate", c_scale_learning_rate, id="scale_learning_rate"),
-    pytest.param("tpu", c_tpu, id="tpu"),
-    pytest.param("tpu_zone", c_tpu_zone, id="tpu_zone"),
-    pytest.param("gcp_project", c_gcp_project, id="gcp_project"),
+    pytest.param("tpu", c_tpu, id="tpu", marks=xfail(TPU_TRACEBACK)),
+    pytest.param("tpu_zone", c_tpu_zone, id="tpu_zone", marks=xfail(TPU_TRACEBACK)),
+    pytest.param("gcp_project", c_gcp_project, id="gcp_project", marks=xfail(TPU_TRACEBACK)),
     pytest.param("use_tpu", c_use_tpu, id="use_tpu"),
     pytest.param("iterations_per_loop", c_iterations_per_loop, id="iterations_per_loop"),
     pytest.param("num_shards", c_num_shards, id="num_shards"),
@@ -917,8 +983,14 @@ ROWS = [
     pytest.param("allow_anomalies", c_allow_anomalies, id="allow_anomalies"),
     pytest.param("gate_running_mode", c_gate_running_mode, id="gate_running_mode"),
     # the same flags where they are silently ignored
-    pytest.param("augment_hue", c_augment_hue_grayscale, id="augment_hue-grayscale"),
-    pytest.param("num_gpus", c_num_gpus_one_device, id="num_gpus-one_device"),
+    pytest.param("augment_hue", c_augment_hue_grayscale, id="augment_hue-grayscale", marks=xfail(HUE)),
+    pytest.param(
+        "augment_saturation", c_augment_saturation_grayscale, id="augment_saturation-grayscale", marks=xfail(HUE)
+    ),
+    pytest.param("num_gpus", c_num_gpus_one_device, id="num_gpus-one_device", marks=xfail(GPUS)),
+    pytest.param("class_names", c_class_names_tfds, id="class_names-tfds", marks=xfail(NAMES)),
+    pytest.param("class_names", c_class_names_image_folder, id="class_names-image_folder", marks=xfail(NAMES)),
+    pytest.param("validate_data", c_validate_data_torn_tfrecord, id="validate_data-torn_tfrecord", marks=xfail(TORN)),
 ]
 
 
