@@ -642,7 +642,8 @@ def c_progress_every_steps(r, d):
 
 def c_optimizer(r, d):
     assert any("Adam" in n for n in baseline(r).variables())
-    assert not any("Adam" in n for n in r("--optimizer=sgd").ok().variables())
+    sgd = r("--optimizer=sgd").ok().variables()
+    assert not any("Adam" in n for n in sgd) and "training/SGD/momentum" in sgd
 
 
 def c_momentum(r, d):
