@@ -8,6 +8,7 @@ TFDS's GCS lookups stay off, and a dataset that is not prepared in
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import tensorflow as tf
 import tensorflow_datasets as tfds
@@ -44,6 +45,9 @@ class DatasetMeta:
 
 def load_builder(name: str, data_dir: str | None, download: bool = False) -> tfds.core.DatasetBuilder:
     """The prepared builder for ``name`` (``name`` or ``name:version``)."""
+    if data_dir and "://" not in data_dir:
+        # TFDS names shard files relative to data_dir; absolute, they read the same from any cwd.
+        data_dir = os.path.abspath(data_dir)
     try:
         builder = tfds.builder(name, data_dir=data_dir, try_gcs=False)
     except tfds.core.registered.DatasetNotFoundError:
