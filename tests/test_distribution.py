@@ -291,27 +291,20 @@ def test_keras_mirrored_on_two_logical_cpus_reports_every_example(tfds_data_dir,
     assert report["examples"] == DIGITS_TEST == int(np.sum(report["confusion"]))
 
 
-def test_estimator_mirrored_on_two_logical_cpus(tfds_data_dir, tmp_path):
-    """A model_to_estimator Estimator with a Keras metric, mirrored over two CPU devices: no hang."""
+@pytest.mark.parametrize(
+    "engine,strategy",
+    [
+        # A model_to_estimator Estimator with a Keras metric, mirrored over two CPU devices: no hang.
+        ("estimator", ("--strategy=mirrored", "--logical_cpu_devices=2")),
+        ("estimator", ("--strategy=one_device",)),
+        ("keras", ("--strategy=one_device",)),
+    ],
+    ids=["estimator-mirrored", "estimator-one_device", "keras-one_device"],
+)
+def test_one_machine_strategies(engine, strategy, tfds_data_dir, tmp_path):
     model_dir = tmp_path / "model"
-    run = run_script(
-        "scripts.train",
-        *train_args(tfds_data_dir, model_dir, "--strategy=mirrored", "--logical_cpu_devices=2"),
-        timeout=TASK_TIMEOUT,
-    )
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    assert_chief_finished(run.stdout, model_dir, STEPS)
-    assert report_json(model_dir)["examples"] == DIGITS_TEST
-
-
-@pytest.mark.parametrize("engine", ["estimator", "keras"])
-def test_one_device(engine, tfds_data_dir, tmp_path):
-    model_dir = tmp_path / "model"
-    run = run_script(
-        "scripts.train",
-        *train_args(tfds_data_dir, model_dir, f"--engine={engine}", "--strategy=one_device"),
-        timeout=TASK_TIMEOUT,
-    )
+    args = train_args(tfds_data_dir, model_dir, f"--engine={engine}", *strategy)
+    run = run_script("scripts.train", *args, timeout=TASK_TIMEOUT)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert_chief_finished(run.stdout, model_dir, STEPS)
     assert report_json(model_dir)["examples"] == DIGITS_TEST
