@@ -9,6 +9,9 @@ import tensorflow as tf
 
 from common.errors import UsageError
 
+# Written into every model_dir kestrel creates: --overwrite_model_dir replaces only a directory holding it.
+MODEL_DIR_MARKER = ".kestrel-model-dir"
+
 
 def ensure_writable_dir(path: str, flag: str) -> None:
     """Create ``path`` if needed and prove a file can be written there."""
@@ -20,9 +23,59 @@ def ensure_writable_dir(path: str, flag: str) -> None:
         tf.io.gfile.remove(probe)
     except (tf.errors.OpError, OSError) as err:
         reason = getattr(err, "message", None) or err.strerror or str(err)
-        raise UsageError(flag, f"'{path}' is not a writable directory ({reason.strip()})") from None
+        # gfile's remote errors span lines (a libcurl message, then "when reading ..."): keep them on one.
+        raise UsageError(flag, f"'{path}' is not a writable directory ({' '.join(reason.split())})") from None
 
 
-def remove_dir(path: str) -> None:
-    if tf.io.gfile.exists(path):
+def _entries(path: str) -> list[str] | None:
+    """The names in ``path``; None when nothing is there."""
+    if not tf.io.gfile.exists(path):
+        return None
+    if not tf.io.gfile.isdir(path):
+        raise UsageError(
+            "model_dir", f"'{path}' is a file; --overwrite_model_dir replaces only a model_dir kestrel wrote"
+        )
+    return tf.io.gfile.listdir(path)
+
+
+def check_overwritable(path: str) -> None:
+    """Refuse, before any work, to overwrite what kestrel did not write: a file, or a folder without its marker."""
+    entries = _entries(path)
+    if entries and MODEL_DIR_MARKER not in entries:
+        raise UsageError(
+            "model_dir",
+            f"'{path}' holds files kestrel did not write (no {MODEL_DIR_MARKER} marker); "
+            "--overwrite_model_dir replaces only a model_dir kestrel wrote: remove it yourself or choose another",
+        )
+
+
+def claim_model_dir(path: str) -> None:
+    """Make ``path`` writable, and mark it as kestrel's when kestrel creates it (so it may be overwritten later)."""
+    ensure_writable_dir(path, "model_dir")
+    if not tf.io.gfile.listdir(path):
+        with tf.io.gfile.GFile(os.path.join(path, MODEL_DIR_MARKER), "w") as f:
+            f.write("written by kestrel: --overwrite_model_dir may replace this directory\n")
+
+
+def clear_model_dir(path: str, keep: str | None = None) -> None:
+    """Remove everything a previous run left in ``path`` (checked by check_overwritable) except ``keep`` and the marker."""
+    check_overwritable(path)
+    for name in tf.io.gfile.listdir(path) if tf.io.gfile.isdir(path) else []:
+        name = name.rstrip("/")
+        if name in (keep, MODEL_DIR_MARKER):
+            continue
+        remove(os.path.join(path, name))
+
+
+def remove(path: str) -> None:
+    """Remove a file or a directory tree, if it is there."""
+    if tf.io.gfile.isdir(path):
         tf.io.gfile.rmtree(path)
+    elif tf.io.gfile.exists(path):
+        tf.io.gfile.remove(path)
+
+
+def move(src: str, dst: str) -> None:
+    """Rename ``src`` (if it is there) to ``dst``."""
+    if tf.io.gfile.exists(src):
+        tf.io.gfile.rename(src, dst, overwrite=True)

@@ -14,6 +14,8 @@ BEST_EXPORTER = "best"
 SERVING_KEY = "serving_default"
 ASSETS_EXTRA = "assets.extra"
 LABELS_FILE = "labels.txt"
+# The training gate's artifacts: <model_dir>/VALIDATION_DIR (schema, spans, reports).
+VALIDATION_DIR = "validation"
 
 
 def as_str(path: bytes | str | None) -> str | None:

@@ -12,11 +12,10 @@ import sys
 from typing import TextIO
 
 from common.errors import UsageError
+from common.names import VALIDATION_DIR
 from common.params import Hparams
 from pipeline.validation import gate
 from pipeline.validation.config import RunnerOptions, ValidationConfig
-
-VALIDATION_DIR = "validation"
 
 
 def gate_config(hp: Hparams, meta) -> ValidationConfig:

@@ -16,8 +16,9 @@ import os
 import sys
 from typing import TextIO
 
+from common import filesystem
 from common.errors import UsageError
-from common.filesystem import ensure_writable_dir, remove_dir
+from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, Hparams
 from estimators import checkpoints, report, stages
 from estimators.distribute import cluster as cluster_lib
@@ -30,6 +31,8 @@ from input_fns import pipeline_ops, sources
 from pipeline.summary import RunSummary
 
 REPORT_DIR = "report"
+# Where --overwrite_model_dir sets the previous run's verdicts while the gate decides.
+PREVIOUS_VALIDATION_DIR = ".kestrel-previous-validation"
 __all__ = ["RunSummary", "run"]
 
 
@@ -43,6 +46,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     strategy = distribution.get_strategy(hp.training.engine, hp.distribution, cluster)
     if hp.output.overwrite_model_dir and cluster is not None:
         raise UsageError("overwrite_model_dir", "not allowed in a cluster: a task would delete what others wrote")
+    if hp.output.overwrite_model_dir:
+        filesystem.check_overwritable(hp.output.model_dir)
     entry = registry.get(hp.model.name)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
@@ -52,11 +57,9 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     jobs = stages.plan(job, hp, entry, stream)
     for stage in jobs:
         engine.check(stage)
-    _prepare_model_dir(hp)
     if hp.gate.validate:
-        from pipeline import data_gate  # TFDV and Beam load only when the gate runs (about 1 s)
-
-        data_gate.check(hp, source.meta, stream)
+        _gate(hp, source.meta, stream)
+    _prepare_model_dir(hp)
 
     for number, stage in enumerate(jobs, start=1):
         if number > 1:
@@ -71,12 +74,25 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     return summary
 
 
+def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> None:
+    from pipeline import data_gate  # TFDV and Beam load only when the gate runs (about 1 s)
+
+    out = hp.output
+    filesystem.claim_model_dir(out.model_dir)
+    if out.overwrite_model_dir:
+        # Validate afresh, but set the old verdicts aside rather than delete them: the gate may still refuse.
+        aside = os.path.join(out.model_dir, PREVIOUS_VALIDATION_DIR)
+        filesystem.remove(aside)
+        filesystem.move(os.path.join(out.model_dir, VALIDATION_DIR), aside)
+    data_gate.check(hp, meta, stream)
+
+
 def _prepare_model_dir(hp: Hparams) -> None:
     """After every check has passed: start afresh if asked, make sure it is writable, set aside a torn checkpoint."""
     out = hp.output
     if out.overwrite_model_dir:
-        remove_dir(out.model_dir)
-    ensure_writable_dir(out.model_dir, "model_dir")
+        filesystem.clear_model_dir(out.model_dir, keep=VALIDATION_DIR if hp.gate.validate else None)
+    filesystem.claim_model_dir(out.model_dir)
     checkpoints.resume_point(out.model_dir)
 
 

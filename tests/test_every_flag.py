@@ -803,7 +803,9 @@ def c_model_dir(r, d):
 
 
 def _marker(model_dir: Path) -> None:
+    # An earlier kestrel run: its marker says --overwrite_model_dir may replace it.
     model_dir.mkdir(parents=True)
+    (model_dir / ".kestrel-model-dir").write_text("written by kestrel")
     (model_dir / "marker.txt").write_text("old run")
 
 

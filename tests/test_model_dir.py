@@ -1,0 +1,82 @@
+"""--overwrite_model_dir replaces only a model_dir kestrel wrote, and only once every check has passed."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from conftest import run_script
+
+MARKER = ".kestrel-model-dir"
+
+
+def _train(*args: str):
+    return run_script("scripts.train", "--train_steps=2", "--noreport", *args)
+
+
+def _one_error_line(proc, *needles: str) -> str:
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_a_file_named_as_model_dir_is_refused_and_kept(tmp_path, tfds_data_dir):
+    target = tmp_path / "f.txt"
+    target.write_text("data")
+    proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={target}", "--overwrite_model_dir")
+    _one_error_line(proc, "--model_dir", "is a file")
+    assert target.read_text() == "data"
+
+
+def test_a_folder_kestrel_did_not_write_is_refused_and_kept(tmp_path, tfds_data_dir):
+    docs = tmp_path / "documents"
+    (docs / "notes").mkdir(parents=True)
+    (docs / "notes" / "a.txt").write_text("mine")
+    proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={docs}", "--overwrite_model_dir")
+    _one_error_line(proc, "--model_dir", MARKER)
+    assert (docs / "notes" / "a.txt").read_text() == "mine"
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory) -> Path:
+    """A finished kestrel run on a small CSV: its model_dir holds the marker, checkpoints and an export."""
+    root = tmp_path_factory.mktemp("csv_run")
+    rng = random.Random(0)
+    rows = ["a,b,label", *(f"{rng.random():.4f},{rng.random():.4f},{i % 2}" for i in range(120))]
+    (root / "good.csv").write_text("\n".join(rows) + "\n")
+    # A row with five fields where the header has three: the CSV source refuses the file.
+    (root / "torn.csv").write_text("\n".join([*rows[:60], "1,2,3,4,5", *rows[60:]]) + "\n")
+    model_dir = root / "model"
+    proc = _train(*_csv_args(root / "good.csv"), f"--model_dir={model_dir}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (model_dir / MARKER).exists() and list((model_dir / "export").iterdir())
+    return model_dir
+
+
+def _csv_args(path: Path) -> tuple[str, ...]:
+    return ("--source=csv", f"--train_files={path}", "--model=dnn", "--label_key=label")
+
+
+def _snapshot(model_dir: Path) -> dict[str, int]:
+    return {str(p.relative_to(model_dir)): p.stat().st_size for p in model_dir.rglob("*") if p.is_file()}
+
+
+def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(csv_run):
+    before = _snapshot(csv_run)
+    proc = _train(*_csv_args(csv_run.parent / "torn.csv"), f"--model_dir={csv_run}", "--overwrite_model_dir")
+    _one_error_line(proc, "--train_files")
+    assert _snapshot(csv_run) == before
+
+
+def test_overwrite_replaces_a_kestrel_run(csv_run, tmp_path):
+    old = tmp_path / "old-run"
+    old.mkdir()
+    for name in (MARKER, "stale.txt"):
+        (old / name).write_text("earlier kestrel run")
+    proc = _train(*_csv_args(csv_run.parent / "good.csv"), f"--model_dir={old}", "--overwrite_model_dir")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert not (old / "stale.txt").exists() and (old / MARKER).exists() and (old / "checkpoint").exists()
