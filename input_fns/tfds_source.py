@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
+from common import network
 from common.errors import NetworkUnavailableError, UsageError
 from common.params import AugmentParams
 from input_fns import pipeline_ops
@@ -64,6 +65,8 @@ def load_builder(name: str, data_dir: str | None, download: bool = False) -> tfd
             f"'{name}' is not prepared in {builder.data_dir_root}; pass --download to fetch it "
             "or point --data_dir at a directory where it is prepared",
         )
+    if base_name not in LOCAL_DATASETS:
+        _require_hosts(builder, name)
     try:
         builder.download_and_prepare(download_config=tfds.download.DownloadConfig(try_download_gcs=False))
     except (OSError, ConnectionError) as err:
@@ -76,6 +79,16 @@ def load_builder(name: str, data_dir: str | None, download: bool = False) -> tfd
             f"prepare it where there is network and point --data_dir at that copy"
         ) from None
     return builder
+
+
+def _require_hosts(builder: tfds.core.DatasetBuilder, name: str) -> None:
+    """TFDS retries each URL with backoff for minutes; without network, say so at once."""
+    failed = network.unreachable_hosts(builder.url_infos or {})
+    if failed:
+        raise NetworkUnavailableError(
+            f"could not fetch dataset '{name}': cannot reach {', '.join(failed)}; "
+            "prepare it where there is network and point --data_dir at that copy"
+        )
 
 
 def dataset_meta(builder: tfds.core.DatasetBuilder, image_key: str = "image", label_key: str = "label") -> DatasetMeta:

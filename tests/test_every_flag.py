@@ -322,7 +322,8 @@ def c_download(r, d):
     out = r.subprocess(f"--data_dir={d.empty}", "--dataset=mnist", "--download", timeout=30)
     assert not out.timeout, "--download without network still running after 30 s"
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert out.exit_code != 0 and len(lines) == 1 and not out.traceback, out.stderr[-2000:]
+    assert out.exit_code == 2 and len(lines) == 1 and not out.traceback, out.stderr[-2000:]
+    assert "'mnist'" in lines[0] and "cannot reach" in lines[0] and "--data_dir" in lines[0]
 
 
 def c_train_split(r, d):
@@ -868,11 +869,6 @@ def c_gate_running_mode(r, d):
 
 
 # Product bugs (xfail strict): each row passes once the bug is fixed, and then must be un-marked.
-DOWNLOAD = "bug: --download with no network retries for minutes instead of one line (tfds download_and_prepare)"
-TPU_TRACEBACK = (
-    "bug: --strategy=tpu --engine=tpu_estimator --tpu=<name> without a reachable TPU/GCE: a traceback "
-    "(urllib URLError / ApplicationDefaultCredentialsError from TPUClusterResolver), not one line naming --tpu"
-)
 TORN = "bug: the gate on a torn TFRecord fails with exit 1 'the statistics job failed' instead of refusing (exit 3)"
 
 
@@ -890,7 +886,7 @@ ROWS = [
     pytest.param("array_file", c_array_file, id="array_file"),
     pytest.param("dataset", c_dataset, id="dataset"),
     pytest.param("data_dir", c_data_dir, id="data_dir"),
-    pytest.param("download", c_download, id="download", marks=xfail(DOWNLOAD)),
+    pytest.param("download", c_download, id="download"),
     pytest.param("train_split", c_train_split, id="train_split"),
     pytest.param("validation_split", c_validation_split, id="validation_split"),
     pytest.param("test_split", c_test_split, id="test_split"),
@@ -965,9 +961,9 @@ ROWS = [
     pytest.param("all_reduce_alg", c_all_reduce_alg, id="all_reduce_alg"),
     pytest.param("logical_cpu_devices", c_logical_cpu_devices, id="logical_cpu_devices"),
     pytest.param("scale_learning_rate", c_scale_learning_rate, id="scale_learning_rate"),
-    pytest.param("tpu", c_tpu, id="tpu", marks=xfail(TPU_TRACEBACK)),
-    pytest.param("tpu_zone", c_tpu_zone, id="tpu_zone", marks=xfail(TPU_TRACEBACK)),
-    pytest.param("gcp_project", c_gcp_project, id="gcp_project", marks=xfail(TPU_TRACEBACK)),
+    pytest.param("tpu", c_tpu, id="tpu"),
+    pytest.param("tpu_zone", c_tpu_zone, id="tpu_zone"),
+    pytest.param("gcp_project", c_gcp_project, id="gcp_project"),
     pytest.param("use_tpu", c_use_tpu, id="use_tpu"),
     pytest.param("iterations_per_loop", c_iterations_per_loop, id="iterations_per_loop"),
     pytest.param("num_shards", c_num_shards, id="num_shards"),

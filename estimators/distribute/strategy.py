@@ -255,7 +255,18 @@ def tpu_cluster_resolver(
     try:
         return tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu, zone=zone, project=project)
     except (ValueError, RuntimeError) as err:
-        raise UsageError("tpu", f"cannot resolve TPU '{tpu}': {str(err).splitlines()[0]}") from None
+        raise UsageError("tpu", f"cannot resolve TPU '{tpu}': {_first_line(err)}") from None
+    except Exception as err:  # noqa: BLE001  (urllib, google.auth and HTTP errors: the Cloud TPU API was not reached)
+        raise UsageError(
+            "tpu",
+            f"cannot resolve TPU '{tpu}' through the Cloud TPU API ({type(err).__name__}: {_first_line(err)}); "
+            "a TPU name needs network and credentials: on a TPU VM pass --tpu=local, or --tpu=grpc://host:port",
+        ) from None
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def serve_cluster_task(cluster: cluster_lib.Cluster, poll_secs: float = 1.0) -> None:

@@ -274,6 +274,10 @@ class TpuEstimatorEngine:
         for refused, flag, message in refusals:
             if refused:
                 raise UsageError(flag, message)
+        settings = settings_from(job.distribution)
+        if settings.use_tpu:
+            # Before the gate and the model_dir: an unreachable TPU is a usage error, not a failed run.
+            distribution.tpu_cluster_resolver(settings.tpu, settings.tpu_zone, settings.gcp_project)
 
     def run(self, job: Job) -> Result:
         settings = settings_from(job.distribution)
