@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import os
 import re
+import sys
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -105,8 +108,29 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while.
+
+    libjpeg writes its own complaints ("Improper call to JPEG library in state 201") straight
+    to stderr from C while TensorFlow already raises the error we report per file: without
+    this, a bad file's one ``error:`` line would come with stray lines around it.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
 def _probabilities(signature, encoded: list[bytes]) -> np.ndarray:
-    out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
+    with _native_stderr_silenced():
+        out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
     return out["probabilities"].numpy()
 
 
