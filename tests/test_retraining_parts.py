@@ -226,6 +226,7 @@ def test_plan_skips_decided_resumes_killed_and_supersedes_stale(tmp_path):
     from pipeline.retraining.config import RetrainConfig
 
     _write(tmp_path / "spans" / "span-1" / "0" / "a.png", "one")
+    _write(tmp_path / "holdout" / "0" / "h.png", "held out")  # plan checks the holdout before it records a run
     config = RetrainConfig(
         spans=str(tmp_path / "spans"),
         holdout=str(tmp_path / "holdout"),
