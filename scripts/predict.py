@@ -1,9 +1,14 @@
 """Classify image files (or every image in a folder) with an exported SavedModel.
 
 python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<timestamp> --images=some_folder --format=table
+
+Every file is predicted on its own merits: one that does not decode gets no prediction and
+one ``error: <path>: <reason>`` line on stderr; the others are printed, and the exit status is 1.
 """
 
 from __future__ import annotations
+
+import sys
 
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
@@ -19,11 +24,20 @@ flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir", "images"])
 FLAGS = flags.FLAGS
 
+PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 
-def main(argv: list[str]) -> None:
+
+def main(argv: list[str]) -> int:
     del argv
     paths = prediction.image_paths(FLAGS.images)
-    print(prediction.format_predictions(prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k), FLAGS.format))
+    predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
+    print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
+    for failure in failures:
+        print(f"error: {failure.path}: {failure.reason}", file=sys.stderr)
+    if not failures:
+        return 0
+    print(f"error: {len(failures)} of {len(paths)} files not predicted (listed above)", file=sys.stderr, flush=True)
+    return PARTIAL_EXIT
 
 
 if __name__ == "__main__":

@@ -136,3 +136,38 @@ def test_checkpoint_of_another_architecture_names_the_mismatch(engine, trained_d
 def test_bad_model_flags_are_one_line_exit_2(args, message, tfds_data_dir, tmp_path):
     result = run_script("scripts.train", f"--data_dir={tfds_data_dir}", f"--model_dir={tmp_path}", *args)
     assert message in _one_line_error(result)
+
+
+def _truncated_jpeg(image: np.ndarray) -> bytes:
+    """A digit's JPEG cut in the middle of its scan data (the header is whole, the pixels are not)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).resize((64, 64), Image.NEAREST).save(buffer, format="JPEG", quality=95)
+    data = buffer.getvalue()
+    return data[: len(data) * 2 // 3]
+
+
+def test_predict_script_names_each_bad_file_and_predicts_the_rest(trained_digits, digit_pngs, tmp_path):
+    folder, _ = digit_pngs
+    good = sorted(p.name for p in folder.iterdir())
+    for name in good:
+        shutil.copy(folder / name, tmp_path / name)
+    (tmp_path / "cut.jpg").write_bytes(_truncated_jpeg(np.array(Image.open(folder / good[0]))))
+    (tmp_path / "notes.png").write_text("not an image, whatever the name says\n")
+    result = run_script(
+        "scripts.predict", f"--export_dir={trained_digits.export_path}", f"--images={tmp_path}", "--format=csv"
+    )
+    assert result.returncode == 1, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [Path(r["path"]).name for r in rows] == good
+    assert all(r["class"] in {str(d) for d in range(10)} and 0.0 <= float(r["probability"]) <= 1.0 for r in rows)
+    assert "Traceback" not in result.stderr
+    cut, notes, count = result.stderr.strip().splitlines()  # nothing else: no decoder chatter either
+    assert cut.startswith(f"error: {tmp_path}/cut.jpg: truncated or corrupt JPEG (Invalid JPEG data"), cut
+    assert notes == f"error: {tmp_path}/notes.png: not an image (not PNG, JPEG, BMP or GIF data)"
+    assert count == f"error: 2 of {len(good) + 2} files not predicted (listed above)"
+
+
+def test_predict_script_on_an_empty_folder_is_a_usage_error(trained_digits, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_script("scripts.predict", f"--export_dir={trained_digits.export_path}", f"--images={tmp_path}/empty")
+    assert _one_line_error(result) == f"error: --images: no .png/.jpg/.jpeg/.bmp/.gif files in '{tmp_path}/empty'"

@@ -91,3 +91,70 @@ def test_sigkill_mid_export_leaves_only_a_temp_dir(tmp_path):
     assert export.numbered_exports(base) == [first]
     assert serving.read_labels(first) == ("a", "b")
     assert _probabilities(first).shape == (1, 2)
+
+
+_KILLED_PUSH = """
+import os, shutil, signal, sys
+from pipeline.retraining import push
+
+serving_root, first, second = sys.argv[1:4]
+serving = push.ServingDir(serving_root, "digits")
+serving.push(first, 1, keep=5)
+print("pushed 1", flush=True)
+copied = []
+copyfile = shutil.copyfile
+
+def dying_copyfile(src, dst, *args, **kwargs):
+    # The second file of the copy is half written when the push dies: one file whole, the rest missing.
+    if copied:
+        with open(src, "rb") as f:
+            data = f.read()
+        with open(dst, "wb") as f:
+            f.write(data[: len(data) // 2])
+        os.kill(os.getpid(), signal.SIGKILL)
+    copied.append(src)
+    return copyfile(src, dst, *args, **kwargs)
+
+shutil.copyfile = dying_copyfile  # what shutil.copytree copies each file with (through copy2)
+serving.push(second, 2, keep=5)
+"""
+
+
+def _check_serving_dir(root: str) -> list[str]:
+    """Every numbered version is a whole SavedModel; anything else is hidden (TF Serving ignores it)."""
+    names = sorted(os.listdir(root))
+    for name in names:
+        if name.isdigit():
+            assert serving.read_labels(os.path.join(root, name)) == ("a", "b")
+            assert _probabilities(os.path.join(root, name)).shape == (1, 2)
+        else:
+            assert name.startswith("."), f"{name}: not a version number and not hidden"
+    return names
+
+
+def test_sigkill_mid_push_never_publishes_a_partial_version(tmp_path):
+    from pipeline.retraining import push
+
+    model = _model()
+    first = export.export_keras_model(model, str(tmp_path / "exports"), HOW)
+    model.get_layer("out").kernel.assign(tf.zeros_like(model.get_layer("out").kernel))
+    second = export.export_keras_model(model, str(tmp_path / "exports"), HOW)
+    root = str(tmp_path / "serving")
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_KILLED_PUSH), root, first, second],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == -signal.SIGKILL and result.stdout.strip() == "pushed 1", result.stderr[-2000:]
+    names = _check_serving_dir(os.path.join(root, "digits"))
+    # The killed copy is there, hidden and partial; version 1 is served as it was.
+    assert names[0].startswith(push.INCOMING_PREFIX) and names[1:] == ["1"]
+    served = push.ServingDir(root, "digits")
+    assert served.versions() == [1]
+    np.testing.assert_allclose(_probabilities(served.path(1)), _probabilities(first))
+    # The next push cleans the leftovers up and publishes a whole version 2.
+    served.push(second, served.next_version(), keep=5)
+    assert _check_serving_dir(served.root) == ["1", "2"]
+    np.testing.assert_allclose(_probabilities(served.path(2)), _probabilities(second))

@@ -1,6 +1,6 @@
-"""The retraining pieces that need no model: spans, fingerprints, registry, lock, blessing, push and rollback."""
+"""The retraining pieces: spans, fingerprints, registry, lock, blessing, push, rollback; a bad --holdout named."""
 
-# bazel: size = "small"
+# bazel: size = "medium"
 
 from __future__ import annotations
 
@@ -226,6 +226,7 @@ def test_plan_skips_decided_resumes_killed_and_supersedes_stale(tmp_path):
     from pipeline.retraining.config import RetrainConfig
 
     _write(tmp_path / "spans" / "span-1" / "0" / "a.png", "one")
+    _write(tmp_path / "holdout" / "0" / "h.png", "held out")  # plan checks the holdout before it records a run
     config = RetrainConfig(
         spans=str(tmp_path / "spans"),
         holdout=str(tmp_path / "holdout"),
@@ -256,3 +257,57 @@ def test_plan_skips_decided_resumes_killed_and_supersedes_stale(tmp_path):
         assert flow.plan(dataclasses.replace(config, spans=str(tmp_path / "empty" / "{SPAN}")), reg, out).status == (
             flow.NO_SPANS
         )
+
+
+def _png_folder(root: Path, classes: tuple[str, ...], per_class: int = 3) -> Path:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8), "L").save(root / name / f"{i}.png")
+    return root
+
+
+def _junk_folder(root: Path, classes: tuple[str, ...]) -> Path:
+    for name in classes:
+        _write(root / name / "0.png", "not an image")
+    return root
+
+
+@pytest.mark.parametrize(
+    "make_holdout,message",
+    [
+        (lambda root: root / "nonexistent", "is not an image folder"),
+        (
+            lambda root: _png_folder(root / "holdout", ("a", "c")),
+            "has classes ['a', 'c']; the spans being trained have",
+        ),
+        # Found by training's own decode check (after the gate): named --holdout, not --test_dir.
+        (lambda root: _junk_folder(root / "holdout", ("a", "b")), "no decodable images for the test role"),
+    ],
+    ids=["missing", "other_classes", "undecodable"],
+)
+def test_retrain_names_a_bad_holdout_as_holdout(make_holdout, message, tmp_path):
+    from conftest import run_script
+
+    _png_folder(tmp_path / "spans" / "span-1", ("a", "b"))
+    holdout = make_holdout(tmp_path)
+    result = run_script(
+        "scripts.retrain",
+        f"--spans={tmp_path / 'spans'}",
+        f"--holdout={holdout}",
+        f"--work_dir={tmp_path / 'work'}",
+        f"--serving_dir={tmp_path / 'serving'}",
+        "--validation_running_mode=in_memory",
+        "--image_size=8",
+        "--train_steps=2",
+        "--noreport",
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert error[0].startswith(f"error: --holdout: '{holdout}' ") or error[0].startswith("error: --holdout: no "), error
+    assert message in error[0] and f"'{holdout}'" in error[0]

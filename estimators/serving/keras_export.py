@@ -29,6 +29,12 @@ def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dic
     }
 
 
+def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+    # A batch of 0 runs as one zero row, sliced off again (see serving.pad_empty_batch).
+    padded, rows = serving.pad_empty_batch(features)
+    return class_outputs(model(padded, training=False)[:rows], names)
+
+
 def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
     names = how.class_names
     if how.image is not None:
@@ -36,12 +42,11 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=serving.BYTES_INPUT)])
         def serve_bytes(image_bytes):
-            images = serving.decode_batch(image_bytes, image)
-            return class_outputs(model({how.input_name: images}, training=False), names)
+            return _predict(model, {how.input_name: serving.decode_batch(image_bytes, image)}, names)
 
         @tf.function(input_signature=[tf.TensorSpec([None, *image.shape], tf.float32, name=serving.FLOAT_INPUT)])
         def serve_float(images):
-            return class_outputs(model({how.input_name: images}, training=False), names)
+            return _predict(model, {how.input_name: images}, names)
 
         return {
             SERVING_KEY: serve_bytes.get_concrete_function(),
@@ -52,7 +57,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
 
     @tf.function(input_signature=[specs])
     def serve_features(features):
-        return class_outputs(model(features, training=False), names)
+        return _predict(model, features, names)
 
     # A dict input signature would show up as one nested input; re-expose it flat, by feature name.
     @tf.function(input_signature=list(specs.values()))

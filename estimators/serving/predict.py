@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
 import json
 import os
+import re
+import sys
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -59,25 +63,119 @@ def load_signature(export_dir: str):
     return signature
 
 
-def predict_files(export_dir: str, paths: list[str], top_k: int = 3, batch_size: int = 32) -> list[Prediction]:
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A file that got no prediction, and why."""
+
+    path: str
+    reason: str
+
+
+# What TensorFlow's decoders say -> the reason a user reads (the first match wins), and whether
+# the decoder's own words add anything to it.
+_REASONS = (
+    ("Unknown image file format", "not an image (not PNG, JPEG, BMP or GIF data)", False),
+    ("Input is empty", "empty file", False),
+    ("image header claims more than", "too large", True),  # decode_image's size check, from the header
+    ("JPEG", "truncated or corrupt JPEG", True),
+    ("PNG", "truncated or corrupt PNG", True),
+    ("GIF", "truncated or corrupt GIF", True),
+    ("header_size", "truncated or corrupt BMP", True),
+)
+_NOISE = ("Graph execution error", "Detected at node", "<stack traces", "[[", "Op:")
+
+
+def op_message(message: str) -> str:
+    """The line of a graph error that says what went wrong (not where)."""
+    for line in message.splitlines():
+        line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", line).split(" [[")[0].strip()
+        if line and not line.startswith(_NOISE):
+            return line
+    return message.strip().splitlines()[0] if message.strip() else "decoding failed"
+
+
+def decode_reason(err: tf.errors.OpError) -> str:
+    """Why the serving signature could not decode one file, in a few words and the decoder's own."""
+    detail = op_message(err.message)
+    for marker, reason, with_detail in _REASONS:
+        if marker in detail:
+            return f"{reason} ({detail})" if with_detail else reason
+    return detail
+
+
+def _read(path: str) -> bytes:
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return f.read()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for a while.
+
+    libjpeg writes its own complaints ("Improper call to JPEG library in state 201") straight
+    to stderr from C while TensorFlow already raises the error we report per file: without
+    this, a bad file's one ``error:`` line would come with stray lines around it.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def _probabilities(signature, encoded: list[bytes]) -> np.ndarray:
+    with _native_stderr_silenced():
+        out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
+    return out["probabilities"].numpy()
+
+
+def predict_batch(signature, batch: list[str]) -> list[np.ndarray | Failure]:
+    """Per path of ``batch``: its probabilities, or the Failure that says why it has none."""
+    outcomes: list[np.ndarray | Failure | None] = [None] * len(batch)
+    encoded: dict[int, bytes] = {}
+    for i, path in enumerate(batch):
+        try:
+            encoded[i] = _read(path)
+        except (OSError, tf.errors.OpError) as err:
+            outcomes[i] = Failure(path, f"cannot read: {getattr(err, 'message', None) or err}")
+    if not encoded:
+        return outcomes
+    try:
+        for i, row in zip(encoded, _probabilities(signature, list(encoded.values())), strict=True):
+            outcomes[i] = row
+    except tf.errors.InvalidArgumentError:
+        # One undecodable file fails the whole call: find it (and the good ones) one file at a time.
+        for i, data in encoded.items():
+            try:
+                outcomes[i] = _probabilities(signature, [data])[0]
+            except tf.errors.InvalidArgumentError as err:
+                outcomes[i] = Failure(batch[i], decode_reason(err))
+    return outcomes
+
+
+def predict_files(
+    export_dir: str, paths: list[str], top_k: int = 3, batch_size: int = 32
+) -> tuple[list[Prediction], list[Failure]]:
+    """Predictions for the files that decode, and a Failure (with its reason) for each that does not."""
     signature = load_signature(export_dir)
     names = serving.read_labels(export_dir)
     results: list[Prediction] = []
+    failures: list[Failure] = []
     for start in range(0, len(paths), batch_size):
         batch = paths[start : start + batch_size]
-        encoded = []
-        for path in batch:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                encoded.append(f.read())
-        try:
-            out = signature(**{serving.BYTES_INPUT: tf.constant(encoded)})
-        except tf.errors.InvalidArgumentError as err:
-            raise UsageError("images", f"cannot decode one of {batch}: {err.message.splitlines()[0]}") from None
-        for path, probs in zip(batch, out["probabilities"].numpy(), strict=True):
-            order = np.argsort(-probs)[:top_k]
-            top = tuple((names[i], float(probs[i])) for i in order)
+        for path, outcome in zip(batch, predict_batch(signature, batch), strict=True):
+            if isinstance(outcome, Failure):
+                failures.append(outcome)
+                continue
+            order = np.argsort(-outcome)[:top_k]
+            top = tuple((names[i], float(outcome[i])) for i in order)
             results.append(Prediction(path, top[0][0], top[0][1], top))
-    return results
+    return results, failures
 
 
 def format_predictions(predictions: list[Prediction], fmt: str) -> str:
@@ -103,8 +201,8 @@ def format_predictions(predictions: list[Prediction], fmt: str) -> str:
         return buffer.getvalue().rstrip("\n")
     if fmt != "table":
         raise UsageError("format", f"unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
-    width = max(4, *(len(p.path) for p in predictions))
-    cls = max(5, *(len(p.class_name) for p in predictions))
+    width = max([4, *(len(p.path) for p in predictions)])
+    cls = max([5, *(len(p.class_name) for p in predictions)])
     lines = [f"{'path':<{width}}  {'class':<{cls}}  probability  top"]
     for p in predictions:
         top = ", ".join(f"{c} {v:.3f}" for c, v in p.top)

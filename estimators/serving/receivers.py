@@ -25,14 +25,33 @@ BYTES_INPUT = "image_bytes"
 
 
 def decode_batch(image_bytes: tf.Tensor, image: ImageSpec) -> tf.Tensor:
-    """[batch] encoded images -> [batch, height, width, channels] float model inputs."""
+    """[batch] encoded images -> [batch, height, width, channels] float model inputs.
+
+    The output signature carries the image shape: map_fn over an empty batch stacks
+    no elements, and without it returns shape [0], which the first convolution rejects;
+    with it an empty batch is [0, height, width, channels] and serves empty outputs.
+    """
 
     def prepare_one(encoded: tf.Tensor) -> tf.Tensor:
         return prepare_image(decode_image(encoded, image.channels), image)
 
-    images = tf.map_fn(prepare_one, image_bytes, fn_output_signature=tf.float32)
-    images.set_shape([None, *image.shape])
-    return images
+    return tf.map_fn(prepare_one, image_bytes, fn_output_signature=tf.TensorSpec(image.shape, tf.float32))
+
+
+def pad_empty_batch(features: dict[str, tf.Tensor]) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+    """An empty batch replaced by one zero row (the others unchanged), and the real batch size.
+
+    TF 2.15's oneDNN convolution returns its input's shape for a batch of 0, so a
+    model fails on an empty request; it runs on the padded batch instead, and
+    ``outputs[:rows]`` gives the empty result of the right shape and dtype.
+    """
+    rows = tf.shape(next(iter(features.values())))[0]
+
+    def padded(tensor: tf.Tensor) -> tf.Tensor:
+        zero_row = tf.zeros([1, *tensor.shape[1:]], tensor.dtype)
+        return tf.cond(rows > 0, lambda: tensor, lambda: zero_row)
+
+    return {name: padded(tensor) for name, tensor in features.items()}, rows
 
 
 def image_bytes_receiver_fn(

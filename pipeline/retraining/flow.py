@@ -19,7 +19,7 @@ import sys
 import time
 from typing import TextIO
 
-from common.errors import KestrelError
+from common.errors import KestrelError, UsageError
 from common.params import Hparams
 from estimators.hooks import format_duration
 from pipeline.retraining import blessing, evaluate, registry, spans
@@ -32,6 +32,9 @@ OK = 0  # a version was pushed, or there was nothing new to train
 FAILED_EXIT = 1  # the run started and could not finish (KestrelError or crash)
 VALIDATION_EXIT = 4  # the data-validation gate stopped the span
 NOT_BLESSED_EXIT = 5  # trained and evaluated, not good enough to serve: kept, not pushed
+
+# The training flags the run's image folders arrive under -> the retraining flags the user set.
+_RETRAIN_FLAGS = {"test_dir": "holdout", "image_dir": "spans"}
 
 SKIPPED = "skipped"
 NO_SPANS = "no_spans"
@@ -116,6 +119,7 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
             "skipped (--force retrains)",
             run_id=done.id,
         )
+    check_holdout(config, window)
     served = ServingDir(config.serving_dir, config.model_name).served()
     baseline = reg.pushed(config.model_name, served) if served is not None else None
     unfinished = reg.unfinished(config.model_name, fingerprint)
@@ -146,6 +150,18 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
     model_dir = os.path.join(config.runs_dir, f"run-{run_id:05d}")
     reg.update(run_id, model_dir=model_dir)
     return Plan(window, spans.previous(found, window[0]), fingerprint, run_id, model_dir, False, baseline)
+
+
+def check_holdout(config: RetrainConfig, window: list[spans.Span]) -> None:
+    """The holdout is an image folder of the spans' classes: checked before the gate and training,
+    and named as the user passed it (training reads it as the test role, ``test_dir``)."""
+    evaluate.image_folder_files([config.holdout], flag="holdout")
+    have = evaluate.class_names([config.holdout])
+    want = evaluate.class_names([span.path for span in window])
+    if set(have) != set(want):
+        raise UsageError(
+            "holdout", f"'{config.holdout}' has classes {list(have)}; the spans being trained have {list(want)}"
+        )
 
 
 def warm_start_from(config: RetrainConfig, plan_: Plan, reg: registry.Registry) -> tuple[str | None, str]:
@@ -249,7 +265,14 @@ def train(config: RetrainConfig, plan_: Plan, warm_start: str | None, stream: Te
     """pipeline.train.run over the window into the run's model_dir; returns its RunSummary."""
     from pipeline import train as train_flow
 
-    return train_flow.run(training_hparams(config, plan_, warm_start), stream=stream)
+    try:
+        return train_flow.run(training_hparams(config, plan_, warm_start), stream=stream)
+    except UsageError as err:
+        # Training names the image-folder flags it was given; the user passed --holdout and --spans.
+        flag = _RETRAIN_FLAGS.get(err.flag)
+        if flag is None:
+            raise
+        raise UsageError(flag, str(err).removeprefix(f"--{err.flag}: ")) from None
 
 
 def run_flags(config: RetrainConfig, plan_: Plan, warm_start: str | None) -> dict:
