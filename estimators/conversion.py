@@ -11,6 +11,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.names import SERVING_KEY
 from common.params import CheckpointPolicy
+from estimators.serving import receivers
 
 PREDICT = tf.estimator.ModeKeys.PREDICT
 
@@ -177,15 +178,20 @@ def with_class_outputs(
     names = list(class_names)
 
     def model_fn(features, labels, mode, config):
-        spec = base_model_fn(features, labels, mode, config)
         if mode != PREDICT:
-            return spec
+            return base_model_fn(features, labels, mode, config)
+        # A batch of 0 runs as one zero row, sliced off below (TF 2.15's oneDNN Conv2D mis-shapes empty batches).
+        rows = None  # a bare tensor (not a serving receiver): [:None] keeps every row
+        if isinstance(features, dict):
+            features, rows = receivers.pad_empty_batch(features)
+        spec = base_model_fn(features, labels, mode, config)
         probabilities = spec.predictions
         if isinstance(probabilities, dict):
             if "probabilities" in probabilities:
                 probabilities = probabilities["probabilities"]
             else:
                 (probabilities,) = probabilities.values()
+        probabilities = probabilities[:rows]
         class_ids = tf.argmax(probabilities, axis=-1)
         predictions = {
             "probabilities": probabilities,

@@ -87,14 +87,7 @@ def keras_export(tfds_data_dir, tmp_path_factory) -> str:
     return train.run(hp).export_path
 
 
-# The Estimator's export gets its outputs from estimators/conversion.with_class_outputs, which must
-# pad an empty batch as keras_export does (serving.pad_empty_batch); until then this case fails.
-ESTIMATOR_EMPTY_BATCH = pytest.mark.xfail(
-    strict=True, reason="estimators/conversion.with_class_outputs does not pad an empty batch yet"
-)
-
-
-@pytest.mark.parametrize("engine", [pytest.param("estimator", marks=ESTIMATOR_EMPTY_BATCH), "keras"])
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
 def test_an_empty_batch_serves_empty_outputs(engine, request):
     export = request.getfixturevalue("trained_digits").export_path if engine == "estimator" else None
     export = export or request.getfixturevalue("keras_export")
