@@ -233,8 +233,8 @@ def _bad_record_findings(
                 Finding(
                     checks.BAD_RECORDS,
                     f"({role})",
-                    f"{bad_total:,} of {total:,} records could not be read ({kinds}), above "
-                    f"--max_bad_record_fraction={config.max_bad_record_fraction:g}: {named}; "
+                    f"{bad_total:,} of {total:,} records could not be read, above --max_bad_record_fraction="
+                    f"{config.max_bad_record_fraction:g} ({kinds}): {named}; "
                     f"samples: {os.path.basename(rs.bad_records_path)}",
                 )
             )
