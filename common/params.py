@@ -27,6 +27,10 @@ TRAIN, VALIDATION, TEST = "train", "validation", "test"
 ROLES = (TRAIN, VALIDATION, TEST)
 # What a source yields and a model reads: one image tensor, or named numeric features.
 IMAGES, FEATURES = "images", "features"
+# Bad records (unusable image files, malformed CSV lines, unparseable records) tolerated, as a
+# fraction of everything read: the trainer's --check_images and the validation gate both refuse
+# data above it (exit 3). 1 bad file in 20 is let through, skipped and named.
+MAX_BAD_RECORD_FRACTION = 0.05
 
 
 def _check_range(flag: str, value: float, low: float, high: float) -> None:
@@ -105,6 +109,7 @@ class DataParams:
     test_dir: str | None = None  # image_folder: a test tree for the report
     val_fraction: float = 0.2  # carved off the training data when no validation data is named
     check_images: bool = True  # decode-check image files before training; skip and count bad ones
+    max_bad_record_fraction: float = MAX_BAD_RECORD_FRACTION  # above it the data is refused (exit 3)
     train_files: str | None = None  # tfrecord and csv: comma-separated glob patterns
     validation_files: str | None = None
     test_files: str | None = None

@@ -217,7 +217,13 @@ def _image_folder(data: DataParams, seed, options):
     if not data.image_dir:
         raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
     folder = image_folder.load(
-        data.image_dir, data.val_dir, data.val_fraction, seed or 0, data.check_images, test_dir=data.test_dir
+        data.image_dir,
+        data.val_dir,
+        data.val_fraction,
+        seed or 0,
+        data.check_images,
+        test_dir=data.test_dir,
+        max_bad_fraction=data.max_bad_record_fraction,
     )
     meta = SourceMeta(
         data.image_dir,

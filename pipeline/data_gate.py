@@ -31,6 +31,7 @@ def gate_config(hp: Hparams, meta) -> ValidationConfig:
         artifacts_dir=os.path.join(hp.output.model_dir, VALIDATION_DIR),
         label=hp.data.label_key,
         allow_anomalies=hp.gate.allow_anomalies,
+        max_bad_record_fraction=hp.data.max_bad_record_fraction,
         runner=RunnerOptions(direct_running_mode=hp.gate.running_mode),
     )
 
@@ -38,10 +39,19 @@ def gate_config(hp: Hparams, meta) -> ValidationConfig:
 def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> gate.GateResult:
     """Run the gate; returns its result when the data may be used, raises DataRejectedError if not."""
     result = gate.run_gate(gate_config(hp, meta))
-    verdict = "clean" if result.clean else "ALLOWED despite findings (--allow_anomalies)"
     print(
-        f"validation: {sum(result.num_examples.values())} examples {verdict}; report {result.paths.get('report_html', '')}",
+        f"validation: {sum(result.num_examples.values())} examples {verdict(result)}; "
+        f"report {result.paths.get('report_html', '')}",
         file=stream,
         flush=True,
     )
     return gate.enforce(result)
+
+
+def verdict(result: gate.GateResult) -> str:
+    """What happens to the data, in words: the line printed must match the exit status that follows."""
+    if result.clean:
+        return "clean"
+    if result.passed:
+        return "ALLOWED despite findings (--allow_anomalies)"
+    return "REFUSED: " + "; ".join(f"{f.kind} {f.feature}: {f.description}" for f in result.findings)

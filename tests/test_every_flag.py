@@ -859,6 +859,14 @@ def c_validate_data_torn_tfrecord(r, d):
     assert refused.exit_code == 3, refused.stderr[-2000:]
 
 
+def c_max_bad_record_fraction(r, d):
+    # images_corrupt: 1 bad file of 25 (4%): skipped and named under the default 5%, refused (exit 3) under 1%.
+    args = ("--source=image_folder", f"--image_dir={d.images_corrupt}", "--image_size=8")
+    assert "1 skipped: 1 not an image (text) (cat/broken.png)" in r(*args).ok().stderr
+    refused = r(*args, "--max_bad_record_fraction=0.01")
+    assert refused.exit_code == 3 and "above --max_bad_record_fraction=0.01" in refused.stderr, refused.stderr[-2000:]
+
+
 def c_gate_running_mode(r, d):
     assert (
         "computing statistics on DirectRunner (in_memory"
@@ -869,7 +877,6 @@ def c_gate_running_mode(r, d):
 
 
 # Product bugs (xfail strict): each row passes once the bug is fixed, and then must be un-marked.
-TORN = "bug: the gate on a torn TFRecord fails with exit 1 'the statistics job failed' instead of refusing (exit 3)"
 
 
 def c_augment_saturation_grayscale(r, d):
@@ -896,6 +903,7 @@ ROWS = [
     pytest.param("test_dir", c_test_dir, id="test_dir"),
     pytest.param("val_fraction", c_val_fraction, id="val_fraction"),
     pytest.param("check_images", c_check_images, id="check_images"),
+    pytest.param("max_bad_record_fraction", c_max_bad_record_fraction, id="max_bad_record_fraction"),
     pytest.param("train_files", c_train_files, id="train_files"),
     pytest.param("validation_files", c_validation_files, id="validation_files"),
     pytest.param("test_files", c_test_files, id="test_files"),
@@ -984,7 +992,7 @@ ROWS = [
     pytest.param("num_gpus", c_num_gpus_one_device, id="num_gpus-one_device"),
     pytest.param("class_names", c_class_names_tfds, id="class_names-tfds"),
     pytest.param("class_names", c_class_names_image_folder, id="class_names-image_folder"),
-    pytest.param("validate_data", c_validate_data_torn_tfrecord, id="validate_data-torn_tfrecord", marks=xfail(TORN)),
+    pytest.param("validate_data", c_validate_data_torn_tfrecord, id="validate_data-torn_tfrecord"),
 ]
 
 

@@ -67,7 +67,7 @@ def dirty_tree(tmp_path_factory):
             f.write(data)
     with open(os.path.join(root, "cat", "readme.txt"), "w") as f:
         f.write("not an image extension: ignored")
-    return root, sorted(os.path.join(root, name) for name in bad)
+    return root, sorted(os.path.join(root, name) for name in [*bad, "cat/readme.txt"])
 
 
 def _epoch(input_fn):
@@ -123,11 +123,21 @@ def test_predict_yields_features_only(tree):
 def test_bad_files_are_skipped_and_counted_in_one_warning(dirty_tree, caplog):
     root, bad = dirty_tree
     with caplog.at_level(logging.WARNING):
-        folder = image_folder.load(root, val_fraction=0.3, seed=0)
+        folder = image_folder.load(root, val_fraction=0.3, seed=0, max_bad_fraction=0.5)
     assert sorted(folder.skipped) == bad
-    warnings = [r.getMessage() for r in caplog.records if "not decodable images" in r.getMessage()]
-    assert len(warnings) == 1 and warnings[0].startswith("skipped 4 of 21 files")
-    assert all(path in warnings[0] for path in bad)
+    warnings = [r.getMessage() for r in caplog.records if r.getMessage().startswith("image_folder: ")]
+    assert len(warnings) == 1 and warnings[0].startswith("image_folder: 17 images used; 5 skipped: "), warnings
+    for reason, path in [
+        ("1 truncated JPEG", "cat/truncated.jpg"),
+        ("1 zero bytes", "dog/empty.png"),
+        ("1 not an image (text)", "fox/notes.gif"),
+        ("1 not an image (unknown data)", "fox/random.bmp"),
+        ("1 unsupported format .txt", "cat/readme.txt"),
+    ]:
+        assert f"{reason} ({path})" in warnings[0], warnings[0]
+    # Above the threshold the same files refuse the data (exit 3), as the gate refuses it.
+    with pytest.raises(image_folder.BadImagesError, match=r"5 of 22 files .* above --max_bad_record_fraction=0.2"):
+        image_folder.load(root, val_fraction=0.3, seed=0, max_bad_fraction=0.2)
     # Grayscale, CMYK, alpha, palette and 8-bit BMP decode to 3 channels; a full epoch never stops.
     every = image_folder.FileList(
         folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
@@ -140,14 +150,14 @@ def test_bad_files_are_skipped_and_counted_in_one_warning(dirty_tree, caplog):
 def test_without_the_check_bad_files_are_dropped_in_the_pipeline(dirty_tree):
     root, bad = dirty_tree
     folder = image_folder.load(root, val_fraction=0.3, seed=0, check_images=False)
-    assert folder.skipped == ()
+    assert folder.skipped == (os.path.join(root, "cat", "readme.txt"),)  # named by its extension, unread
     every = image_folder.FileList(
         folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
         folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
     fn = image_folder.make_input_fn(every, EVAL, 8, "image", SPEC, skip_errors=True)
     images, _ = _epoch(fn)
-    assert len(images) == len(every) - len(bad)
+    assert len(images) == len(every) - len(bad) + 1
 
 
 def test_val_dir_must_have_the_training_classes(tree, tmp_path):

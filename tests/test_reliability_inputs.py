@@ -82,7 +82,7 @@ def test_image_folder_check_skips_and_counts_hostile_files(tmp_path):
     for name, data in HOSTILE.items():
         (tmp_path / "a" / name).write_bytes(data)
     before = _max_rss_mb()
-    folder = image_folder.load(str(tmp_path), val_fraction=0.3, seed=1)
+    folder = image_folder.load(str(tmp_path), val_fraction=0.3, seed=1, max_bad_fraction=1.0)
     assert _max_rss_mb() - before < 300
     assert sorted(p.rsplit("/", 1)[-1] for p in folder.skipped) == sorted(HOSTILE)
     assert len(folder.splits[TRAIN]) + len(folder.splits[VALIDATION]) == 6

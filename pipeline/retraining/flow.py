@@ -236,6 +236,7 @@ def validate(config: RetrainConfig, plan_: Plan) -> Validation:
             artifacts_dir=config.validation_dir,
             span=gate_span_number(newest),
             allow_anomalies=config.allow_anomalies,
+            max_bad_record_fraction=config.hparams.data.max_bad_record_fraction,
             runner=RunnerOptions(direct_running_mode=config.validation_running_mode),
         )
     )

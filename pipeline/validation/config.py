@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from common.params import MAX_BAD_RECORD_FRACTION
+
 FORMATS = ("auto", "tfrecord", "csv", "images")
 ENVIRONMENTS = ("TRAINING", "SERVING")
 RUNNING_MODES = ("multi_processing", "multi_threading", "in_memory")
@@ -73,8 +75,10 @@ class ValidationConfig:
     allow_anomalies: bool = False
     # None: the newest accepted span before this one, in the same environment.
     previous_statistics: str | None = None
-    # Fraction of malformed/unparseable records tolerated before the gate fails.
-    max_bad_record_fraction: float = 0.0
+    # Fraction of bad records (unusable images, malformed lines, unparseable records) tolerated
+    # before the gate refuses: the same threshold as the trainer's --check_images. A corrupt
+    # TFRecord file is refused whatever this says: the records after its damage cannot be counted.
+    max_bad_record_fraction: float = MAX_BAD_RECORD_FRACTION
     csv_delimiter: str = ","
     # TFDV's semantic-domain statistics: image format/width/height, text, time.
     semantic_domain_stats: bool = True

@@ -35,6 +35,9 @@ CLEAN_EXIT = 0
 DATA_REJECTED_EXIT = 3
 
 _SPAN_DIR = re.compile(r"^span-(\d+)/?$")
+# Bad records named in the summary (the rest are counted, and sampled in bad_records.json).
+MAX_NAMED = 10
+MAX_NAMED_PER_KIND = readers.SummarizeBadRecords.MAX_SAMPLES
 
 
 class DataRejectedError(KestrelError):
@@ -120,7 +123,7 @@ def _counts(result: GateResult) -> str:
         f"{len(result.skew)} skew",
     ]
     if result.bad_records:
-        parts.append(f"{len(result.bad_records)} input(s) with bad records")
+        parts.append(f"{len(result.bad_records)} bad-record finding(s)")
     return ", ".join(parts)
 
 
@@ -218,19 +221,58 @@ def _bad_record_findings(
     for role, rs in role_stats.items():
         bad = rs.bad_records
         counts[role] = dict(bad.counts)
-        if not bad.total:
-            continue
-        total = bad.total + rs.num_examples
-        if bad.total / total > config.max_bad_record_fraction:
-            kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(bad.counts.items()))
+        findings += _corrupt_file_findings(role, bad)
+        # A corrupt file is one finding of its own above; the fraction is over records.
+        records = {k: n for k, n in bad.counts.items() if k != readers.CORRUPT_TFRECORD_FILE}
+        bad_total = sum(records.values())
+        total = bad_total + rs.num_examples
+        if bad_total and bad_total / total > config.max_bad_record_fraction:
+            kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(records.items()))
+            named = "; ".join(_sample_line(b) for b in bad.samples if b["kind"] in records)
             findings.append(
                 Finding(
                     checks.BAD_RECORDS,
                     f"({role})",
-                    f"{bad.total:,} of {total:,} records could not be read ({kinds}); samples: {os.path.basename(rs.bad_records_path)}",
+                    f"{bad_total:,} of {total:,} records could not be read, above --max_bad_record_fraction="
+                    f"{config.max_bad_record_fraction:g} ({kinds}): {named}; "
+                    f"samples: {os.path.basename(rs.bad_records_path)}",
                 )
             )
     return findings, counts
+
+
+def _corrupt_file_findings(role: str, bad: statistics.BadRecords) -> list[Finding]:
+    """A torn or overwritten TFRecord file: refused whatever the fraction, since its lost records cannot be counted."""
+    return [
+        Finding(
+            checks.BAD_RECORDS,
+            f"({role})",
+            f"'{b['where']}' is a corrupt TFRecord file ({b['sample']}); the records after the damage cannot "
+            "be read or counted: re-create or remove the file",
+        )
+        for b in bad.samples
+        if b["kind"] == readers.CORRUPT_TFRECORD_FILE
+    ]
+
+
+def _sample_line(bad: dict) -> str:
+    """One bad record as a person reads it: where (a file) and why, or the kind and the sample."""
+    if bad.get("where"):
+        return f"{bad['where']}: {bad['sample']}"
+    return f"{bad['kind']}: {bad['sample']}"
+
+
+def _role_lines(role: str, rs: statistics.RoleStatistics, hidden: tuple[str, ...]) -> list[str]:
+    what = "data" if role == "data" else f"{role} data"
+    bad = rs.bad_records
+    kinds = f" ({', '.join(f'{n:,} {k}' for k, n in sorted(bad.counts.items()))})" if bad.total else ""
+    lines = [f"{what}: {rs.num_examples:,} examples, {bad.total:,} bad records{kinds}"]
+    lines += [f"  {_sample_line(b)}" for b in bad.samples[:MAX_NAMED]]
+    if bad.total > min(len(bad.samples), MAX_NAMED):
+        lines.append(f"  ... the first {MAX_NAMED_PER_KIND} of each kind in {rs.bad_records_path}")
+    if hidden:
+        lines.append(f"{what}: {len(hidden)} hidden file(s) not read: {', '.join(hidden[:MAX_NAMED])}")
+    return lines
 
 
 def _summary_text(
@@ -244,18 +286,11 @@ def _summary_text(
     clean: bool,
     findings: list[Finding],
     measurements: tuple[checks.Measurement, ...],
+    hidden: dict[str, tuple[str, ...]],
 ) -> str:
     lines = []
     for role, rs in role_stats.items():
-        what = "data" if role == "data" else f"{role} data"
-        lines.append(
-            f"{what}: {rs.num_examples:,} examples, {rs.bad_records.total:,} bad records"
-            + (
-                f" ({', '.join(f'{n:,} {k}' for k, n in sorted(rs.bad_records.counts.items()))})"
-                if rs.bad_records.total
-                else ""
-            )
-        )
+        lines += _role_lines(role, rs, hidden.get(role, ()))
     action = {
         "inferred": "inferred from this span and written (review and commit it)",
         "updated": f"updated from this span (previous version kept as {schema_outcome.backup_path})",
@@ -347,7 +382,7 @@ def run_gate(config: ValidationConfig) -> GateResult:
 
     result = checks.check(
         data.statistics,
-        schema.with_comparators(outcome.schema, config.thresholds),
+        schema.with_comparators(outcome.schema, config.thresholds, config.label),
         environment=config.environment,
         previous_statistics=previous_stats,
         serving_statistics=serving.statistics if serving else None,
@@ -402,6 +437,7 @@ def run_gate(config: ValidationConfig) -> GateResult:
         clean=clean,
         findings=findings,
         measurements=result.measurements,
+        hidden={spec.role: spec.hidden_files for spec in specs},
     )
     gate_result = dataclasses.replace(gate_result, summary=summary, seconds=time.monotonic() - start)
     _write_artifacts(gate_result, result, role_stats, previous_stats)

@@ -4,8 +4,10 @@
 glob matching no file is a usage error); ``read_record_batches`` adds the
 Beam read and decode steps for one input to a pipeline and returns two
 PCollections: the record batches TFDV takes, and the records that could not
-be decoded (malformed CSV lines, unparseable protos, unreadable images).
-Bad records are counted and sampled, never dropped silently.
+be decoded (malformed CSV lines, unparseable protos, unusable image files,
+corrupt TFRecord files). Bad records are counted and sampled, never dropped
+silently. An image file is judged by ``input_fns.image_folder.classify_image_file``,
+the trainer's own check: a file the gate passes, the trainer reads.
 """
 
 from __future__ import annotations
@@ -25,23 +27,28 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from common.errors import UsageError
+from input_fns import image_folder
 
 IMAGE_FEATURE = "image"
 FILE_NAME_FEATURE = "file_name"
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
+IMAGE_EXTENSIONS = image_folder.IMAGE_EXTENSIONS
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 
 # Bad-record kinds, as they appear in the report.
 MALFORMED_CSV_LINE = "malformed_csv_line"
 UNPARSEABLE_RECORD = "unparseable_record"
-UNREADABLE_FILE = "unreadable_file"
-NOT_AN_IMAGE_FILE = "not_an_image_file"
+# A TFRecord file whose framing or CRC breaks (torn, truncated, overwritten): the records after
+# the damage cannot be read, nor counted. Image files are counted by image_folder's kinds
+# ("zero bytes", "truncated JPEG", "unsupported format .webp", ...).
+CORRUPT_TFRECORD_FILE = "corrupt_tfrecord_file"
 
 _BAD = "bad"
 _SAMPLE_CHARS = 160
 # Larger batches amortize TFDV's per-batch, per-feature Python work: 4096 took ~15% less CPU than 1000.
 RECORD_BATCH_SIZE = 4096
 IMAGE_BATCH_SIZE = 100
+# A TFRecord record on disk: length (8 bytes), its CRC (4), the data, the data's CRC (4).
+_FRAMING_BYTES = 16
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,9 +61,9 @@ class InputSpec:
     patterns: tuple[str, ...]
     files: tuple[str, ...]
     csv_columns: tuple[str, ...] = ()
-    # Image folders: the class folder of each file in ``files``.
+    # Image folders: the class folder of each file in ``files`` (every file but hidden ones).
     image_labels: tuple[str, ...] = ()
-    other_files: tuple[str, ...] = ()  # image folders: files that are not images
+    hidden_files: tuple[str, ...] = ()  # image folders: .DS_Store and friends, named and not read
 
     @property
     def num_bytes(self) -> int:
@@ -149,10 +156,10 @@ def _csv_columns(files: list[str], delimiter: str, flag: str) -> tuple[str, ...]
 
 
 def _resolve_image_folders(patterns: tuple[str, ...], *, role: str, flag: str) -> InputSpec:
-    """root/<class>/<image>: the class folder is the label."""
+    """root/<class>/<file>: the class folder is the label; every file is read or named."""
     files: list[str] = []
     labels: list[str] = []
-    others: list[str] = []
+    hidden: list[str] = []
     for root in patterns:
         if not tf.io.gfile.isdir(root):
             raise UsageError(flag, f"'{root}' is not a directory of class folders")
@@ -163,18 +170,17 @@ def _resolve_image_folders(patterns: tuple[str, ...], *, role: str, flag: str) -
                 continue
             for dirpath, _, names in tf.io.gfile.walk(class_dir):
                 for name in sorted(names):
-                    if name.startswith("."):  # .DS_Store and friends are not data
-                        continue
                     path = os.path.join(dirpath, name)
-                    if name.lower().endswith(IMAGE_EXTENSIONS):
-                        files.append(path)
-                        labels.append(label)
-                    else:
-                        others.append(path)
-    if not files:
+                    if name.startswith("."):  # .DS_Store and friends are not data: named, not counted
+                        hidden.append(path)
+                        continue
+                    # Every other file is read: one without an image extension becomes a bad record.
+                    files.append(path)
+                    labels.append(label)
+    if not any(image_folder.unsupported_extension(f) is None for f in files):
         raise UsageError(flag, f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {list(patterns)}/<class>/")
     return InputSpec(
-        role, flag, "images", patterns, tuple(files), image_labels=tuple(labels), other_files=tuple(others)
+        role, flag, "images", patterns, tuple(files), image_labels=tuple(labels), hidden_files=tuple(hidden)
     )
 
 
@@ -317,22 +323,22 @@ class _CsvRowsToRecordBatch(beam.DoFn):
 
 
 class _ImageToExample(beam.DoFn):
-    """(path, class) -> a serialized tf.Example with the encoded image, label and file name."""
+    """(path, class) -> a serialized tf.Example with the encoded image, label and file name.
+
+    A file the trainer would skip (image_folder.classify_image_file) is a bad record naming
+    its path and reason, never an example TFDV's image decoder then fails the job on.
+    """
 
     def __init__(self, label_feature: str):
         self._label_feature = label_feature
 
     def process(self, item: tuple[str, str]) -> Iterator:
         path, label = item
-        try:
-            with tf.io.gfile.GFile(path, "rb") as f:
-                encoded = f.read()
-        except (tf.errors.OpError, OSError) as err:
-            encoded, problem = None, str(err)
-        if encoded is None:
-            yield beam.pvalue.TaggedOutput(_BAD, _bad(UNREADABLE_FILE, problem, path))
-        else:
+        encoded, bad = image_folder.read_image_file(path)
+        if bad is None:
             yield self._example(path, label, encoded)
+        else:
+            yield beam.pvalue.TaggedOutput(_BAD, _bad(bad.kind, bad.reason, path))
 
     def _example(self, path: str, label: str, encoded: bytes) -> bytes:
         feature = {
@@ -378,60 +384,96 @@ def _read_lines(pipeline: beam.Pipeline, spec: InputSpec, label: str) -> beam.PC
     return reads | f"{label}Flatten" >> beam.Flatten()
 
 
+def _csv_batches(pipeline: beam.Pipeline, spec: InputSpec, delimiter: str) -> tuple[beam.PCollection, list]:
+    step = spec.role.capitalize()
+    parse = _ParseCsvLines(len(spec.csv_columns), delimiter)
+    batch = beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
+    # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
+    # turned into strings must show up as a type anomaly, not as a crash or a dropped row.
+    # The files are read twice, once for the types and once for the rows: a side input
+    # computed from the rows themselves would hold every parsed row in memory until then.
+    typed = _read_lines(pipeline, spec, f"{step}TypesRead") | f"{step}TypesParse" >> beam.ParDo(parse).with_outputs(
+        _BAD, main="rows"
+    )
+    kinds = beam.pvalue.AsSingleton(
+        typed.rows
+        | f"{step}TypesBatch" >> batch
+        | f"{step}InferColumnTypes" >> beam.CombineGlobally(_InferCsvTypes(len(spec.csv_columns)))
+    )
+    parsed = _read_lines(pipeline, spec, f"{step}Read") | f"{step}ParseCsv" >> beam.ParDo(parse).with_outputs(
+        _BAD, main="rows"
+    )
+    batches = (
+        parsed.rows
+        | f"{step}BatchRows" >> batch
+        | f"{step}RowsToArrow" >> beam.ParDo(_CsvRowsToRecordBatch(spec.csv_columns), kinds)
+    )
+    return batches, [parsed[_BAD]]
+
+
+class _ReadTFRecordFile(beam.DoFn):
+    """A TFRecord file -> its records; a corrupt one (torn, bad CRC) -> its readable records and a bad record.
+
+    Beam's ReadFromTFRecord fails the whole job on a torn file ("the statistics job
+    failed"); read here, the damage is a finding naming the file, as the trainer's
+    --on_corrupt_record names it. A TFRecord file cannot be split anyway: one file per call.
+    """
+
+    def setup(self) -> None:
+        self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", CORRUPT_TFRECORD_FILE)
+
+    def process(self, path: str) -> Iterator:
+        compressed = path.lower().endswith((".gz", ".gzip"))
+        count = consumed = 0
+        try:
+            dataset = tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "")
+            for record in dataset.as_numpy_iterator():
+                count += 1
+                consumed += len(record) + _FRAMING_BYTES
+                yield record
+        except tf.errors.OpError as err:
+            yield self._corrupt(path, f"{image_folder.decoder_message(err)}; {count:,} readable records before it")
+            return
+        # TensorFlow's reader ends quietly at a tail shorter than a record header: a torn record too.
+        tail = 0 if compressed else _size(path) - consumed
+        if tail > 0:
+            yield self._corrupt(path, f"{tail:,} bytes after its {count:,} whole records: a torn record")
+
+    def _corrupt(self, path: str, reason: str) -> beam.pvalue.TaggedOutput:
+        self._bad_counter.inc()
+        return beam.pvalue.TaggedOutput(_BAD, _bad(CORRUPT_TFRECORD_FILE, reason, path))
+
+
+def _example_records(pipeline: beam.Pipeline, spec: InputSpec, label: str | None) -> tuple[beam.PCollection, list]:
+    """Serialized tf.Examples of a TFRecord input or an image folder, and the bad records found reading them."""
+    step = spec.role.capitalize()
+    if spec.format == "images":
+        items = list(zip(spec.files, spec.image_labels, strict=True))
+        converted = (
+            pipeline
+            | f"{step}ListImages" >> beam.Create(items, reshuffle=True)
+            | f"{step}ImagesToExamples"
+            >> beam.ParDo(_ImageToExample(label or "label")).with_outputs(_BAD, main="examples")
+        )
+        return converted.examples, [converted[_BAD]]
+    read = (
+        pipeline
+        | f"{step}ListTFRecordFiles" >> beam.Create(list(spec.files), reshuffle=True)
+        | f"{step}ReadTFRecord" >> beam.ParDo(_ReadTFRecordFile()).with_outputs(_BAD, main="records")
+    )
+    return read.records, [read[_BAD]]
+
+
 def read_record_batches(
     pipeline: beam.Pipeline, spec: InputSpec, *, label: str | None, delimiter: str, progress_every: int
 ) -> tuple[beam.PCollection, beam.PCollection]:
     """Adds the read + decode steps for ``spec``: (record batches, bad records)."""
     step = spec.role.capitalize()
-    bad_parts = []
     if spec.format == "csv":
-        parse = _ParseCsvLines(len(spec.csv_columns), delimiter)
-        batch = beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
-        # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
-        # turned into strings must show up as a type anomaly, not as a crash or a dropped row.
-        # The files are read twice, once for the types and once for the rows: a side input
-        # computed from the rows themselves would hold every parsed row in memory until then.
-        typed = _read_lines(pipeline, spec, f"{step}TypesRead") | f"{step}TypesParse" >> beam.ParDo(parse).with_outputs(
-            _BAD, main="rows"
-        )
-        kinds = beam.pvalue.AsSingleton(
-            typed.rows
-            | f"{step}TypesBatch" >> batch
-            | f"{step}InferColumnTypes" >> beam.CombineGlobally(_InferCsvTypes(len(spec.csv_columns)))
-        )
-        parsed = _read_lines(pipeline, spec, f"{step}Read") | f"{step}ParseCsv" >> beam.ParDo(parse).with_outputs(
-            _BAD, main="rows"
-        )
-        bad_parts.append(parsed[_BAD])
-        batches = (
-            parsed.rows
-            | f"{step}BatchRows" >> batch
-            | f"{step}RowsToArrow" >> beam.ParDo(_CsvRowsToRecordBatch(spec.csv_columns), kinds)
-        )
+        batches, bad_parts = _csv_batches(pipeline, spec, delimiter)
     else:
-        if spec.format == "images":
-            items = list(zip(spec.files, spec.image_labels, strict=True))
-            converted = (
-                pipeline
-                | f"{step}ListImages" >> beam.Create(items, reshuffle=True)
-                | f"{step}ImagesToExamples"
-                >> beam.ParDo(_ImageToExample(label or "label")).with_outputs(_BAD, main="examples")
-            )
-            bad_parts.append(converted[_BAD])
-            if spec.other_files:
-                bad_parts.append(
-                    pipeline
-                    | f"{step}OtherFiles"
-                    >> beam.Create([_bad(NOT_AN_IMAGE_FILE, os.path.basename(p), p) for p in spec.other_files])
-                )
-            records = converted.examples
-            batch_size = IMAGE_BATCH_SIZE
-        else:
-            records = [
-                pipeline | f"{step}ReadTFRecord{i}" >> beam.io.ReadFromTFRecord(pattern)
-                for i, pattern in enumerate(spec.patterns)
-            ] | f"{step}FlattenRecords" >> beam.Flatten()
-            batch_size = RECORD_BATCH_SIZE
+        records, bad_parts = _example_records(pipeline, spec, label)
+        batch_size = IMAGE_BATCH_SIZE if spec.format == "images" else RECORD_BATCH_SIZE
         decoded = (
             records
             | f"{step}BatchRecords" >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
@@ -447,15 +489,16 @@ def read_record_batches(
 class SummarizeBadRecords(beam.CombineFn):
     """Counts per kind and the first few samples: a bad-records report of bounded size."""
 
-    MAX_SAMPLES = 10
+    MAX_SAMPLES = 10  # per kind: a rare kind (one torn file) is named even among many of another
 
     def create_accumulator(self) -> dict:
         return {"counts": {}, "samples": []}
 
     def add_input(self, acc: dict, bad: dict) -> dict:
-        acc["counts"][bad["kind"]] = acc["counts"].get(bad["kind"], 0) + 1
-        if len(acc["samples"]) < self.MAX_SAMPLES:
+        kind = bad["kind"]
+        if acc["counts"].get(kind, 0) < self.MAX_SAMPLES:
             acc["samples"].append(bad)
+        acc["counts"][kind] = acc["counts"].get(kind, 0) + 1
         return acc
 
     def merge_accumulators(self, accs: Iterable[dict]) -> dict:
@@ -463,8 +506,19 @@ class SummarizeBadRecords(beam.CombineFn):
         for acc in accs:
             for kind, n in acc["counts"].items():
                 merged["counts"][kind] = merged["counts"].get(kind, 0) + n
-            merged["samples"].extend(acc["samples"][: self.MAX_SAMPLES - len(merged["samples"])])
+            merged["samples"].extend(acc["samples"])
+        merged["samples"] = self._trimmed(merged["samples"])
         return merged
 
     def extract_output(self, acc: dict) -> dict:
-        return acc
+        return {"counts": acc["counts"], "samples": self._trimmed(acc["samples"])}
+
+    def _trimmed(self, samples: list[dict]) -> list[dict]:
+        """At most MAX_SAMPLES of each kind, in a fixed order (the same report on every run)."""
+        kept: dict[str, int] = {}
+        out = []
+        for sample in sorted(samples, key=lambda b: (b["kind"], b["where"], b["sample"])):
+            if kept.get(sample["kind"], 0) < self.MAX_SAMPLES:
+                kept[sample["kind"]] = kept.get(sample["kind"], 0) + 1
+                out.append(sample)
+        return out

@@ -97,8 +97,13 @@ def _curate_label(schema: schema_pb2.Schema, statistics, label: str) -> None:
     if SERVING not in feature.not_in_environment:
         feature.not_in_environment.append(SERVING)
     stats = _feature_stats(statistics, label)
-    if feature.type != schema_pb2.INT or stats is None:
-        return  # a string label keeps its inferred string domain
+    if stats is None:
+        return
+    if feature.type == schema_pb2.BYTES:
+        _label_string_domain(schema, feature, stats)
+        return
+    if feature.type != schema_pb2.INT:
+        return
     # Statistics mark an integer label categorical: infer_schema gives it a string domain of
     # its values, which does not fit an INT feature. Turn it into an integer range of classes.
     values: list[int] = []
@@ -113,6 +118,27 @@ def _curate_label(schema: schema_pb2.Schema, statistics, label: str) -> None:
     if values:
         feature.int_domain.min = min(values)
         feature.int_domain.max = max(values)
+
+
+def _label_string_domain(
+    schema: schema_pb2.Schema, feature: schema_pb2.Feature, stats: statistics_pb2.FeatureNameStatistics
+) -> None:
+    """A bytes label is a category, whatever its values look like.
+
+    Class folders named 0-9 hold bytes that parse as integers: TFDV infers an (empty)
+    int_domain for them, which is no category, so no drift comparator would be set and a
+    new class would be no anomaly. The label gets the string domain of its classes instead.
+    """
+    if feature.WhichOneof("domain_info") in ("domain", "string_domain"):
+        return
+    values = sorted({v.value for v in stats.string_stats.top_values} | _rank_labels(stats))
+    feature.ClearField(feature.WhichOneof("domain_info") or "string_domain")
+    if values:
+        feature.string_domain.value.extend(values)
+
+
+def _rank_labels(stats: statistics_pb2.FeatureNameStatistics) -> set[str]:
+    return {b.label for b in stats.string_stats.rank_histogram.buckets}
 
 
 def _clear_identifier_domains(schema: schema_pb2.Schema, statistics) -> None:
@@ -198,19 +224,21 @@ def _set_comparator(feature: schema_pb2.Feature, field: str, categorical: bool, 
             comparator.jensen_shannon_divergence.threshold = threshold
 
 
-def with_comparators(schema: schema_pb2.Schema, thresholds: Thresholds) -> schema_pb2.Schema:
+def with_comparators(schema: schema_pb2.Schema, thresholds: Thresholds, label: str | None = None) -> schema_pb2.Schema:
     """A copy of ``schema`` with a drift and a skew comparator on every comparable feature.
 
-    Categorical features (a string domain, an integer marked categorical) use the
-    L-infinity distance; numeric ones the Jensen-Shannon divergence. Free bytes
-    (images, ids, text) have nothing to compare. Skew is not measured for
-    features absent in SERVING (the label).
+    Categorical features (a string domain, an integer marked categorical, and the
+    ``label`` whatever its domain says) use the L-infinity distance; numeric ones the
+    Jensen-Shannon divergence. Free bytes (images, ids, text) have nothing to compare.
+    Skew is not measured for features absent in SERVING (the label).
     """
     result = schema_pb2.Schema()
     result.CopyFrom(schema)
     for feature in result.feature:
         numeric = feature.type in (schema_pb2.INT, schema_pb2.FLOAT)
-        categorical = _has_categorical_domain(feature)
+        # The label is a category even when a schema curated before says otherwise
+        # (an int_domain on the bytes "0".."9" of class folders): its drift is always measured.
+        categorical = feature.name == label or _has_categorical_domain(feature)
         if not categorical and not numeric:
             continue
         if categorical:

@@ -106,7 +106,12 @@ def _ship_code_by_value(options: PipelineOptions) -> None:
     """
     import cloudpickle
 
+    from input_fns import image_folder, preprocessing
+
     cloudpickle.register_pickle_by_value(readers)
+    # The image check the workers run is the trainer's own (image_folder.read_image_file).
+    cloudpickle.register_pickle_by_value(image_folder)
+    cloudpickle.register_pickle_by_value(preprocessing)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     options.view_as(SetupOptions).pickle_library = "cloudpickle"
 

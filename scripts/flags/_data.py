@@ -5,6 +5,7 @@ from __future__ import annotations
 from absl import flags
 
 from common.params import ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
+from scripts.flags._gate import define_max_bad_record_fraction_flag
 from scripts.flags.core import FLAGS, record_from_flags
 
 _D = DataParams()
@@ -52,8 +53,11 @@ def define_data_flags() -> None:
     )
     flags.register_validator("val_fraction", lambda v: 0.0 < v < 1.0, "must be between 0 and 1, exclusive")
     flags.DEFINE_boolean(
-        "check_images", d.check_images, "image_folder: decode-check every file first; skip and count bad ones."
+        "check_images",
+        d.check_images,
+        "image_folder: decode-check every file first; skip and name bad ones (refused above --max_bad_record_fraction).",
     )
+    define_max_bad_record_fraction_flag()
     flags.DEFINE_string("train_files", d.train_files, "tfrecord/csv: training files, comma-separated globs.")
     flags.DEFINE_string(
         "validation_files", d.validation_files, "tfrecord/csv: validation files (required for tfrecord)."

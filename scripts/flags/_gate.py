@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from absl import flags
 
-from common.params import GateParams
+from common.params import MAX_BAD_RECORD_FRACTION, GateParams
 from pipeline.validation.config import RUNNING_MODES
 from scripts.flags.core import FLAGS
 
@@ -15,6 +15,18 @@ def define_allow_anomalies_flag() -> None:
         "allow_anomalies",
         False,
         "Go on despite the validation gate's findings; the verdict records that they were allowed.",
+    )
+
+
+def define_max_bad_record_fraction_flag() -> None:
+    """One threshold, defined once: the trainer's --check_images (data flags) and every gate read it."""
+    flags.DEFINE_float(
+        "max_bad_record_fraction",
+        MAX_BAD_RECORD_FRACTION,
+        "Bad records tolerated (unusable image files, malformed CSV lines, unparseable records), as a fraction "
+        "of all read: they are skipped and named; above it the data is refused (exit 3).",
+        lower_bound=0.0,
+        upper_bound=1.0,
     )
 
 

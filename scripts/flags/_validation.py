@@ -5,7 +5,7 @@ from __future__ import annotations
 from absl import flags
 
 from common.errors import UsageError
-from scripts.flags._gate import define_allow_anomalies_flag
+from scripts.flags._gate import define_allow_anomalies_flag, define_max_bad_record_fraction_flag
 from scripts.flags.core import FLAGS
 
 
@@ -25,9 +25,7 @@ def define_validation_flags() -> None:
     flags.DEFINE_boolean("update_schema", False, "Relax the curated schema to accept this span (kept as .bak).")
     define_allow_anomalies_flag()
     flags.DEFINE_string("previous_statistics", None, "Statistics to measure drift against; default: previous span.")
-    flags.DEFINE_float(
-        "max_bad_record_fraction", d.max_bad_record_fraction, "Bad records tolerated.", lower_bound=0.0, upper_bound=1.0
-    )
+    define_max_bad_record_fraction_flag()
     flags.DEFINE_string("csv_delimiter", d.csv_delimiter, "CSV field delimiter.")
     flags.DEFINE_boolean("semantic_domain_stats", d.semantic_domain_stats, "Image format/size, text, time stats.")
     t = d.thresholds
