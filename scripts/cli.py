@@ -33,11 +33,30 @@ def fail(message: str, exit_code: int = USAGE_EXIT) -> None:
     sys.exit(exit_code)
 
 
+# Counts, sizes and steps end up in int32 fields (protobufs, tensor shapes): nothing larger is a usable value.
+MAX_INT_FLAG = 2**31 - 1
+
+
 def _parse_flags(argv: list[str]) -> list[str]:
     try:
-        return flags.FLAGS(argv)
+        rest = flags.FLAGS(argv)
     except flags.Error as err:
         fail(str(err).splitlines()[0])
+    for name, flag in _kestrel_int_flags():
+        if flag.value is not None and abs(flag.value) > MAX_INT_FLAG:
+            fail(f"flag --{name}={flag.value}: out of range; allowed: at most {MAX_INT_FLAG:,} in absolute value")
+    return rest
+
+
+def _kestrel_int_flags() -> list[tuple[str, flags.Flag]]:
+    """The integer flags kestrel's own modules define (absl's and TensorFlow's keep their own rules)."""
+    return [
+        (flag.name, flag)
+        for module, module_flags in flags.FLAGS.flags_by_module_dict().items()
+        if module.startswith("scripts")
+        for flag in module_flags
+        if isinstance(flag.parser, flags.IntegerParser)
+    ]
 
 
 _STORAGE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EDQUOT}

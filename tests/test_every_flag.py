@@ -876,15 +876,10 @@ def c_gate_running_mode(r, d):
     assert "computing statistics on DirectRunner (multi_threading" in out.stdout + out.stderr
 
 
-# Product bugs (xfail strict): each row passes once the bug is fixed, and then must be un-marked.
 
 
 def c_augment_saturation_grayscale(r, d):
     one_line_error(r("--augment_saturation=0.5"), "augment_saturation", "grayscale")
-
-
-def xfail(reason: str):
-    return pytest.mark.xfail(strict=True, reason=reason)
 
 
 ROWS = [

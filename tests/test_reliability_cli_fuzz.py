@@ -1,22 +1,26 @@
-"""Hostile flag values for every cheap entry point: each runs or ends with one `error:` line, never a traceback.
+"""Hostile flag values for every entry point: each case runs to the end or ends with one `error:` line.
 
-Property-based (hypothesis, derandomized): for a script, each case sets a few of its own flags to
-hostile values (negative, zero and huge ints; nan and inf floats; empty, unicode and very long
-strings; missing files; a regular file used as a directory; unknown enum values) on top of safe,
-cheap base flags. All of a script's cases run in one tests/cli_fuzz_harness.py process (TensorFlow
-is imported once). Exit status 2 is a usage error, 1 a runtime error (storage, a failed job); both
-must be one `error:` line.
+Property-based (hypothesis, derandomized). For each script, the base arguments are a valid, cheap
+run, and the base alone must exit 0: so a case is the real work with exactly one flag set to a
+hostile (or, sometimes, ordinary) value (negative, zero and huge ints; nan and inf floats; empty,
+unicode and very long strings; missing files; a regular file used as a directory; unknown enum
+values), and whatever it does not refuse it runs through to the end (training, the gate, the push,
+the benchmark). All of a script's cases run in one tests/cli_fuzz_harness.py process (TensorFlow is
+imported once); `{case}` in an argument is a fresh directory for each case.
 
-Not driven (each valid run takes minutes, and their flags are checked by their own tests):
-benchmark_datasets, benchmark_validation, benchmark_distribution, benchmark_suite,
-bottleneck_benchmark.
+A case fails on a traceback, an exit status outside 0-3, a non-zero exit without exactly one
+`error:` line, or running past the case timeout (a hang is a failure, not a pass). The flags left
+out of a script's draw are listed with it (LONG_RUN): their hostile-but-valid values mean a long
+run (a billion steps, a wait of days), which is what they ask for.
 """
 
-# bazel: size = "large"
+# bazel: size = "enormous"
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,10 +28,18 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from validation_spans import write_csv, write_image_folder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HARNESS = str(REPO_ROOT / "tests" / "cli_fuzz_harness.py")
-DOCUMENTED_EXIT_CODES = {0, 1, 2}
+# 0 ran, 1 a run that could not finish, 2 a usage error, 3 data refused by the gate (train, retrain, validate_data).
+DOCUMENTED_EXIT_CODES = {0, 1, 2, 3}
+CASE_TIMEOUT_SECS = 150
+
+# Flags whose valid values may ask for a long run; they are refused when out of range by their own tests.
+TRAINING_LONG_RUN = frozenset(
+    {"train_steps", "eval_steps", "eval_throttle_secs", "eval_start_delay_secs", "fine_tune_steps", "download"}
+)
 
 
 class Harness:
@@ -35,6 +47,7 @@ class Harness:
 
     def __init__(self, module: str, cwd: Path):
         # cwd is a scratch directory: fuzzed relative paths (--model_dir=",") land there, not in the repo.
+        env = {**os.environ, "KESTREL_FUZZ_CASE_TIMEOUT": str(CASE_TIMEOUT_SECS)}
         self.proc = subprocess.Popen(
             [sys.executable, HARNESS, module],
             cwd=cwd,
@@ -43,6 +56,7 @@ class Harness:
             stderr=subprocess.DEVNULL,
             text=True,
             bufsize=1,
+            env=env,
         )
         self.flags = {f["name"]: f for f in json.loads(self.proc.stdout.readline())["flags"]}
 
@@ -58,11 +72,11 @@ class Harness:
         self.proc.wait(timeout=60)
 
 
-def hostile_values(flag: dict, paths: dict) -> st.SearchStrategy[list[str]]:
-    """Arguments setting ``flag`` to a hostile (or, sometimes, ordinary) value."""
+def hostile_values(flag: dict, paths: dict) -> st.SearchStrategy[str]:
+    """One hostile (or, sometimes, ordinary) argument for ``flag``."""
     name, kind = flag["name"], flag["type"]
     if kind == "bool":
-        return st.sampled_from([[f"--{name}"], [f"--no{name}"], [f"--{name}=maybe"]])
+        return st.sampled_from([f"--{name}", f"--no{name}", f"--{name}=maybe"])
     if kind == "int":
         values = st.sampled_from(["-1", "0", "1", "-9223372036854775809", str(10**30), "1.5", "abc", ""])
     elif kind == "float":
@@ -70,109 +84,160 @@ def hostile_values(flag: dict, paths: dict) -> st.SearchStrategy[list[str]]:
     elif kind == "enum":
         values = st.sampled_from(["bogus", "", "ÜNÏ", *flag["enum_values"]])
     else:  # string, list, multi_string
+        fixed = ["", "x" * 5000, "ünïcödé✓", paths["missing"], paths["file_as_dir"], paths["file"], ",,", "-1"]
         values = st.one_of(
-            st.sampled_from(
-                [
-                    "",
-                    "x" * 5000,
-                    "ünïcödé✓",
-                    paths["missing"],
-                    paths["file_as_dir"],
-                    paths["file"],
-                    ",,",
-                    "-1",
-                ]
-            ),
+            st.sampled_from(fixed),
             st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=20),
         )
-    return values.map(lambda v: [f"--{name}={v}"])
+    return values.map(lambda v: f"--{name}={v}")
 
 
-def fuzz(module: str, base: list[str], cases: int, tmp_path: Path, skip: frozenset[str] = frozenset()) -> None:
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    module: str
+    cases: int
+    skip: frozenset[str] = frozenset()  # flags not drawn: long runs, or what the base itself must set
+
+
+class CaseDirs:
+    """`{case}` in the base arguments becomes a fresh directory per case (a run's outputs are its own)."""
+
+    def __init__(self, root: Path):
+        self.root, self.count = root, 0
+
+    def expand(self, args: list[str]) -> list[str]:
+        self.count += 1
+        case = self.root / f"case-{self.count}"
+        return [a.replace("{case}", str(case)) for a in args]
+
+
+def check(module: str, args: list[str], result: dict) -> None:
+    said = "\n".join(line[:300] for line in result["stderr_lines"][-40:])
+    args = [a if len(a) < 120 else f"{a[:60]}...({len(a)} chars)" for a in args]
+    assert not result["timeout"], f"{module} {args}: still running after {CASE_TIMEOUT_SECS} s (a hang)"
+    assert not result["traceback"], f"{module} {args}:\n{said}"
+    assert result["exit_code"] in DOCUMENTED_EXIT_CODES, f"{module} {args}: exit {result['exit_code']}\n{said}"
+    if result["exit_code"] != 0:
+        errors = [line for line in result["stderr_lines"] if line.startswith("error: ")]
+        assert len(errors) == 1, f"{module} {args}: {len(errors)} error lines\n{said}"
+
+
+def fuzz(entry: Entry, base: list[str], tmp_path: Path) -> dict[int, int]:
+    """Run the base (must exit 0), then ``entry.cases`` cases of one hostile flag each; returns exit counts."""
     regular = tmp_path / "regular_file"
     regular.write_text("not a directory\n")
-    paths = {
-        "missing": str(tmp_path / "does" / "not" / "exist"),
-        "file_as_dir": str(regular / "sub"),
-        "file": str(regular),
-    }
+    paths = {"missing": str(tmp_path / "does" / "not" / "exist"), "file_as_dir": str(regular / "sub")}
+    paths["file"] = str(regular)
     scratch = tmp_path / "cwd"
     scratch.mkdir(exist_ok=True)
-    harness = Harness(module, scratch)
-    names = sorted(n for n in harness.flags if n not in skip)
-    seen: list[tuple[list[str], dict]] = []
-
-    @settings(
-        max_examples=cases,
-        derandomize=True,
-        deadline=None,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    @given(data=st.data())
-    def case(data) -> None:
-        chosen = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
-        args = list(base)
-        for name in chosen:
-            args += data.draw(hostile_values(harness.flags[name], paths))
-        result = harness.run(args)
-        seen.append((args, result))
-        assert not result["traceback"], f"{module} {args}:\n" + "\n".join(result["stderr_lines"])
-        assert result["exit_code"] in DOCUMENTED_EXIT_CODES, (args, result)
-        if result["exit_code"] != 0:
-            errors = [line for line in result["stderr_lines"] if line.startswith("error: ")]
-            assert len(errors) == 1, (args, result["stderr_lines"])
-
+    dirs = CaseDirs(tmp_path / "cases")
+    harness = Harness(entry.module, scratch)
+    names = sorted(n for n in harness.flags if n not in entry.skip)
+    seen: list[dict] = []
     try:
+        first = harness.run(dirs.expand(base))
+        assert first["exit_code"] == 0, f"the base run fails: {base}\n" + "\n".join(first["stderr_lines"][-40:])
+
+        @settings(
+            max_examples=entry.cases,
+            derandomize=True,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        @given(data=st.data())
+        def case(data) -> None:
+            name = data.draw(st.sampled_from(names))
+            args = [*dirs.expand(base), data.draw(hostile_values(harness.flags[name], paths))]
+            result = harness.run(args)
+            seen.append(result)
+            check(entry.module, args, result)
+
         case()
     finally:
         harness.close()
-    counts = {code: sum(r["exit_code"] == code for _, r in seen) for code in sorted({r["exit_code"] for _, r in seen})}
-    print(f"{module}: {len(seen)} cases, exit codes {counts}")
-    # The hostile values must actually be refused somewhere, not all silently accepted.
-    assert any(r["exit_code"] == 2 for _, r in seen)
+    counts = {code: sum(r["exit_code"] == code for r in seen) for code in sorted({r["exit_code"] for r in seen})}
+    print(f"{entry.module}: {len(seen)} cases on a valid base, exit codes {counts}")
+    assert counts.get(2), f"{entry.module}: no hostile value was refused"
+    return counts
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> dict[str, Path]:
+    """Small valid inputs the bases read: a CSV, image folders (spans, a holdout) and one PNG."""
+    root = tmp_path_factory.mktemp("fuzz_inputs")
+    rows = [{"x": i % 7 / 7.0, "y": float(i % 3), "label": i % 2} for i in range(60)]
+    spans = root / "spans"
+    write_image_folder(spans / "span-1", per_class=24)
+    return {
+        "csv": write_csv(root / "data.csv", rows),
+        "spans": spans,
+        "holdout": write_image_folder(root / "holdout", per_class=10),
+        "image": next((root / "holdout" / "cat").iterdir()),
+    }
 
 
 def test_launch_tpu_vm_flags(tmp_path):
     base = ["--dry_run", "--name=kestrel-fuzz", "--zone=us-central1-a", "--project=p", "--job_dir=gs://b/j"]
-    fuzz("scripts.launch_tpu_vm", base, 25, tmp_path, skip=frozenset({"dry_run"}))
+    fuzz(Entry("scripts.launch_tpu_vm", 25, frozenset({"dry_run"})), base, tmp_path)
 
 
 def test_launch_vertex_job_flags(tmp_path):
-    base = [
-        "--dry_run",
-        "--display_name=kestrel-fuzz",
-        "--region=us-central1",
-        "--image_uri=example.com/kestrel:latest",
-        "--job_dir=gs://b/j",
-        f"--config_out={tmp_path / 'vertex.json'}",
-    ]
-    fuzz("scripts.launch_vertex_job", base, 25, tmp_path, skip=frozenset({"dry_run"}))
+    base = ["--dry_run", "--display_name=kestrel-fuzz", "--region=us-central1"]
+    base += ["--image_uri=example.com/kestrel:latest", "--job_dir=gs://b/j", "--config_out={case}/vertex.json"]
+    fuzz(Entry("scripts.launch_vertex_job", 25, frozenset({"dry_run"})), base, tmp_path)
 
 
-def test_predict_flags(tmp_path):
-    image = tmp_path / "x.png"
-    image.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    fuzz("scripts.predict", [f"--export_dir={tmp_path / 'no_export'}", f"--images={image}"], 20, tmp_path)
+def test_predict_flags(trained_digits, files, tmp_path):
+    base = [f"--export_dir={trained_digits.export_path}", f"--images={files['image']}"]
+    fuzz(Entry("scripts.predict", 15), base, tmp_path)
 
 
-def test_validate_data_flags(tmp_path):
-    base = [f"--data={tmp_path / 'none' / '*.tfrecord'}", f"--artifacts_dir={tmp_path / 'artifacts'}"]
-    fuzz("scripts.validate_data", base, 20, tmp_path, skip=frozenset({"beam_args"}))
+def test_validate_data_flags(files, tmp_path):
+    base = [f"--data={files['csv']}", "--artifacts_dir={case}", "--direct_running_mode=in_memory"]
+    fuzz(Entry("scripts.validate_data", 10, frozenset({"beam_args"})), base, tmp_path)
 
 
-# Flags whose hostile-but-valid values mean a long run (huge step counts, waits) rather than an error.
-_LONG_RUN_FLAGS = frozenset(
-    {"train_steps", "eval_steps", "eval_throttle_secs", "eval_start_delay_secs", "download", "dataset"}
-)
+def test_train_flags(tfds_data_dir, tmp_path):
+    base = ["--train_steps=2", "--novalidate_data", "--model_dir={case}", f"--data_dir={tfds_data_dir}"]
+    base += ["--eval_throttle_secs=0", "--noreport"]
+    counts = fuzz(Entry("scripts.train", 14, TRAINING_LONG_RUN | {"model_dir", "dataset"}), base, tmp_path)
+    assert counts.get(0), "no case trained to the end"
 
 
-@pytest.mark.parametrize("module", ["scripts.train", "scripts.retrain"])
-def test_train_flags(module, tfds_data_dir, tmp_path):
-    base = [
-        "--train_steps=1",
-        "--novalidate_data",
-        f"--model_dir={tmp_path / 'model'}",
-        f"--data_dir={tfds_data_dir}",
-    ]
-    fuzz(module, base, 8, tmp_path, skip=_LONG_RUN_FLAGS | {"model_dir", "validate_data"})
+def test_retrain_flags(files, tmp_path):
+    base = [f"--spans={files['spans']}", f"--holdout={files['holdout']}", "--work_dir={case}/work"]
+    base += ["--serving_dir={case}/serving", "--model_name=fuzz", "--train_steps=2", "--image_size=8"]
+    base += ["--batch_size=8", "--noreport", "--validation_running_mode=in_memory", "--bless_floor=0"]
+    long_run = TRAINING_LONG_RUN | {"every", "lock_timeout_secs"}
+    fuzz(Entry("scripts.retrain", 6, long_run | {"spans", "work_dir"}), base, tmp_path)
+
+
+def test_benchmark_datasets_flags(files, tmp_path):
+    base = [f"--image_dir={files['holdout']}", "--image_size=8", "--batch_size=4", "--repeats=1"]
+    base += ["--variants=naive", "--epochs=1", "--out_dir={case}"]
+    skip = frozenset({"repeats", "epochs", "generate_images", "image_dir", "download", "dataset"})
+    fuzz(Entry("scripts.benchmark_datasets", 8, skip), base, tmp_path)
+
+
+def test_benchmark_validation_flags(tmp_path):
+    base = ["--out={case}", "--rows=200", "--shards=1", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    fuzz(Entry("scripts.benchmark_validation", 5, frozenset({"rows", "shards"})), base, tmp_path)
+
+
+def test_benchmark_distribution_flags(tfds_data_dir, tmp_path):
+    base = ["--output_dir={case}", f"--data_dir={tfds_data_dir}", "--steps=10", "--warmup_steps=1"]
+    base += ["--batch_sizes=16", "--strategies=one_device"]
+    fuzz(Entry("scripts.benchmark_distribution", 4, frozenset({"steps", "warmup_steps"})), base, tmp_path)
+
+
+def test_bottleneck_benchmark_flags(tfds_data_dir, tmp_path):
+    base = ["--out_dir={case}", f"--data_dir={tfds_data_dir}", "--weights=none", "--epochs=2", "--image_size=32"]
+    base += ["--model=mobilenet_v2", "--batch_size=64"]
+    fuzz(Entry("scripts.bottleneck_benchmark", 4, frozenset({"epochs", "dataset", "image_size"})), base, tmp_path)
+
+
+def test_benchmark_suite_flags(tfds_data_dir, tmp_path):
+    base = ["--out_dir={case}", f"--data_dir={tfds_data_dir}", "--quick", "--benchmarks=validation"]
+    base += ["--validation_rows=200"]
+    fuzz(Entry("scripts.benchmark_suite", 4, frozenset({"quick", "benchmarks", "repeats"})), base, tmp_path)

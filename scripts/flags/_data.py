@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from absl import flags
 
 from common.params import ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
@@ -86,6 +88,7 @@ def _define_pipeline_flags() -> None:
     d = _D
     flags.DEFINE_integer("shuffle_buffer", d.shuffle_buffer, "Shuffle buffer, in examples.", lower_bound=1)
     flags.DEFINE_string("cache", d.cache, "Cache decoded examples: none, memory, or a file path prefix.")
+    flags.register_validator("cache", _cache_ok, _CACHE_RULE)
     flags.DEFINE_boolean("deterministic", d.deterministic, "Keep element order under parallel maps (reproducible).")
     flags.DEFINE_boolean("drop_remainder", d.drop_remainder, "Drop partial batches in evaluation and prediction too.")
     flags.DEFINE_boolean("synthetic_data", d.synthetic, "Random data of the source's shapes, no I/O (benchmarks).")
@@ -95,6 +98,18 @@ def _define_pipeline_flags() -> None:
         list(ON_CORRUPT_RECORD),
         "tfrecord: fail naming a corrupt file, or skip its unreadable records and count them.",
     )
+
+
+# tf.data appends shard and lock suffixes to the prefix; a file name stays under the usual 255 bytes.
+_MAX_CACHE_NAME = 200
+_CACHE_RULE = f"allowed: none, memory, or a file path prefix in an existing directory, name under {_MAX_CACHE_NAME} bytes"
+
+
+def _cache_ok(value: str) -> bool:
+    if value in ("none", "memory") or "://" in value:
+        return True
+    folder, name = os.path.split(os.path.abspath(value))
+    return bool(name) and len(name.encode()) < _MAX_CACHE_NAME and os.path.isdir(folder)
 
 
 def _define_augment_flags() -> None:
