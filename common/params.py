@@ -15,6 +15,8 @@ from common.errors import UsageError
 
 SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 ON_CORRUPT_RECORD = ("fail", "skip")
+# --cache: these two words, or a file path prefix.
+CACHE_NONE, CACHE_MEMORY = "none", "memory"
 ENGINES = ("estimator", "keras", "tpu_estimator")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "cosine")
@@ -120,7 +122,7 @@ class DataParams:
     class_names: str | None = None  # comma-separated, or a file with one name per line
     csv_separator: str = ","
     # The tf.data pipeline (input_fns.pipeline_ops) and training-only augmentation.
-    cache: str = "none"  # none | memory | a file path prefix
+    cache: str = CACHE_NONE  # CACHE_NONE | CACHE_MEMORY | a file path prefix
     deterministic: bool = True
     drop_remainder: bool = False  # in EVAL/PREDICT too (TPU static shapes); TRAIN always drops
     synthetic: bool = False  # random data of the same shapes, no I/O

@@ -15,14 +15,13 @@ import tensorflow as tf
 from absl import logging
 
 from common.errors import UsageError
+from common.params import CACHE_MEMORY, CACHE_NONE
 
 TRAIN = tf.estimator.ModeKeys.TRAIN
 EVAL = tf.estimator.ModeKeys.EVAL
 PREDICT = tf.estimator.ModeKeys.PREDICT
 MODES = (TRAIN, EVAL, PREDICT)
 
-CACHE_NONE = "none"
-CACHE_MEMORY = "memory"
 
 # What a corrupt TFRecord shard (tf.errors.DataLossError) does: stop naming the file, or skip its
 # unreadable records and say how many files and readable records that left.

@@ -876,8 +876,6 @@ def c_gate_running_mode(r, d):
     assert "computing statistics on DirectRunner (multi_threading" in out.stdout + out.stderr
 
 
-
-
 def c_augment_saturation_grayscale(r, d):
     one_line_error(r("--augment_saturation=0.5"), "augment_saturation", "grayscale")
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 import io
+import os
 import resource
 import struct
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import REPO_ROOT
 
 from common.names import SERVING_KEY
 from common.params import TRAIN, VALIDATION
@@ -20,12 +26,27 @@ HUGE = 20_000
 
 
 def _png(width: int, height: int, pixels: bytes | None = None) -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grayscale
     raw = pixels if pixels is not None else b"".join(b"\0" + b"\x80" * width for _ in range(min(height, 4)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
+
+
+@functools.lru_cache(maxsize=1)
+def _valid_huge_png(side: int = HUGE) -> bytes:
+    """A complete, valid side x side 8-bit grayscale PNG of zeros that TF's own decoder accepts.
+
+    Its rows compress about 1000:1, so the file is some 400 KB while decoding it takes
+    side^2 bytes (400 MB; 1.2 GB as RGB): only kestrel's pixel bound stops it.
+    """
+    compressor = zlib.compressobj(9)
+    row = b"\0" * (side + 1)  # filter byte 0, then the row's pixels
+    idat = b"".join([*(compressor.compress(row) for _ in range(side)), compressor.flush()])
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _bmp(width: int, height: int) -> bytes:
@@ -39,6 +60,7 @@ def _jpeg(size: int = 16) -> bytes:
 
 HOSTILE = {
     "huge.png": _png(HUGE, HUGE),
+    "huge_valid.png": _valid_huge_png(),
     "huge.bmp": _bmp(HUGE, HUGE),
     "huge_topdown.bmp": _bmp(HUGE, -HUGE),
     "huge.gif": b"GIF89a" + struct.pack("<HH", 65535, 65535) + b"\0" * 16,
@@ -99,7 +121,7 @@ def test_serving_signature_rejects_a_huge_header_and_keeps_serving(tmp_path):
     path = export.export_keras_model(model, str(tmp_path), Serving(("a", "b"), "image", spec))
     serve = tf.saved_model.load(path).signatures[SERVING_KEY]
     before = _max_rss_mb()
-    for name in ("huge.png", "huge.bmp", "text.png"):
+    for name in ("huge.png", "huge_valid.png", "huge.bmp", "text.png"):
         with pytest.raises(tf.errors.InvalidArgumentError):
             serve(image_bytes=tf.constant([HOSTILE[name]]))
     assert _max_rss_mb() - before < 300
@@ -125,3 +147,46 @@ def test_pickle_bearing_npy_and_npz_are_refused(tmp_path):
     np.save(npy, payload)
     with pytest.raises(ValueError, match="allow_pickle"):
         np.load(npy, allow_pickle=False)
+
+
+# --- through the front door: scripts.train on an image folder holding the valid huge PNG ----------------
+
+MEMORY_BOUND_MB = 1024  # the run itself peaks near 650 MB; decoding the PNG (1.2 GB as RGB) cannot fit
+
+
+def _run_measured(args: list[str], tmp_path: Path) -> tuple[int, str, str, float]:
+    """``python -m scripts.train args``: exit status, stdout, stderr and the child's peak RSS in MB."""
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "scripts.train", *args], cwd=REPO_ROOT, stdout=stdout, stderr=stderr
+        )
+        # wait4: this child's own peak, not the largest of every child this pytest process has run.
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, out.read_text(), err.read_text(), usage.ru_maxrss / 1024
+
+
+def _png_rgb(pixels: np.ndarray) -> bytes:
+    return tf.io.encode_png(tf.constant(pixels)).numpy()
+
+
+def test_training_on_a_folder_with_a_valid_huge_png_skips_it_by_name_in_bounded_memory(tmp_path):
+    rng = np.random.default_rng(0)
+    images = tmp_path / "images"
+    for label, name in enumerate(("cat", "dog")):
+        (images / name).mkdir(parents=True)
+        for i in range(6):
+            pixels = rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * label)
+            (images / name / f"{i}.png").write_bytes(_png_rgb(pixels))
+    huge = images / "cat" / "huge.png"
+    huge.write_bytes(_valid_huge_png())
+    args = [f"--image_dir={images}", f"--model_dir={tmp_path / 'model'}", "--source=image_folder", "--image_size=8"]
+    args += ["--train_steps=2", "--novalidate_data", "--noreport", "--eval_throttle_secs=0"]
+
+    code, stdout, stderr, peak_mb = _run_measured(args, tmp_path)
+    assert code == 0, stderr[-3000:]
+    assert peak_mb < MEMORY_BOUND_MB, f"peak RSS {peak_mb:.0f} MB: the 20,000 x 20,000 PNG was decoded"
+    # Skipped and counted by name, not trained on: 12 good images + the huge one.
+    skipped = [line for line in stderr.splitlines() if "skipped 1 of 13 files" in line]
+    assert len(skipped) == 1 and skipped[0].endswith(str(huge)), stderr[-3000:]

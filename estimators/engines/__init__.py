@@ -50,6 +50,20 @@ class EarlyStopping:
     def higher_is_better(self) -> bool:
         return self.metric == "accuracy"
 
+    def announce(self, step: int, max_steps: int, stream: TextIO) -> None:
+        """The line both engines print when this rule ends a run (their own logs say it at INFO, hidden).
+
+        Not at max_steps: there the run ends anyway, and saying early stopping ended it would mislead.
+        """
+        if step >= max_steps:
+            return
+        print(
+            f"early stopping at step {step}: validation {self.metric} has not improved "
+            f"for {self.max_steps_without_improvement} steps",
+            file=stream,
+            flush=True,
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class Inputs:

@@ -56,7 +56,8 @@ class EstimatorEngine:
         progress = ProgressHook(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
         hooks = [progress]
         if job.early_stopping is not None:
-            hooks.append(_early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps))
+            hook = _early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps)
+            hooks.append(_Announced(hook, job.early_stopping, job.max_steps, job.stream))
         train_spec = tf.estimator.TrainSpec(
             job.input_fn(TRAIN, pipeline_ops.TRAIN), max_steps=job.max_steps, hooks=hooks
         )
@@ -175,6 +176,32 @@ def _early_stopping_hook(
         run_every_secs=None,
         run_every_steps=every_steps,
     )
+
+
+class _Announced(tf.estimator.SessionRunHook):
+    """An early-stopping hook that prints the rule's line when it is the hook that stops the run."""
+
+    def __init__(self, inner: tf.estimator.SessionRunHook, rule: EarlyStopping, max_steps: int, stream):
+        self._inner, self._rule, self._max_steps, self._stream = inner, rule, max_steps, stream
+
+    def begin(self) -> None:
+        self._inner.begin()
+
+    def after_create_session(self, session, coord) -> None:
+        self._inner.after_create_session(session, coord)
+
+    def before_run(self, run_context):
+        return self._inner.before_run(run_context)
+
+    def after_run(self, run_context, run_values) -> None:
+        stopping = run_context.stop_requested
+        self._inner.after_run(run_context, run_values)
+        if run_context.stop_requested and not stopping:
+            # The inner hook reads the step before this one ran: this step is the last.
+            self._rule.announce(int(run_values.results) + 1, self._max_steps, self._stream)
+
+    def end(self, session) -> None:
+        self._inner.end(session)
 
 
 def _evaluate_report(estimator: tf.estimator.Estimator, job: Job) -> tuple[dict[str, float], np.ndarray]:

@@ -21,7 +21,7 @@ from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import InputFn, Job, Result, export_assembled
+from estimators.engines import EarlyStopping, InputFn, Job, Result, export_assembled
 from estimators.hooks import KerasProgress
 from estimators.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
@@ -87,7 +87,10 @@ class KerasEngine:
         if job.early_stopping is not None:
             rule = job.early_stopping
             callbacks.append(
-                tf.keras.callbacks.EarlyStopping(
+                _EarlyStopping(
+                    rule,
+                    job.max_steps,
+                    job.stream,
                     monitor=f"val_{rule.metric}",
                     mode="max" if rule.higher_is_better else "min",
                     patience=max(1, math.ceil(rule.max_steps_without_improvement / chunk)),
@@ -242,6 +245,20 @@ class _StopOnNonFiniteLoss(tf.keras.callbacks.Callback):
         loss = (logs or {}).get("loss")
         if loss is not None and not math.isfinite(float(loss)):
             raise NonFiniteLossError(int(self.model.optimizer.iterations.numpy()))
+
+
+class _EarlyStopping(tf.keras.callbacks.EarlyStopping):
+    """Keras's EarlyStopping, printing the rule's line when it stops the run."""
+
+    def __init__(self, rule: EarlyStopping, max_steps: int, stream, **kwargs):
+        super().__init__(**kwargs)
+        self._rule, self._max_steps, self._stream = rule, max_steps, stream
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        super().on_epoch_end(epoch, logs)
+        # Keras sets stopped_epoch (from epoch 1 on) only when this rule stops the run.
+        if epoch > 0 and self.stopped_epoch == epoch:
+            self._rule.announce(int(self.model.optimizer.iterations.numpy()), self._max_steps, self._stream)
 
 
 class _StopAtStep(tf.keras.callbacks.Callback):

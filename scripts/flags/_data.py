@@ -6,7 +6,7 @@ import os
 
 from absl import flags
 
-from common.params import ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
+from common.params import CACHE_MEMORY, CACHE_NONE, ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
 from scripts.flags._gate import define_max_bad_record_fraction_flag
 from scripts.flags.core import FLAGS, record_from_flags
 
@@ -102,11 +102,13 @@ def _define_pipeline_flags() -> None:
 
 # tf.data appends shard and lock suffixes to the prefix; a file name stays under the usual 255 bytes.
 _MAX_CACHE_NAME = 200
-_CACHE_RULE = f"allowed: none, memory, or a file path prefix in an existing directory, name under {_MAX_CACHE_NAME} bytes"
+_CACHE_RULE = (
+    f"allowed: none, memory, or a file path prefix in an existing directory, name under {_MAX_CACHE_NAME} bytes"
+)
 
 
 def _cache_ok(value: str) -> bool:
-    if value in ("none", "memory") or "://" in value:
+    if value in (CACHE_NONE, CACHE_MEMORY) or "://" in value:
         return True
     folder, name = os.path.split(os.path.abspath(value))
     return bool(name) and len(name.encode()) < _MAX_CACHE_NAME and os.path.isdir(folder)
