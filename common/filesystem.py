@@ -8,6 +8,7 @@ import uuid
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.names import LABELS_FILE
 
 # Written into every model_dir kestrel creates: --overwrite_model_dir replaces only a directory holding it.
 MODEL_DIR_MARKER = ".kestrel-model-dir"
@@ -15,6 +16,8 @@ MODEL_DIR_MARKER = ".kestrel-model-dir"
 
 def ensure_writable_dir(path: str, flag: str) -> None:
     """Create ``path`` if needed and prove a file can be written there."""
+    if not path:
+        raise UsageError(flag, "empty; allowed: a local directory or a gs:// path")
     probe = os.path.join(path, f".kestrel-write-test-{uuid.uuid4().hex}")
     try:
         tf.io.gfile.makedirs(path)
@@ -41,12 +44,17 @@ def _entries(path: str) -> list[str] | None:
 def check_overwritable(path: str) -> None:
     """Refuse, before any work, to overwrite what kestrel did not write: a file, or a folder without its marker."""
     entries = _entries(path)
-    if entries and MODEL_DIR_MARKER not in entries:
+    if entries and not _is_kestrel_dir({e.rstrip("/") for e in entries}):
         raise UsageError(
             "model_dir",
             f"'{path}' holds files kestrel did not write (no {MODEL_DIR_MARKER} marker); "
             "--overwrite_model_dir replaces only a model_dir kestrel wrote: remove it yourself or choose another",
         )
+
+
+def _is_kestrel_dir(entries: set[str]) -> bool:
+    # Model_dirs from before the marker: TensorFlow's checkpoint state beside kestrel's labels file.
+    return MODEL_DIR_MARKER in entries or {"checkpoint", LABELS_FILE} <= entries
 
 
 def claim_model_dir(path: str) -> None:

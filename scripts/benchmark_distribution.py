@@ -19,10 +19,12 @@ from absl import flags
 from benchmarks import distribution_model as distribution_benchmark
 from common.filesystem import ensure_writable_dir
 from estimators.distribute import strategy as distribution
+from scripts.flags._model import positive_ints
 
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")
 flags.DEFINE_string("output_dir", "runs/bench_distribution", "Where results.json and overhead.png go.")
 flags.DEFINE_list("batch_sizes", ["64", "512"], "Global batch sizes to measure.")
+flags.register_validator("batch_sizes", positive_ints, "must be a comma-separated list of positive batch sizes")
 flags.DEFINE_list("strategies", ["default", "mirrored"], "Strategies to compare; the first is the baseline.")
 flags.DEFINE_integer("steps", 200, "Timed steps per measurement.", lower_bound=10)
 flags.DEFINE_integer("warmup_steps", 30, "Untimed steps first.", lower_bound=1)

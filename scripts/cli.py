@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import logging as pylogging
+import math
 import os
 import sys
 import warnings
@@ -42,20 +43,31 @@ def _parse_flags(argv: list[str]) -> list[str]:
         rest = flags.FLAGS(argv)
     except flags.Error as err:
         fail(str(err).splitlines()[0])
-    for name, flag in _kestrel_int_flags():
-        if flag.value is not None and abs(flag.value) > MAX_INT_FLAG:
-            fail(f"flag --{name}={flag.value}: out of range; allowed: at most {MAX_INT_FLAG:,} in absolute value")
+    for flag in _kestrel_flags():
+        problem = _out_of_range(flag.value)
+        if problem:
+            fail(f"flag --{flag.name}={flag.value}: {problem}")
     return rest
 
 
-def _kestrel_int_flags() -> list[tuple[str, flags.Flag]]:
-    """The integer flags kestrel's own modules define (absl's and TensorFlow's keep their own rules)."""
+def _out_of_range(value) -> str | None:
+    """Rules for every number flag of kestrel's: absl's bounds let nan and int64 overflows through."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if isinstance(value, int) and abs(value) > MAX_INT_FLAG:
+        return f"out of range; allowed: at most {MAX_INT_FLAG:,} in absolute value"
+    return None
+
+
+def _kestrel_flags() -> list[flags.Flag]:
+    """The flags kestrel's own modules define (absl's and TensorFlow's keep their own rules)."""
     return [
-        (flag.name, flag)
+        flag
         for module, module_flags in flags.FLAGS.flags_by_module_dict().items()
-        if module.startswith("scripts")
+        if module.startswith("scripts") or module in ("__main__", sys.argv[0])  # a script run as __main__
         for flag in module_flags
-        if isinstance(flag.parser, flags.IntegerParser)
     ]
 
 

@@ -72,10 +72,11 @@ def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(csv_run):
     assert _snapshot(csv_run) == before
 
 
-def test_overwrite_replaces_a_kestrel_run(csv_run, tmp_path):
+@pytest.mark.parametrize("left", [(MARKER,), ("checkpoint", "labels.txt")], ids=["marked", "before_the_marker"])
+def test_overwrite_replaces_a_kestrel_run(left, csv_run, tmp_path):
     old = tmp_path / "old-run"
     old.mkdir()
-    for name in (MARKER, "stale.txt"):
+    for name in (*left, "stale.txt"):
         (old / name).write_text("earlier kestrel run")
     proc = _train(*_csv_args(csv_run.parent / "good.csv"), f"--model_dir={old}", "--overwrite_model_dir")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -28,7 +28,7 @@ def define_model_flags() -> None:
     )
     flags.DEFINE_float("l2", m.l2, "L2 factor on the transfer head's Dense kernel.", lower_bound=0.0)
     flags.DEFINE_list("hidden_units", [str(u) for u in m.hidden_units], "Hidden layer sizes of the DNNs.")
-    flags.register_validator("hidden_units", _positive_ints, "must be a comma-separated list of positive layer sizes")
+    flags.register_validator("hidden_units", positive_ints, "must be a comma-separated list of positive layer sizes")
     flags.DEFINE_enum("cnn_augment", m.augment, list(CNN_AUGMENTATIONS), "In-model augmentation of the CIFAR CNNs.")
     flags.DEFINE_integer(
         "fine_tune_steps", m.fine_tune_steps, "Stage-2 steps with the top of the base unfrozen; 0: none.", lower_bound=0
@@ -45,7 +45,8 @@ def define_model_flags() -> None:
     )
 
 
-def _positive_ints(values: list[str]) -> bool:
+def positive_ints(values: list[str]) -> bool:
+    """A flags.register_validator check: a non-empty list of positive integers."""
     return bool(values) and all(v.strip().isdigit() and int(v) > 0 for v in values)
 
 
