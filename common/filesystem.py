@@ -57,10 +57,10 @@ def _is_kestrel_dir(entries: set[str]) -> bool:
     return MODEL_DIR_MARKER in entries or {"checkpoint", LABELS_FILE} <= entries
 
 
-def claim_model_dir(path: str) -> None:
-    """Make ``path`` writable, and mark it as kestrel's when kestrel creates it (so it may be overwritten later)."""
+def claim_model_dir(path: str, ours: bool = False) -> None:
+    """Make ``path`` writable, and mark it as kestrel's when kestrel creates it or has just cleared it (``ours``)."""
     ensure_writable_dir(path, "model_dir")
-    if not tf.io.gfile.listdir(path):
+    if ours or not tf.io.gfile.listdir(path):
         with tf.io.gfile.GFile(os.path.join(path, MODEL_DIR_MARKER), "w") as f:
             f.write("written by kestrel: --overwrite_model_dir may replace this directory\n")
 

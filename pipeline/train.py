@@ -92,7 +92,7 @@ def _prepare_model_dir(hp: Hparams) -> None:
     out = hp.output
     if out.overwrite_model_dir:
         filesystem.clear_model_dir(out.model_dir, keep=VALIDATION_DIR if hp.gate.validate else None)
-    filesystem.claim_model_dir(out.model_dir)
+    filesystem.claim_model_dir(out.model_dir, ours=out.overwrite_model_dir)
     checkpoints.resume_point(out.model_dir)
 
 

@@ -11,6 +11,7 @@ runs every piece with tiny sizes (minutes, not the figures of docs/benchmarks.md
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import sys
 
@@ -49,7 +50,8 @@ def main(argv: list[str]) -> None:
         sizes = dataclasses.replace(sizes, throughput_repeats=FLAGS.repeats)
     command = "python -m scripts.benchmark_suite " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     config = suite.SuiteConfig(
-        out_dir=FLAGS.out_dir,
+        # Absolute: each benchmark runs in a child process from the repository root.
+        out_dir=FLAGS.out_dir if "://" in FLAGS.out_dir else os.path.abspath(FLAGS.out_dir),
         data_dir=FLAGS.data_dir,
         sizes=sizes,
         benchmarks=tuple(FLAGS.benchmarks),

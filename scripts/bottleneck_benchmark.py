@@ -30,13 +30,14 @@ flags.DEFINE_string("eval_split", "test", "Split accuracy is measured on.")
 flags.DEFINE_integer("image_size", 160, "Square input size.", lower_bound=32)
 flags.DEFINE_integer("epochs", 3, "Epochs for each of the two runs.", lower_bound=2)
 flags.DEFINE_integer("batch_size", 32, "Batch size.", lower_bound=1)
-flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", lower_bound=1e-12)
+flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", lower_bound=1e-12, upper_bound=10.0)
 flags.DEFINE_float("dropout", 0.5, "Head dropout (the notes' recipe: 0.5).", lower_bound=0.0, upper_bound=0.99)
 flags.DEFINE_float(
     "l2",
     0.01,
     "L2 on the head's kernel (the notes' recipe: 0.01; use 0 on a random base's tiny features).",
     lower_bound=0.0,
+    upper_bound=1e3,
 )
 flags.DEFINE_integer("seed", 42, "Seed for the head's initial weights and the batch order.")
 flags.DEFINE_string("out_dir", "/tmp/kestrel/bottleneck_benchmark", "benchmark.json, the PNG and the feature cache.")
