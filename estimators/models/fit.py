@@ -27,7 +27,7 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
     height, width, channels = meta.image_shape
     size = hp.data.image_size
     if size is None and (height is None or width is None):
-        raise UsageError("image_size", f"'{meta.name}' has images of varying size; set --image_size")
+        raise UsageError("image_size", f"'{meta.name}' does not fix one image size (an image folder may vary); set it")
     image = ImageSpec(
         height=size or height,
         width=size or width,
