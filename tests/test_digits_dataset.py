@@ -1,9 +1,12 @@
 """The digits TFDS builder prepares real TFRecords, DatasetInfo and splits with no network."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import tensorflow_datasets as tfds
+from conftest import REPO_ROOT
 
 import input_fns.datasets  # noqa: F401
 
@@ -35,3 +38,21 @@ def test_splits_are_disjoint_and_stratified(tfds_data_dir):
     assert len(train_images & test_images) < 5
     counts = np.bincount(test_labels, minlength=10)
     assert counts.min() >= 34 and counts.max() <= 38
+
+
+def test_tfds_build_cli_prepares_it_from_its_folder(tmp_path, tfds_data_dir):
+    # `tfds new`'s layout: the tfds CLI finds digits_dataset_builder.py in the folder it is given.
+    tfds_cli = Path(sys.executable).parent / "tfds"
+    built = subprocess.run(
+        [str(tfds_cli), "build", "input_fns/datasets/digits", f"--data_dir={tmp_path}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    info = tfds.builder("digits", data_dir=str(tmp_path), try_gcs=False).info
+    assert (info.splits["train"].num_examples, info.splits["test"].num_examples) == (1437, 360)
+    # The same records as the package's own registration prepares.
+    ours = Path(tfds_data_dir, "digits", "1.0.0", "digits-test.tfrecord-00000-of-00001").read_bytes()
+    assert Path(tmp_path, "digits", "1.0.0", "digits-test.tfrecord-00000-of-00001").read_bytes() == ours

@@ -1,3 +1,3 @@
-"""TFDS builders for the datasets kestrel ships; importing registers them."""
+"""TFDS builders for the datasets kestrel ships, one folder each as `tfds new` lays them out; importing registers them."""
 
-from input_fns.datasets import digits  # noqa: F401  (registers "digits")
+from input_fns.datasets.digits import digits_dataset_builder  # noqa: F401  (registers "digits")

@@ -1,4 +1,4 @@
-"""scikit-learn's digits as a TFDS dataset: 1,797 8x8 UCI handwritten digits.
+"""digits dataset: scikit-learn's 1,797 8x8 UCI handwritten digits, in the layout `tfds new` writes.
 
 The data ships inside scikit-learn, so preparing it needs no network.
 """
@@ -15,7 +15,7 @@ _SPLIT_SEED = 0
 _INK_TO_UINT8 = 255.0 / 16.0
 
 
-class Digits(tfds.core.GeneratorBasedBuilder):
+class Builder(tfds.core.GeneratorBasedBuilder):
     """UCI handwritten digits (8x8 grayscale), from scikit-learn."""
 
     VERSION = tfds.core.Version("1.0.0")

@@ -1,0 +1,1 @@
+"""digits: a TFDS dataset in `tfds new`'s layout, so `tfds build input_fns/datasets/digits` prepares it."""
