@@ -43,11 +43,14 @@ bazel-setup: setup
 bazel-test: bazel-setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test //... $(ARGS)
 
-# CI's Bazel step: every target builds, and two fast tests run through Bazel's own runner;
-# the suite itself runs once, under pytest (make test).
+# CI's Bazel step: every target builds, every py_binary starts through its launcher, and one
+# representative test per package runs through Bazel's own runner; the suite runs once, under
+# pytest (make test).
+BAZEL_TESTS := //tests:test_binaries_start //tests:test_build_files //tests:test_flags \
+	//tests:test_digits_dataset //tests:test_checkpoints //tests:test_launch
 bazel-check: bazel-setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel build //... $(ARGS)
-	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test //tests:test_build_files //tests:test_flags $(ARGS)
+	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test $(BAZEL_TESTS) $(ARGS)
 
 clean:
 	rm -rf runs
