@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
@@ -45,9 +46,11 @@ def test_the_list_names_every_script_with_a_main():
 
 @pytest.mark.parametrize("module", ENTRY_POINTS)
 def test_entry_point_starts(module):
-    launcher = REPO_ROOT / module.replace(".", "/")
+    # conftest's REPO_ROOT resolves the runfiles' symlinks to the source tree; the launchers live in the runfiles.
+    runfiles = Path(os.environ["TEST_SRCDIR"]) / os.environ.get("TEST_WORKSPACE", "kestrel")
+    launcher = runfiles / module.replace(".", "/")
     assert launcher.is_file(), f"no py_binary launcher for {module} in the runfiles"
-    proc = subprocess.run([str(launcher), "--helpshort"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([str(launcher), "--helpshort"], cwd=runfiles, capture_output=True, text=True, timeout=300)
     # absl prints the help and exits 1 for --helpshort.
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     # The script's own flags, listed under its file: its flag modules were found and imported.
