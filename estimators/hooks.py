@@ -24,7 +24,15 @@ class ProgressLine:
     and the first batch do not count) for the run summary.
     """
 
-    def __init__(self, max_steps: int, batch_size: int, every_steps: int = 100, stream: TextIO | None = None):
+    def __init__(
+        self,
+        max_steps: int,
+        batch_size: int,
+        every_steps: int = 100,
+        stream: TextIO | None = None,
+        what: str = "step",
+    ):
+        self._what = what  # what a step is called in the line: "step", or "examples" counted one by one
         self._max_steps = max_steps
         self._batch_size = batch_size
         self._every = max(1, every_steps)
@@ -40,7 +48,8 @@ class ProgressLine:
         if self._last is None:
             self._last = self._first = (step, now)
             return
-        if step % self._every and step < self._max_steps:
+        # A line each time a multiple of every_steps is reached or passed (counts may jump by a batch).
+        if step // self._every == self._last[0] // self._every and step < self._max_steps:
             return
         rate = (step - self._last[0]) / max(now - self._last[1], 1e-9)
         self._last = (step, now)
@@ -48,7 +57,7 @@ class ProgressLine:
             self.examples_per_sec = (step - self._first[0]) * self._batch_size / (now - self._first[1])
         left = (self._max_steps - step) / rate if rate > 0 else 0.0
         print(
-            f"step {step}/{self._max_steps} ({100 * step / self._max_steps:.0f}%)  "
+            f"{self._what} {step}/{self._max_steps} ({100 * step / self._max_steps:.0f}%)  "
             f"{rate * self._batch_size:,.0f} examples/sec  time left {format_duration(left)}",
             file=self._stream,
             flush=True,

@@ -22,6 +22,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import TRAIN, Hparams
 from estimators.engines import Inputs, Job
+from estimators.hooks import ProgressLine
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import ModelSpec
 from estimators.optimizers import OptimizerSpec
@@ -82,7 +83,10 @@ def _bottleneck_job(job: Job, builder: Builder, hp: Hparams, stream: TextIO) -> 
         for role in job.inputs.sizes:
             path = os.path.join(cache_dir, f"{bottleneck.cache_key(**key, role=role)}.npz")
             finite = job.inputs.make(role, pipeline_ops.EVAL, job.batch_size)
-            x, y, seconds, hit = bottleneck.cached_features(extractor, finite, job.spec.input_name, path)
+            size = job.inputs.sizes[role]
+            # A line about every tenth of the pass (and at its end), counting examples.
+            line = ProgressLine(size, 1, max(job.batch_size, size // 10), stream, what=f"bottleneck {role} examples")
+            x, y, seconds, hit = bottleneck.cached_features(extractor, finite, job.spec.input_name, path, line)
             verb = "read" if hit else "computed"
             print(f"bottleneck: {verb} {len(y)} {role} feature vectors in {seconds:.1f}s ({path})", file=stream)
             arrays[role] = (x, y)

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from estimators.hooks import ProgressLine
 from estimators.models.hub_model import HUB_LAYER_NAME
 from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
 from estimators.models.transfer import HEAD_DROPOUT_NAME, POOL_NAME
@@ -56,9 +57,12 @@ def cache_key(**parts) -> str:
 
 
 def cached_features(
-    extractor: tf.keras.Model, input_fn, input_name: str, path: str
+    extractor: tf.keras.Model, input_fn, input_name: str, path: str, progress: ProgressLine | None = None
 ) -> tuple[np.ndarray, np.ndarray, float, bool]:
-    """(features, labels, seconds, hit): loaded from ``path`` or computed with one pass and saved there."""
+    """(features, labels, seconds, hit): loaded from ``path`` or computed with one pass and saved there.
+
+    ``progress`` (counting examples) gets a line as the pass goes: the pass is the long part of a first run.
+    """
     started = time.perf_counter()
     if tf.io.gfile.exists(path):
         # Through memory: np.load seeks, which a GFile (gs://) does not do well.
@@ -68,9 +72,13 @@ def cached_features(
         features, labels = data["features"], data["labels"]
         return features, labels, time.perf_counter() - started, True
     chunks, label_chunks = [], []
+    done = 0
     for features, labels in input_fn():
         chunks.append(extractor(features[input_name], training=False).numpy().astype(np.float32))
         label_chunks.append(labels.numpy())
+        done += len(label_chunks[-1])
+        if progress is not None:
+            progress.update(done)
     features, labels = np.concatenate(chunks), np.concatenate(label_chunks)
     tf.io.gfile.makedirs(os.path.dirname(path))
     tmp = f"{path}.tmp-{os.getpid()}"
