@@ -74,6 +74,9 @@ def test_bottleneck_cache_trains_the_head_and_exports_the_full_model(engine, tfd
     assert sorted(computed) == sorted([("1150", "train"), ("287", "validation"), ("64", "test")])
     assert len(list(cache.glob("*.npz"))) == 3
     assert first.global_step == 20
+    # The long pass shows progress: examples done, a rate and the time left, up to the whole split.
+    progress = re.findall(r"^bottleneck train examples (\d+)/1150 .* examples/sec  time left ", log.getvalue(), re.M)
+    assert len(progress) >= 5 and progress[-1] == "1150"
 
     # The exported full model (base + moved head) scores the eval split as the head did.
     signature = tf.saved_model.load(first.export_path).signatures[serving.FLOAT_SIGNATURE]
