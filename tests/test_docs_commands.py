@@ -10,6 +10,8 @@ at parse time, it must fail with that line. Placeholders (`<version>`, `$TFDS`) 
 a bare `...` ("and the rest") is dropped.
 """
 
+# bazel: size = "large"
+
 from __future__ import annotations
 
 import dataclasses

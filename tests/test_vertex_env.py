@@ -1,6 +1,8 @@
 """Vertex AI's AIP_ variables through `python -m scripts.train`: checkpoints in AIP_CHECKPOINT_DIR,
 the final SavedModel at the root of AIP_MODEL_DIR, and --model_dir winning over its variable."""
 
+# bazel: size = "large"
+
 from __future__ import annotations
 
 import os
