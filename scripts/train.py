@@ -10,6 +10,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
+from scripts.flags import _output
 from scripts.flags import train as train_flags
 
 for _group in train_flags.define_train_flags():
@@ -18,10 +19,14 @@ for _group in train_flags.define_train_flags():
 
 def main(argv: list[str]) -> None:
     del argv
-    from pipeline import train  # TensorFlow loads after the flags parse: a bad value fails at once
+    from pipeline import train, vertex_export  # TensorFlow loads after the flags parse: a bad value fails at once
 
+    vertex = _output.vertex_dirs()
+    if vertex.note():
+        print(vertex.note(), flush=True)
     summary = train.run(train_flags.hparams())
     print(summary.format(), flush=True)
+    vertex_export.publish(summary.export_path, vertex.model_dir)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,8 @@ def test_launch_scripts_dry_run_print_spec_and_commands(tmp_path):
     spec_text, commands = _dry_run_sections(result.stdout)
     spec = json.loads(spec_text.split("job specification:\n", 1)[1].split("TF_CONFIG tasks")[0])
     assert [pool["replicaCount"] for pool in spec["workerPoolSpecs"]] == [1, 2, 1]
+    # Vertex AI derives AIP_MODEL_DIR, AIP_CHECKPOINT_DIR and AIP_TENSORBOARD_LOG_DIR from it (scripts.train reads them).
+    assert spec["baseOutputDirectory"] == {"outputUriPrefix": "gs://b/ps"}
     assert spec["workerPoolSpecs"][0]["containerSpec"]["args"][-2:] == ["--dataset=digits", "--train_steps=500"]
     assert "chief x1, worker x2, ps x1" in result.stdout
     assert commands == [

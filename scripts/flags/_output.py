@@ -1,6 +1,15 @@
-"""Output flags: the model_dir and how often checkpoints and summaries are written."""
+"""Output flags: the model_dir and how often checkpoints and summaries are written.
+
+On Vertex AI a custom job with a ``baseOutputDirectory`` tells the trainer where to write through
+environment variables: ``AIP_CHECKPOINT_DIR`` (checkpoints), ``AIP_MODEL_DIR`` (the SavedModel that
+Vertex imports, ``saved_model.pb`` at its root) and ``AIP_TENSORBOARD_LOG_DIR``. A flag given on the
+command line (or in a --flagfile) wins over its variable.
+"""
 
 from __future__ import annotations
+
+import dataclasses
+import os
 
 from absl import flags
 
@@ -8,11 +17,38 @@ from common.params import CheckpointPolicy, OutputParams
 from scripts.flags.core import FLAGS, record_from_flags
 
 _O = OutputParams()
+AIP_CHECKPOINT_DIR = "AIP_CHECKPOINT_DIR"
+AIP_MODEL_DIR = "AIP_MODEL_DIR"
+AIP_TENSORBOARD_LOG_DIR = "AIP_TENSORBOARD_LOG_DIR"
+
+
+@dataclasses.dataclass(frozen=True)
+class VertexDirs:
+    """The AIP_ directories set in the environment (None: not set, or a flag won)."""
+
+    checkpoint_dir: str | None = None  # becomes --model_dir unless the flag is given
+    model_dir: str | None = None  # the final serving export is copied here
+    tensorboard_log_dir: str | None = None  # set, but Estimator writes summaries beside its checkpoints
+
+    def note(self) -> str | None:
+        """One line naming the AIP_ variables used, or None when there are none."""
+        used = []
+        if self.checkpoint_dir:
+            used.append(f"{AIP_CHECKPOINT_DIR} -> --model_dir={self.checkpoint_dir}")
+        if self.model_dir:
+            used.append(f"{AIP_MODEL_DIR} -> the final SavedModel is copied to {self.model_dir}")
+        if self.tensorboard_log_dir:
+            used.append(f"{AIP_TENSORBOARD_LOG_DIR} not used: summaries stay in --model_dir with the checkpoints")
+        return "Vertex AI: " + "; ".join(used) if used else None
 
 
 def define_output_flags() -> None:
     policy = _O.checkpoints
-    flags.DEFINE_string("model_dir", _O.model_dir, "Checkpoints, summaries and exports (local path or gs://).")
+    flags.DEFINE_string(
+        "model_dir",
+        _O.model_dir,
+        f"Checkpoints, summaries and exports (local path or gs://); default: ${AIP_CHECKPOINT_DIR} when set.",
+    )
     flags.DEFINE_boolean("overwrite_model_dir", _O.overwrite_model_dir, "Start afresh: delete --model_dir first.")
     flags.DEFINE_integer(
         "save_checkpoints_steps", policy.save_checkpoints_steps, "Steps between checkpoints.", lower_bound=1
@@ -21,8 +57,23 @@ def define_output_flags() -> None:
     flags.DEFINE_integer("keep_checkpoint_max", policy.keep_checkpoint_max, "Checkpoints to keep.", lower_bound=1)
 
 
+def vertex_dirs() -> VertexDirs:
+    """The AIP_ directories that apply: AIP_CHECKPOINT_DIR only when --model_dir was not given."""
+    checkpoint_dir = None if FLAGS["model_dir"].present else _env_dir(AIP_CHECKPOINT_DIR)
+    return VertexDirs(checkpoint_dir, _env_dir(AIP_MODEL_DIR), _env_dir(AIP_TENSORBOARD_LOG_DIR))
+
+
+def _env_dir(name: str) -> str | None:
+    # Vertex ends every AIP_ directory with '/'; an empty variable is unset.
+    value = os.environ.get(name, "").strip().rstrip("/")
+    return value or None
+
+
 def output_params() -> OutputParams:
     # The step-rate log follows the progress lines (training group) when that group is defined.
     every = FLAGS["progress_every_steps"].value if "progress_every_steps" in FLAGS else None
     policy = record_from_flags(CheckpointPolicy, **({"log_step_count_steps": every} if every else {}))
-    return record_from_flags(OutputParams, checkpoints=policy)
+    checkpoint_dir = vertex_dirs().checkpoint_dir
+    return record_from_flags(
+        OutputParams, checkpoints=policy, **({"model_dir": checkpoint_dir} if checkpoint_dir else {})
+    )

@@ -1,0 +1,74 @@
+"""Vertex AI's AIP_ variables through `python -m scripts.train`: checkpoints in AIP_CHECKPOINT_DIR,
+the final SavedModel at the root of AIP_MODEL_DIR, and --model_dir winning over its variable."""
+
+# bazel: size = "large"
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+def _train(tfds_data_dir: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.train",
+            f"--data_dir={tfds_data_dir}",
+            "--train_steps=2",
+            "--novalidate_data",
+            "--noreport",
+            *args,
+        ],
+        cwd=REPO_ROOT,
+        env=os.environ | env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _aip(tmp_path) -> dict[str, str]:
+    # Vertex ends each directory with '/'.
+    return {
+        "AIP_CHECKPOINT_DIR": f"{tmp_path / 'checkpoints'}/",
+        "AIP_MODEL_DIR": f"{tmp_path / 'model'}/",
+        "AIP_TENSORBOARD_LOG_DIR": f"{tmp_path / 'logs'}/",
+    }
+
+
+def _assert_servable(model_dir) -> None:
+    import tensorflow as tf
+
+    assert (model_dir / "saved_model.pb").is_file(), sorted(os.listdir(model_dir))
+    loaded = tf.saved_model.load(str(model_dir))
+    assert "serving_default" in loaded.signatures
+
+
+def test_aip_dirs_take_checkpoints_and_the_saved_model(tfds_data_dir, tmp_path):
+    result = _train(tfds_data_dir, _aip(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    note = [line for line in result.stdout.splitlines() if line.startswith("Vertex AI: ")]
+    assert len(note) == 1, result.stdout
+    assert "AIP_CHECKPOINT_DIR" in note[0] and "AIP_MODEL_DIR" in note[0] and "AIP_TENSORBOARD_LOG_DIR" in note[0]
+    checkpoints = tmp_path / "checkpoints"
+    assert (checkpoints / "checkpoint").is_file() and list(checkpoints.glob("model.ckpt-2.index"))
+    _assert_servable(tmp_path / "model")
+    assert "SavedModel copied to" in result.stdout
+
+
+def test_model_dir_flag_wins_over_aip_checkpoint_dir(tfds_data_dir, tmp_path):
+    flag_dir = tmp_path / "flag_dir"
+    result = _train(tfds_data_dir, _aip(tmp_path), f"--model_dir={flag_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (flag_dir / "checkpoint").is_file()
+    assert not (tmp_path / "checkpoints").exists()
+    assert "AIP_CHECKPOINT_DIR" not in result.stdout.split("Vertex AI: ", 1)[1].splitlines()[0]
+    _assert_servable(tmp_path / "model")  # AIP_MODEL_DIR has no flag: the copy still lands there
