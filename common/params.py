@@ -202,6 +202,8 @@ class OutputParams:
     model_dir: str = "/tmp/kestrel/model"
     overwrite_model_dir: bool = False
     checkpoints: CheckpointPolicy = CheckpointPolicy()
+    # A copy of the final SavedModel, saved_model.pb at its root: Vertex AI's AIP_MODEL_DIR.
+    publish_dir: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)

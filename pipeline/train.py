@@ -28,6 +28,7 @@ from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
 from estimators.serving import Serving
 from input_fns import pipeline_ops, sources
+from pipeline import vertex_export
 from pipeline.summary import RunSummary
 
 REPORT_DIR = "report"
@@ -71,6 +72,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     summary = dataclasses.replace(summary, stages=len(jobs))
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs[-1], result, source, summary, stream))
+    vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
     return summary
 
 

@@ -19,14 +19,13 @@ for _group in train_flags.define_train_flags():
 
 def main(argv: list[str]) -> None:
     del argv
-    from pipeline import train, vertex_export  # TensorFlow loads after the flags parse: a bad value fails at once
+    from pipeline import train  # TensorFlow loads after the flags parse: a bad value fails at once
 
     vertex = _output.vertex_dirs()
     if vertex.note():
         print(vertex.note(), flush=True)
     summary = train.run(train_flags.hparams())
     print(summary.format(), flush=True)
-    vertex_export.publish(summary.export_path, vertex.model_dir)
 
 
 if __name__ == "__main__":

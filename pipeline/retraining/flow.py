@@ -258,7 +258,7 @@ def training_hparams(config: RetrainConfig, plan_: Plan, warm_start: str | None)
         test_dir=config.holdout,
     )
     training = dataclasses.replace(hp.training, warm_start_from=warm_start)
-    output = dataclasses.replace(hp.output, model_dir=plan_.model_dir, overwrite_model_dir=False)
+    output = dataclasses.replace(hp.output, model_dir=plan_.model_dir, overwrite_model_dir=False, publish_dir=None)
     return hp.replace(data=data, training=training, output=output)
 
 

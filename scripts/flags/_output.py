@@ -73,7 +73,6 @@ def output_params() -> OutputParams:
     # The step-rate log follows the progress lines (training group) when that group is defined.
     every = FLAGS["progress_every_steps"].value if "progress_every_steps" in FLAGS else None
     policy = record_from_flags(CheckpointPolicy, **({"log_step_count_steps": every} if every else {}))
-    checkpoint_dir = vertex_dirs().checkpoint_dir
-    return record_from_flags(
-        OutputParams, checkpoints=policy, **({"model_dir": checkpoint_dir} if checkpoint_dir else {})
-    )
+    vertex = vertex_dirs()
+    given = {"model_dir": vertex.checkpoint_dir} if vertex.checkpoint_dir else {}
+    return record_from_flags(OutputParams, checkpoints=policy, publish_dir=vertex.model_dir, **given)
