@@ -220,7 +220,7 @@ def test_benchmark_datasets_flags(files, tmp_path):
     base = [f"--image_dir={files['holdout']}", "--image_size=8", "--batch_size=4", "--repeats=1"]
     base += ["--variants=naive", "--epochs=1", "--out_dir={case}"]
     skip = frozenset({"repeats", "epochs", "generate_images", "image_dir", "download", "dataset"})
-    fuzz(Entry("scripts.benchmark_datasets", 5, skip), base, tmp_path)
+    fuzz(Entry("scripts.benchmark_datasets", 8, skip), base, tmp_path)
 
 
 def test_benchmark_validation_flags(tmp_path):
