@@ -25,19 +25,21 @@ const TOP_K = 3;
 const $ = (id) => document.getElementById(id);
 
 function show(predictions) {
-  // kestrel's signature answers probabilities and class_names per row: sort them, best first.
+  // kestrel's signature answers, per row, every class's probability (by class id) and the
+  // best class's name (class_names): the table lists the best ids, the name goes to the top one.
   const row = predictions[0];
-  const names = row.class_names, probs = row.probabilities;
+  const probs = row.probabilities;
   const order = probs.map((p, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, TOP_K);
   const table = $("result");
-  table.innerHTML = "<tr><th>class</th><th>probability</th></tr>";
+  table.innerHTML = "<tr><th>class id</th><th>class</th><th>probability</th></tr>";
   for (const i of order) {
     const tr = table.insertRow();
     tr.className = "top";
-    tr.insertCell().textContent = names[i];
+    tr.insertCell().textContent = String(i);
+    tr.insertCell().textContent = i === row.class_ids ? row.class_names : "";
     tr.insertCell().textContent = probs[i].toFixed(4);
   }
-  $("status").textContent = "top class: " + names[order[0]];
+  $("status").textContent = "top class: " + row.class_names;
 }
 
 async function predict(b64) {

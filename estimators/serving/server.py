@@ -160,10 +160,19 @@ def _is_named(value, names) -> bool:
     return isinstance(value, dict) and set(value) != {"b64"} and set(value) <= set(names)
 
 
+def _check_names(value, specs: dict) -> None:
+    """An object of named inputs names only the signature's."""
+    if isinstance(value, dict) and set(value) != {"b64"} and not set(value) <= set(specs):
+        unknown = sorted(set(value) - set(specs))
+        raise RequestError(HTTPStatus.BAD_REQUEST, f"unknown input(s) {unknown}; the signature takes {sorted(specs)}")
+
+
 def _row_inputs(instances: list, specs: dict) -> dict:
     """Row format: one instance a row, either the value of the only input or ``{input: value}``."""
-    if not isinstance(instances, list) or not instances and len(specs) != 1:
-        raise RequestError(HTTPStatus.BAD_REQUEST, "'instances' must be a non-empty list")
+    if not isinstance(instances, list):
+        raise RequestError(HTTPStatus.BAD_REQUEST, "'instances' must be a list")
+    for instance in instances:
+        _check_names(instance, specs)
     if all(_is_named(i, specs) for i in instances):
         columns = {name: [i.get(name) for i in instances] for name in specs}
     elif len(specs) == 1 and not any(_is_named(i, specs) for i in instances):
@@ -174,6 +183,7 @@ def _row_inputs(instances: list, specs: dict) -> dict:
 
 
 def _column_inputs(inputs, specs: dict) -> dict:
+    _check_names(inputs, specs)
     if _is_named(inputs, specs):
         return _columns(inputs, specs)
     if len(specs) == 1:
