@@ -70,7 +70,9 @@ def server(trained_digits, tmp_path_factory):
     base = tmp_path_factory.mktemp("serving") / MODEL
     base.mkdir()
     shutil.copytree(trained_digits.export_path, base / "1")
-    (base / ".incoming-7-123").mkdir()  # a push under way: not a number, never served
+    # A push under way and a rolled-back version: not numbers, never served (though newer).
+    shutil.copytree(trained_digits.export_path, base / ".incoming-7-123")
+    shutil.copytree(trained_digits.export_path, base / ".rolled_back" / "5")
     proc, port = _start([f"--model_name={MODEL}", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"])
     yield Server(base, proc, port)
     proc.terminate()
