@@ -93,6 +93,10 @@ def digit(digits_builder, trained_digits, tmp_path_factory):
     return png, int(tf.argmax(out["probabilities"][0])), path
 
 
+def _labels(server: Server) -> list[str]:
+    return [line.strip() for line in (server.base / "1" / "assets.extra" / "labels.txt").open()]
+
+
 def _b64(png: bytes) -> dict:
     return {"b64": base64.b64encode(png).decode()}
 
@@ -129,7 +133,7 @@ def test_predict_rows_and_columns_agree_with_the_saved_model(server, digit):
     row = rows["predictions"][0]
     probabilities = row["probabilities"]
     assert probabilities.index(max(probabilities)) == expected
-    assert all(isinstance(name, str) for name in row["class_names"])  # strings as text, not b64
+    assert row["class_names"] == _labels(server)[expected]  # strings as text, not {"b64": ...}
 
     code, columns = server.post(f"/v1/models/{MODEL}/versions/1:predict", {"inputs": {"image_bytes": [_b64(png)]}})
     assert code == 200, columns
@@ -282,15 +286,14 @@ def _element(port: int, session: str, css: str) -> str:
     return next(iter(found.values()))
 
 
-def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browser, trained_digits):
+def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browser):
     port, session = browser
     _webdriver(port, "POST", f"/session/{session}/url", {"url": server.url + "/"})
     file_input = _element(port, session, "#file")
     _webdriver(port, "POST", f"/session/{session}/element/{file_input}/value", {"text": str(digit[2])})
-    names = [line.strip() for line in (Path(trained_digits.export_path) / "assets.extra" / "labels.txt").open()]
     status = _element(port, session, "#status")
     deadline = time.monotonic() + 60
     while not (text := _webdriver(port, "GET", f"/session/{session}/element/{status}/text")).startswith("top class"):
         assert time.monotonic() < deadline, f"no prediction shown: {text!r}"
         time.sleep(0.2)
-    assert text == f"top class: {names[digit[1]]}"
+    assert text == f"top class: {_labels(server)[digit[1]]}"
