@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/digits
 ARGS ?=
 
-.PHONY: setup run test lint format bazel-setup bazel-test bazel-check clean
+.PHONY: setup run test lint format browser-setup bazel-setup bazel-test bazel-check clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,7 @@ $(STAMP): requirements.lock
 run: setup
 	$(PY) -m scripts.train --model_dir=$(RUN_DIR) --overwrite_model_dir $(ARGS)
 
-test: setup
+test: setup browser-setup
 	$(PY) -m pytest -q $(ARGS)
 
 lint: setup
@@ -34,6 +34,11 @@ lint: setup
 format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
+
+# tests/test_serve.py drives the serving page in headless chromium through chromedriver.
+browser-setup:
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
+	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
 
 bazel-setup: setup
 	@command -v bazel >/dev/null && [ -d /usr/share/bazel/rules/java ] || \

@@ -1,0 +1,76 @@
+"""The server's page at ``/``: pick an image, see the model's top classes (self-contained, no external scripts)."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>kestrel serving</title>
+<style>
+body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
+table { border-collapse: collapse; } td, th { padding: .2em .8em; text-align: left; }
+#error { color: #b00; } img { max-width: 8em; image-rendering: pixelated; }
+</style></head>
+<body>
+<h1>kestrel serving</h1>
+<p>Model <select id="model">__OPTIONS__</select> (TF Serving REST API: <code>POST /v1/models/&lt;name&gt;:predict</code>)</p>
+<p><input type="file" id="file" accept="image/png,image/jpeg,image/bmp,image/gif"></p>
+<p><img id="preview" alt=""></p>
+<p id="status"></p><p id="error"></p>
+<table id="result"></table>
+<script>
+const MODELS = __MODELS__;
+const TOP_K = 3;
+const $ = (id) => document.getElementById(id);
+
+function show(predictions) {
+  // kestrel's signature answers, per row, every class's probability (by class id) and the
+  // best class's name (class_names): the table lists the best ids, the name goes to the top one.
+  const row = predictions[0];
+  const probs = row.probabilities;
+  const order = probs.map((p, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, TOP_K);
+  const table = $("result");
+  table.innerHTML = "<tr><th>class id</th><th>class</th><th>probability</th></tr>";
+  for (const i of order) {
+    const tr = table.insertRow();
+    tr.className = "top";
+    tr.insertCell().textContent = String(i);
+    tr.insertCell().textContent = i === row.class_ids ? row.class_names : "";
+    tr.insertCell().textContent = probs[i].toFixed(4);
+  }
+  $("status").textContent = "top class: " + row.class_names;
+}
+
+async function predict(b64) {
+  $("error").textContent = ""; $("status").textContent = "predicting...";
+  const model = $("model").value;
+  const response = await fetch("/v1/models/" + encodeURIComponent(model) + ":predict", {
+    method: "POST", headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({signature_name: "serving_default", instances: [{image_bytes: {b64: b64}}]}),
+  });
+  const answer = await response.json();
+  if (!response.ok) { $("status").textContent = ""; $("error").textContent = answer.error; return; }
+  show(answer.predictions);
+}
+
+$("file").addEventListener("change", () => {
+  const file = $("file").files[0];
+  if (!file) return;
+  const reader = new FileReader();
+  reader.onload = () => {
+    $("preview").src = reader.result;
+    predict(reader.result.split(",")[1]).catch((e) => { $("error").textContent = String(e); });
+  };
+  reader.readAsDataURL(file);
+});
+</script>
+</body></html>
+"""
+
+
+def html(model_names: list[str]) -> str:
+    options = "".join(f"<option>{html_lib.escape(n)}</option>" for n in model_names)
+    # "</" inside a script would end it: JSON's \\u003c keeps a model name from doing so.
+    models = json.dumps(model_names).replace("<", "\\u003c")
+    return _PAGE.replace("__OPTIONS__", options).replace("__MODELS__", models)

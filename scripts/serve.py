@@ -1,0 +1,89 @@
+"""Serve exported models over TF Serving's REST API, with a page at / to try an image.
+
+python -m scripts.serve --model_name=digits --model_base_path=serving/digits --rest_api_port=8501
+
+The flags are tensorflow_model_server's own (one model, or --model_config_file for several);
+production runs TF Serving itself on the same directory (docs/serving.md).
+"""
+
+from __future__ import annotations
+
+import os
+
+from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
+
+# isort: split
+from absl import flags
+
+from common.errors import UsageError
+from estimators.serving import model_base
+from estimators.serving.model_base import ModelConfig
+
+flags.DEFINE_string("model_name", "default", "Name of the model (as tensorflow_model_server's flag).")
+flags.DEFINE_string(
+    "model_base_path", None, "Folder of numbered versions <base>/<version>/saved_model.pb; the newest is served."
+)
+flags.DEFINE_string(
+    "model_config_file", None, "A ModelServerConfig text proto: model_config_list { config { name base_path } ... }."
+)
+flags.DEFINE_integer(
+    "rest_api_port", 8501, "HTTP port; 0 picks a free one (printed).", lower_bound=0, upper_bound=65535
+)
+flags.DEFINE_string(
+    "rest_api_host", "127.0.0.1", "Address to listen on (kestrel's flag, not TF Serving's; 0.0.0.0 for every one)."
+)
+flags.DEFINE_float(
+    "file_system_poll_wait_seconds", 1.0, "Seconds between looks at the base paths for new versions.", lower_bound=0.05
+)
+FLAGS = flags.FLAGS
+
+
+def model_configs() -> list[ModelConfig]:
+    """The models to serve, from --model_config_file or --model_name/--model_base_path (one of the two)."""
+    if FLAGS.model_config_file and FLAGS.model_base_path:
+        raise UsageError("model_config_file", "give either it or --model_base_path, not both")
+    if FLAGS.model_config_file:
+        try:
+            with open(FLAGS.model_config_file, encoding="utf-8") as f:
+                configs = model_base.parse_model_config(f.read())
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError("model_config_file", f"cannot read '{FLAGS.model_config_file}': {err}") from None
+    elif FLAGS.model_base_path:
+        configs = [ModelConfig(FLAGS.model_name, FLAGS.model_base_path)]
+    else:
+        raise UsageError("model_base_path", "name the folder of numbered versions (or give --model_config_file)")
+    for config in configs:
+        if not os.path.isdir(config.base_path):
+            flag = "model_config_file" if FLAGS.model_config_file else "model_base_path"
+            raise UsageError(flag, f"no folder '{config.base_path}' (model '{config.name}')")
+    return configs
+
+
+def main(argv: list[str]) -> int:
+    del argv
+    configs = model_configs()
+    from estimators.serving import server  # TensorFlow loads only once the flags are good
+
+    models = server.Models(configs)
+    try:
+        httpd = server.make_server(models, FLAGS.rest_api_host, FLAGS.rest_api_port)
+    except OSError as err:
+        where = f"{FLAGS.rest_api_host}:{FLAGS.rest_api_port}"
+        raise UsageError("rest_api_port", f"cannot listen on {where}: {err.strerror}") from None
+    models.refresh()
+    models.poll(FLAGS.file_system_poll_wait_seconds)
+    host, port = httpd.server_address[:2]
+    # TF Serving's own start-up line, which scripts and tests read the port from.
+    print(f"Exporting HTTP/REST API at:{host}:{port} ...", flush=True)
+    try:
+        httpd.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        models.stop()
+        httpd.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

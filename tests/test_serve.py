@@ -1,0 +1,299 @@
+"""scripts.serve over real HTTP on loopback: TF Serving's REST shapes, bad requests, new and rolled-back
+versions picked up live, a bounded load, and the page driven by headless chromium."""
+
+# bazel: size = "large"
+
+import base64
+import http.client
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from conftest import REPO_ROOT, run_script
+from PIL import Image
+
+from benchmarks import serving_load
+
+MODEL = "digits"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CHROMIUM = "/usr/bin/chromium"
+
+
+class Server:
+    def __init__(self, base: Path, proc: subprocess.Popen, port: int):
+        self.base, self.proc, self.url = base, proc, f"http://127.0.0.1:{port}"
+
+    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+        host, port = self.url.removeprefix("http://").split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        conn.request(method, path, body, {"Content-Type": "application/json"} if body is not None else {})
+        response = conn.getresponse()
+        data = response.read()
+        conn.close()
+        return response.status, json.loads(data) if "json" in (response.getheader("Content-Type") or "") else data
+
+    def post(self, path: str, payload: dict) -> tuple[int, dict]:
+        return self.call("POST", path, json.dumps(payload).encode())
+
+    def served_version(self) -> str | None:
+        code, answer = self.call("GET", f"/v1/models/{MODEL}")
+        return answer["model_version_status"][0]["version"] if code == 200 else None
+
+
+def _start(args: list[str]) -> tuple[subprocess.Popen, int]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.serve", "--rest_api_port=0", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    line = proc.stdout.readline()  # the server prints this line once it serves; '' if it died
+    if not line.startswith("Exporting HTTP/REST API at:"):
+        proc.kill()
+        raise AssertionError(f"server did not start: {line!r} (exit {proc.wait()})")
+    return proc, int(line.split(":")[2].split()[0])
+
+
+@pytest.fixture(scope="module")
+def server(trained_digits, tmp_path_factory):
+    base = tmp_path_factory.mktemp("serving") / MODEL
+    base.mkdir()
+    shutil.copytree(trained_digits.export_path, base / "1")
+    # A push under way and a rolled-back version: not numbers, never served (though newer).
+    shutil.copytree(trained_digits.export_path, base / ".incoming-7-123")
+    shutil.copytree(trained_digits.export_path, base / ".rolled_back" / "5")
+    proc, port = _start([f"--model_name={MODEL}", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"])
+    yield Server(base, proc, port)
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def digit(digits_builder, trained_digits, tmp_path_factory):
+    """One test digit as PNG bytes and the class the SavedModel itself gives it."""
+    image, _ = next(iter(tfds.as_numpy(digits_builder.as_dataset(split="test[:1]", as_supervised=True))))
+    buffer = io.BytesIO()
+    Image.fromarray(image[..., 0]).save(buffer, format="PNG")
+    png = buffer.getvalue()
+    signature = tf.saved_model.load(trained_digits.export_path).signatures["serving_default"]
+    out = signature(image_bytes=tf.constant([png]))
+    path = tmp_path_factory.mktemp("digit") / "digit.png"
+    path.write_bytes(png)
+    return png, int(tf.argmax(out["probabilities"][0])), path
+
+
+def _labels(server: Server) -> list[str]:
+    return [line.strip() for line in (server.base / "1" / "assets.extra" / "labels.txt").open()]
+
+
+def _b64(png: bytes) -> dict:
+    return {"b64": base64.b64encode(png).decode()}
+
+
+def test_status_of_the_model_and_of_a_version(server):
+    expected = {
+        "model_version_status": [
+            {"version": "1", "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+        ]
+    }
+    assert server.call("GET", f"/v1/models/{MODEL}") == (200, expected)
+    assert server.call("GET", f"/v1/models/{MODEL}/versions/1") == (200, expected)
+
+
+def test_metadata_lists_the_signatures_with_dtypes_and_shapes(server):
+    code, answer = server.call("GET", f"/v1/models/{MODEL}/metadata")
+    assert code == 200
+    assert answer["model_spec"] == {"name": MODEL, "signature_name": "", "version": "1"}
+    default = answer["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    image_bytes = default["inputs"]["image_bytes"]
+    assert image_bytes["dtype"] == "DT_STRING"
+    assert image_bytes["tensor_shape"]["dim"] == [{"size": "-1", "name": ""}]
+    assert default["outputs"]["probabilities"]["dtype"] == "DT_FLOAT"
+    assert default["outputs"]["class_names"]["dtype"] == "DT_STRING"
+    assert default["method_name"] == "tensorflow/serving/predict"
+
+
+def test_predict_rows_and_columns_agree_with_the_saved_model(server, digit):
+    png, expected, _ = digit
+    code, rows = server.post(
+        f"/v1/models/{MODEL}:predict", {"signature_name": "serving_default", "instances": [{"image_bytes": _b64(png)}]}
+    )
+    assert code == 200, rows
+    row = rows["predictions"][0]
+    probabilities = row["probabilities"]
+    assert probabilities.index(max(probabilities)) == expected
+    assert row["class_names"] == _labels(server)[expected]  # strings as text, not {"b64": ...}
+
+    code, columns = server.post(f"/v1/models/{MODEL}/versions/1:predict", {"inputs": {"image_bytes": [_b64(png)]}})
+    assert code == 200, columns
+    assert columns["outputs"]["probabilities"][0] == pytest.approx(probabilities, abs=1e-6)
+    # The one input need not be named in the row format either.
+    assert server.post(f"/v1/models/{MODEL}:predict", {"instances": [_b64(png)]})[1] == rows
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (b"{not json", "JSON Parse error"),
+        (json.dumps({"instances": [{"image_bytes": {"b64": "%%%"}}]}).encode(), "base64"),
+        (json.dumps({"instances": [{"image_bytes": _b64(b"not an image")}]}).encode(), "image"),
+        (json.dumps({"signature_name": "nope", "instances": []}).encode(), "nope"),
+        (json.dumps({"instances": [{"pixels": [1]}]}).encode(), "image_bytes"),
+        (json.dumps({"rows": []}).encode(), "instances"),
+    ],
+)
+def test_a_bad_request_is_400_with_an_error_and_the_server_keeps_serving(server, digit, body, fragment):
+    code, answer = server.call("POST", f"/v1/models/{MODEL}:predict", body)
+    assert code == 400
+    assert fragment in answer["error"]
+    assert server.post(f"/v1/models/{MODEL}:predict", {"instances": [_b64(digit[0])]})[0] == 200
+
+
+def test_unknown_model_or_version_is_404(server):
+    for path in ("/v1/models/nope", "/v1/models/nope/metadata", f"/v1/models/{MODEL}/versions/9"):
+        code, answer = server.call("GET", path)
+        assert code == 404 and "Servable not found" in answer["error"], (path, answer)
+    code, answer = server.post("/v1/models/nope:predict", {"instances": []})
+    assert code == 404 and "error" in answer
+
+
+def test_load_drops_nothing(server, digit, tmp_path):
+    body = serving_load.predict_body(str(digit[2]))
+    record = serving_load.run(f"{server.url}/v1/models/{MODEL}:predict", body, requests=200, threads=4)
+    print(serving_load.summary(record))
+    serving_load.write(record, str(tmp_path))
+    assert record["statuses"] == {"200": 200}
+    assert (tmp_path / "serving_load.png").stat().st_size > 0
+
+
+def _wait_for_version(server: Server, version: str) -> None:
+    deadline = time.monotonic() + 120  # a bound for a slow CI machine, not a speed requirement
+    while server.served_version() != version:
+        assert time.monotonic() < deadline, f"version {version} never served"
+        time.sleep(0.2)
+
+
+def test_a_pushed_version_is_served_and_a_rollback_returns_to_the_old_one(server, digit):
+    shutil.copytree(server.base / "1", server.base / ".incoming-2")
+    os.rename(server.base / ".incoming-2", server.base / "2")  # push.py's atomic rename
+    _wait_for_version(server, "2")
+    assert server.post(f"/v1/models/{MODEL}/versions/2:predict", {"instances": [_b64(digit[0])]})[0] == 200
+    shutil.rmtree(server.base / "2")
+    _wait_for_version(server, "1")
+    assert server.call("GET", f"/v1/models/{MODEL}/versions/2")[0] == 404
+
+
+def test_model_config_file_serves_each_named_model(trained_digits, tmp_path):
+    base = tmp_path / "b"
+    shutil.copytree(trained_digits.export_path, base / "3")
+    config = tmp_path / "models.config"
+    config.write_text(
+        "model_config_list {\n"
+        "  # two names over one directory\n"
+        f'  config {{ name: "first" base_path: "{base}" model_platform: "tensorflow" }}\n'
+        f'  config: {{ name: "second" base_path: "{base}" }}\n'
+        "}\n"
+    )
+    proc, port = _start([f"--model_config_file={config}"])
+    try:
+        for name in ("first", "second"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/{name}", timeout=60) as response:
+                assert json.load(response)["model_version_status"][0]["version"] == "3"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ([], "error: --model_base_path: name the folder"),
+        (["--model_base_path=/no/such/dir"], "error: --model_base_path: no folder '/no/such/dir'"),
+        (["--model_config_file=/no/such.config"], "error: --model_config_file: cannot read"),
+        (["--model_base_path=.", "--rest_api_port=70000"], "error: flag --rest_api_port=70000"),
+    ],
+)
+def test_bad_flags_are_one_line(args, line):
+    result = run_script("scripts.serve", *args, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith(line), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_bad_model_config_file_is_one_line(tmp_path):
+    config = tmp_path / "bad.config"
+    config.write_text('model_config_list { config { name: "x" base_path: "/tmp" model_platform: "pytorch" } }')
+    result = run_script("scripts.serve", f"--model_config_file={config}", timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: --model_config_file: model_platform 'pytorch'; allowed: tensorflow"
+
+
+# ---- the page, in headless chromium over the WebDriver protocol (stdlib HTTP, no selenium) -------------
+
+
+def _webdriver(port: int, method: str, path: str, payload: dict | None = None) -> dict:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=120) as response:
+        return json.load(response)["value"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def browser(tmp_path):
+    if not (os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM)):
+        pytest.skip("chromium and chromium-driver are not installed (make browser-setup)")
+    port = _free_port()
+    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            _webdriver(port, "GET", "/status")
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "chromedriver did not start"
+            time.sleep(0.2)
+    options = {
+        "binary": CHROMIUM,
+        "args": ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}"],
+    }
+    session = _webdriver(port, "POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
+    yield port, session["sessionId"]
+    _webdriver(port, "DELETE", f"/session/{session['sessionId']}")
+    driver.terminate()
+    driver.wait(timeout=30)
+
+
+def _element(port: int, session: str, css: str) -> str:
+    found = _webdriver(port, "POST", f"/session/{session}/element", {"using": "css selector", "value": css})
+    return next(iter(found.values()))
+
+
+def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browser):
+    port, session = browser
+    _webdriver(port, "POST", f"/session/{session}/url", {"url": server.url + "/"})
+    file_input = _element(port, session, "#file")
+    _webdriver(port, "POST", f"/session/{session}/element/{file_input}/value", {"text": str(digit[2])})
+    status = _element(port, session, "#status")
+    deadline = time.monotonic() + 60
+    while not (text := _webdriver(port, "GET", f"/session/{session}/element/{status}/text")).startswith("top class"):
+        assert time.monotonic() < deadline, f"no prediction shown: {text!r}"
+        time.sleep(0.2)
+    assert text == f"top class: {_labels(server)[digit[1]]}"
