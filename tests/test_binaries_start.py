@@ -30,6 +30,7 @@ ENTRY_POINTS = (
     "scripts.launch_vertex_job",
     "scripts.predict",
     "scripts.retrain",
+    "scripts.serve",
     "scripts.train",
     "scripts.validate_data",
 )

@@ -11,7 +11,9 @@ imported once); `{case}` in an argument is a fresh directory for each case.
 A case fails on a traceback, an exit status outside 0-3, a non-zero exit without exactly one
 `error:` line, or running past the case timeout (a hang is a failure, not a pass). The flags left
 out of a script's draw are listed with it (LONG_RUN): their hostile-but-valid values mean a long
-run (a billion steps, a wait of days), which is what they ask for.
+run (a billion steps, a wait of days), which is what they ask for. scripts.serve is the one entry
+point not drawn here: a server runs until stopped, so a case would never end; its bad flags and bad
+requests are tests/test_serve.py's.
 """
 
 # bazel: size = "enormous"
