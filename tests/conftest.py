@@ -14,6 +14,8 @@ os.environ.setdefault("NO_GCE_CHECK", "true")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+from browser import browser  # noqa: E402, F401  (the headless Chromium fixture, for every test file)
+
 
 @pytest.fixture(scope="session")
 def tfds_data_dir(tmp_path_factory) -> str:

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,14 +18,13 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
+from browser import element, webdriver
 from conftest import REPO_ROOT, run_script
 from PIL import Image
 
 from benchmarks import serving_load
 
 MODEL = "digits"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM = "/usr/bin/chromium"
 
 
 class Server:
@@ -239,61 +237,17 @@ def test_bad_model_config_file_is_one_line(tmp_path):
     assert result.stderr.strip() == "error: --model_config_file: model_platform 'pytorch'; allowed: tensorflow"
 
 
-# ---- the page, in headless chromium over the WebDriver protocol (stdlib HTTP, no selenium) -------------
-
-
-def _webdriver(port: int, method: str, path: str, payload: dict | None = None) -> dict:
-    data = json.dumps(payload).encode() if payload is not None else None
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return json.load(response)["value"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def browser(tmp_path):
-    if not (os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM)):
-        pytest.skip("chromium and chromium-driver are not installed (make browser-setup)")
-    port = _free_port()
-    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            _webdriver(port, "GET", "/status")
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "chromedriver did not start"
-            time.sleep(0.2)
-    options = {
-        "binary": CHROMIUM,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}"],
-    }
-    session = _webdriver(port, "POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
-    yield port, session["sessionId"]
-    _webdriver(port, "DELETE", f"/session/{session['sessionId']}")
-    driver.terminate()
-    driver.wait(timeout=30)
-
-
-def _element(port: int, session: str, css: str) -> str:
-    found = _webdriver(port, "POST", f"/session/{session}/element", {"using": "css selector", "value": css})
-    return next(iter(found.values()))
+# ---- the page, in headless chromium (tests/browser.py) -------------
 
 
 def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browser):
     port, session = browser
-    _webdriver(port, "POST", f"/session/{session}/url", {"url": server.url + "/"})
-    file_input = _element(port, session, "#file")
-    _webdriver(port, "POST", f"/session/{session}/element/{file_input}/value", {"text": str(digit[2])})
-    status = _element(port, session, "#status")
+    webdriver(port, "POST", f"/session/{session}/url", {"url": server.url + "/"})
+    file_input = element(port, session, "#file")
+    webdriver(port, "POST", f"/session/{session}/element/{file_input}/value", {"text": str(digit[2])})
+    status = element(port, session, "#status")
     deadline = time.monotonic() + 60
-    while not (text := _webdriver(port, "GET", f"/session/{session}/element/{status}/text")).startswith("top class"):
+    while not (text := webdriver(port, "GET", f"/session/{session}/element/{status}/text")).startswith("top class"):
         assert time.monotonic() < deadline, f"no prediction shown: {text!r}"
         time.sleep(0.2)
     assert text == f"top class: {_labels(server)[digit[1]]}"
