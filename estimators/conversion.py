@@ -170,10 +170,13 @@ def _add_loss_summary(loss: tf.Tensor) -> None:
     graph = tf.compat.v1.get_default_graph()
     try:
         graph.get_operation_by_name("loss")
-        return  # another replica's model_fn made it already (a replica's loss, like each of its summaries)
+        return  # replica 0's model_fn made it already: the summaries are of replica 0, as the Estimator's own
     except KeyError:
         pass
-    op = tf.raw_ops.ScalarSummary(tags="loss", values=loss, name="loss/")
+    # Under a strategy each replica's loss is divided by the replica count (the gradients are summed):
+    # undone, it is the mean loss of this replica's share of the batch, on the scale of the evaluation's.
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    op = tf.raw_ops.ScalarSummary(tags="loss", values=loss * replicas, name="loss/")
     tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SUMMARIES, op)
 
 
