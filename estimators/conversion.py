@@ -130,16 +130,22 @@ def with_summaries(
     image_key: str | None,
     max_images: int = 4,
 ) -> tf.estimator.Estimator:
-    """Add TensorBoard summaries of the learning rate and a sample image batch to training.
+    """Add the training scalars of docs/estimators.md ("TensorBoard") and a sample image batch.
 
     The Estimator's summary hook writes every summary in the graph each
-    save_summary_steps; loss and the metrics are already among them.
+    save_summary_steps. Training writes ``loss`` and ``accuracy`` (of the batch
+    just trained on) under the tags the evaluation writes them, so the two plot
+    on one chart, and the Keras engine writes the same tags.
     """
     base_model_fn = estimator.model_fn
 
     def model_fn(features, labels, mode, config):
         spec = base_model_fn(features, labels, mode, config)
         if mode == tf.estimator.ModeKeys.TRAIN:
+            _add_loss_summary(spec.loss)
+            accuracy = batch_accuracy(labels, spec.predictions)
+            if accuracy is not None:
+                tf.compat.v1.summary.scalar("accuracy", accuracy)
             step = tf.compat.v1.train.get_global_step()
             tf.compat.v1.summary.scalar("learning_rate", learning_rate_fn(step))
             if isinstance(features, dict) and image_key in features and features[image_key].shape.rank == 4:
@@ -151,6 +157,43 @@ def with_summaries(
         config=estimator.config,
         warm_start_from=estimator._warm_start_settings,  # noqa: SLF001  (as tf.estimator.add_metrics does)
     )
+
+
+def _add_loss_summary(loss: tf.Tensor) -> None:
+    """A summary tagged ``loss`` whose op is named ``loss``.
+
+    The Keras graph already uses the name ``loss``, so ``summary.scalar("loss")``
+    would be tagged ``loss_1``, as the Estimator's own is. The Estimator adds
+    its own only when no summary op is named ``loss``: this one, named by the
+    scope (``loss/`` re-enters the scope and names the op ``loss``), stops it.
+    """
+    graph = tf.compat.v1.get_default_graph()
+    try:
+        graph.get_operation_by_name("loss")
+        return  # replica 0's model_fn made it already: the summaries are of replica 0, as the Estimator's own
+    except KeyError:
+        pass
+    # Under a strategy each replica's loss is divided by the replica count (the gradients are summed):
+    # undone, it is the mean loss of this replica's share of the batch, on the scale of the evaluation's.
+    replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+    op = tf.raw_ops.ScalarSummary(tags="loss", values=loss * replicas, name="loss/")
+    tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SUMMARIES, op)
+
+
+def batch_accuracy(labels, predictions) -> tf.Tensor | None:
+    """The share of the batch whose most probable class is its label (Keras's SparseCategoricalAccuracy)."""
+    if isinstance(predictions, dict):
+        if len(predictions) != 1:
+            return None
+        (predictions,) = predictions.values()
+    if isinstance(labels, dict):
+        if len(labels) != 1:
+            return None
+        (labels,) = labels.values()
+    if labels is None or predictions is None:
+        return None
+    matches = tf.keras.metrics.sparse_categorical_accuracy(labels, predictions)
+    return tf.reduce_mean(tf.cast(matches, tf.float32))
 
 
 def displayable(images: tf.Tensor) -> tf.Tensor:

@@ -19,7 +19,7 @@ from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import cluster_run
 from estimators.engines import EarlyStopping, Job, Result, export_assembled
-from estimators.hooks import ProgressHook
+from estimators.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.canned import make_canned_estimator
 from estimators.optimizers import learning_rate_at
 from estimators.serving import receivers as serving
@@ -55,6 +55,8 @@ class EstimatorEngine:
             ]
         progress = ProgressHook(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
         hooks = [progress]
+        if estimator.config.is_chief:  # the chief alone writes summaries (as the Estimator's own hook)
+            hooks.append(ExamplesPerSecHook(job.model_dir, job.batch_size, job.checkpoints.save_summary_steps))
         if job.early_stopping is not None:
             hook = _early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps)
             hooks.append(_Announced(hook, job.early_stopping, job.max_steps, job.stream))

@@ -1,7 +1,8 @@
 """--engine=keras: Model.fit / evaluate on the same input_fns, strategy and export as the Estimator.
 
 Checkpoints are tf.train.Checkpoints of the model and optimizer in model_dir
-(resumed like the Estimator's), TensorBoard logs go to model_dir/logs, and
+(resumed like the Estimator's), TensorBoard scalars go where and under the tags
+the Estimator writes them (model_dir, model_dir/eval; docs/estimators.md), and
 the export carries the signatures the Estimator's exporters write.
 """
 
@@ -22,10 +23,13 @@ from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, InputFn, Job, Result, export_assembled
-from estimators.hooks import KerasProgress
+from estimators.hooks import KerasProgress, Throughput
 from estimators.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
 from input_fns import pipeline_ops
+
+# tf.estimator.train_and_evaluate's evaluations (EvalSpec's default name) write into model_dir/eval.
+EVAL_DIR = "eval"
 
 
 class KerasEngine:
@@ -72,18 +76,19 @@ class KerasEngine:
         start_step = int(model.optimizer.iterations.numpy())
         chunk = _steps_per_epoch(job, coordinated)
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
+        # Only the chief writes summaries, into the run's model_dir (the others train into scratch).
+        chief_writes = scratch is None
+        writer = tf.summary.create_file_writer(job.model_dir) if chief_writes else tf.summary.create_noop_writer()
+        eval_dir = os.path.join(job.model_dir, EVAL_DIR) if chief_writes else None
         callbacks = [validate]  # first: the callbacks after it read its val_ metrics
         if not coordinated:  # batch-level callbacks are not allowed under a ClusterCoordinator
             callbacks += [
                 _StopOnNonFiniteLoss(),
                 _StopAtStep(job.max_steps),
                 progress,
-                _LearningRateAndImages(job, train_data),
+                _TrainSummaries(job, train_data, writer),
             ]
-        callbacks += [
-            _TensorBoard(os.path.join(job.model_dir, "logs"), update_freq=job.checkpoints.save_summary_steps),
-            _Save(saver),
-        ]
+        callbacks += [_EvalSummaries(validate, eval_dir), _Save(saver)]
         if job.early_stopping is not None:
             rule = job.early_stopping
             callbacks.append(
@@ -273,30 +278,6 @@ class _StopAtStep(tf.keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-class _TensorBoard(tf.keras.callbacks.TensorBoard):
-    """Keras's TensorBoard callback, building its batch summaries only on the steps that record them.
-
-    Keras's own calls tf.summary.scalar eagerly for every log after every batch and
-    lets record_if drop all but each update_freq-th step: about a fifth of Model.fit's
-    time on a small model (benchmarks/training_throughput.py, py-spy). The same
-    summaries are written; the first batch still writes the graph. The step is counted
-    here rather than read from the model's train counter (a read per batch is a sync,
-    dearer still for a mirrored variable); fit resets that counter to 0 before on_train_begin.
-    """
-
-    def on_train_begin(self, logs=None) -> None:
-        super().on_train_begin(logs)
-        per_call = self.model._steps_per_execution
-        self._steps_per_call = int(per_call.numpy()) if per_call is not None else 1
-        self._steps = 0
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        self._steps += self._steps_per_call
-        always = self._should_write_train_graph or self._should_trace or self.update_freq == "epoch"
-        if always or self._steps % self.update_freq == 0:
-            super().on_train_batch_end(batch, logs)
-
-
 class _Save(tf.keras.callbacks.Callback):
     def __init__(self, manager: tf.train.CheckpointManager):
         super().__init__()
@@ -306,33 +287,96 @@ class _Save(tf.keras.callbacks.Callback):
         self._manager.save(checkpoint_number=int(self.model.optimizer.iterations.numpy()))
 
 
-class _LearningRateAndImages(tf.keras.callbacks.Callback):
-    """The Estimator engine's extra summaries: learning rate every summary step, one sample image batch."""
+class _TrainSummaries(tf.keras.callbacks.Callback):
+    """The Estimator engine's training scalars, same tags, same dir: every save_summary_steps steps.
 
-    def __init__(self, job: Job, train_data):
+    ``loss`` and ``accuracy`` are of the batch just trained on, as the
+    Estimator's: fit's logs hold means since the epoch began, so the metrics are
+    reset before each batch that is recorded (and only then: a reset is a few
+    assigns). Steps are counted here, not read from the model per batch (a read
+    is a sync, dearer for a mirrored variable). The first batch also writes the
+    train graph and one sample image batch.
+    """
+
+    def __init__(self, job: Job, train_data, writer):
         super().__init__()
         self._job = job
         self._data = train_data
-        self._writer = tf.summary.create_file_writer(os.path.join(job.model_dir, "logs", "train"))
+        self._writer = writer
+        self._every = max(1, job.checkpoints.save_summary_steps)
+        self._throughput = Throughput(job.batch_size)
+        self._graph_written = False
 
     def on_train_begin(self, logs=None) -> None:
+        per_call = self.model._steps_per_execution  # noqa: SLF001
+        self._per_call = int(per_call.numpy()) if per_call is not None else 1
+        self._step = int(self.model.optimizer.iterations.numpy())
+        self._throughput.rate(self._step)
+        self._write_images()
+
+    def on_train_batch_begin(self, batch, logs=None) -> None:
+        if self._records(self._step + self._per_call):
+            self.model.reset_metrics()
+
+    def on_train_batch_end(self, batch, logs=None) -> None:
+        self._step += self._per_call
+        if not self._graph_written:
+            self._write_graph()
+        if not self._records(self._step):
+            return
+        spec, step, logs = self._job.spec, self._step, logs or {}
+        rate = self._throughput.rate(step)
+        with self._writer.as_default(step=step):
+            for tag in ("loss", "accuracy"):
+                if tag in logs:
+                    tf.summary.scalar(tag, float(logs[tag]))
+            tf.summary.scalar("learning_rate", learning_rate_at(spec.optimizer, spec.learning_rate, step))
+            if rate is not None:
+                tf.summary.scalar("examples_per_sec", rate)
+
+    def on_train_end(self, logs=None) -> None:
+        self._writer.flush()
+
+    def _records(self, step: int) -> bool:
+        # With steps_per_execution > 1 a call records when it crosses a multiple of save_summary_steps.
+        return step // self._every > (step - self._per_call) // self._every
+
+    def _write_graph(self) -> None:
+        self._graph_written = True
+        train_fn = getattr(self.model, "train_tf_function", None)
+        if hasattr(train_fn, "function_spec"):  # as Keras's TensorBoard callback writes it
+            with self._writer.as_default():
+                tf.summary.graph(train_fn._concrete_variable_creation_fn.graph)  # noqa: SLF001
+
+    def _write_images(self) -> None:
         spec = self._job.spec
         if spec.image is None or self._job.strategy is not None:
             return
         features, _ = next(iter(self._data))
         if spec.input_name not in features:  # a bottleneck head reads features, not images
             return
-        step = int(self.model.optimizer.iterations.numpy())
         with self._writer.as_default():
-            tf.summary.image("sample_images", conversion.displayable(features[spec.input_name]), step, max_outputs=4)
+            images = conversion.displayable(features[spec.input_name])
+            tf.summary.image("sample_images", images, self._step, max_outputs=4)
 
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        step = int(self.model.optimizer.iterations.numpy())
-        if step % self._job.checkpoints.save_summary_steps:
+
+class _EvalSummaries(tf.keras.callbacks.Callback):
+    """Each validation's ``loss`` and ``accuracy`` into model_dir/eval, where the Estimator writes its own."""
+
+    def __init__(self, validate: _Validate, eval_dir: str | None):
+        super().__init__()
+        self._validate = validate
+        self._eval_dir = eval_dir  # None: a task that is not the chief writes none
+        self._writer = None
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        if self._eval_dir is None:
             return
-        spec = self._job.spec
-        with self._writer.as_default():
-            tf.summary.scalar("learning_rate", learning_rate_at(spec.optimizer, spec.learning_rate, step), step)
-
-    def on_train_end(self, logs=None) -> None:
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self._eval_dir)
+        step = int(self.model.optimizer.iterations.numpy())
+        with self._writer.as_default(step=step):
+            for tag in ("loss", "accuracy"):
+                if tag in self._validate.last:
+                    tf.summary.scalar(tag, self._validate.last[tag])
         self._writer.flush()
