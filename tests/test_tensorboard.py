@@ -8,6 +8,7 @@ under the same tag in both engines, with finite values.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import socket
@@ -19,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import webdriver
 from conftest import REPO_ROOT, run_script
 
 ENGINES = ("estimator", "keras")
@@ -55,10 +57,10 @@ class _Board:
     """A running TensorBoard's data API (what its dashboard fetches)."""
 
     def __init__(self, port: int):
-        self._base = f"http://127.0.0.1:{port}"
+        self.base = f"http://127.0.0.1:{port}"
 
     def get(self, path: str, **query: str):
-        url = f"{self._base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        url = f"{self.base}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310  (a local http URL)
             return json.load(response)
 
@@ -144,3 +146,25 @@ def test_no_engine_writes_a_tag_the_other_does_not(board):
     scalars = {run: {t for t in found if not t.startswith("sample_images")} for run, found in tags.items()}
     assert scalars.get("estimator", set()) - {"global_step/sec"} == scalars.get("keras"), scalars
     assert scalars.get("estimator/eval") == scalars.get("keras/eval"), scalars
+
+
+def test_the_scalars_dashboard_renders_both_engines_in_chromium(board, browser, tmp_path):
+    # What a user opens: the time-series dashboard lists both engines' runs and draws a card per tag.
+    data, _ = board
+    port, session = browser
+    webdriver(port, "POST", f"/session/{session}/url", {"url": f"{data.base}/#timeseries"})
+    text = ""
+    deadline = time.monotonic() + 90
+    wanted = ("estimator", "keras", "eval", "loss", "accuracy", "learning_rate", "examples_per_sec")
+    while not all(word in text for word in wanted):
+        assert time.monotonic() < deadline, f"the dashboard never showed {wanted}: {text[:2000]!r}"
+        time.sleep(1)
+        text = webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": _PAGE_TEXT, "args": []})
+    assert "loss_1" not in text and "epoch_loss" not in text and "batch_loss" not in text
+    shot = tmp_path / "tensorboard.png"
+    shot.write_bytes(base64.b64decode(webdriver(port, "GET", f"/session/{session}/screenshot")))
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# The dashboard's text: run names in the selector, tag names on the cards.
+_PAGE_TEXT = "return document.body ? document.body.innerText : ''"
