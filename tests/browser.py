@@ -5,14 +5,13 @@ Debian's chromium and chromium-driver are installed by `make browser-setup` (a s
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import time
 import urllib.request
-
-import pytest
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -32,9 +31,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def browser(tmp_path):
-    """(chromedriver port, session id) of a headless Chromium."""
+@contextlib.contextmanager
+def chromium_session(tmp_path):
+    """(chromedriver port, session id) of a headless Chromium; conftest's ``browser`` fixture."""
     # The real browser or nothing: a missing one is a failed set-up, not a reason to skip.
     assert os.path.exists(CHROMEDRIVER) and os.path.exists(CHROMIUM), (
         "run make browser-setup (chromium, chromium-driver)"
@@ -54,10 +53,12 @@ def browser(tmp_path):
         "args": ["--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path}"],
     }
     session = webdriver(port, "POST", "/session", {"capabilities": {"alwaysMatch": {"goog:chromeOptions": options}}})
-    yield port, session["sessionId"]
-    webdriver(port, "DELETE", f"/session/{session['sessionId']}")
-    driver.terminate()
-    driver.wait(timeout=30)
+    try:
+        yield port, session["sessionId"]
+    finally:
+        webdriver(port, "DELETE", f"/session/{session['sessionId']}")
+        driver.terminate()
+        driver.wait(timeout=30)
 
 
 def element(port: int, session: str, css: str) -> str:

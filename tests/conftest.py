@@ -14,8 +14,6 @@ os.environ.setdefault("NO_GCE_CHECK", "true")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-from browser import browser  # noqa: E402, F401  (the headless Chromium fixture, for every test file)
-
 
 @pytest.fixture(scope="session")
 def tfds_data_dir(tmp_path_factory) -> str:
@@ -70,3 +68,13 @@ def hub_module(tmp_path_factory) -> str:
     path = str(tmp_path_factory.mktemp("hub") / "feature_vector")
     tf.saved_model.save(tf.keras.Model(inputs, x), path)
     return path
+
+
+@pytest.fixture
+def browser(tmp_path):
+    """(chromedriver port, session id) of a headless Chromium (tests/browser.py)."""
+    # Imported here: conftest is also imported as tests.conftest by child processes, outside pytest's path.
+    from browser import chromium_session
+
+    with chromium_session(tmp_path) as session:
+        yield session
