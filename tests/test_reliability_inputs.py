@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import io
-import os
 import resource
 import struct
 import subprocess
@@ -154,17 +153,27 @@ def test_pickle_bearing_npy_and_npz_are_refused(tmp_path):
 MEMORY_BOUND_MB = 1024  # the run itself peaks near 650 MB; decoding the PNG (1.2 GB as RGB) cannot fit
 
 
+# A tiny launcher runs the trainer and reports RUSAGE_CHILDREN: measuring the trainer from pytest
+# itself (wait4) would count pytest's own peak, because the child shares pytest's memory until exec.
+_LAUNCHER = (
+    "import resource, subprocess, sys; "
+    "code = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); "
+    "sys.exit(code)"
+)
+
+
 def _run_measured(args: list[str], tmp_path: Path) -> tuple[int, str, str, float]:
-    """``python -m scripts.train args``: exit status, stdout, stderr and the child's peak RSS in MB."""
-    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    """``python -m scripts.train args``: exit status, stdout, stderr and the trainer's own peak RSS in MB."""
+    out, err, rss = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "launcher.rss"
     with open(out, "w") as stdout, open(err, "w") as stderr:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "scripts.train", *args], cwd=REPO_ROOT, stdout=stdout, stderr=stderr
+        code = subprocess.call(
+            [sys.executable, "-c", _LAUNCHER, str(rss), sys.executable, "-m", "scripts.train", *args],
+            cwd=REPO_ROOT,
+            stdout=stdout,
+            stderr=stderr,
         )
-        # wait4: this child's own peak, not the largest of every child this pytest process has run.
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
-    return child.returncode, out.read_text(), err.read_text(), usage.ru_maxrss / 1024
+    return code, out.read_text(), err.read_text(), int(rss.read_text()) / 1024
 
 
 def _png_rgb(pixels: np.ndarray) -> bytes:
