@@ -2,66 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import TextIO
 
 import tensorflow as tf
 
-
-def format_duration(seconds: float) -> str:
-    seconds = max(0, int(round(seconds)))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class ProgressLine:
-    """The progress line both engines print: ``step N/M (P%)  R examples/sec  time left T``.
-
-    ``update(step)`` after every step prints every ``every_steps`` steps and keeps
-    the steady-state throughput (steps after the first update, so graph building
-    and the first batch do not count) for the run summary.
-    """
-
-    def __init__(
-        self,
-        max_steps: int,
-        batch_size: int,
-        every_steps: int = 100,
-        stream: TextIO | None = None,
-        what: str = "step",
-    ):
-        self._what = what  # what a step is called in the line: "step", or "examples" counted one by one
-        self._max_steps = max_steps
-        self._batch_size = batch_size
-        self._every = max(1, every_steps)
-        self._stream = stream or sys.stdout
-        self._last: tuple[int, float] | None = None
-        self._first: tuple[int, float] | None = None
-        self.examples_per_sec: float | None = None
-        self.last_step: int | None = None  # the step that just ran: names the step a NaN loss stopped
-
-    def update(self, step: int) -> None:
-        now = time.perf_counter()
-        self.last_step = step
-        if self._last is None:
-            self._last = self._first = (step, now)
-            return
-        # A line each time a multiple of every_steps is reached or passed (counts may jump by a batch).
-        if step // self._every == self._last[0] // self._every and step < self._max_steps:
-            return
-        rate = (step - self._last[0]) / max(now - self._last[1], 1e-9)
-        self._last = (step, now)
-        if step > self._first[0]:
-            self.examples_per_sec = (step - self._first[0]) * self._batch_size / (now - self._first[1])
-        left = (self._max_steps - step) / rate if rate > 0 else 0.0
-        print(
-            f"{self._what} {step}/{self._max_steps} ({100 * step / self._max_steps:.0f}%)  "
-            f"{rate * self._batch_size:,.0f} examples/sec  time left {format_duration(left)}",
-            file=self._stream,
-            flush=True,
-        )
+from common.progress import ProgressLine
 
 
 class ProgressHook(ProgressLine, tf.estimator.SessionRunHook):
@@ -90,6 +36,19 @@ class KerasProgress(tf.keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         self._line.update(int(self.model.optimizer.iterations.numpy()))
+
+
+class KerasPredictProgress(tf.keras.callbacks.Callback):
+    """A prediction pass's progress line as a Model.predict callback: examples done after each batch."""
+
+    def __init__(self, line: ProgressLine, batch_size: int, total: int):
+        super().__init__()
+        self._line = line
+        self._batch_size = batch_size
+        self._total = total
+
+    def on_predict_batch_end(self, batch, logs=None) -> None:
+        self._line.update(min((batch + 1) * self._batch_size, self._total))
 
 
 class Throughput:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from common.params import VALIDATION
+from common.progress import format_duration
 from estimators.engines import Result
-from estimators.hooks import format_duration
 
 
 @dataclasses.dataclass(frozen=True)

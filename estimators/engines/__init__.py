@@ -24,6 +24,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy, DistributionParams
+from common.progress import ProgressLine
 from estimators.distribute.cluster import Cluster
 from estimators.models.spec import ModelSpec
 from estimators.serving import Serving
@@ -104,6 +105,14 @@ class Job:
 
     def input_fn(self, role: str, mode: str) -> InputFn:
         return self.inputs.make(role, mode, self.batch_size)
+
+    def prediction_progress(self, role: str) -> ProgressLine:
+        """The progress line of the report's prediction pass over ``role``: a line per tenth, 2 s apart at least."""
+        size = self.inputs.sizes[role]
+        every = max(1, size // 10)
+        line = ProgressLine(size, 1, every, self.stream, what=f"report predictions {role}", min_interval=2.0)
+        line.update(0)
+        return line
 
     def steps_for(self, role: str, batch_size: int | None = None) -> int:
         """Batches that cover ``role`` once (the last one partial)."""

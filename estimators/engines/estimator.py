@@ -16,6 +16,7 @@ import tensorflow as tf
 from common.errors import NonFiniteLossError, UsageError
 from common.names import BEST_EXPORTER, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
+from common.progress import counted
 from estimators import conversion
 from estimators.distribute import cluster_run
 from estimators.engines import EarlyStopping, Job, Result, export_assembled
@@ -212,7 +213,7 @@ def _evaluate_report(estimator: tf.estimator.Estimator, job: Job) -> tuple[dict[
     input_fn = job.input_fn(role, pipeline_ops.EVAL)
     metrics = estimator.evaluate(input_fn, name=role)
     predictions = estimator.predict(job.input_fn(role, pipeline_ops.PREDICT), yield_single_examples=True)
-    probabilities = np.stack([p["probabilities"] for p in predictions])
+    probabilities = np.stack([p["probabilities"] for p in counted(predictions, job.prediction_progress(role))])
     return {k: float(v) for k, v in metrics.items()}, probabilities
 
 

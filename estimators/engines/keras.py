@@ -23,7 +23,7 @@ from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, InputFn, Job, Result, export_assembled
-from estimators.hooks import KerasProgress, Throughput
+from estimators.hooks import KerasPredictProgress, KerasProgress, Throughput
 from estimators.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
 from input_fns import pipeline_ops
@@ -161,8 +161,9 @@ def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float],
     """Accuracy, loss and every prediction on the report role (on the model outside any strategy)."""
     role = job.inputs.report_role
     values = local.evaluate(job.input_fn(role, pipeline_ops.EVAL)(), verbose=0, return_dict=True)
-    probabilities = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0)
     expected = job.inputs.sizes[role]
+    progress = KerasPredictProgress(job.prediction_progress(role), job.batch_size, expected)
+    probabilities = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0, callbacks=[progress])
     if len(probabilities) != expected:
         raise RuntimeError(f"predicted {len(probabilities)} rows for the {role} role's {expected} examples")
     return {"accuracy": float(values["accuracy"]), "loss": float(values["loss"])}, probabilities

@@ -29,6 +29,7 @@ from common.errors import UsageError
 from common.names import EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY, as_str
 from common.params import TRAIN as TRAIN_ROLE
 from common.params import VALIDATION, CheckpointPolicy
+from common.progress import counted
 from estimators import conversion
 from estimators.distribute import strategy as distribution
 from estimators.engines import Inputs, Job, Result
@@ -321,7 +322,7 @@ class TpuEstimatorEngine:
         return Result(
             metrics=dict(result.metrics),
             report_metrics={k: float(v) for k, v in report.items()},
-            probabilities=np.stack([p["probabilities"] for p in predictions]),
+            probabilities=np.stack([p["probabilities"] for p in counted(predictions, job.prediction_progress(role))]),
             export_path=result.export_path,
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,

@@ -21,8 +21,8 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import TRAIN, Hparams
+from common.progress import ProgressLine
 from estimators.engines import Inputs, Job
-from estimators.hooks import ProgressLine
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import ModelSpec
 from estimators.optimizers import OptimizerSpec

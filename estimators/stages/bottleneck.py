@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.hooks import ProgressLine
+from common.progress import ProgressLine
 from estimators.models.hub_model import HUB_LAYER_NAME
 from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
 from estimators.models.transfer import HEAD_DROPOUT_NAME, POOL_NAME

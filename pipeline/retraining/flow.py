@@ -21,7 +21,7 @@ from typing import TextIO
 
 from common.errors import KestrelError, UsageError
 from common.params import Hparams
-from estimators.hooks import format_duration
+from common.progress import format_duration
 from pipeline.retraining import blessing, evaluate, registry, spans
 from pipeline.retraining.config import RetrainConfig
 from pipeline.retraining.lock import RetrainLock
