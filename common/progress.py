@@ -71,9 +71,10 @@ class ProgressLine:
         if self._last is None:
             self._last = self._first = (count, now)
             return
-        if count < self._total and (
-            count // self._every == self._last[0] // self._every or now - self._last[1] < self._min_interval
-        ):
+        # The end of a known total prints once; an estimated total may be passed, so it is not an end.
+        at_end = not self._approximate and count >= self._total > self._last[0]
+        crossed = count // self._every != self._last[0] // self._every
+        if not at_end and (not crossed or now - self._last[1] < self._min_interval):
             return
         rate = (count - self._last[0]) / max(now - self._last[1], 1e-9)
         self._last = (count, now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,19 @@ def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
     artifacts = tmp_path / "artifacts"
     # The default DirectRunner mode (worker processes), with one worker to stay light.
     base_glob = str(span_files["base"].parent / "base-*-of-00002.tfrecord")
-    clean = run_script(SCRIPT, f"--data={base_glob}", f"--artifacts_dir={artifacts}", "--direct_num_workers=1")
+    args = [
+        f"--data={base_glob}",
+        f"--artifacts_dir={artifacts}",
+        "--direct_num_workers=1",
+        "--progress_every_rows=400",
+    ]
+    clean = run_script(SCRIPT, *args)
     assert clean.returncode == 0, clean.stderr
+    # The worker's progress line: rows, the total estimated from the first file's first megabyte
+    # (800 rows there, two files), a rate and the time left.
+    line = r"^  \[data worker \d+\] rows decoded (\d+)/~(\d+) \(\d+%\)  [\d,.]+ rows/(?:sec|min)  time left \d+:\d\d$"
+    progress = re.findall(line, clean.stdout, re.M)
+    assert progress and progress[-1][0] == "1600" and abs(int(progress[-1][1]) - 1600) <= 16, clean.stdout
     assert "multi_processing, 1 worker(s)" in clean.stdout
     assert "span 0 (TRAINING): CLEAN" in clean.stdout and "2 tfrecord file(s)" in clean.stdout
     assert (artifacts / "schema.pbtxt").is_file()

@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import math
 import os
-import time
+import struct
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -27,6 +28,7 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from common.errors import UsageError
+from common.progress import ProgressLine
 from input_fns import image_folder
 
 IMAGE_FEATURE = "image"
@@ -49,6 +51,8 @@ RECORD_BATCH_SIZE = 4096
 IMAGE_BATCH_SIZE = 100
 # A TFRecord record on disk: length (8 bytes), its CRC (4), the data, the data's CRC (4).
 _FRAMING_BYTES = 16
+# The progress line's total is estimated from this much of the first file (rows per byte).
+_SAMPLE_BYTES = 1 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,30 +353,68 @@ class _ImageToExample(beam.DoFn):
         return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
-class _Progress(beam.DoFn):
-    """Prints rows decoded so far by this worker: Beam has no job-wide progress on every runner."""
+def estimated_rows(spec: InputSpec) -> int:
+    """Rows the job will decode, for the progress line: exact for image folders (one per file),
+    else the rows per byte of the first file's first megabyte times every file's bytes."""
+    if spec.format == "images":
+        return len(spec.files)
+    total = spec.num_bytes
+    if not spec.files or not total:
+        return 0
+    rows, raw_bytes = _sample_rows(spec.files[0], spec.format)
+    return max(rows, round(rows * total / raw_bytes)) if raw_bytes else 0
 
-    def __init__(self, role: str, every: int):
+
+def _sample_rows(path: str, data_format: str) -> tuple[int, int]:
+    """(rows, bytes on disk they took) in the first ``_SAMPLE_BYTES`` of ``path``; (0, 0) if unreadable."""
+    try:
+        with tf.io.gfile.GFile(path, "rb") as raw:
+            if path.lower().endswith((".gz", ".gzip")):
+                with gzip.GzipFile(fileobj=raw) as unzipped:
+                    data = unzipped.read(_SAMPLE_BYTES)
+            else:
+                data = raw.read(_SAMPLE_BYTES)
+            on_disk = raw.tell()
+    except (OSError, EOFError, tf.errors.OpError):
+        return 0, 0
+    if data_format == "csv":
+        return max(data.count(b"\n") - 1, 0), on_disk  # less the header line
+    rows = offset = 0
+    while offset + 8 <= len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        offset += length + _FRAMING_BYTES
+        rows += offset <= len(data)
+    return rows, on_disk if rows else 0
+
+
+class _Progress(beam.DoFn):
+    """This worker's progress line: Beam has no job-wide progress on every runner.
+
+    Each of ``workers`` workers is taken to decode an equal share of the estimated
+    rows, so the percentage and the time left are this worker's, and the job's
+    when the workers keep pace with each other.
+    """
+
+    def __init__(self, role: str, every: int, expected_rows: int, workers: int, exact: bool):
         self._role = role
         self._every = every
+        self._share = max(1, math.ceil(expected_rows / max(1, workers)))
+        self._exact = exact
 
     def setup(self) -> None:
         self._rows = 0
-        self._next = self._every
-        self._start = time.monotonic()
         self._counter = beam.metrics.Metrics.counter("kestrel_validation", f"{self._role}_rows")
+        self._line = None
+        if self._every:
+            what = f"  [{self._role} worker {os.getpid()}] rows decoded"
+            self._line = ProgressLine(self._share, 1, self._every, what=what, unit="rows", approximate=not self._exact)
+            self._line.update(0)
 
     def process(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         self._rows += batch.num_rows
         self._counter.inc(batch.num_rows)
-        if self._every and self._rows >= self._next:
-            self._next += self._every
-            elapsed = time.monotonic() - self._start
-            print(
-                f"  [{self._role} worker {os.getpid()}] {self._rows:,} rows decoded, "
-                f"{self._rows / max(elapsed, 1e-9):,.0f} rows/s",
-                flush=True,
-            )
+        if self._line:
+            self._line.update(self._rows)
         yield batch
 
 
@@ -465,9 +507,18 @@ def _example_records(pipeline: beam.Pipeline, spec: InputSpec, label: str | None
 
 
 def read_record_batches(
-    pipeline: beam.Pipeline, spec: InputSpec, *, label: str | None, delimiter: str, progress_every: int
+    pipeline: beam.Pipeline,
+    spec: InputSpec,
+    *,
+    label: str | None,
+    delimiter: str,
+    progress_every: int,
+    workers: int = 1,
 ) -> tuple[beam.PCollection, beam.PCollection]:
-    """Adds the read + decode steps for ``spec``: (record batches, bad records)."""
+    """Adds the read + decode steps for ``spec``: (record batches, bad records).
+
+    ``workers`` is how many workers share the decoding, for each one's progress line.
+    """
     step = spec.role.capitalize()
     if spec.format == "csv":
         batches, bad_parts = _csv_batches(pipeline, spec, delimiter)
@@ -481,7 +532,10 @@ def read_record_batches(
         )
         bad_parts.append(decoded[_BAD])
         batches = decoded.batches
-    batches = batches | f"{step}Progress" >> beam.ParDo(_Progress(spec.role, progress_every))
+    # Exact only for image folders on one worker: every file is a row (less its bad files).
+    exact = spec.format == "images" and workers == 1
+    progress = _Progress(spec.role, progress_every, estimated_rows(spec), workers, exact)
+    batches = batches | f"{step}Progress" >> beam.ParDo(progress)
     bad = bad_parts | f"{step}FlattenBad" >> beam.Flatten() if len(bad_parts) > 1 else bad_parts[0]
     return batches, bad
 

@@ -106,14 +106,26 @@ def _ship_code_by_value(options: PipelineOptions) -> None:
     """
     import cloudpickle
 
+    from common import progress
     from input_fns import image_folder, preprocessing
 
     cloudpickle.register_pickle_by_value(readers)
+    cloudpickle.register_pickle_by_value(progress)  # the workers' progress line
     # The image check the workers run is the trainer's own (image_folder.read_image_file).
     cloudpickle.register_pickle_by_value(image_folder)
     cloudpickle.register_pickle_by_value(preprocessing)
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     options.view_as(SetupOptions).pickle_library = "cloudpickle"
+
+
+def worker_count(options: PipelineOptions) -> int:
+    """Workers that share the decoding, as far as the options say (1 when they do not)."""
+    runner_name = options.view_as(StandardOptions).runner
+    if runner_name in (None, "DirectRunner", "direct"):
+        direct = options.view_as(DirectOptions)
+        return 1 if direct.direct_running_mode == "in_memory" else max(1, direct.direct_num_workers or 1)
+    workers = options.view_as(WorkerOptions)
+    return max(1, workers.num_workers or workers.max_num_workers or 1)
 
 
 def describe_runner(options: PipelineOptions) -> str:
@@ -194,7 +206,7 @@ def compute_statistics(
     try:
         with beam.Pipeline(options=options) as p:
             for spec in specs:
-                _add_branch(p, spec, span_dir, config, schema)
+                _add_branch(p, spec, span_dir, config, schema, worker_count(options))
     except KestrelError:
         raise
     except Exception as err:  # noqa: BLE001 - a worker failure arrives as any exception type
@@ -215,6 +227,7 @@ def _add_branch(
     span_dir: str,
     config: ValidationConfig,
     schema: schema_pb2.Schema | None,
+    workers: int,
 ) -> None:
     step = spec.role.capitalize()
     batches, bad = readers.read_record_batches(
@@ -223,6 +236,7 @@ def _add_branch(
         label=config.label,
         delimiter=config.csv_delimiter,
         progress_every=config.progress_every_rows,
+        workers=workers,
     )
     _ = (
         batches
