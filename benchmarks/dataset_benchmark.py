@@ -30,6 +30,7 @@ import tensorflow_datasets as tfds
 
 from common.errors import UsageError
 from common.params import AugmentParams
+from common.progress import run_counter
 from input_fns import image_folder
 from input_fns.pipeline_ops import TRAIN, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
@@ -207,13 +208,15 @@ def run(
     # Warm-up: the file system cache, TensorFlow's kernels and thread pools.
     time_dataset(workload.ceiling(cfg.batch_size, 1), min(num_batches, 8), cfg.batch_size)
     runs: dict[str, list[Timing]] = {name: [] for name in builders}
+    counter = run_counter(cfg.repeats * len(builders), progress)
     for repeat in range(cfg.repeats):
         for name, build in builders.items():
             timing = time_dataset(build(), num_batches, cfg.batch_size)
             runs[name].append(timing)
-            progress(
-                f"run {repeat + 1}/{cfg.repeats} {name:<18} {timing.examples_per_sec_after_first:9.1f} examples/sec"
+            note = (
+                f"repeat {repeat + 1}/{cfg.repeats} {name:<18} {timing.examples_per_sec_after_first:9.1f} examples/sec"
             )
+            counter.update(sum(map(len, runs.values())), note)
     return [
         VariantResult(name, max(timings, key=lambda t: t.examples_per_sec_after_first), tuple(timings))
         for name, timings in runs.items()

@@ -19,10 +19,12 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
 
 from benchmarks import reporting
+from common.progress import ProgressLine
 
 
 def predict_body(image_path: str) -> bytes:
@@ -53,7 +55,14 @@ def _worker(url: str, body: bytes, count: int, deadline: float, out: list, lock:
     conn.close()
 
 
-def run(url: str, body: bytes, requests: int = 200, threads: int = 4, time_limit_s: float = 120.0) -> dict:
+def run(
+    url: str,
+    body: bytes,
+    requests: int = 200,
+    threads: int = 4,
+    time_limit_s: float = 120.0,
+    say: Callable[[str], None] = print,
+) -> dict:
     """Send ``requests`` POSTs over ``threads`` connections; their statuses, rate and latency percentiles."""
     results: list = []
     lock = threading.Lock()
@@ -63,8 +72,14 @@ def run(url: str, body: bytes, requests: int = 200, threads: int = 4, time_limit
     start = time.perf_counter()
     for worker in workers:
         worker.start()
-    for worker in workers:
-        worker.join()
+    line = ProgressLine(
+        requests, 1, max(1, requests // 10), what="requests", unit="requests", min_interval=1.0, say=say
+    )
+    line.update(0)
+    while alive := [worker for worker in workers if worker.is_alive()]:
+        alive[0].join(0.5)
+        line.update(len(results))
+    line.update(len(results))
     elapsed = time.perf_counter() - start
     latencies = np.array([s for status, s in results if status == 200]) * 1000
     percentiles = np.percentile(latencies, [50, 95, 99]) if latencies.size else [float("nan")] * 3

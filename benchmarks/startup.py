@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Callable
 
 from benchmarks import memory
+from common.progress import run_counter
 
 TARGET_SECONDS = 15.0
 _STEP_LINE = re.compile(r"^step (\d+)/(\d+)")
@@ -52,6 +53,7 @@ def prepare_digits(data_dir: str | None) -> None:
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
     prepare_digits(cfg.data_dir)
     runs = []
+    counter = run_counter(cfg.runs, echo)
     for i in range(cfg.runs):
         with tempfile.TemporaryDirectory() as scratch:
             measured = memory.run_measured(argv(cfg, os.path.join(scratch, "model")), timeout=cfg.timeout).check()
@@ -67,8 +69,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
                 "peak_rss_mb": measured.peak_rss_mb,
             }
         )
-        if echo:
-            echo(f"run {i + 1}/{cfg.runs}: '{line.split('  ')[0]}' after {seconds:.2f} s; job {measured.seconds:.1f} s")
+        counter.update(i + 1, f"'{line.split('  ')[0]}' after {seconds:.2f} s; job {measured.seconds:.1f} s")
     best = min(r["first_step_seconds"] for r in runs)
     return {
         "benchmark": "startup",

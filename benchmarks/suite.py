@@ -22,6 +22,7 @@ from benchmarks import (
     transfer,
     validation_stats,
 )
+from common.progress import run_counter
 
 BENCHMARKS = ("training_throughput", "startup", "input_pipeline", "transfer", "distribution", "validation")
 
@@ -109,7 +110,9 @@ def run(cfg: SuiteConfig, say: Callable[[str], None] = print) -> dict:
     os.makedirs(cfg.out_dir, exist_ok=True)
     record: dict = {"command": cfg.command, "machine_at_start": reporting.machine(), "results": {}}
     started = time.perf_counter()
-    for name in (b for b in BENCHMARKS if b in cfg.benchmarks):
+    selected = [b for b in BENCHMARKS if b in cfg.benchmarks]
+    counter = run_counter(len(selected), say, what="benchmark", unit="benchmarks")
+    for done, name in enumerate(selected, 1):
         say(f"\n=== {name} ===")
         began = time.perf_counter()
         result, table = _RUNNERS[name](cfg, reporting.indented(say))
@@ -117,7 +120,7 @@ def run(cfg: SuiteConfig, say: Callable[[str], None] = print) -> dict:
         reporting.write_json(result, os.path.join(cfg.out_dir, name, "result.json"))
         record["results"][name] = result
         say(table)
-        say(f"({name}: {time.perf_counter() - began:.0f} s, load average {os.getloadavg()[0]:.2f})")
+        counter.update(done, f"{name}: {time.perf_counter() - began:.0f} s, load average {os.getloadavg()[0]:.2f}")
     record["seconds"] = time.perf_counter() - started
     record["machine_at_end"] = reporting.machine()
     record["targets"] = targets(record["results"])

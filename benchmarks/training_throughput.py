@@ -26,6 +26,8 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
+from common.progress import run_counter
+
 ENGINES = ("estimator", "keras", "tf_function")
 MODELS = ("small_cnn", "mobilenet_v2")
 STRATEGIES = ("default", "mirrored")
@@ -293,6 +295,7 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[RunResult]:
     from benchmarks import memory
 
     runs: dict[tuple[str, str, str], list[RunResult]] = {}
+    counter = run_counter(plan.repeats * len(run_configs(plan)), progress)
     for repeat in range(plan.repeats):
         for cfg in run_configs(plan):
             argv = memory.python_module("benchmarks.training_throughput", json.dumps(dataclasses.asdict(cfg)))
@@ -306,11 +309,12 @@ def run(plan: Plan, progress: Callable[[str], None] = print) -> list[RunResult]:
                 process_seconds=measured.seconds,
             )
             runs.setdefault((cfg.model, cfg.strategy, cfg.engine), []).append(result)
-            progress(
-                f"run {repeat + 1}/{plan.repeats} {cfg.model:<13} {cfg.strategy:<9} {cfg.engine:<12} "
+            note = (
+                f"repeat {repeat + 1}/{plan.repeats} {cfg.model:<13} {cfg.strategy:<9} {cfg.engine:<12} "
                 f"{result.examples_per_sec:10,.0f} examples/sec  {result.median_step_ms:8.2f} ms/step  "
                 f"peak {result.peak_rss_mb:,.0f} MB"
             )
+            counter.update(sum(map(len, runs.values())), note)
     return [max(results, key=lambda r: r.examples_per_sec) for results in runs.values()]
 
 

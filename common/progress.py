@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TextIO, TypeVar
 
 T = TypeVar("T")
@@ -51,6 +51,8 @@ class ProgressLine:
         unit: str = "examples",
         approximate: bool = False,
         min_interval: float = 0.0,
+        say: Callable[[str], None] | None = None,
+        rate_since_start: bool = False,
     ):
         self._what = what
         self._unit = unit
@@ -58,6 +60,9 @@ class ProgressLine:
         self._batch_size = batch_size
         self._every = max(1, every)
         self._stream = stream or sys.stdout
+        self._say = say  # where lines go instead of ``stream`` (a benchmark's indented echo)
+        # Runs of unequal length (a benchmark's): the time left from the mean so far, not the last one.
+        self._rate_since_start = rate_since_start
         self._approximate = approximate  # the total is an estimate: the line says "~" and caps at 99%
         self._min_interval = min_interval  # seconds between lines at least (the last line always prints)
         self._last: tuple[int, float] | None = None
@@ -65,7 +70,8 @@ class ProgressLine:
         self.examples_per_sec: float | None = None
         self.last_step: int | None = None  # the step that just ran: names the step a NaN loss stopped
 
-    def update(self, count: int) -> None:
+    def update(self, count: int, note: str = "") -> None:
+        """``note`` goes on the line after the count: what the unit just done measured."""
         now = time.perf_counter()
         self.last_step = count
         if self._last is None:
@@ -76,25 +82,37 @@ class ProgressLine:
         crossed = count // self._every != self._last[0] // self._every
         if not at_end and (not crossed or now - self._last[1] < self._min_interval):
             return
-        rate = (count - self._last[0]) / max(now - self._last[1], 1e-9)
+        since = self._first if self._rate_since_start else self._last
+        rate = (count - since[0]) / max(now - since[1], 1e-9)
         self._last = (count, now)
         if count > self._first[0]:
             self.examples_per_sec = (count - self._first[0]) * self._batch_size / (now - self._first[1])
-        self._print(count, rate)
+        self._print(count, rate, note)
 
-    def _print(self, count: int, rate: float) -> None:
+    def _print(self, count: int, rate: float, note: str) -> None:
         left = max(self._total - count, 0) / rate if rate > 0 else 0.0
         percent = 100 * count / self._total
         if self._approximate:
             total, percent = f"~{self._total}", min(percent, 99)
         else:
             total = str(self._total)
-        print(
-            f"{self._what} {count}/{total} ({percent:.0f}%)  "
-            f"{format_rate(rate * self._batch_size, self._unit)}  time left {format_duration(left)}",
-            file=self._stream,
-            flush=True,
+        line = (
+            f"{self._what} {count}/{total} ({percent:.0f}%)  {note + '  ' if note else ''}"
+            f"{format_rate(rate * self._batch_size, self._unit)}  time left {format_duration(left)}"
         )
+        if self._say:
+            self._say(line)
+        else:
+            print(line, file=self._stream, flush=True)
+
+
+def run_counter(
+    total: int, say: Callable[[str], None] | None = None, what: str = "run", unit: str = "runs"
+) -> ProgressLine:
+    """A benchmark's line per finished run: ``run 3/12 (25%)  <its figures>  1.5 runs/min  time left 6:00``."""
+    line = ProgressLine(total, 1, 1, what=what, unit=unit, say=say, rate_since_start=True)
+    line.update(0)
+    return line
 
 
 def counted(items: Iterable[T], line: ProgressLine) -> Iterator[T]:

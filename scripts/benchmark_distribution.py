@@ -18,6 +18,7 @@ from absl import flags
 
 from benchmarks import distribution_model as distribution_benchmark
 from common.filesystem import ensure_writable_dir
+from common.progress import run_counter
 from estimators.distribute import strategy as distribution
 from scripts.flags._model import positive_ints
 
@@ -37,11 +38,12 @@ def main(argv: list[str]) -> None:
     distribution.configure_logical_cpus(FLAGS.logical_cpu_devices)
     ensure_writable_dir(FLAGS.output_dir, "output_dir")
     rows = []
+    counter = run_counter(len(FLAGS.batch_sizes) * len(FLAGS.strategies))
     for batch in (int(b) for b in FLAGS.batch_sizes):
         for name in FLAGS.strategies:
             timing = distribution_benchmark.measure(name, batch, FLAGS.steps, FLAGS.warmup_steps, FLAGS.data_dir)
             rows.append(timing)
-            print(f"measured {name} batch {batch}: {timing.median_ms:.2f} ms/step", flush=True)
+            counter.update(len(rows), f"{name} batch {batch}: {timing.median_ms:.2f} ms/step")
 
     baseline = {r.global_batch: r for r in rows if r.strategy == FLAGS.strategies[0]}
     header = (

@@ -24,6 +24,7 @@ import psutil
 import pyarrow as pa
 from absl import flags
 
+from common.progress import run_counter
 from pipeline.validation import gate
 from pipeline.validation.config import RUNNING_MODES, RunnerOptions, ValidationConfig
 
@@ -97,10 +98,11 @@ def generate(data_dir: str, rows: int, shards: int, fmt: str) -> str:
         return pattern
     start = time.monotonic()
     per_shard = [rows // shards + (1 if i < rows % shards else 0) for i in range(shards)]
+    counter = run_counter(shards, what="generated shard", unit="shards")
     for i, n in enumerate(per_shard):
         path = os.path.join(data_dir, f"rows-{i:05d}-of-{shards:05d}.{ext}")
         (_write_tfrecord if fmt == "tfrecord" else _write_csv)(path, n, np.random.default_rng(i))
-        print(f"generated shard {i + 1}/{shards} ({sum(per_shard[: i + 1]):,} rows)", flush=True)
+        counter.update(i + 1, f"{sum(per_shard[: i + 1]):,} rows")
     open(done, "w").close()
     print(f"generated {rows:,} rows in {time.monotonic() - start:,.1f} s", flush=True)
     return pattern

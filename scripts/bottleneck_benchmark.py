@@ -21,6 +21,8 @@ import time
 
 from absl import flags
 
+from common.progress import run_counter
+
 flags.DEFINE_enum("model", "vgg16", ["vgg16", "mobilenet_v2", "nasnet_mobile"], "Frozen backbone.")
 flags.DEFINE_string("weights", "none", "imagenet, none or a local weights file (as --weights of train.py).")
 flags.DEFINE_string("dataset", "digits", "TFDS dataset (prepared in --data_dir; digits prepares itself).")
@@ -95,13 +97,14 @@ def main(argv: list[str]) -> None:
         optimizer=head.optimizer.__class__(learning_rate=FLAGS.learning_rate), loss=head.loss, metrics=["accuracy"]
     )
     uncached = []
+    counter = run_counter(FLAGS.epochs, what="no cache: epoch", unit="epochs")
     for order in orders:
         started = time.perf_counter()
         full.fit(
             {"image": train_images[order]}, train_labels[order], batch_size=FLAGS.batch_size, shuffle=False, verbose=0
         )
         uncached.append(time.perf_counter() - started)
-        print(f"no cache: epoch {len(uncached)}/{FLAGS.epochs}  {uncached[-1]:.1f}s", flush=True)
+        counter.update(len(uncached), f"{uncached[-1]:.1f} s")
     uncached_acc = full.evaluate({"image": eval_images}, eval_labels, batch_size=FLAGS.batch_size, verbose=0)[1]
 
     # --- with the cache: features once (and saved), then the head alone ------------------------------
@@ -114,6 +117,7 @@ def main(argv: list[str]) -> None:
         optimizer=head.optimizer.__class__(learning_rate=FLAGS.learning_rate), loss=head.loss, metrics=["accuracy"]
     )
     cached = []
+    counter = run_counter(FLAGS.epochs, what="cache: epoch", unit="epochs")  # epoch 1 extracts the features
     started = time.perf_counter()
     paths = {
         s: os.path.join(
@@ -140,7 +144,7 @@ def main(argv: list[str]) -> None:
             verbose=0,
         )
         cached.append(time.perf_counter() - started)
-        print(f"cache:    epoch {len(cached)}/{FLAGS.epochs}  {cached[-1]:.2f}s", flush=True)
+        counter.update(len(cached), f"{cached[-1]:.2f} s")
     cached_acc = head.evaluate({bottleneck.FEATURES_NAME: eval_x}, eval_y, batch_size=FLAGS.batch_size, verbose=0)[1]
 
     later_uncached = float(np.mean(uncached[1:]))

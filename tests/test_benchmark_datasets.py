@@ -1,6 +1,7 @@
 """The dataset benchmark: corrected tfds.benchmark figures, every variant, table, JSON, CSV and PNG."""
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -63,6 +64,8 @@ def test_script_prints_the_table(small_set, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "ex/sec after 1st" in result.stdout and "ceiling" in result.stdout
+    last_run = r"^run 3/3 \(100%\)  repeat 1/1 ceiling +[\d.]+ examples/sec  [\d.,]+ runs/(?:sec|min)  time left 0:00$"
+    assert re.search(last_run, result.stdout, re.M), result.stdout
     assert (tmp_path / "benchmark.json").is_file() and (tmp_path / "benchmark.png").is_file()
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 from benchmarks import memory, suite, training_throughput
@@ -29,12 +30,19 @@ def test_peak_memory_counts_the_children(tmp_path):
 
 def test_quick_suite_writes_positive_figures(tfds_data_dir, tmp_path):
     out = str(tmp_path / "suite")
+    lines: list[str] = []
     sizes = suite.dataclasses.replace(suite.QUICK, startup_train_steps=3)
     record = suite.run(
         suite.SuiteConfig(
             out_dir=out, data_dir=tfds_data_dir, sizes=sizes, benchmarks=("training_throughput", "startup")
         ),
-        say=lambda line: None,
+        say=lines.append,
+    )
+    # A line per finished run and per benchmark, each with its rate and the time left.
+    log = "\n".join(lines)
+    assert re.findall(r"^ *run (\d+)/\1 \(100%\)  repeat .* examples/sec .* runs/(?:sec|min)  time left ", log, re.M)
+    assert re.findall(
+        r"^benchmark 2/2 \(100%\)  startup: \d+ s.*  [\d.,]+ benchmarks/(?:sec|min)  time left 0:00$", log, re.M
     )
     with open(os.path.join(out, "suite.json")) as f:
         assert json.load(f)["results"].keys() == {"training_throughput", "startup"}

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -168,8 +169,12 @@ def test_unknown_model_or_version_is_404(server):
 
 def test_load_drops_nothing(server, digit, tmp_path):
     body = serving_load.predict_body(str(digit[2]))
-    record = serving_load.run(f"{server.url}/v1/models/{MODEL}:predict", body, requests=200, threads=4)
+    lines: list[str] = []
+    record = serving_load.run(
+        f"{server.url}/v1/models/{MODEL}:predict", body, requests=200, threads=4, say=lines.append
+    )
     print(serving_load.summary(record))
+    assert re.match(r"requests 200/200 \(100%\)  [\d,.]+ requests/(?:sec|min)  time left 0:00$", lines[-1]), lines
     serving_load.write(record, str(tmp_path))
     assert record["statuses"] == {"200": 200}
     assert (tmp_path / "serving_load.png").stat().st_size > 0
