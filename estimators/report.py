@@ -1,4 +1,5 @@
-"""The evaluation report on the test split: accuracy, per-class precision and recall, a confusion matrix PNG.
+"""The evaluation report on the test split: accuracy, per-class precision and recall, a confusion matrix PNG,
+and report.html, the page that shows them with the learning curves.
 
 (The course notes evaluated on the training split; the report reads the
 eval split the run was given, which defaults to the test split.)
@@ -6,7 +7,9 @@ eval split the run was given, which defaults to the test split.)
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import html
 import json
 import os
 
@@ -14,7 +17,9 @@ import numpy as np
 import tensorflow as tf
 
 REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
 CONFUSION_PNG = "confusion_matrix.png"
+CURVES_PNG = "curves.png"  # written by estimators.curves beside the others
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +112,58 @@ def confusion_png(report: EvaluationReport) -> bytes:
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     return buffer.getvalue()
+
+
+def write_html(report: EvaluationReport, directory: str, title: str) -> str:
+    """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file.
+
+    The PNGs beside it are embedded as data: URIs, so the page opens anywhere (a
+    bucket, an attachment) without its folder and without network.
+    """
+    rows = "".join(
+        f"<tr><td>{html.escape(c.name)}</td><td>{c.precision:.3f}</td><td>{c.recall:.3f}</td><td>{c.support}</td></tr>"
+        for c in report.classes
+    )
+    figures = "".join(
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
+        for alt, data in ((alt, _png_base64(directory, name)) for alt, name in _FIGURES)
+        if data
+    )
+    page = _PAGE.format(
+        title=html.escape(title),
+        split=html.escape(report.split),
+        accuracy=report.accuracy,
+        examples=report.examples,
+        rows=rows,
+        figures=figures,
+    )
+    path = os.path.join(directory, REPORT_HTML)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(page)
+    return path
+
+
+_FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
+figure{{display:inline-block;margin:1em 1em 0 0}} img{{max-width:100%}}</style></head>
+<body><h1>{title}</h1>
+<p>evaluation on <b>{split}</b>: accuracy <b>{accuracy:.4f}</b> over {examples} examples</p>
+{figures}
+<h2>per class</h2>
+<table><tr><th>class</th><th>precision</th><th>recall</th><th>support</th></tr>{rows}</table>
+</body></html>
+"""
+
+
+def _png_base64(directory: str, name: str) -> str:
+    path = os.path.join(directory, name)
+    if not tf.io.gfile.exists(path):
+        return ""
+    with tf.io.gfile.GFile(path, "rb") as f:
+        return base64.b64encode(f.read()).decode()
 
 
 def collect_labels(input_fn) -> np.ndarray:

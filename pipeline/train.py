@@ -20,7 +20,7 @@ from common import filesystem
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, Hparams
-from estimators import checkpoints, report, stages
+from estimators import checkpoints, curves, report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
@@ -71,7 +71,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
     summary = dataclasses.replace(summary, stages=len(jobs))
     if hp.training.report and not result.task:
-        summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs[-1], result, source, summary, stream))
+        summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
     return summary
 
@@ -138,14 +138,19 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
     )
 
 
-def _write_report(hp: Hparams, job: Job, result: Result, source, summary: RunSummary, stream: TextIO) -> str:
+def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary: RunSummary, stream: TextIO) -> str:
+    """<model_dir>/report: the evaluation (json, confusion matrix), the learning curves of every stage, a page."""
+    job = jobs[-1]
     role = job.inputs.report_role
     labels = report.collect_labels(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size))
     evaluation = report.build_report(
         result.probabilities, labels, source.meta.class_names, _role_label(role, summary.splits[role])
     )
     print(evaluation.format(), file=stream, flush=True)
-    return report.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
+    out = report.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
+    curves.write_curves([stage.model_dir for stage in jobs], out, title=f"{hp.model.name}: {hp.output.model_dir}")
+    report.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
+    return out
 
 
 def _role_label(role: str, split: str) -> str:

@@ -190,6 +190,7 @@ def train_args(data_dir: str, model_dir: Path, *extra: str) -> list[str]:
         f"--train_steps={STEPS}",
         "--batch_size=32",
         "--save_checkpoints_steps=10",
+        "--save_summary_steps=5",
         "--eval_throttle_secs=0",
         "--progress_every_steps=1000",
         "--seed=7",
@@ -268,6 +269,19 @@ def assert_chief_finished(output: str, model_dir: Path, min_step: int, cluster: 
     assert done == [(str(DIGITS_TEST), str(DIGITS_TEST))], output[-3000:]
 
 
+def assert_report_page(model_dir: Path) -> None:
+    """report/: learning curves read back from the run's event files, and a page showing them offline."""
+    report_dir = model_dir / "report"
+    series = json.loads((report_dir / "curves.json").read_text())["series"]
+    for metric in ("loss", "accuracy"):
+        train, validation = series["train"][metric], series["validation"][metric]
+        assert len(train) >= 2 and len(validation) >= 1, (metric, series)
+        assert max(step for step, _ in validation) == STEPS, validation
+    assert (report_dir / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (report_dir / "report.html").read_text()
+    assert page.count('src="data:image/png;base64,') == 2 and "http" not in page
+
+
 def assert_task_finished(output: str, task: str) -> None:
     assert f"task {task} finished training" in output, output[-3000:]
 
@@ -313,6 +327,7 @@ def test_one_machine_strategies(engine, strategy, tfds_data_dir, tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
     assert_chief_finished(run.stdout, model_dir, STEPS)
     assert report_json(model_dir)["examples"] == DIGITS_TEST
+    assert_report_page(model_dir)
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
@@ -371,6 +386,7 @@ def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     assert_chief_finished(run.stdout, model_dir, STEPS)
     assert summary_value(run.stdout, "engine") == "tpu_estimator"
     assert report_json(model_dir)["examples"] == DIGITS_TEST
+    assert_report_page(model_dir)
     # --optimizer=sgd reached the model_fn: momentum slots, no Adam slots or beta powers.
     names = [name for name, _ in tf.train.list_variables(tf.train.latest_checkpoint(str(model_dir)))]
     assert any(name.endswith("/Momentum") for name in names), names

@@ -572,9 +572,14 @@ def _base_slots(run: Run) -> list[str]:
 
 def c_fine_tune_steps(r, d):
     assert "stage 2" not in r(*HUB, f"--hub_handle={d.hub}").ok().stdout
-    out = r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0").ok()
+    out = r(*FINE, f"--hub_handle={d.hub}", "--fine_tune_fraction=1.0", "--report", "--save_summary_steps=1").ok()
     assert "stage 2: fine-tuning for 2 steps" in out.stdout and "(2 stages)" in out.stdout
     assert out.variables(STAGE2)
+    # The report's learning curves run on through stage 2 (its steps restart; they are shifted past stage 1's).
+    curves = json.loads((out.model_dir / "report" / "curves.json").read_text())
+    assert curves["stage_starts"] == [0, 2]
+    assert [step for step, _ in curves["series"]["validation"]["loss"]] == [2, 4]
+    assert [step for step, _ in curves["series"]["train"]["loss"]] == [1, 2, 3, 4]
 
 
 def c_fine_tune_fraction(r, d):

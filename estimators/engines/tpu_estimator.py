@@ -91,8 +91,12 @@ def make_model_fn(
     learning_rate: float,
     use_tpu: bool,
     optimizer_spec: OptimizerSpec = DEFAULT_OPTIMIZER,
+    summaries: tuple[str, int] | None = None,
 ) -> Callable:
-    """A TPUEstimator model_fn that builds the Keras model from ``build`` in each graph."""
+    """A TPUEstimator model_fn that builds the Keras model from ``build`` in each graph.
+
+    ``summaries`` is (model_dir, save_summary_steps): where the training scalars go, and how often.
+    """
     names = list(class_names)
 
     def model_fn(features, labels, mode, params):
@@ -134,9 +138,41 @@ def make_model_fn(
             train_op = optimizer.minimize(
                 loss, global_step=tf.compat.v1.train.get_global_step(), var_list=model.trainable_variables
             )
-        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op)
+        host_call = _train_host_call(summaries, loss, labels, probabilities, optimizer_spec, learning_rate)
+        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, host_call=host_call)
 
     return model_fn
+
+
+def _train_host_call(summaries, loss, labels, probabilities, optimizer_spec, learning_rate):
+    """The other engines' training scalars (``loss``, ``accuracy``, ``learning_rate``), written on the host.
+
+    On a TPU, summaries made in the model_fn are dropped: a host_call is how
+    TPUEstimator writes them, from tensors outfed every step. They are recorded
+    every ``save_summary_steps`` steps (and at the first), at the step just
+    trained, as the Estimator's summary hook records its own.
+    """
+    if summaries is None:
+        return None
+    model_dir, every = summaries
+    done = tf.compat.v1.train.get_global_step() + 1  # the step this train_op completes
+    hits = tf.equal(tf.argmax(probabilities, axis=-1), tf.cast(tf.reshape(labels, [-1]), tf.int64))
+    accuracy = tf.reduce_mean(tf.cast(hits, tf.float32))
+    rate = learning_rate_at(optimizer_spec, learning_rate, done)
+
+    def host_call(step, loss, accuracy, rate):
+        step = step[0]
+        record = tf.logical_or(tf.equal(step % every, 0), tf.equal(step, 1))
+        writer = tf.compat.v2.summary.create_file_writer(model_dir)
+        with writer.as_default(), tf.compat.v2.summary.record_if(record):
+            for name, value in (("loss", loss), ("accuracy", accuracy), ("learning_rate", rate)):
+                tf.compat.v2.summary.scalar(name, tf.reduce_mean(value), step=step)
+            return tf.compat.v1.summary.all_v2_summary_ops()
+
+    return host_call, [
+        tf.reshape(tf.cast(x, dtype), [1])
+        for x, dtype in ((done, tf.int64), (loss, tf.float32), (accuracy, tf.float32), (rate, tf.float32))
+    ]
 
 
 def _sparse_crossentropy(labels: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
@@ -185,7 +221,15 @@ def make_estimator(
         distribution.per_replica_batch(train_batch_size, shards)
         distribution.per_replica_batch(eval_batch_size, shards)
     return tf.compat.v1.estimator.tpu.TPUEstimator(
-        model_fn=make_model_fn(build, input_name, class_names, learning_rate, use_tpu, optimizer_spec),
+        model_fn=make_model_fn(
+            build,
+            input_name,
+            class_names,
+            learning_rate,
+            use_tpu,
+            optimizer_spec,
+            summaries=(run_config.model_dir, run_config.save_summary_steps),
+        ),
         config=run_config,
         use_tpu=use_tpu,
         train_batch_size=train_batch_size,
