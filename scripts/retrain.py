@@ -19,7 +19,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from common.errors import UsageError
-from pipeline.retraining import flow, registry, schedule
+from pipeline.retraining import flow, plots, registry, schedule
 from pipeline.retraining.lock import RetrainLock
 from pipeline.retraining.push import ServingDir
 from scripts.flags import _retrain
@@ -42,12 +42,18 @@ def list_runs() -> int:
             aside = ", ".join(map(str, serving.rolled_back())) or "none"
             print(f"serving {model}: version {version} (kept {kept}; rolled back {aside})")
         print(registry.format_table(runs, served))
+    picture = plots.write_holdout_plot(runs, FLAGS.work_dir)
+    if picture:
+        print(f"holdout accuracy by span: {picture}")
     return 0
 
 
 def show_run(run_id: int) -> int:
     with registry.Registry(FLAGS.work_dir) as reg:
-        print(registry.format_run(reg.get(run_id)))
+        run = reg.get(run_id)
+    print(registry.format_run(run))
+    picture = plots.write_run_curves(run)
+    print(f"{'curves':<16} {picture or '- (the run model_dir is gone)'}")
     return 0
 
 

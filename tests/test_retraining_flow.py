@@ -5,6 +5,7 @@ Spans are image folders of scikit-learn's digits (8x8 PNGs under <span>/<class>/
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -131,6 +132,9 @@ def test_three_spans_push_bless_reject_then_list_show_rollback(digit_spans, tmp_
     assert "serving digits: version 2 (kept 1, 2; rolled back none)" in listed.stdout
     assert re.search(r"^\s+3 .* span-3\s+not_blessed .*holdout accuracy", listed.stdout, re.M)
     assert re.search(r"^\s+2 .* span-2\s+pushed .* 2\*", listed.stdout, re.M)
+    # The holdout accuracy of every run against its span, as a picture.
+    picture = tmp_path / "work" / "holdout.png"
+    assert f"holdout accuracy by span: {picture}" in listed.stdout and picture.read_bytes()[:4] == b"\x89PNG"
 
     shown = run_script("scripts.retrain", *common, "--show=3")
     assert shown.returncode == 0, shown.stderr
@@ -138,6 +142,10 @@ def test_three_spans_push_bless_reject_then_list_show_rollback(digit_spans, tmp_
         r"^blessing_reason\s+holdout accuracy .* (worse than served version 2|below the floor)", shown.stdout, re.M
     )
     assert re.search(r"^fingerprint\s+[0-9a-f]{16}$", shown.stdout, re.M)
+    # The run's learning curves, from its event files (the runs here train with --noreport).
+    curves = tmp_path / "work" / "runs" / "run-00003" / "report"
+    assert re.search(rf"^curves\s+{re.escape(str(curves / 'curves.png'))}$", shown.stdout, re.M), shown.stdout
+    assert json.loads((curves / "curves.json").read_text())["series"]["validation"]["loss"]
 
     rolled = run_script("scripts.retrain", *common, "--rollback")
     assert rolled.returncode == 0, rolled.stderr
