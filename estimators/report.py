@@ -148,7 +148,7 @@ _PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
-figure{{display:inline-block;margin:1em 1em 0 0}} img{{max-width:100%}}</style></head>
+figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:380px}}</style></head>
 <body><h1>{title}</h1>
 <p>evaluation on <b>{split}</b>: accuracy <b>{accuracy:.4f}</b> over {examples} examples</p>
 {figures}
