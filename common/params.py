@@ -213,6 +213,7 @@ class GateParams:
     validate: bool = False  # scripts/train.py turns it on; pipeline.retraining runs its own gate
     allow_anomalies: bool = False
     running_mode: str = "in_memory"  # Beam DirectRunner mode; multi_processing pays off on large data
+    cache_dir: str = ""  # verdicts remembered by data fingerprint (pipeline/gate_cache.py); "": validate every time
 
 
 @dataclasses.dataclass(frozen=True)

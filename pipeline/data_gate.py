@@ -2,11 +2,14 @@
 
 Data with anomalies, drift or unreadable records is refused (exit status 3)
 before any training, unless --allow_anomalies is given; the verdict and its
-reports are written to <model_dir>/validation.
+reports are written to <model_dir>/validation. A verdict that let the data
+through is remembered by the data's fingerprint (pipeline/gate_cache.py): on
+unchanged data the gate prints it again without loading TFDV or Beam.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from typing import TextIO
@@ -14,7 +17,7 @@ from typing import TextIO
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import Hparams
-from pipeline.validation import gate
+from pipeline import gate_cache
 from pipeline.validation.config import RunnerOptions, ValidationConfig
 
 
@@ -36,19 +39,47 @@ def gate_config(hp: Hparams, meta) -> ValidationConfig:
     )
 
 
-def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> gate.GateResult:
-    """Run the gate; returns its result when the data may be used, raises DataRejectedError if not."""
-    result = gate.run_gate(gate_config(hp, meta))
+def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
+    """Run the gate, or recall its verdict on unchanged data; raises DataRejectedError if the data is refused."""
+    config = gate_config(hp, meta)
+    data_key = gate_cache.data_fingerprint(meta.train_files) if hp.gate.cache_dir else None
+    key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
+    remembered = gate_cache.lookup(hp.gate.cache_dir, key) if key else None
+    if remembered:
+        report = gate_cache.restore(remembered, config.artifacts_dir)
+        print(
+            f"validation: {remembered.examples} examples {remembered.verdict} (unchanged since validated: "
+            f"same files, schema and settings; TFDV not run); report {report}",
+            file=stream,
+            flush=True,
+        )
+        return
+    from pipeline.validation import gate  # TFDV and Beam load only when the gate runs (about 1.5 s)
+
+    result = gate.run_gate(config)
+    examples = sum(result.num_examples.values())
     print(
-        f"validation: {sum(result.num_examples.values())} examples {verdict(result)}; "
-        f"report {result.paths.get('report_html', '')}",
+        f"validation: {examples} examples {verdict(result)}; report {result.paths.get('report_html', '')}",
         file=stream,
         flush=True,
     )
-    return gate.enforce(result)
+    gate.enforce(result)
+    if data_key:
+        gate_cache.mark_span(result.paths["span_dir"], data_key)
+        gate_cache.store(
+            hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, verdict(result)
+        )
 
 
-def verdict(result: gate.GateResult) -> str:
+def _settings(config: ValidationConfig) -> dict:
+    """What the verdict depends on besides the data, the schema and the baseline (not where or how Beam runs)."""
+    settings = dataclasses.asdict(config)
+    for where_or_how in ("data", "artifacts_dir", "runner", "progress_every_rows"):
+        settings.pop(where_or_how, None)
+    return settings
+
+
+def verdict(result) -> str:
     """What happens to the data, in words: the line printed must match the exit status that follows."""
     if result.clean:
         return "clean"

@@ -77,7 +77,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
 
 
 def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> None:
-    from pipeline import data_gate  # TFDV and Beam load only when the gate runs (about 1 s)
+    from pipeline import data_gate
 
     out = hp.output
     filesystem.claim_model_dir(out.model_dir)

@@ -15,6 +15,17 @@ os.environ.setdefault("NO_GCE_CHECK", "true")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def gate_cache_home(tmp_path_factory) -> str:
+    """The gate's verdict cache (~/.cache/kestrel/gate by default) in this session's own folder.
+
+    Every scripts.train the tests start inherits it: the user's cache is left alone, and a
+    verdict remembered in one session is never recalled in the next.
+    """
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg_cache"))
+    return os.environ["XDG_CACHE_HOME"]
+
+
 @pytest.fixture(scope="session")
 def tfds_data_dir(tmp_path_factory) -> str:
     """A TFDS data_dir with the digits dataset prepared (real TFRecords and DatasetInfo)."""

@@ -874,12 +874,22 @@ def c_max_bad_record_fraction(r, d):
 
 
 def c_gate_running_mode(r, d):
-    assert (
-        "computing statistics on DirectRunner (in_memory"
-        in r("--validate_data").ok().stdout + r("--validate_data").stderr
-    )
-    out = r("--validate_data", "--gate_running_mode=multi_threading").ok()
+    fresh = ("--validate_data", "--gate_cache_dir=")  # validate, even if another case validated this data
+    assert "computing statistics on DirectRunner (in_memory" in r(*fresh).ok().stdout + r(*fresh).stderr
+    out = r(*fresh, "--gate_running_mode=multi_threading").ok()
     assert "computing statistics on DirectRunner (multi_threading" in out.stdout + out.stderr
+
+
+def c_gate_cache_dir(r, d):
+    # Remembered by data fingerprint: the second run on the same data recalls the verdict; off, it validates.
+    cache = r.root / "gate_cache"
+    first = r("--validate_data", f"--gate_cache_dir={cache}").ok()
+    assert "TFDV not run" not in first.stdout and len(list(cache.iterdir())) == 1
+    again = r("--validate_data", f"--gate_cache_dir={cache}", "--train_steps=1").ok()
+    assert "examples clean (unchanged since validated" in again.stdout and "TFDV not run" in again.stdout
+    assert (again.model_dir / "validation" / "spans" / "span-0" / "report.html").is_file()
+    off = r("--validate_data", "--gate_cache_dir=", "--train_steps=1").ok()
+    assert "TFDV not run" not in off.stdout and "validation: " in off.stdout
 
 
 def c_augment_saturation_grayscale(r, d):
@@ -985,6 +995,7 @@ ROWS = [
     pytest.param("validate_data", c_validate_data, id="validate_data"),
     pytest.param("allow_anomalies", c_allow_anomalies, id="allow_anomalies"),
     pytest.param("gate_running_mode", c_gate_running_mode, id="gate_running_mode"),
+    pytest.param("gate_cache_dir", c_gate_cache_dir, id="gate_cache_dir"),
     # the same flags where they cannot apply: refused, never ignored
     pytest.param("augment_hue", c_augment_hue_grayscale, id="augment_hue-grayscale"),
     pytest.param("augment_saturation", c_augment_saturation_grayscale, id="augment_saturation-grayscale"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from absl import flags
 
 from common.params import MAX_BAD_RECORD_FRACTION, GateParams
@@ -38,8 +40,26 @@ def define_gate_flags() -> None:
     flags.DEFINE_enum(
         "gate_running_mode", GateParams().running_mode, list(RUNNING_MODES), "Beam DirectRunner mode of the gate."
     )
+    flags.DEFINE_string(
+        "gate_cache_dir",
+        None,
+        "Where the gate remembers its verdicts by data fingerprint, so unchanged data (same files, sizes, "
+        "modification times, schema and gate settings) is not validated again; default "
+        "$XDG_CACHE_HOME/kestrel/gate (~/.cache/kestrel/gate); empty: validate every time.",
+    )
+
+
+def default_gate_cache_dir() -> str:
+    cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache_home, "kestrel", "gate")
 
 
 def gate_params() -> GateParams:
     f = FLAGS
-    return GateParams(validate=f.validate_data, allow_anomalies=f.allow_anomalies, running_mode=f.gate_running_mode)
+    cache_dir = default_gate_cache_dir() if f.gate_cache_dir is None else f.gate_cache_dir
+    return GateParams(
+        validate=f.validate_data,
+        allow_anomalies=f.allow_anomalies,
+        running_mode=f.gate_running_mode,
+        cache_dir=cache_dir,
+    )
