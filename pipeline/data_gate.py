@@ -66,9 +66,12 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
     gate.enforce(result)
     if data_key:
         gate_cache.mark_span(result.paths["span_dir"], data_key)
-        gate_cache.store(
-            hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, verdict(result)
-        )
+        try:
+            gate_cache.store(
+                hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, verdict(result)
+            )
+        except OSError as err:  # a cache that cannot be written costs the next run its shortcut, not this run
+            print(f"warning: --gate_cache_dir: verdict not remembered ({err})", file=stream, flush=True)
 
 
 def _settings(config: ValidationConfig) -> dict:

@@ -890,6 +890,7 @@ def c_gate_cache_dir(r, d):
     assert (again.model_dir / "validation" / "spans" / "span-0" / "report.html").is_file()
     off = r("--validate_data", "--gate_cache_dir=", "--train_steps=1").ok()
     assert "TFDV not run" not in off.stdout and "validation: " in off.stdout
+    one_line_error(r(f"--gate_cache_dir={d.hub}/saved_model.pb"), "gate_cache_dir", "must be a directory")
 
 
 def c_augment_saturation_grayscale(r, d):

@@ -47,6 +47,11 @@ def define_gate_flags() -> None:
         "modification times, schema and gate settings) is not validated again; default "
         "$XDG_CACHE_HOME/kestrel/gate (~/.cache/kestrel/gate); empty: validate every time.",
     )
+    flags.register_validator("gate_cache_dir", _cache_dir_is_a_folder, "must be a directory, or empty (no cache)")
+
+
+def _cache_dir_is_a_folder(value: str | None) -> bool:
+    return not value or not os.path.exists(value) or os.path.isdir(value)
 
 
 def default_gate_cache_dir() -> str:
