@@ -24,8 +24,11 @@ $(STAMP): requirements.lock
 run: setup
 	$(PY) -m scripts.train --model_dir=$(RUN_DIR) --overwrite_model_dir $(ARGS)
 
+# The suite runs once, over TEST_WORKERS pytest-xdist processes; a test file stays on one worker
+# (--dist loadfile), so its module fixtures (the every-flag harness, generated data) are built once.
+TEST_WORKERS ?= 2
 test: setup browser-setup
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .
