@@ -74,7 +74,7 @@ QUICK = Sizes(
     throughput_models=("small_cnn",),
     throughput_strategies=("default",),
     throughput_repeats=1,
-    startup_runs=1,
+    startup_runs=2,  # the first validates, the second recalls the verdict
     startup_train_steps=5,
     images=64,
     image_size=32,
@@ -280,7 +280,12 @@ def targets(results: dict) -> list[dict]:
     if "startup" in results:
         r = results["startup"]
         rows.append(
-            _row("first training step within 15 s of launch", r["first_step_seconds_best"], "s", r["target_met"])
+            _row(
+                f"first training step within {startup.TARGET_SECONDS:.0f} s of launch (gate recalled)",
+                r["first_step_seconds_best"] or float("nan"),
+                "s",
+                r["target_met"],
+            )
         )
     if "input_pipeline" in results and results["input_pipeline"]["target"].get("met") is not None:
         t = results["input_pipeline"]["target"]
