@@ -61,8 +61,8 @@ def _truncated_jpeg() -> bytes:
     return buffer.getvalue()[: len(buffer.getvalue()) // 2]
 
 
-def _validate(data: Path, artifacts: Path) -> tuple[int, str]:
-    run = run_script(SCRIPT, f"--data={data}", f"--artifacts_dir={artifacts}", IN_MEMORY)
+def _validate(data: Path, artifacts: Path, *more: str) -> tuple[int, str]:
+    run = run_script(SCRIPT, f"--data={data}", f"--artifacts_dir={artifacts}", IN_MEMORY, *more)
     assert "Traceback" not in run.stderr, run.stderr
     return run.returncode, run.stdout
 
@@ -88,12 +88,15 @@ def image_span(tmp_path_factory) -> dict:
 
 @pytest.fixture(scope="module")
 def csv_span(tmp_path_factory) -> Path:
-    """Two CSV spans; in the second, x is shifted by two standard deviations."""
+    """Two CSV spans; in the second, x is shifted by two standard deviations, against the previous
+    span (drift) and against serving data that is not (skew)."""
     root = tmp_path_factory.mktemp("csv_report")
     artifacts = root / "artifacts"
     assert _validate(spans.write_csv(root / "span0.csv", spans.rows(400, seed=0)), artifacts)[0] == 0
-    code, out = _validate(spans.write_csv(root / "span1.csv", spans.rows(400, seed=1, shift=2.0)), artifacts)
-    assert code == 3 and "drift  x" in out, out
+    serving = spans.write_csv(root / "serving.csv", spans.rows(400, seed=2, label=False))
+    shifted = spans.write_csv(root / "span1.csv", spans.rows(400, seed=1, shift=2.0))
+    code, out = _validate(shifted, artifacts, f"--serving_data={serving}")
+    assert code == 3 and "drift  x" in out and "skew   x" in out, out
     return artifacts / "spans" / "span-1"
 
 
@@ -200,21 +203,27 @@ def test_the_image_folder_report_shows_balance_sizes_thumbnails_bad_files_and_dr
     assert "(encoded images)" in page["text"]
 
 
-def test_the_csv_report_overlays_the_drifted_histogram_first(csv_span, chromium, tmp_path):
+def test_the_csv_report_overlays_every_checked_feature_drifted_first(csv_span, chromium, tmp_path):
     page = _open(chromium, csv_span / "report.html", tmp_path / "csv_report.png")
     assert page["fetched"] == [], page["fetched"]
     overlays = page["overlays"]
-    # Every feature with a drift check (x, n numeric; c, label categorical), the drifted one first.
-    assert sorted(o["feature"] for o in overlays) == ["c", "label", "n", "x"], overlays
-    assert overlays[0]["feature"] == "x" and overlays[0]["flagged"], overlays[0]
-    assert not any(o["flagged"] for o in overlays[1:]), overlays
+    # Every feature with a drift check (x, n numeric; c, label categorical) and a skew check (not
+    # the label, which serving data has not): the two flagged ones (x) first.
+    drawn = sorted((o["kind"], o["feature"]) for o in overlays)
+    assert drawn == [("drift", f) for f in ("c", "label", "n", "x")] + [("skew", f) for f in ("c", "n", "x")], drawn
+    assert {(o["kind"], o["feature"]) for o in overlays[:2]} == {("drift", "x"), ("skew", "x")}, overlays[:2]
+    assert all(o["flagged"] for o in overlays[:2]) and not any(o["flagged"] for o in overlays[2:]), overlays
     for o in overlays:
-        _chart_ok(o["img"], csv_span, f"drift-{o['feature']}.png")
-        assert re.search(
-            r"(Jensen-Shannon|L-infinity) distance \d\.\d{4} \(drift_comparator\), threshold 0\.1", o["caption"]
+        _chart_ok(o["img"], csv_span, f"{o['kind']}-{o['feature']}.png")
+        against = "previous span 0" if o["kind"] == "drift" else "serving data"
+        pattern = (
+            rf"span 1 against {against}: (Jensen-Shannon|L-infinity) distance \d\.\d{{4}} \({o['kind']}_comparator\), "
         )
-    assert "Jensen-Shannon distance" in overlays[0]["caption"] and "flagged" in overlays[0]["caption"]
-    # The class balance of the integer label, beside the previous span.
+        assert re.search(pattern + r"threshold 0\.1, ", o["caption"]), o["caption"]
+        numeric = o["feature"] in ("x", "n")
+        assert ("Jensen-Shannon" if numeric else "L-infinity") in o["caption"], o["caption"]
+    assert "flagged" in overlays[0]["caption"] and "within the threshold" in overlays[-1]["caption"]
+    # The class balance of the integer label, beside the previous span; no image sections.
     (balance,) = page["balance"]
     _chart_ok(balance, csv_span, "class_balance.png")
     assert page["sizes"] == [] and "thumbnails" not in page["sections"] and "image-sizes" not in page["sections"]
