@@ -11,10 +11,14 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from pipeline.validation import charts, checks
 from pipeline.validation import distributions as dist
 from pipeline.validation.checks import Measurement
+
+if TYPE_CHECKING:  # image_samples reads files with TensorFlow's gfile: not imported here
+    from pipeline.validation.image_samples import ImageSample
 
 CLASS_BALANCE_PNG = "class_balance.png"
 IMAGE_SIZES_PNG = "image_sizes.png"
@@ -65,7 +69,9 @@ def class_balance(label: str | None, current: Named, previous: Named | None) -> 
     return Figure(CLASS_BALANCE_PNG, png, f"class balance of '{label}': {names}", f"Share of each class: {names}.")
 
 
-def image_sizes(sample, tfdv_formats: dict[str, int], max_size: tuple[int, int] | None, usable: int) -> Figure | None:
+def image_sizes(
+    sample: ImageSample, tfdv_formats: dict[str, int], max_size: tuple[int, int] | None, usable: int
+) -> Figure | None:
     """Width, height and format of the sampled files; the formats over every image when TFDV counted them."""
     if not sample.sampled:
         return None

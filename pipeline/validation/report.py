@@ -183,7 +183,8 @@ def _custom(stats: statistics_pb2.FeatureNameStatistics) -> str:
     for c in stats.custom_stats:
         value = _custom_value(c)
         if value is not None:
-            name = "domain" if c.name == dist.DOMAIN_INFO else c.name.replace("_", " ")
+            # TFDV's own names (image_max_width...), as its docs and the statistics proto spell them.
+            name = "domain" if c.name == dist.DOMAIN_INFO else c.name
             parts.append(f"{html.escape(name)}: {value}")
     return "<br>".join(parts)
 
