@@ -65,7 +65,7 @@ def test_first_span_infers_a_curated_schema(baseline):
     assert set(tfdv.get_domain(curated, "c").value) == set(spans.CATEGORIES)
     # Comparators live in the configuration, not in the curated file.
     assert not features["x"].HasField("drift_comparator")
-    for name in ("statistics", "anomalies", "anomalies_table", "report_html", "facets_html", "result_json"):
+    for name in ("statistics", "anomalies", "anomalies_table", "report_html", "result_json"):
         assert Path(result.paths[name]).is_file(), name
     html = Path(result.paths["report_html"]).read_text()
     assert "CLEAN" in html and "<svg" in html and "label" in html

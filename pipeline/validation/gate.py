@@ -8,9 +8,11 @@ through anyway, and the result (result.json in the span's directory) records
 that it did.
 
 Artifacts, under ``<artifacts_dir>/spans/span-<N>/``: statistics.pb,
-anomalies.pbtxt, anomalies.txt, report.html, facets.html, bad_records.json,
-result.json (and serving_* twins when serving data is given). The curated
-schema is ``<artifacts_dir>/schema.pbtxt`` unless ``schema_path`` says otherwise.
+anomalies.pbtxt, anomalies.txt, report.html (one self-contained page) and its
+charts as PNG files (class_balance.png, image_sizes.png, drift-<feature>.png,
+skew-<feature>.png), bad_records.json, result.json (and serving_* twins when
+serving data is given). The curated schema is ``<artifacts_dir>/schema.pbtxt``
+unless ``schema_path`` says otherwise.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from common.errors import KestrelError, UsageError
 from common.filesystem import ensure_writable_dir
-from pipeline.validation import checks, readers, report, schema, statistics
+from pipeline.validation import checks, image_samples, readers, report, schema, statistics
 from pipeline.validation.checks import Finding
 from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, Thresholds, ValidationConfig
 
@@ -399,7 +401,6 @@ def run_gate(config: ValidationConfig) -> GateResult:
         "anomalies": os.path.join(out_dir, "anomalies.pbtxt"),
         "anomalies_table": os.path.join(out_dir, "anomalies.txt"),
         "report_html": os.path.join(out_dir, "report.html"),
-        "facets_html": os.path.join(out_dir, "facets.html"),
         "result_json": os.path.join(out_dir, "result.json"),
     }
     if previous_path:
@@ -440,7 +441,7 @@ def run_gate(config: ValidationConfig) -> GateResult:
         hidden={spec.role: spec.hidden_files for spec in specs},
     )
     gate_result = dataclasses.replace(gate_result, summary=summary, seconds=time.monotonic() - start)
-    _write_artifacts(gate_result, result, role_stats, previous_stats)
+    _write_artifacts(gate_result, result, role_stats, previous_stats, specs[0], config.label)
     return gate_result
 
 
@@ -449,30 +450,49 @@ def _write_artifacts(
     result: checks.CheckResult,
     role_stats: dict[str, statistics.RoleStatistics],
     previous_stats: statistics_pb2.DatasetFeatureStatisticsList | None,
+    data_spec: readers.InputSpec,
+    label: str | None,
 ) -> None:
     paths = gate_result.paths
     report.write_anomalies(result.anomalies, paths["anomalies"])
     if result.serving_anomalies is not None:
         report.write_anomalies(result.serving_anomalies, paths["serving_anomalies"])
     report.write_text(paths["anomalies_table"], gate_result.summary + "\n")
-    shown = {f"span {gate_result.span}": role_stats["data"].statistics}
-    if "serving" in role_stats:
-        shown["serving data"] = role_stats["serving"].statistics
+    report.write_html(paths["report_html"], _report_data(gate_result, role_stats, previous_stats, data_spec, label))
+    # Written last: a result.json means the span's artifacts are complete.
+    report.write_text(paths["result_json"], json.dumps(gate_result.as_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def _report_data(
+    gate_result: GateResult,
+    role_stats: dict[str, statistics.RoleStatistics],
+    previous_stats: statistics_pb2.DatasetFeatureStatisticsList | None,
+    data_spec: readers.InputSpec,
+    label: str | None,
+) -> report.ReportData:
+    """What report.html shows: this span, its baselines, and for an image folder a look at the files."""
+    data = role_stats["data"]
+    previous = None
     if previous_stats is not None:
-        label = f"previous span {gate_result.previous_span}" if gate_result.previous_span is not None else "previous"
-        shown[label] = previous_stats
-    report.write_html(
-        paths["report_html"],
+        name = f"previous span {gate_result.previous_span}" if gate_result.previous_span is not None else "previous"
+        previous = report.Named(name, previous_stats)
+    serving = report.Named("serving data", role_stats["serving"].statistics) if "serving" in role_stats else None
+    images = None
+    if data_spec.format == "images":
+        label = label or "label"  # the image folder's class feature is always there (readers._ImageToExample)
+        bad_files = [b["where"] for b in data.bad_records.samples if b.get("where")]
+        images = image_samples.sample_images(data_spec, bad_files)
+    return report.ReportData(
         title=f"kestrel data validation, span {gate_result.span} ({gate_result.environment})",
         summary=gate_result.summary,
         clean=gate_result.clean,
         findings=gate_result.findings,
         measurements=gate_result.measurements,
-        statistics=shown,
+        current=report.Named(f"span {gate_result.span}", data.statistics),
+        previous=previous,
+        serving=serving,
+        label=label,
+        images=images,
+        image_feature=readers.IMAGE_FEATURE,
+        bad=report.BadList(dict(data.bad_records.counts), data.bad_records.samples, data.bad_records_path),
     )
-    other_name, other = next(((n, s) for n, s in shown.items() if not n.startswith("span ")), ("", None))
-    report.write_facets_html(
-        paths["facets_html"], role_stats["data"].statistics, other, (f"span {gate_result.span}", other_name or "other")
-    )
-    # Written last: a result.json means the span's artifacts are complete.
-    report.write_text(paths["result_json"], json.dumps(gate_result.as_dict(), indent=2, sort_keys=True) + "\n")

@@ -1,9 +1,12 @@
 """What a validation run leaves to read: anomalies .pbtxt, a short table, an HTML report.
 
-The HTML report is written from the statistics protos here, self-contained
-(no script, no network): TFDV's own Facets view (``facets.html``, from
-``tfdv.get_statistics_html``) loads Facets from the internet, which an
-offline machine or a locked-down browser cannot.
+The HTML report is written from the statistics protos here, as one
+self-contained file: no script, style, font or image from anywhere else, the
+charts embedded as ``data:`` URIs (and written beside it as PNG files), so it
+opens offline and in a locked-down browser. TFDV's own Facets view
+(``tfdv.get_statistics_html``) loads Facets from the internet and is blank
+offline: kestrel does not write it (docs/validation.md says how to open
+statistics.pb in Facets with a network).
 """
 
 from __future__ import annotations
@@ -12,15 +15,22 @@ from pipeline.validation import quiet_tfdv  # noqa: F401  (before TFDV itself)
 
 # isort: split
 
+import base64
+import dataclasses
 import html
 import math
+import os
 from collections.abc import Iterable, Sequence
 
 import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+from pipeline.validation import distributions as dist
+from pipeline.validation import figures
 from pipeline.validation.checks import Finding, Measurement
+from pipeline.validation.figures import Figure, Named
+from pipeline.validation.image_samples import ImageSample
 
 _MAX_DESCRIPTION = 110
 
@@ -78,7 +88,43 @@ th { background: #f3f3f3; } td.l, th.l { text-align: left; }
 .bad { color: #b00020; font-weight: bold; } .ok { color: #1b7f3b; font-weight: bold; }
 .warn { background: #fff3f3; } pre { background: #f7f7f7; padding: 1em; overflow-x: auto; }
 svg rect { fill: #4a78c2; }
+img.chart { max-width: 100%; height: auto; }
+figure { display: inline-block; margin: .5em 1em 1em 0; vertical-align: top; max-width: 100%; }
+figure:not(.wide) { width: 540px; }
+figure.flagged { outline: 2px solid #b00020; outline-offset: 4px; }
+figcaption { font-size: 12px; color: #444; }
+.thumbs { margin: .3em 0 1em; } .thumbs h4 { margin: .3em 0; }
+.thumbs img { width: 64px; height: 64px; object-fit: contain; image-rendering: pixelated;
+  border: 1px solid #ddd; margin: 0 4px 4px 0; background: #fafafa; }
+ul.bad-files code { color: #b00020; }
 """
+
+
+@dataclasses.dataclass(frozen=True)
+class BadList:
+    """What could not be read: counts per kind and the samples the job kept (the first few of each kind)."""
+
+    counts: dict[str, int]
+    samples: tuple[dict, ...]
+    path: str  # bad_records.json
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportData:
+    """Everything report.html shows of one span."""
+
+    title: str
+    summary: str
+    clean: bool
+    findings: Sequence[Finding]
+    measurements: Sequence[Measurement]
+    current: Named  # this span's data
+    previous: Named | None = None  # the baseline of the drift checks
+    serving: Named | None = None  # the baseline of the skew checks
+    label: str | None = None
+    images: ImageSample | None = None  # an image folder: thumbnails and sizes
+    image_feature: str = "image"
+    bad: BadList | None = None
 
 
 def _fmt(x: float) -> str:
@@ -115,28 +161,36 @@ def _missing(stats: statistics_pb2.FeatureNameStatistics, num_examples: int) -> 
     return f'<span class="{"bad" if share else ""}">{share:.1%}</span>'
 
 
+def _custom_value(c: statistics_pb2.CustomStatistic) -> str | None:
+    """One custom statistic as HTML, or None for one the table does not show."""
+    kind = c.WhichOneof("val")
+    if c.name == dist.DOMAIN_INFO:
+        # "image_domain {}" -> "image": the proto text says nothing more to a reader.
+        return html.escape(c.str.split(" ", 1)[0].replace("_domain", "").replace("_", " "))
+    if kind == "num":
+        return html.escape(_fmt(c.num))
+    if kind == "str":
+        return html.escape(c.str)
+    if kind == "rank_histogram":
+        return html.escape(", ".join(f"{b.label}: {_fmt(b.sample_count)}" for b in c.rank_histogram.buckets[:8]))
+    if kind == "histogram":
+        return _histogram_svg(c.histogram, 100, 24)
+    return None
+
+
 def _custom(stats: statistics_pb2.FeatureNameStatistics) -> str:
     parts = []
     for c in stats.custom_stats:
-        kind = c.WhichOneof("val")
-        if kind == "num":
-            value = _fmt(c.num)
-        elif kind == "str":
-            value = c.str
-        elif kind == "rank_histogram":
-            value = ", ".join(f"{b.label}: {_fmt(b.sample_count)}" for b in c.rank_histogram.buckets[:8])
-        elif kind == "histogram":
-            value = _histogram_svg(c.histogram, 100, 24)
-            parts.append(f"{html.escape(c.name)}: {value}")
-            continue
-        else:
-            continue
-        parts.append(f"{html.escape(c.name)}: {html.escape(value)}")
+        value = _custom_value(c)
+        if value is not None:
+            # TFDV's own names (image_max_width...), as its docs and the statistics proto spell them.
+            name = "domain" if c.name == dist.DOMAIN_INFO else c.name
+            parts.append(f"{html.escape(name)}: {value}")
     return "<br>".join(parts)
 
 
 def _name(stats: statistics_pb2.FeatureNameStatistics) -> str:
-    return ".".join(stats.path.step) or stats.name
+    return dist.feature_name(stats)
 
 
 def _numeric_rows(dataset: statistics_pb2.DatasetFeatureStatistics, flagged: set[str]) -> list[str]:
@@ -158,7 +212,31 @@ def _numeric_rows(dataset: statistics_pb2.DatasetFeatureStatistics, flagged: set
     return rows
 
 
-def _categorical_rows(dataset: statistics_pb2.DatasetFeatureStatistics, flagged: set[str]) -> list[str]:
+def _top_values(f: statistics_pb2.FeatureNameStatistics, is_image: bool) -> str:
+    """The most frequent values, or what they are when listing them would say nothing."""
+    s = f.string_stats
+    shown = [v for v in s.top_values if v.value != dist.BYTES_PLACEHOLDER]
+    if is_image or (s.top_values and not shown):
+        return "(encoded images)" if is_image else "(binary values)"
+    if shown and max(v.frequency for v in shown) <= 1:
+        return "(every value is unique)"
+    return ", ".join(f"{html.escape(v.value)} ({_fmt(v.frequency)})" for v in shown[:6])
+
+
+def _string_cells(f: statistics_pb2.FeatureNameStatistics, image_feature: str) -> tuple[str, str, str]:
+    """(unique, top values, values): an average length only for text, where it means something."""
+    s = f.string_stats
+    is_image = dist.is_image(f) or _name(f) == image_feature
+    detail = f"avg length {_fmt(s.avg_length)}" if dist.is_text(f) else ""
+    if is_image:
+        formats = dist.image_formats(f)
+        detail = ", ".join(f"{k} {_fmt(n)}" for k, n in formats.items())
+    return _fmt(s.unique), _top_values(f, is_image), html.escape(detail)
+
+
+def _categorical_rows(
+    dataset: statistics_pb2.DatasetFeatureStatistics, flagged: set[str], image_feature: str
+) -> list[str]:
     rows = []
     for f in dataset.features:
         kind = f.WhichOneof("stats")
@@ -166,24 +244,24 @@ def _categorical_rows(dataset: statistics_pb2.DatasetFeatureStatistics, flagged:
             continue
         name = _name(f)
         if kind == "string_stats":
-            s = f.string_stats
-            unique, detail = _fmt(s.unique), f"avg length {_fmt(s.avg_length)}"
-            top = ", ".join(f"{html.escape(v.value)} ({_fmt(v.frequency)})" for v in s.top_values[:6])
+            unique, top, detail = _string_cells(f, image_feature)
         else:
             b = f.bytes_stats
             unique, top = _fmt(b.unique), ""
-            detail = f"{_fmt(b.min_num_bytes)}..{_fmt(b.max_num_bytes)} bytes, avg {_fmt(b.avg_num_bytes)}"
+            detail = html.escape(f"{_fmt(b.min_num_bytes)}..{_fmt(b.max_num_bytes)} bytes, avg {_fmt(b.avg_num_bytes)}")
         rows.append(
             f'<tr class="{"warn" if name in flagged else ""}"><td class="l">{html.escape(name)}</td>'
             f'<td class="l">{statistics_pb2.FeatureNameStatistics.Type.Name(f.type)}</td>'
             f"<td>{_fmt(_common(f).num_non_missing)}</td><td>{_missing(f, dataset.num_examples)}</td>"
-            f'<td>{unique}</td><td class="l">{top}</td><td class="l">{html.escape(detail)}</td>'
+            f'<td>{unique}</td><td class="l">{top}</td><td class="l">{detail}</td>'
             f"<td class='l'>{_custom(f)}</td></tr>"
         )
     return rows
 
 
-def _statistics_section(title: str, statistics: statistics_pb2.DatasetFeatureStatisticsList, flagged: set[str]) -> str:
+def _statistics_section(
+    title: str, statistics: statistics_pb2.DatasetFeatureStatisticsList, flagged: set[str], image_feature: str
+) -> str:
     if not statistics.datasets:
         return f"<h2>{html.escape(title)}</h2><p>No statistics.</p>"
     dataset = statistics.datasets[0]
@@ -198,12 +276,12 @@ def _statistics_section(title: str, statistics: statistics_pb2.DatasetFeatureSta
             "<th>missing</th><th>mean</th><th>std dev</th><th>zeros</th><th>min</th><th>median</th><th>max</th>"
             "<th>histogram</th><th class='l'>other</th></tr>" + "".join(numeric) + "</table>"
         )
-    categorical = _categorical_rows(dataset, flagged)
+    categorical = _categorical_rows(dataset, flagged, image_feature)
     if categorical:
         parts.append(
             "<h3>Categorical, string and bytes features</h3><table><tr><th class='l'>feature</th>"
             "<th class='l'>type</th><th>count</th><th>missing</th><th>unique</th><th class='l'>top values</th>"
-            "<th class='l'>values</th><th class='l'>other (image format, width, height...)</th></tr>"
+            "<th class='l'>values</th><th class='l'>other (domain, image formats, largest sizes)</th></tr>"
             + "".join(categorical)
             + "</table>"
         )
@@ -230,7 +308,7 @@ def _measurements_html(measurements: Sequence[Measurement]) -> str:
         f"<tr class='{'warn' if m.flagged else ''}'><td class='l'>{m.kind}</td><td class='l'>{html.escape(m.feature)}</td>"
         f"<td class='l'>{m.metric}</td><td>{m.value:.4f}</td><td>{m.threshold:g}</td>"
         f"<td class='{'bad' if m.flagged else 'ok'}'>{'HIGH' if m.flagged else 'ok'}</td></tr>"
-        for m in measurements
+        for m in figures.ordered(measurements)
     )
     return (
         "<table><tr><th class='l'>check</th><th class='l'>feature</th><th class='l'>metric</th><th>value</th>"
@@ -238,35 +316,136 @@ def _measurements_html(measurements: Sequence[Measurement]) -> str:
     )
 
 
-def write_html(
-    path: str,
-    *,
-    title: str,
-    summary: str,
-    clean: bool,
-    findings: Sequence[Finding],
-    measurements: Sequence[Measurement],
-    statistics: dict[str, statistics_pb2.DatasetFeatureStatisticsList],
-) -> None:
-    """One page: verdict, findings, drift/skew measurements, then each dataset's statistics."""
-    flagged = {f.feature for f in findings}
-    verdict = '<span class="ok">CLEAN</span>' if clean else '<span class="bad">NOT CLEAN</span>'
-    sections = "".join(_statistics_section(name, stats, flagged) for name, stats in statistics.items())
+def _section(section_id: str, heading: str, body: str) -> str:
+    return f"<section id='{section_id}'><h2>{html.escape(heading)}</h2>{body}</section>"
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure_html(figure: Figure) -> str:
+    data = f' data-feature="{html.escape(figure.feature)}" data-kind="{figure.kind}"' if figure.kind else ""
+    classes = " ".join(c for c, on in (("flagged", figure.flagged), ("wide", figure.wide)) if on)
+    return (
+        f"<figure class='{classes}'{data}><img class='chart' src='{_data_uri(figure.png)}' alt='{html.escape(figure.alt)}'>"
+        f"<figcaption>{html.escape(figure.caption)} ({html.escape(figure.file_name)})</figcaption></figure>"
+    )
+
+
+def _thumbnails_html(sample: ImageSample, counts: dict[str, float]) -> str:
+    parts = []
+    for label, thumbs in sample.thumbnails.items():
+        images = "".join(
+            f"<img src='{t.data_uri}' alt='{html.escape(t.name)}' title='{html.escape(t.name)}'>" for t in thumbs
+        )
+        count = f", {_fmt(counts[label])} images" if label in counts else ""
+        parts.append(
+            f"<div class='thumbs' data-class='{html.escape(label)}'><h4>{html.escape(label)}{count}</h4>{images}</div>"
+        )
+    if sample.classes > len(sample.thumbnails):
+        parts.append(f"<p>Thumbnails of the first {len(sample.thumbnails)} of {sample.classes} classes.</p>")
+    return "".join(parts)
+
+
+def _bad_html(bad: BadList | None, images: bool) -> str:
+    """Every bad file the job named, with its reason; the count of any it did not keep a sample of."""
+    what = "files" if images else "records"
+    if bad is None or not bad.counts:
+        return _section("bad-files", f"Bad {what}", "<p class='ok'>None: every input was read.</p>")
+    items = "".join(
+        f"<li><code>{html.escape(b.get('where') or b['kind'])}</code>: {html.escape(b['sample'])}</li>"
+        for b in bad.samples
+    )
+    kept: dict[str, int] = {}
+    for b in bad.samples:
+        kept[b["kind"]] = kept.get(b["kind"], 0) + 1
+    more = "".join(
+        f"<li>and {n - kept.get(kind, 0):,} more {html.escape(kind)} (bad_records.json keeps the first "
+        f"{kept.get(kind, 0)} of each kind)</li>"
+        for kind, n in sorted(bad.counts.items())
+        if n > kept.get(kind, 0)
+    )
+    total = sum(bad.counts.values())
+    kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(bad.counts.items()))
+    return _section(
+        "bad-files",
+        f"Bad {what}",
+        f"<p class='bad'>{total:,} not read ({html.escape(kinds)}); the samples are in "
+        f"{html.escape(os.path.basename(bad.path))}.</p><ul class='bad-files'>{items}{more}</ul>",
+    )
+
+
+def _images_html(data: ReportData, image_sizes: Figure | None) -> str:
+    if data.images is None:
+        return ""
+    feature = dist.find_feature(data.current.statistics, data.label) if data.label else None
+    counts = dist.value_counts(feature) if feature is not None and dist.is_categorical(feature) else {}
+    sizes = _figure_html(image_sizes) if image_sizes else "<p>No image could be measured.</p>"
+    return _section("image-sizes", "Image sizes and formats", sizes) + _section(
+        "thumbnails", "Sample images", _thumbnails_html(data.images, counts)
+    )
+
+
+def _image_sizes_figure(data: ReportData) -> Figure | None:
+    if data.images is None:
+        return None
+    feature = dist.find_feature(data.current.statistics, data.image_feature)
+    datasets = data.current.statistics.datasets
+    usable = int(datasets[0].num_examples) if datasets else 0
+    return figures.image_sizes(data.images, dist.image_formats(feature), dist.image_max_size(feature), usable)
+
+
+def _drift_html(data: ReportData, overlays: Sequence[Figure]) -> str:
+    drawn = "".join(_figure_html(f) for f in overlays)
+    if data.measurements and not overlays:
+        drawn = "<p>No distribution to draw for the measured features.</p>"
+    elif len(overlays) < len(data.measurements):
+        drawn += f"<p>{len(overlays)} of {len(data.measurements)} measured features drawn; the table has them all.</p>"
+    return _section("drift", "Drift and skew, by eye", f"{_measurements_html(data.measurements)}<div>{drawn}</div>")
+
+
+def _remove_stale_charts(directory: str) -> None:
+    """A rerun of the span leaves only its own charts (a feature no longer drifting has no overlay)."""
+    if not tf.io.gfile.isdir(directory):
+        return
+    for name in tf.io.gfile.listdir(directory):
+        chart = name in (figures.CLASS_BALANCE_PNG, figures.IMAGE_SIZES_PNG) or name.startswith(
+            figures.OVERLAY_PREFIXES
+        )
+        # facets.html: written by earlier versions, it loads Facets from the internet and is blank offline.
+        if (chart and name.endswith(".png")) or name == "facets.html":
+            tf.io.gfile.remove(os.path.join(directory, name))
+
+
+def _write_png(directory: str, figure: Figure) -> str:
+    path = os.path.join(directory, figure.file_name)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(figure.png)
+    return path
+
+
+def write_html(path: str, data: ReportData) -> list[str]:
+    """One page: verdict, findings, class balance, images, bad files, drift by eye, then each dataset's
+    statistics. Returns the PNG files written beside it (the same charts the page embeds)."""
+    directory = os.path.dirname(path)
+    _remove_stale_charts(directory)
+    balance = figures.class_balance(data.label, data.current, data.previous)
+    sizes = _image_sizes_figure(data)
+    overlays = figures.overlays(data.measurements, data.current, data.previous, data.serving)
+    written = [_write_png(directory, f) for f in (balance, sizes, *overlays) if f is not None]
+    flagged = {f.feature for f in data.findings}
+    datasets = [data.current, *(n for n in (data.serving, data.previous) if n is not None)]
+    statistics = "".join(_statistics_section(n.name, n.statistics, flagged, data.image_feature) for n in datasets)
+    verdict = '<span class="ok">CLEAN</span>' if data.clean else '<span class="bad">NOT CLEAN</span>'
+    balance_html = _section("class-balance", "Class balance", _figure_html(balance)) if balance else ""
+    bad_html = _bad_html(data.bad, data.images is not None) if data.bad is not None or data.images else ""
+    title = html.escape(data.title)
     page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}: {verdict}</h1>"
-        f"<pre>{html.escape(summary)}</pre><h2>Anomalies, drift and skew</h2>{_findings_html(findings)}"
-        f"<h2>Drift and skew measurements</h2>{_measurements_html(measurements)}{sections}</body></html>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+        f"<style>{_CSS}</style></head><body><h1>{title}: {verdict}</h1>"
+        f"<pre>{html.escape(data.summary)}</pre><h2>Anomalies, drift and skew</h2>{_findings_html(data.findings)}"
+        f"{balance_html}{_images_html(data, sizes)}{bad_html}{_drift_html(data, overlays)}{statistics}</body></html>"
     )
     write_text(path, page)
-
-
-def write_facets_html(
-    path: str,
-    current: statistics_pb2.DatasetFeatureStatisticsList,
-    other: statistics_pb2.DatasetFeatureStatisticsList | None,
-    names: tuple[str, str],
-) -> None:
-    """TFDV's Facets Overview of the statistics (the page loads Facets from the internet)."""
-    body = tfdv.get_statistics_html(current, other, lhs_name=names[0], rhs_name=names[1])
-    write_text(path, f"<!doctype html><html><head><meta charset='utf-8'></head><body>{body}</body></html>")
+    return written
