@@ -263,9 +263,7 @@ def assert_chief_finished(output: str, model_dir: Path, min_step: int, cluster: 
         assert len(list((model_dir / "export" / "serving").iterdir())) == 1
     assert (model_dir / "report" / "report.json").is_file()
     # The report's prediction pass shows its progress, whatever the engine, up to every test example.
-    done = re.findall(
-        r"^report predictions test (\d+)/(\d+) \(100%\)  [\d,.]+ examples/(?:sec|min)  time left ", output, re.M
-    )
+    done = re.findall(r"^predicting test (\d+)/(\d+) \(100%\)  [\d,.]+ examples/(?:sec|min)  time left ", output, re.M)
     assert done == [(str(DIGITS_TEST), str(DIGITS_TEST))], output[-3000:]
 
 

@@ -55,7 +55,7 @@ def test_runs_say_what_they_measured_and_a_slow_rate_per_minute():
 
 def test_counted_passes_every_item_through_and_counts_them():
     out = io.StringIO()
-    line = progress.ProgressLine(4, every=2, stream=out, what="report predictions test")
+    line = progress.ProgressLine(4, every=2, stream=out, what="predicting test")
     line.update(0)
     assert list(progress.counted("abcd", line)) == ["a", "b", "c", "d"]
     assert [m["count"] for m in _lines(out)] == ["2", "4"]

@@ -107,10 +107,13 @@ class Job:
         return self.inputs.make(role, mode, self.batch_size)
 
     def prediction_progress(self, role: str) -> ProgressLine:
-        """The progress line of the report's prediction pass over ``role``: a line per tenth, 2 s apart at least."""
+        """The progress line of the report's prediction pass over ``role``: a line per tenth, 2 s apart at least.
+
+        Named ``predicting``, not ``report ...``: the run summary's lines start with their label (``report  <dir>``).
+        """
         size = self.inputs.sizes[role]
         every = max(1, size // 10)
-        line = ProgressLine(size, 1, every, self.stream, what=f"report predictions {role}", min_interval=2.0)
+        line = ProgressLine(size, 1, every, self.stream, what=f"predicting {role}", min_interval=2.0)
         line.update(0)
         return line
 
