@@ -367,7 +367,8 @@ def _run(config: RetrainConfig, reg: registry.Registry, plan_: Plan, stream: Tex
     )
     with _timed(timings, "evaluate"):
         metrics = evaluate_candidate(config, plan_, summary.export_path, baseline_export)
-    decision = bless(config, metrics, baseline)
+    with _timed(timings, "bless"):
+        decision = bless(config, metrics, baseline)
     reg.update(
         plan_.run_id,
         metrics=metrics,
