@@ -14,6 +14,7 @@ import io
 import json
 import os
 import time
+import weakref
 from collections.abc import Callable
 
 import numpy as np
@@ -92,15 +93,23 @@ def cached_features(
     return features, labels, time.perf_counter() - started, False
 
 
+# One traced pass per extractor: the train and eval splits (and a benchmark's repeats) share it.
+_FORWARDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def compiled_forward(extractor: tf.keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
     """The extractor's inference pass as one traced graph, any batch size (the last batch is smaller).
 
-    An eager Keras call runs the model op by op: on VGG16 at 160x160 the pass took twice as long as
-    the same layers in a tf.function (benchmarks/compute.py), because graph mode lets Grappler fuse
-    each convolution with its bias and ReLU and runs without per-op Python dispatch.
+    An eager Keras call runs the model op by op: graph mode lets Grappler fuse each convolution with
+    its bias and ReLU, and runs without per-op Python dispatch (benchmarks/compute.py has the figures).
     """
-    spec = tf.TensorSpec([None, *extractor.input_shape[1:]], extractor.inputs[0].dtype)
-    return tf.function(lambda images: extractor(images, training=False), input_signature=[spec])
+    forward = _FORWARDS.get(extractor)
+    if forward is None:
+        spec = tf.TensorSpec([None, *extractor.input_shape[1:]], extractor.inputs[0].dtype)
+        model = weakref.ref(extractor)  # a strong reference in the value would keep the key alive for ever
+        forward = tf.function(lambda images: model()(images, training=False), input_signature=[spec])
+        _FORWARDS[extractor] = forward
+    return forward
 
 
 def arrays_input_fn(features: np.ndarray, labels: np.ndarray, batch_size: int, training: bool, seed: int | None = None):
