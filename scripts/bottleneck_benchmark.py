@@ -183,7 +183,7 @@ def main(argv: list[str]) -> None:
         "batch_size": FLAGS.batch_size,
         "seconds_per_epoch_no_cache": uncached,
         "seconds_per_epoch_cache": cached,
-        **end_to_end(uncached, cached, evaluate_uncached, evaluate_cached),
+        **bottleneck.end_to_end(uncached, cached, evaluate_uncached, evaluate_cached),
         "accuracy_no_cache": float(uncached_acc),
         "accuracy_cache": float(cached_acc),
         "accuracy_difference_points": 100 * abs(float(uncached_acc) - float(cached_acc)),
@@ -194,53 +194,8 @@ def main(argv: list[str]) -> None:
         json.dump(result, f, indent=2)
     _plot(uncached, cached, os.path.join(FLAGS.out_dir, "benchmark.png"))
     print()
-    print(format_table(result))
+    print(bottleneck.figures_table(result))
     print(f"wrote {FLAGS.out_dir}/benchmark.json and benchmark.png")
-
-
-def end_to_end(uncached: list[float], cached: list[float], evaluate_uncached: float, evaluate_cached: float) -> dict:
-    """Totals over all the epochs (the first included) and the per-epoch figure after the first, labelled so."""
-    total_uncached, total_cached = sum(uncached), sum(cached)
-    later_uncached = sum(uncached[1:]) / len(uncached[1:])
-    later_cached = sum(cached[1:]) / len(cached[1:])
-    return {
-        "total_seconds_no_cache": total_uncached,
-        "total_seconds_cache": total_cached,
-        "speedup_end_to_end": total_uncached / total_cached,
-        "evaluate_seconds_no_cache": evaluate_uncached,
-        "evaluate_seconds_cache": evaluate_cached,
-        "speedup_with_evaluation": (total_uncached + evaluate_uncached) / (total_cached + evaluate_cached),
-        "mean_seconds_per_epoch_after_first_no_cache": later_uncached,
-        "mean_seconds_per_epoch_after_first_cache": later_cached,
-        "speedup_after_first_epoch": later_uncached / later_cached,
-    }
-
-
-def format_table(result: dict) -> str:
-    """The table both this script and benchmarks/transfer.py print."""
-    uncached, cached, epochs = result["seconds_per_epoch_no_cache"], result["seconds_per_epoch_cache"], result["epochs"]
-    lines = [
-        f"{'':34}{'no cache':>12}{'cache':>12}",
-        f"{'epoch 1 (s)':34}{uncached[0]:12.1f}{cached[0]:12.1f}",
-        f"{f'epochs 2-{epochs} (s, mean)':34}"
-        f"{result['mean_seconds_per_epoch_after_first_no_cache']:12.2f}"
-        f"{result['mean_seconds_per_epoch_after_first_cache']:12.3f}",
-        f"{f'total, {epochs} epochs (s)':34}{result['total_seconds_no_cache']:12.1f}{result['total_seconds_cache']:12.1f}",
-        f"{'test evaluation (s)':34}{result['evaluate_seconds_no_cache']:12.1f}{result['evaluate_seconds_cache']:12.1f}",
-        f"{'test accuracy':34}{result['accuracy_no_cache']:12.4f}{result['accuracy_cache']:12.4f}",
-        f"end to end over {epochs} epochs (first included): {result['speedup_end_to_end']:,.2f}x "
-        f"({result['speedup_with_evaluation']:,.2f}x with the test evaluation); "
-        f"per epoch after the first: {result['speedup_after_first_epoch']:,.0f}x",
-        f"accuracy {result['accuracy_no_cache']:.4f} vs {result['accuracy_cache']:.4f} "
-        f"({result['accuracy_difference_points']:.2f} points apart; chance {result['chance_accuracy']:.2f})",
-    ]
-    if result.get("pretraining"):
-        p = result["pretraining"]
-        lines.append(
-            f"base: pretrained {p['steps']} steps at {p['image_size']}x{p['image_size']} on {p['split']} "
-            f"in {p['seconds']:.1f} s (its own test accuracy {p['accuracy']:.4f}), weights {p['weights_file']}"
-        )
-    return "\n".join(lines)
 
 
 def _pretrain_base(builder, num_classes: int) -> tuple[str, dict]:
