@@ -49,6 +49,8 @@ class RunConfig:
     image_size: int | None = None  # None: the dataset's own (8x8 digits)
     logical_cpus: int = 2
     seed: int = 1
+    # Transfer models: train the whole backbone too (benchmarks/compute.py's full VGG16 step), not the head alone.
+    trainable_base: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,7 +143,7 @@ def measure(cfg: RunConfig) -> RunResult:
     builder = tfds_source.load_builder("digits", cfg.data_dir)
     meta = tfds_source.dataset_meta(builder)
     image = _image_spec(cfg.model, cfg.image_size)
-    spec = ModelSpec(image=image, num_classes=meta.num_classes)
+    spec = ModelSpec(image=image, num_classes=meta.num_classes, trainable_base=cfg.trainable_base)
     tf.keras.utils.set_random_seed(cfg.seed)
 
     # Train on digits' train split; the test split is the validation role (and, with no test role, the report's).
@@ -276,6 +278,7 @@ class Plan:
     )
     logical_cpus: int = 2
     timeout: float = 1800
+    trainable_base: bool = False
 
 
 def run_configs(plan: Plan) -> list[RunConfig]:
@@ -285,7 +288,18 @@ def run_configs(plan: Plan) -> list[RunConfig]:
         for strategy in plan.strategies:
             for engine in plan.engines:
                 configs.append(
-                    RunConfig(engine, model, strategy, batch, warmup, steps, plan.data_dir, size, plan.logical_cpus)
+                    RunConfig(
+                        engine,
+                        model,
+                        strategy,
+                        batch,
+                        warmup,
+                        steps,
+                        plan.data_dir,
+                        size,
+                        plan.logical_cpus,
+                        trainable_base=plan.trainable_base,
+                    )
                 )
     return configs
 

@@ -1,10 +1,14 @@
-"""Frozen-base transfer learning with and without the bottleneck cache (VGG16 at 160x160, head only).
+"""Frozen-base transfer learning with and without the bottleneck cache (VGG16, head only).
 
-Runs ``scripts.bottleneck_benchmark`` (estimators/bottleneck.py's cache: features
-once, then the head alone) as a child process and reads its benchmark.json: seconds
-per epoch both ways (the speed-up counts the epochs after the first) and the test
-accuracy of each. weights=none: no ImageNet download here; a random base's features
-are small, hence the documented ``--l2=0 --learning_rate=0.1``.
+Runs ``scripts.bottleneck_benchmark`` (estimators/stages/bottleneck.py's cache: features
+once, then the head alone) as a child process and reads its benchmark.json: seconds per
+epoch both ways, the total over all the epochs (the first, which computes the features,
+included), the per-epoch figure after the first (labelled as such) and the test accuracy of
+each. No network, so no ImageNet weights: the base is first trained on the train split for
+``pretrain_steps`` (at the benchmark's own image size: a base trained at 32x32 gave weak
+features at 160x160) and goes in as a local weights file, so the features carry signal and
+the accuracy means something (a random base gave a chance-level head in 3 epochs).
+``pretrain_steps=0`` is the random base (then ``--learning_rate=0.1``, as before).
 """
 
 from __future__ import annotations
@@ -15,17 +19,22 @@ from collections.abc import Callable
 
 from benchmarks import memory, reporting
 
+# Accuracy "well above chance": at least this many times the chance level (digits: 0.5).
+SIGNAL_OVER_CHANCE = 5.0
+
 
 @dataclasses.dataclass(frozen=True)
 class Config:
     out_dir: str
     data_dir: str | None
     model: str = "vgg16"
-    image_size: int = 160
+    image_size: int = 64
     epochs: int = 3
     train_split: str = "train"
     eval_split: str = "test"
     batch_size: int = 32
+    pretrain_steps: int = 100
+    pretrain_image_size: int | None = None  # None: image_size
     timeout: float = 3600
 
 
@@ -35,13 +44,19 @@ def argv(cfg: Config) -> list[str]:
         "--weights=none",
         f"--image_size={cfg.image_size}",
         f"--epochs={cfg.epochs}",
-        "--learning_rate=0.1",
-        "--l2=0",
         f"--train_split={cfg.train_split}",
         f"--eval_split={cfg.eval_split}",
         f"--batch_size={cfg.batch_size}",
         f"--out_dir={cfg.out_dir}",
     ]
+    if cfg.pretrain_steps:
+        # Checked on a base pretrained 100 steps at 64x64: 3 head epochs reach 0.92 with these, 0.81 with the
+        # notes' dropout 0.5.
+        args += [f"--pretrain_steps={cfg.pretrain_steps}", "--learning_rate=0.003", "--l2=0", "--dropout=0"]
+        if cfg.pretrain_image_size:
+            args.append(f"--pretrain_image_size={cfg.pretrain_image_size}")
+    else:
+        args += ["--learning_rate=0.1", "--l2=0"]  # a random base's features are tiny
     if cfg.data_dir:
         args.append(f"--data_dir={cfg.data_dir}")
     return memory.python_module("scripts.bottleneck_benchmark", *args)
@@ -52,32 +67,58 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
     figures = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
     speedup = figures["speedup_after_first_epoch"]
     points = figures["accuracy_difference_points"]
+    lowest = min(figures["accuracy_no_cache"], figures["accuracy_cache"])
+    kept = (
+        "model",
+        "image_size",
+        "train_examples",
+        "eval_examples",
+        "epochs",
+        "batch_size",
+        "pretraining",
+        "seconds_per_epoch_no_cache",
+        "seconds_per_epoch_cache",
+        "total_seconds_no_cache",
+        "total_seconds_cache",
+        "speedup_end_to_end",
+        "evaluate_seconds_no_cache",
+        "evaluate_seconds_cache",
+        "speedup_with_evaluation",
+        "mean_seconds_per_epoch_after_first_no_cache",
+        "mean_seconds_per_epoch_after_first_cache",
+        "speedup_after_first_epoch",
+        "accuracy_no_cache",
+        "accuracy_cache",
+        "accuracy_difference_points",
+        "chance_accuracy",
+        "load_average",
+    )
     return {
         "benchmark": "transfer_bottleneck",
-        **{k: figures[k] for k in ("model", "image_size", "train_examples", "eval_examples", "epochs", "batch_size")},
-        "seconds_per_epoch_no_cache": figures["seconds_per_epoch_no_cache"],
-        "seconds_per_epoch_cache": figures["seconds_per_epoch_cache"],
-        "speedup_after_first_epoch": speedup,
-        "accuracy_no_cache": figures["accuracy_no_cache"],
-        "accuracy_cache": figures["accuracy_cache"],
-        "accuracy_difference_points": points,
-        "target": {"speedup_met": speedup >= 10, "accuracy_met": points <= 0.5},
+        **{k: figures.get(k) for k in kept},
+        "target": {
+            "speedup_met": speedup >= 10,
+            "accuracy_met": points <= 0.5,
+            "accuracy_above_chance_met": lowest >= SIGNAL_OVER_CHANCE * figures["chance_accuracy"],
+        },
         **reporting.measured_fields(measured, cfg.out_dir),
     }
 
 
 def format_table(result: dict) -> str:
-    uncached, cached = result["seconds_per_epoch_no_cache"], result["seconds_per_epoch_cache"]
-    later_u, later_c = sum(uncached[1:]) / len(uncached[1:]), sum(cached[1:]) / len(cached[1:])
+    """The figures and the targets (the suite's view)."""
+    from estimators.stages import bottleneck
+
     target = result["target"]
+
+    def met(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
     return "\n".join(
         [
-            f"{'':24}{'no cache':>12}{'cache':>12}",
-            f"{'epoch 1 (s)':24}{uncached[0]:12.1f}{cached[0]:12.1f}",
-            f"{'later epochs (s, mean)':24}{later_u:12.2f}{later_c:12.3f}",
-            f"{'test accuracy':24}{result['accuracy_no_cache']:12.4f}{result['accuracy_cache']:12.4f}",
-            f"speed-up after the first epoch {result['speedup_after_first_epoch']:,.0f}x (>= 10x: "
-            f"{'met' if target['speedup_met'] else 'MISSED'}); accuracy {result['accuracy_difference_points']:.2f} "
-            f"points apart (<= 0.5: {'met' if target['accuracy_met'] else 'MISSED'})",
+            bottleneck.figures_table(result),
+            f"targets: per epoch after the first >= 10x: {met(target['speedup_met'])}; accuracy <= 0.5 points apart: "
+            f"{met(target['accuracy_met'])}; accuracy >= {SIGNAL_OVER_CHANCE:.0f}x chance: "
+            f"{met(target['accuracy_above_chance_met'])}",
         ]
     )

@@ -3,12 +3,14 @@
 # bazel: size = "large"
 
 import io
+import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
+from conftest import run_script
 
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
@@ -93,3 +95,39 @@ def test_bottleneck_cache_trains_the_head_and_exports_the_full_model(engine, tfd
     read = re.findall(r"^bottleneck: read (\d+) (\w+) feature vectors", log.getvalue(), re.M)
     assert sorted(read) == sorted(computed) and len(list(cache.glob("*.npz"))) == 3
     assert second.accuracy == pytest.approx(first.accuracy, abs=0.05)
+
+
+def test_bottleneck_benchmark_reports_end_to_end_totals_on_a_pretrained_base(tfds_data_dir, tmp_path):
+    """The speed-up over all the epochs (the first included) and the per-epoch one after it, on a trained base."""
+    out = tmp_path / "bench"
+    result = run_script(
+        "scripts.bottleneck_benchmark",
+        "--model=vgg16",
+        "--image_size=32",
+        "--epochs=3",
+        "--batch_size=16",
+        "--train_split=train[:5%]",
+        "--eval_split=test[:10%]",
+        "--pretrain_steps=3",
+        f"--data_dir={tfds_data_dir}",
+        f"--out_dir={out}",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    r = json.loads((out / "benchmark.json").read_text())
+    uncached, cached = r["seconds_per_epoch_no_cache"], r["seconds_per_epoch_cache"]
+    assert len(uncached) == len(cached) == r["epochs"] == 3 and min(uncached + cached) > 0
+    assert r["total_seconds_no_cache"] == pytest.approx(sum(uncached))
+    assert r["total_seconds_cache"] == pytest.approx(sum(cached))
+    assert r["speedup_end_to_end"] == pytest.approx(sum(uncached) / sum(cached))
+    later = (sum(uncached[1:]) / 2) / (sum(cached[1:]) / 2)
+    assert r["speedup_after_first_epoch"] == pytest.approx(later)
+    both = (sum(uncached) + r["evaluate_seconds_no_cache"]) / (sum(cached) + r["evaluate_seconds_cache"])
+    assert r["speedup_with_evaluation"] == pytest.approx(both)
+    assert 0 <= r["accuracy_cache"] <= 1 and r["chance_accuracy"] == pytest.approx(0.1)
+    # The base was trained on the data first and went in as a local weights file.
+    pretraining = r["pretraining"]
+    assert pretraining["steps"] == 3 and pretraining["image_size"] == 32 and pretraining["seconds"] > 0
+    assert Path(pretraining["weights_file"]).is_file()
+    assert (out / "benchmark.png").read_bytes()[:4] == b"\x89PNG"
+    assert re.search(r"^end to end over 3 epochs \(first included\): [\d.]+x", result.stdout, re.M)
+    assert re.search(r"^epochs 2-3 \(s, mean\)", result.stdout, re.M)
