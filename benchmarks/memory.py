@@ -41,8 +41,9 @@ class Measured:
     def first_line(self, predicate: Callable[[str], bool]) -> tuple[float, str] | None:
         return next(((t, line) for t, line in self.lines if predicate(line)), None)
 
-    def check(self) -> Measured:
-        if self.returncode != 0:
+    def check(self, allowed: tuple[int, ...] = (0,)) -> Measured:
+        """The run itself, or an error with the end of its output if it exited other than ``allowed``."""
+        if self.returncode not in allowed:
             tail = "\n".join(line for _, line in self.lines[-25:])
             raise RuntimeError(f"{' '.join(self.argv)} exited with {self.returncode}:\n{tail}")
         return self

@@ -66,5 +66,20 @@ def test_quick_suite_writes_positive_figures(tfds_data_dir, tmp_path):
 
     names = {t["target"] for t in record["targets"]}
     assert "first training step within 6 s of launch (gate recalled)" in names
+    assert "peak memory within 1.2x of the bare loop (small_cnn, default, estimator)" in names
     assert all(t["figure"] > 0 for t in record["targets"])
     assert all(mb > 0 for mb in record["peak_memory_mb"].values())
+
+
+def test_retrain_cycle_times_each_step_and_the_skip(tmp_path):
+    """A new span runs every step (times in the registry), the unchanged span skips, the next span runs again."""
+    cfg = suite.SuiteConfig(out_dir=str(tmp_path / "suite"), sizes=suite.QUICK, benchmarks=("retrain_cycle",))
+    result = suite.run(cfg, say=lambda line: None)["results"]["retrain_cycle"]
+    assert [c["kind"] for c in result["cycles"]] == ["new span", "unchanged span", "new span"]
+    outcomes = [c["outcome"] for c in result["cycles"]]
+    assert outcomes[:2] == ["PUSHED", "skipped"] and outcomes[2] in ("PUSHED", "NOT BLESSED")
+    for cycle in (result["cycles"][0], result["cycles"][2]):
+        assert set(cycle["steps"]) == set(suite.retrain_cycle.STEPS)
+        assert 0 < sum(cycle["steps"].values()) < cycle["seconds"]
+    assert "steps" not in result["cycles"][1] and 0 < result["skip_seconds"] < result["cycles"][0]["seconds"]
+    assert os.path.getsize(os.path.join(cfg.out_dir, "retrain_cycle", "benchmark.png")) > 0
