@@ -86,35 +86,69 @@ def _header_bytes(image_bytes: tf.Tensor, count: int = 32) -> tf.Tensor:
     return tf.cast(tf.io.decode_raw(tf.strings.substr(padded, 0, count), tf.uint8), tf.int64)
 
 
-def _number(head: tf.Tensor, start: int, size: int, little_endian: bool) -> tf.Tensor:
-    order = range(size) if little_endian else reversed(range(size))
-    return tf.add_n([head[start + i] * (256**k) for k, i in enumerate(order)])
+# The header fields header_pixels reads, as (offset, bytes, little-endian): PNG's big-endian
+# width and height; BMP's header size, 16-bit (core header) and 32-bit width and height; GIF's.
+_FIELDS = (
+    (16, 4, False),
+    (20, 4, False),
+    (14, 4, True),
+    (18, 2, True),
+    (20, 2, True),
+    (18, 4, True),
+    (22, 4, True),
+    (6, 2, True),
+    (8, 2, True),
+)
+# The signatures it tells apart (PNG, BMP, GIF, JPEG), padded to 4 bytes with a mask.
+_MAGICS = ((0x89, ord("P")), (ord("B"), ord("M")), (ord("G"), ord("I"), ord("F")), (0xFF, 0xD8))
+
+
+def _field_table() -> tuple[list[list[int]], list[list[int]]]:
+    """Byte positions and place values of ``_FIELDS``: a field is sum(head[index] * weight) over its row."""
+    indices, weights = [], []
+    for start, size, little_endian in _FIELDS:
+        order = list(range(size)) if little_endian else list(reversed(range(size)))
+        indices.append([start + i for i in order] + [0] * (4 - size))
+        weights.append([256**k for k in range(size)] + [0] * (4 - size))
+    return indices, weights
+
+
+def _numbers(head: tf.Tensor) -> list[tf.Tensor]:
+    """Every field of ``_FIELDS`` at once: a handful of ops per image instead of ~90 scalar ones.
+
+    This runs for every image every epoch (decode_image's check), where per-op
+    dispatch, not arithmetic, is the cost: ~0.17 ms per image as scalar ops.
+    """
+    indices, weights = _field_table()
+    values = tf.reduce_sum(tf.gather(head, indices) * tf.constant(weights, tf.int64), axis=1)
+    return tf.unstack(values, num=len(_FIELDS))
+
+
+def _signatures(head: tf.Tensor) -> list[tf.Tensor]:
+    """Whether ``head`` starts with each of ``_MAGICS`` (tf.equal: in TF1 graphs == compares identity)."""
+    patterns = [list(m) + [0] * (4 - len(m)) for m in _MAGICS]
+    masks = [[1] * len(m) + [0] * (4 - len(m)) for m in _MAGICS]
+    found = tf.equal(head[None, :4] * tf.constant(masks, tf.int64), tf.constant(patterns, tf.int64))
+    return tf.unstack(tf.reduce_all(found, axis=1), num=len(_MAGICS))
 
 
 def header_pixels(image_bytes: tf.Tensor) -> tf.Tensor:
     """Width x height as the PNG, BMP, GIF or JPEG header states it (int64; 0 when not one of those)."""
     head = _header_bytes(image_bytes)
-
-    # tf.equal, not ==: in TF1 graphs (the Estimator's serving receiver) == compares identity.
-    def starts(*magic: int) -> tf.Tensor:
-        return tf.reduce_all(tf.equal(head[: len(magic)], tf.constant(magic, tf.int64)))
-
-    png, bmp = starts(0x89, ord("P")), starts(ord("B"), ord("M"))
-    gif, jpeg = starts(ord("G"), ord("I"), ord("F")), starts(0xFF, 0xD8)
-    png_px = _number(head, 16, 4, False) * _number(head, 20, 4, False)
+    png, bmp, gif, jpeg = _signatures(head)
+    png_w, png_h, bmp_header, bmp_w16, bmp_h16, bmp_w32, bmp_h32, gif_w, gif_h = _numbers(head)
     # BMP: a 12-byte core header has 16-bit sizes; the others signed 32-bit (negative height: top-down).
-    core = tf.equal(_number(head, 14, 4, True), 12)
-    bmp_w = tf.where(core, _number(head, 18, 2, True), _number(head, 18, 4, True))
-    bmp_h = tf.where(core, _number(head, 20, 2, True), _number(head, 22, 4, True))
+    core = tf.equal(bmp_header, 12)
+    bmp_w = tf.where(core, bmp_w16, bmp_w32)
+    bmp_h = tf.where(core, bmp_h16, bmp_h32)
     bmp_h = tf.where(bmp_h >= 2**31, 2**32 - bmp_h, bmp_h)
-    gif_px = _number(head, 6, 2, True) * _number(head, 8, 2, True)
     zero = tf.constant(0, tf.int64)
 
     def jpeg_px() -> tf.Tensor:
         shape = tf.cast(tf.io.extract_jpeg_shape(image_bytes), tf.int64)
         return shape[0] * shape[1]
 
-    px = tf.where(png, png_px, tf.where(bmp, bmp_w * bmp_h, tf.where(gif, gif_px, zero)))
+    px = tf.where(png, png_w * png_h, tf.where(bmp, bmp_w * bmp_h, tf.where(gif, gif_w * gif_h, zero)))
     return tf.cond(jpeg, jpeg_px, lambda: px)
 
 

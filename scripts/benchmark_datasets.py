@@ -1,4 +1,4 @@
-"""Benchmark input pipelines with tfds.benchmark: naive, tuned, each knob alone, a ceiling, synthetic.
+"""Benchmark input pipelines: naive, tuned, each knob alone, the ceilings, the Keras alternatives, synthetic.
 
 The target benchmark (2,000 JPEGs of 300x300, decode, resize 224, augment, batch 32):
 
