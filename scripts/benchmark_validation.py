@@ -36,8 +36,8 @@ import psutil
 import pyarrow as pa
 from absl import flags
 
-from benchmarks import reporting
-from common.errors import UsageError
+from benchmarks import memory, reporting
+from common.errors import KestrelError, UsageError
 from common.progress import run_counter
 from pipeline.validation.config import RUNNING_MODES
 
@@ -48,12 +48,18 @@ flags.DEFINE_string("out", "runs/benchmark_validation", "Generated data, artifac
 flags.DEFINE_enum("direct_running_mode", "multi_processing", RUNNING_MODES, "DirectRunner mode of every run.")
 flags.DEFINE_list("workers", ["1", "2"], "Worker counts to compare (DirectRunner --direct_num_workers), in order.")
 flags.DEFINE_integer(
-    "direct_num_workers", 0, "If > 0: measure only this worker count (instead of --workers).", lower_bound=0
+    "direct_num_workers",
+    0,
+    "If > 0: measure only this worker count (instead of --workers).",
+    lower_bound=0,
+    upper_bound=64,
 )
-flags.DEFINE_integer("repeats", 1, "Runs of each worker count, round-robin; the best counts.", lower_bound=1)
+flags.DEFINE_integer(
+    "repeats", 1, "Runs of each worker count, round-robin; the best counts.", lower_bound=1, upper_bound=20
+)
 flags.DEFINE_boolean("semantic_domain_stats", True, "Image/text statistics (as the gate runs by default).")
 # Internal: a child process runs one gate with this many workers and writes its figures to --run_json.
-flags.DEFINE_integer("run_one", 0, "Internal: run one gate with this many workers.", lower_bound=0)
+flags.DEFINE_integer("run_one", 0, "Internal: run one gate with this many workers.", lower_bound=0, upper_bound=64)
 flags.DEFINE_string("run_json", "", "Internal: where --run_one writes its figures.")
 flags.DEFINE_string("run_data", "", "Internal: the glob of the generated files --run_one reads.")
 FLAGS = flags.FLAGS
@@ -171,15 +177,20 @@ class TreeSampler(threading.Thread):
     """Resident memory of a process and all its descendants, and each one's CPU seconds, every ``every`` s.
 
     A process's CPU time is read last just before it exits (within ``every``); the parent's
-    getrusage of its reaped children gives the exact total beside it.
+    getrusage of its reaped children gives the exact total beside it. RSS counts the shared
+    library pages (TensorFlow, TFDV) once in every process that maps them; every ``pss_every``-th
+    sample also reads the tree's PSS, which shares them out (reading smaps is too slow for every sample).
     """
 
-    def __init__(self, pid: int, every: float = 0.05):
+    def __init__(self, pid: int, every: float = 0.05, pss_every: int = 20):
         super().__init__(daemon=True)
         self.every = every
+        self.pss_every = pss_every
         self.root = psutil.Process(pid)
         self.samples: list[tuple[float, int, int]] = []  # (seconds, bytes, processes)
         self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, user + system seconds)
+        self.peak_rss_by_pid: dict[int, int] = {}
+        self.peak_pss = 0
         self._halt = threading.Event()
         self._start = time.monotonic()
 
@@ -193,17 +204,23 @@ class TreeSampler(threading.Thread):
             family = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        total = count = 0
+        total = count = pss = 0
+        read_pss = len(self.samples) % self.pss_every == 0
         for proc in family:
             try:
                 with proc.oneshot():
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
                     times = proc.cpu_times()
                     role = self.cpu.get(proc.pid, (None,))[0] or _role(proc, self.root)
                     self.cpu[proc.pid] = (role, times.user + times.system)
+                if read_pss:
+                    pss += proc.memory_full_info().pss
+                total += rss
+                self.peak_rss_by_pid[proc.pid] = max(rss, self.peak_rss_by_pid.get(proc.pid, 0))
                 count += 1
             except psutil.Error:  # gone between listing and reading
                 pass
+        self.peak_pss = max(self.peak_pss, pss)
         self.samples.append((time.monotonic() - self._start, total, count))
 
     def stop(self) -> None:
@@ -220,6 +237,13 @@ class TreeSampler(threading.Thread):
             roles.setdefault(role, []).append(round(seconds, 2))
         return roles
 
+    def peak_rss_mb_by_role(self) -> dict[str, list[int]]:
+        """Each process's own peak RSS (MB), by role: where a run's memory is."""
+        roles: dict[str, list[int]] = {}
+        for pid, (role, _) in self.cpu.items():
+            roles.setdefault(role, []).append(round(self.peak_rss_by_pid.get(pid, 0) / 2**20))
+        return roles
+
 
 def _role(proc: psutil.Process, root: psutil.Process) -> str:
     if proc.pid == root.pid:
@@ -231,6 +255,11 @@ def _role(proc: psutil.Process, root: psutil.Process) -> str:
         return "other"
     # Beam starts each worker through a shell: the shell is "other", the Python under it the worker.
     return "beam_worker" if python and "sdk_worker_main" in cmdline else "other"
+
+
+def _is_noise(line: str) -> bool:
+    """TFDV's notice, from every process that imports it, that IPython is missing."""
+    return "IPython" in line or "TFDV visualization" in line
 
 
 def _child_cpu_seconds() -> float:
@@ -273,14 +302,30 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
     cpu_before = _child_cpu_seconds()
     started = time.monotonic()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(_child_argv(pattern_args, workers, artifacts, json_path), env=env)
+    # The child's lines are printed through this process's sys.stdout (not its file descriptor):
+    # a caller that redirects sys.stdout (the CLI fuzz harness) gets them too.
+    proc = subprocess.Popen(
+        _child_argv(pattern_args, workers, artifacts, json_path),
+        cwd=memory.REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
     sampler = TreeSampler(proc.pid)
     sampler.start()
+    last_error = ""
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if not _is_noise(line):
+            print(line, flush=True)
+        last_error = line if line.startswith("error:") else last_error
     returncode = proc.wait()
     wall = time.monotonic() - started
     sampler.stop()
     if returncode != 0 or not os.path.exists(json_path):
-        raise RuntimeError(f"the {workers}-worker run exited with {returncode}")
+        raise KestrelError(f"the {workers}-worker run exited with status {returncode}: {last_error or 'see above'}")
     record = reporting.read_json(json_path)
     rows = record["rows"]
     cpu_total = _child_cpu_seconds() - cpu_before
@@ -295,6 +340,8 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
             "pass_rows_per_sec": round(rows / pass_seconds),
             "fixed_seconds": round(record["gate_seconds"] - pass_seconds, 2),
             "peak_memory_mb": round(sampler.peak / 2**20),
+            "peak_memory_pss_mb": round(sampler.peak_pss / 2**20),
+            "peak_memory_mb_by_process": sampler.peak_rss_mb_by_role(),
             "peak_processes": max((c for _, _, c in sampler.samples), default=1),
             "cpu_seconds": round(cpu_total, 2),
             "cpu_ms_per_1k_rows": round(1e6 * cpu_total / rows, 1),
@@ -319,6 +366,7 @@ def summarize(runs: list[Run], worker_counts: list[int]) -> dict:
             "gate_rows_per_sec": round(b["gate_rows_per_sec"] / base["gate_rows_per_sec"], 2),
             "cpu_per_row": round(b["cpu_ms_per_1k_rows"] / base["cpu_ms_per_1k_rows"], 2),
             "peak_memory": round(b["peak_memory_mb"] / base["peak_memory_mb"], 2),
+            "peak_memory_pss": round(b["peak_memory_pss_mb"] / max(1, base["peak_memory_pss_mb"]), 2),
         }
     if 1 in best and 2 in best:
         s = summary["speedup"].get("2") if worker_counts[0] == 1 else None
@@ -328,6 +376,7 @@ def summarize(runs: list[Run], worker_counts: list[int]) -> dict:
                 "speedup_met": s["pass_rows_per_sec"] >= TARGET_SPEEDUP,
                 "peak_memory_2_over_1": s["peak_memory"],
                 "memory_met": s["peak_memory"] <= 1.0,
+                "peak_memory_pss_2_over_1": s["peak_memory_pss"],
             }
     return summary
 
@@ -339,7 +388,7 @@ def _without_trace(record: dict) -> dict:
 def format_table(runs: list[Run]) -> str:
     header = (
         f"{'workers':>7} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
-        f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'load start-end':>15}"
+        f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'PSS MB':>7} {'load start-end':>15}"
     )
     lines = [header, "-" * len(header)]
     for run in runs:
@@ -348,7 +397,8 @@ def format_table(runs: list[Run]) -> str:
         lines.append(
             f"{r['workers']:>7} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
             f"{r['fixed_seconds']:>7.1f} {r['gate_rows_per_sec']:>11,} {r['pass_rows_per_sec']:>11,} "
-            f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} {load:>15}"
+            f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} "
+            f"{r['peak_memory_pss_mb']:>7,} {load:>15}"
         )
     return "\n".join(lines)
 
@@ -436,7 +486,7 @@ def main(argv: list[str]) -> None:
         print(
             f"{w} workers vs {worker_counts[0]}: {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
             f"{s['gate_rows_per_sec']:.2f}x (whole gate), CPU per row {s['cpu_per_row']:.2f}x, "
-            f"peak memory {s['peak_memory']:.2f}x",
+            f"peak memory {s['peak_memory']:.2f}x (RSS), {s['peak_memory_pss']:.2f}x (PSS)",
             flush=True,
         )
     record = {
