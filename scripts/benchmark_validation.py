@@ -1,11 +1,20 @@
-"""Benchmark: TFDV statistics (the validation gate) on generated tabular rows, on DirectRunner.
+"""Benchmark: TFDV statistics (the validation gate) on 1 vs 2 DirectRunner workers, same data, one run.
 
-python -m scripts.benchmark_validation --rows=1000000 --out=runs/benchmark_validation
+python -m scripts.benchmark_validation --rows=1000000 --workers=1,2 --repeats=2 --out=runs/benchmark_validation
 
 Generates --rows rows of 20 features (12 float, 4 int, 4 categorical) into --shards TFRecord
-(or CSV) files once, then runs the whole gate (Beam statistics, schema, checks, reports) and
-prints rows/sec and the peak memory of this process and its worker processes together. Writes
-benchmark.json and memory.png into --out. The target: 1,000,000 rows in <= 120 s, < 4 GB.
+(or CSV) files once, then runs the whole gate (Beam statistics, schema, checks, reports) once per
+worker count and repeat, round-robin (1, 2, 1, 2, ...), each in its own child process so that each
+run's peak memory (child, Beam workers and all) and CPU seconds are its own. Each run reports the
+whole-gate time and the statistics pass apart from the fixed costs: the pass runs from the first
+decoded batch to the end of the Beam job (statistics.JobTiming); before it are starting the
+workers and importing TFDV in them, after it schema inference, checks and reports. The best run
+of each worker count (shortest pass) counts. Writes benchmark.json and benchmark.png (rows/sec,
+CPU per row and peak memory per worker count) into --out.
+
+Issue 14's target: 2 workers >= 1.6x the rows/sec of 1 worker on the statistics pass, at the same
+peak memory or less. The machine is shared: load averages are recorded with every run, and CPU
+seconds per row (every process of the run) is reported beside rows/sec as the load-robust figure.
 """
 
 from __future__ import annotations
@@ -13,9 +22,12 @@ from __future__ import annotations
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
+import dataclasses
 import json
 import os
-import platform
+import resource
+import subprocess
+import sys
 import threading
 import time
 
@@ -24,21 +36,41 @@ import psutil
 import pyarrow as pa
 from absl import flags
 
+from benchmarks import memory, reporting
+from common.errors import KestrelError, UsageError
 from common.progress import run_counter
-from pipeline.validation import gate
-from pipeline.validation.config import RUNNING_MODES, RunnerOptions, ValidationConfig
+from pipeline.validation.config import RUNNING_MODES
 
 flags.DEFINE_integer("rows", 1_000_000, "Rows to generate.", lower_bound=1)
 flags.DEFINE_integer("shards", 8, "Files to write them into (parallelism is per file).", lower_bound=1)
 flags.DEFINE_enum("format", "tfrecord", ["tfrecord", "csv"], "Input format.")
-flags.DEFINE_string("out", "runs/benchmark_validation", "Generated data, artifacts, benchmark.json, memory.png.")
-flags.DEFINE_enum("direct_running_mode", "multi_processing", RUNNING_MODES, "DirectRunner mode.")
-flags.DEFINE_integer("direct_num_workers", 0, "DirectRunner workers; 0: one per core.", lower_bound=0)
-flags.DEFINE_boolean("semantic_domain_stats", True, "Image/text/time statistics (as the gate runs by default).")
+flags.DEFINE_string("out", "runs/benchmark_validation", "Generated data, artifacts, benchmark.json, benchmark.png.")
+flags.DEFINE_enum("direct_running_mode", "multi_processing", RUNNING_MODES, "DirectRunner mode of every run.")
+flags.DEFINE_list("workers", ["1", "2"], "Worker counts to compare (DirectRunner --direct_num_workers), in order.")
+flags.DEFINE_integer(
+    "direct_num_workers",
+    0,
+    "If > 0: measure only this worker count (instead of --workers).",
+    lower_bound=0,
+    upper_bound=64,
+)
+flags.DEFINE_integer(
+    "repeats", 1, "Runs of each worker count, round-robin; the best counts.", lower_bound=1, upper_bound=20
+)
+flags.DEFINE_boolean("semantic_domain_stats", True, "Image/text statistics (as the gate runs by default).")
+# Internal: a child process runs one gate with this many workers and writes its figures to --run_json.
+flags.DEFINE_integer("run_one", 0, "Internal: run one gate with this many workers.", lower_bound=0, upper_bound=64)
+flags.DEFINE_string("run_json", "", "Internal: where --run_one writes its figures.")
+flags.DEFINE_string("run_data", "", "Internal: the glob of the generated files --run_one reads.")
 FLAGS = flags.FLAGS
 
 NUM_FLOAT, NUM_INT, NUM_CAT = 12, 4, 4
 _CHUNK = 50_000
+TARGET_SPEEDUP = 1.6
+MAX_WORKERS = 64
+
+
+# --- generated data ------------------------------------------------------------------------------
 
 
 def _columns(n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -108,101 +140,373 @@ def generate(data_dir: str, rows: int, shards: int, fmt: str) -> str:
     return pattern
 
 
-class MemorySampler(threading.Thread):
-    """Samples the resident memory of this process plus all its descendants (Beam workers)."""
-
-    def __init__(self, every: float = 0.25):
-        super().__init__(daemon=True)
-        self.every = every
-        self.samples: list[tuple[float, float, int]] = []  # (seconds, bytes, processes)
-        self._halt = threading.Event()
-        self._start = time.monotonic()
-
-    def run(self) -> None:
-        me = psutil.Process()
-        while not self._halt.is_set():
-            total, count = 0, 0
-            for proc in [me, *me.children(recursive=True)]:
-                try:
-                    total += proc.memory_info().rss
-                    count += 1
-                except psutil.Error:
-                    pass
-            self.samples.append((time.monotonic() - self._start, total, count))
-            self._halt.wait(self.every)
-
-    def stop(self) -> None:
-        self._halt.set()
-        self.join()
-
-    @property
-    def peak(self) -> float:
-        return max((b for _, b, _ in self.samples), default=0)
+# --- one run (the child process) -----------------------------------------------------------------
 
 
-def _plot(samples, path: str, title: str) -> None:
-    import matplotlib
+def run_one(pattern: str, workers: int, artifacts: str, json_path: str) -> None:
+    """One whole gate with ``workers`` workers on fresh artifacts (the schema is inferred every run)."""
+    from pipeline.validation import gate, statistics
+    from pipeline.validation.config import RunnerOptions, ValidationConfig
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.plot([s for s, _, _ in samples], [b / 2**30 for _, b, _ in samples])
-    ax.axhline(4, color="red", linestyle="--", label="4 GB target")
-    ax.set(xlabel="seconds", ylabel="RSS, GiB (process + workers)", title=title)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def main(argv: list[str]) -> None:
-    del argv
-    out = os.path.abspath(FLAGS.out)
-    pattern = generate(os.path.join(out, "data"), FLAGS.rows, FLAGS.shards, FLAGS.format)
-    artifacts = os.path.join(out, "artifacts")
     config = ValidationConfig(
         data=(pattern,),
         artifacts_dir=artifacts,
         span=0,
         label=None,
         semantic_domain_stats=FLAGS.semantic_domain_stats,
-        runner=RunnerOptions(
-            direct_running_mode=FLAGS.direct_running_mode, direct_num_workers=FLAGS.direct_num_workers
-        ),
+        runner=RunnerOptions(direct_running_mode=FLAGS.direct_running_mode, direct_num_workers=workers),
         progress_every_rows=100_000,
     )
-    sampler = MemorySampler()
-    sampler.start()
     start = time.monotonic()
     result = gate.run_gate(config)
-    seconds = time.monotonic() - start
+    timing = statistics.last_job_timing()
+    record = {
+        "rows": result.num_examples["data"],
+        "clean": result.clean,
+        "gate_seconds": round(time.monotonic() - start, 2),
+        "statistics": timing.as_dict() if timing else None,
+    }
+    with open(json_path, "w") as f:
+        json.dump(record, f, indent=2)
+
+
+# --- the parent: runs, samples, figures ----------------------------------------------------------
+
+
+class TreeSampler(threading.Thread):
+    """Resident memory of a process and all its descendants, and each one's CPU seconds, every ``every`` s.
+
+    A process's CPU time is read last just before it exits (within ``every``); the parent's
+    getrusage of its reaped children gives the exact total beside it. RSS counts the shared
+    library pages (TensorFlow, TFDV) once in every process that maps them; every ``pss_every``-th
+    sample also reads the tree's PSS, which shares them out (reading smaps is too slow for every sample).
+    """
+
+    def __init__(self, pid: int, every: float = 0.05, pss_every: int = 20):
+        super().__init__(daemon=True)
+        self.every = every
+        self.pss_every = pss_every
+        self.root = psutil.Process(pid)
+        self.samples: list[tuple[float, int, int]] = []  # (seconds, bytes, processes)
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (role, user + system seconds)
+        self.peak_rss_by_pid: dict[int, int] = {}
+        self.peak_pss = 0
+        self._halt = threading.Event()
+        self._start = time.monotonic()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self._sample()
+            self._halt.wait(self.every)
+
+    def _sample(self) -> None:
+        try:
+            family = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        total = count = pss = 0
+        read_pss = len(self.samples) % self.pss_every == 0
+        for proc in family:
+            try:
+                with proc.oneshot():
+                    rss = proc.memory_info().rss
+                    times = proc.cpu_times()
+                    role = self.cpu.get(proc.pid, (None,))[0] or _role(proc, self.root)
+                    self.cpu[proc.pid] = (role, times.user + times.system)
+                if read_pss:
+                    pss += proc.memory_full_info().pss
+                total += rss
+                self.peak_rss_by_pid[proc.pid] = max(rss, self.peak_rss_by_pid.get(proc.pid, 0))
+                count += 1
+            except psutil.Error:  # gone between listing and reading
+                pass
+        self.peak_pss = max(self.peak_pss, pss)
+        self.samples.append((time.monotonic() - self._start, total, count))
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    @property
+    def peak(self) -> int:
+        return max((b for _, b, _ in self.samples), default=0)
+
+    def cpu_by_role(self) -> dict[str, list[float]]:
+        roles: dict[str, list[float]] = {}
+        for role, seconds in self.cpu.values():
+            roles.setdefault(role, []).append(round(seconds, 2))
+        return roles
+
+    def peak_rss_mb_by_role(self) -> dict[str, list[int]]:
+        """Each process's own peak RSS (MB), by role: where a run's memory is."""
+        roles: dict[str, list[int]] = {}
+        for pid, (role, _) in self.cpu.items():
+            roles.setdefault(role, []).append(round(self.peak_rss_by_pid.get(pid, 0) / 2**20))
+        return roles
+
+
+def _role(proc: psutil.Process, root: psutil.Process) -> str:
+    if proc.pid == root.pid:
+        return "main"
+    try:
+        python = proc.name().startswith("python")
+        cmdline = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "other"
+    # Beam starts each worker through a shell: the shell is "other", the Python under it the worker.
+    return "beam_worker" if python and "sdk_worker_main" in cmdline else "other"
+
+
+def _is_noise(line: str) -> bool:
+    """TFDV's notice, from every process that imports it, that IPython is missing."""
+    return "IPython" in line or "TFDV visualization" in line
+
+
+def _child_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclasses.dataclass
+class Run:
+    workers: int
+    repeat: int
+    record: dict
+
+    @property
+    def pass_seconds(self) -> float:
+        stats = self.record.get("statistics") or {}
+        return stats.get("pass_seconds") or self.record["gate_seconds"]
+
+
+def _child_argv(pattern_args: list[str], workers: int, artifacts: str, json_path: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scripts.benchmark_validation",
+        *pattern_args,
+        f"--run_one={workers}",
+        f"--out={artifacts}",
+        f"--run_json={json_path}",
+    ]
+
+
+def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run:
+    """One gate in a child process: its figures, its tree's peak memory and CPU seconds, the load."""
+    name = f"workers{workers}-run{repeat}"
+    artifacts = os.path.join(out, "artifacts", name)
+    json_path = os.path.join(out, f"{name}.json")
+    if os.path.exists(json_path):
+        os.remove(json_path)
+    load_start = [round(x, 2) for x in os.getloadavg()]
+    cpu_before = _child_cpu_seconds()
+    started = time.monotonic()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # The child's lines are printed through this process's sys.stdout (not its file descriptor):
+    # a caller that redirects sys.stdout (the CLI fuzz harness) gets them too.
+    proc = subprocess.Popen(
+        _child_argv(pattern_args, workers, artifacts, json_path),
+        cwd=memory.REPO_ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        bufsize=1,
+    )
+    sampler = TreeSampler(proc.pid)
+    sampler.start()
+    last_error = ""
+    for line in proc.stdout:
+        line = line.rstrip("\n")
+        if not _is_noise(line):
+            print(line, flush=True)
+        last_error = line if line.startswith("error:") else last_error
+    returncode = proc.wait()
+    wall = time.monotonic() - started
     sampler.stop()
-    rows = result.num_examples["data"]
-    figures = {
-        "rows": rows,
+    if returncode != 0 or not os.path.exists(json_path):
+        raise KestrelError(f"the {workers}-worker run exited with status {returncode}: {last_error or 'see above'}")
+    record = reporting.read_json(json_path)
+    rows = record["rows"]
+    cpu_total = _child_cpu_seconds() - cpu_before
+    stats = record.get("statistics") or {}
+    pass_seconds = stats.get("pass_seconds") or record["gate_seconds"]
+    record.update(
+        {
+            "workers": workers,
+            "repeat": repeat,
+            "process_seconds": round(wall, 2),
+            "gate_rows_per_sec": round(rows / record["gate_seconds"]),
+            "pass_rows_per_sec": round(rows / pass_seconds),
+            "fixed_seconds": round(record["gate_seconds"] - pass_seconds, 2),
+            "peak_memory_mb": round(sampler.peak / 2**20),
+            "peak_memory_pss_mb": round(sampler.peak_pss / 2**20),
+            "peak_memory_mb_by_process": sampler.peak_rss_mb_by_role(),
+            "peak_processes": max((c for _, _, c in sampler.samples), default=1),
+            "cpu_seconds": round(cpu_total, 2),
+            "cpu_ms_per_1k_rows": round(1e6 * cpu_total / rows, 1),
+            "cpu_seconds_by_process": sampler.cpu_by_role(),
+            "load_average_start": load_start,
+            "load_average_end": [round(x, 2) for x in os.getloadavg()],
+            "memory_trace": [(round(s, 2), round(b / 2**20)) for s, b, _ in sampler.samples[::10]],
+        }
+    )
+    return Run(workers, repeat, record)
+
+
+def summarize(runs: list[Run], worker_counts: list[int]) -> dict:
+    """The best run (shortest statistics pass) of each worker count, and the speed-ups over the first count."""
+    best = {w: min((r for r in runs if r.workers == w), key=lambda r: r.pass_seconds).record for w in worker_counts}
+    base = best[worker_counts[0]]
+    summary: dict = {"best": {str(w): _without_trace(best[w]) for w in worker_counts}, "speedup": {}}
+    for w in worker_counts[1:]:
+        b = best[w]
+        summary["speedup"][str(w)] = {
+            "pass_rows_per_sec": round(b["pass_rows_per_sec"] / base["pass_rows_per_sec"], 2),
+            "gate_rows_per_sec": round(b["gate_rows_per_sec"] / base["gate_rows_per_sec"], 2),
+            "cpu_per_row": round(b["cpu_ms_per_1k_rows"] / base["cpu_ms_per_1k_rows"], 2),
+            "peak_memory": round(b["peak_memory_mb"] / base["peak_memory_mb"], 2),
+            "peak_memory_pss": round(b["peak_memory_pss_mb"] / max(1, base["peak_memory_pss_mb"]), 2),
+        }
+    if 1 in best and 2 in best:
+        s = summary["speedup"].get("2") if worker_counts[0] == 1 else None
+        if s:
+            summary["target"] = {
+                "speedup_2_over_1_pass": s["pass_rows_per_sec"],
+                "speedup_met": s["pass_rows_per_sec"] >= TARGET_SPEEDUP,
+                "peak_memory_2_over_1": s["peak_memory"],
+                "memory_met": s["peak_memory"] <= 1.0,
+                "peak_memory_pss_2_over_1": s["peak_memory_pss"],
+            }
+    return summary
+
+
+def _without_trace(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != "memory_trace"}
+
+
+def format_table(runs: list[Run]) -> str:
+    header = (
+        f"{'workers':>7} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
+        f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'PSS MB':>7} {'load start-end':>15}"
+    )
+    lines = [header, "-" * len(header)]
+    for run in runs:
+        r = run.record
+        load = f"{r['load_average_start'][0]:.1f}-{r['load_average_end'][0]:.1f}"
+        lines.append(
+            f"{r['workers']:>7} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
+            f"{r['fixed_seconds']:>7.1f} {r['gate_rows_per_sec']:>11,} {r['pass_rows_per_sec']:>11,} "
+            f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} "
+            f"{r['peak_memory_pss_mb']:>7,} {load:>15}"
+        )
+    return "\n".join(lines)
+
+
+def plot(runs: list[Run], summary: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    best = summary["best"]
+    labels = [f"{w} worker{'s' if w != '1' else ''}" for w in best]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
+    panels = [
+        ("rows/sec, statistics pass", [b["pass_rows_per_sec"] for b in best.values()]),
+        ("rows/sec, whole gate", [b["gate_rows_per_sec"] for b in best.values()]),
+        ("CPU ms per 1,000 rows (all processes)", [b["cpu_ms_per_1k_rows"] for b in best.values()]),
+    ]
+    for ax, (title, values) in zip(axes, panels, strict=False):
+        bars = ax.bar(labels, values, color=["#4c72b0", "#dd8452", "#55a868", "#c44e52"][: len(values)])
+        ax.bar_label(bars, labels=[f"{v:,.0f}" for v in values])
+        ax.set_title(title, fontsize=10)
+    ax = axes[3]
+    for run in runs:
+        trace = run.record["memory_trace"]
+        ax.plot([s for s, _ in trace], [mb for _, mb in trace], label=f"{run.workers}w run {run.repeat}")
+    ax.set(xlabel="seconds", ylabel="MB (process tree)", title="resident memory")
+    ax.legend(fontsize=8)
+    speedup = summary["speedup"]
+    note = ", ".join(
+        f"{w} workers: {s['pass_rows_per_sec']:.2f}x pass, {s['gate_rows_per_sec']:.2f}x gate"
+        for w, s in speedup.items()
+    )
+    fig.suptitle(f"TFDV statistics, {runs[0].record['rows']:,} rows; {note}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _worker_counts() -> list[int]:
+    if FLAGS.direct_num_workers:
+        return [FLAGS.direct_num_workers]
+    counts = []
+    for text in FLAGS.workers:
+        try:
+            n = int(text)
+        except ValueError:
+            raise UsageError("workers", f"'{text}' is not a whole number") from None
+        if not 1 <= n <= MAX_WORKERS:
+            raise UsageError("workers", f"{n} is not between 1 and {MAX_WORKERS}")
+        if n not in counts:
+            counts.append(n)
+    if not counts:
+        raise UsageError("workers", "give at least one worker count")
+    return counts
+
+
+def main(argv: list[str]) -> None:
+    del argv
+    out = os.path.abspath(FLAGS.out)
+    if FLAGS.run_one:
+        if not (FLAGS.run_json and FLAGS.run_data):
+            raise UsageError("run_one", "is internal: it needs --run_json and --run_data")
+        run_one(FLAGS.run_data, FLAGS.run_one, out, FLAGS.run_json)
+        return
+    worker_counts = _worker_counts()
+    pattern = generate(os.path.join(out, "data"), FLAGS.rows, FLAGS.shards, FLAGS.format)
+    pattern_args = [
+        f"--run_data={pattern}",
+        f"--direct_running_mode={FLAGS.direct_running_mode}",
+        f"--semantic_domain_stats={FLAGS.semantic_domain_stats}",
+    ]
+    plan = [(w, r) for r in range(1, FLAGS.repeats + 1) for w in worker_counts]
+    counter = run_counter(len(plan), what="benchmark run", unit="runs")
+    machine = reporting.machine()
+    runs = []
+    for i, (workers, repeat) in enumerate(plan):
+        print(f"run {i + 1}/{len(plan)}: {workers} worker(s), repeat {repeat}", flush=True)
+        runs.append(measure(workers, repeat, out, pattern_args))
+        counter.update(i + 1, f"{workers} worker(s): {runs[-1].record['pass_rows_per_sec']:,} rows/sec (pass)")
+    summary = summarize(runs, worker_counts)
+    table = format_table(runs)
+    print("\n" + table, flush=True)
+    for w, s in summary["speedup"].items():
+        print(
+            f"{w} workers vs {worker_counts[0]}: {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
+            f"{s['gate_rows_per_sec']:.2f}x (whole gate), CPU per row {s['cpu_per_row']:.2f}x, "
+            f"peak memory {s['peak_memory']:.2f}x (RSS), {s['peak_memory_pss']:.2f}x (PSS)",
+            flush=True,
+        )
+    record = {
+        "command": " ".join(["python -m scripts.benchmark_validation", *sys.argv[1:]]),
+        "machine": machine,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "rows": runs[0].record["rows"],
         "features": NUM_FLOAT + NUM_INT + NUM_CAT,
         "format": FLAGS.format,
         "shards": FLAGS.shards,
         "runner": f"DirectRunner {FLAGS.direct_running_mode}",
-        "workers": FLAGS.direct_num_workers or os.cpu_count(),
-        "seconds": round(seconds, 1),
-        "rows_per_sec": round(rows / seconds),
-        "peak_memory_gb": round(sampler.peak / 1e9, 2),
-        "peak_processes": max((c for _, _, c in sampler.samples), default=1),
-        "target_met": seconds <= 120 and sampler.peak < 4e9,
-        "cpus": os.cpu_count(),
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-        "machine": platform.platform(),
-        "clean": result.clean,
+        "worker_counts": worker_counts,
+        "repeats": FLAGS.repeats,
+        "target_speedup": TARGET_SPEEDUP,
+        **summary,
+        "runs": [run.record for run in runs],
     }
-    print(f"\n{'metric':<24}{'value':>16}")
-    for key in ("rows", "features", "seconds", "rows_per_sec", "peak_memory_gb", "peak_processes", "target_met"):
-        print(f"{key:<24}{figures[key]!s:>16}")
-    with open(os.path.join(out, "benchmark.json"), "w") as f:
-        json.dump(figures, f, indent=2)
-    _plot(sampler.samples, os.path.join(out, "memory.png"), f"{rows:,} rows: {seconds:.0f} s")
-    print(f"wrote {os.path.join(out, 'benchmark.json')} and memory.png", flush=True)
+    json_path = reporting.write_json(record, os.path.join(out, "benchmark.json"))
+    plot(runs, summary, os.path.join(out, "benchmark.png"))
+    print(f"wrote {json_path} and benchmark.png", flush=True)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import gzip
 import math
 import os
 import struct
+import time
 from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
@@ -387,6 +388,11 @@ def _sample_rows(path: str, data_format: str) -> tuple[int, int]:
     return rows, on_disk if rows else 0
 
 
+def batch_clock_metric(role: str) -> str:
+    """The Beam distribution metric of the times (epoch ms) at which ``role``'s batches were decoded."""
+    return f"{role}_batch_unix_ms"
+
+
 class _Progress(beam.DoFn):
     """This worker's progress line: Beam has no job-wide progress on every runner.
 
@@ -404,6 +410,9 @@ class _Progress(beam.DoFn):
     def setup(self) -> None:
         self._rows = 0
         self._counter = beam.metrics.Metrics.counter("kestrel_validation", f"{self._role}_rows")
+        # When batches were decoded (wall clock, ms), over all workers: its min and max bound the
+        # statistics pass apart from worker start-up (statistics.JobTiming).
+        self._clock = beam.metrics.Metrics.distribution("kestrel_validation", batch_clock_metric(self._role))
         self._line = None
         if self._every:
             what = f"  [{self._role} worker {os.getpid()}] rows decoded"
@@ -413,6 +422,7 @@ class _Progress(beam.DoFn):
     def process(self, batch: pa.RecordBatch) -> Iterator[pa.RecordBatch]:
         self._rows += batch.num_rows
         self._counter.inc(batch.num_rows)
+        self._clock.update(int(time.time() * 1000))
         if self._line:
             self._line.update(self._rows)
         yield batch
@@ -454,12 +464,18 @@ def _csv_batches(pipeline: beam.Pipeline, spec: InputSpec, delimiter: str) -> tu
 
 
 class _ReadTFRecordFile(beam.DoFn):
-    """A TFRecord file -> its records; a corrupt one (torn, bad CRC) -> its readable records and a bad record.
+    """A TFRecord file -> lists of its records; a corrupt one (torn, bad CRC) -> its readable records and a bad record.
 
     Beam's ReadFromTFRecord fails the whole job on a torn file ("the statistics job
     failed"); read here, the damage is a finding naming the file, as the trainer's
     --on_corrupt_record names it. A TFRecord file cannot be split anyway: one file per call.
+
+    Records come out in lists of up to ``batch_size``, batched by tf.data in C++: one
+    eager ``next()`` per record took half of a worker's CPU time (py-spy, docs/validation.md).
     """
+
+    def __init__(self, batch_size: int = RECORD_BATCH_SIZE):
+        self._batch_size = batch_size
 
     def setup(self) -> None:
         self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", CORRUPT_TFRECORD_FILE)
@@ -468,26 +484,44 @@ class _ReadTFRecordFile(beam.DoFn):
         compressed = path.lower().endswith((".gz", ".gzip"))
         count = consumed = 0
         try:
-            dataset = tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "")
-            for record in dataset.as_numpy_iterator():
-                count += 1
-                consumed += len(record) + _FRAMING_BYTES
-                yield record
-        except tf.errors.OpError as err:
-            yield self._corrupt(path, f"{image_folder.decoder_message(err)}; {count:,} readable records before it")
+            for batch in _tfrecord_dataset(path, compressed).batch(self._batch_size).as_numpy_iterator():
+                records = batch.tolist()
+                count += len(records)
+                consumed += sum(map(len, records)) + _FRAMING_BYTES * len(records)
+                yield records
+        except tf.errors.OpError:
+            # The damage is in the batch being read: read that batch record by record, so every
+            # readable record before the damage is kept and counted, as an unbatched read would.
+            yield from self._read_damaged(path, compressed, count)
             return
         # TensorFlow's reader ends quietly at a tail shorter than a record header: a torn record too.
         tail = 0 if compressed else _size(path) - consumed
         if tail > 0:
             yield self._corrupt(path, f"{tail:,} bytes after its {count:,} whole records: a torn record")
 
+    def _read_damaged(self, path: str, compressed: bool, whole: int) -> Iterator:
+        """The records after the first ``whole`` ones up to the damage, then the bad record naming it."""
+        records: list[bytes] = []
+        try:
+            for record in _tfrecord_dataset(path, compressed).skip(whole).as_numpy_iterator():
+                records.append(record)
+        except tf.errors.OpError as err:
+            if records:
+                yield records
+            count = whole + len(records)
+            yield self._corrupt(path, f"{image_folder.decoder_message(err)}; {count:,} readable records before it")
+
     def _corrupt(self, path: str, reason: str) -> beam.pvalue.TaggedOutput:
         self._bad_counter.inc()
         return beam.pvalue.TaggedOutput(_BAD, _bad(CORRUPT_TFRECORD_FILE, reason, path))
 
 
-def _example_records(pipeline: beam.Pipeline, spec: InputSpec, label: str | None) -> tuple[beam.PCollection, list]:
-    """Serialized tf.Examples of a TFRecord input or an image folder, and the bad records found reading them."""
+def _tfrecord_dataset(path: str, compressed: bool) -> tf.data.Dataset:
+    return tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "")
+
+
+def _example_batches(pipeline: beam.Pipeline, spec: InputSpec, label: str | None) -> tuple[beam.PCollection, list]:
+    """Lists of serialized tf.Examples of a TFRecord input or an image folder, and the bad records found reading them."""
     step = spec.role.capitalize()
     if spec.format == "images":
         items = list(zip(spec.files, spec.image_labels, strict=True))
@@ -497,7 +531,11 @@ def _example_records(pipeline: beam.Pipeline, spec: InputSpec, label: str | None
             | f"{step}ImagesToExamples"
             >> beam.ParDo(_ImageToExample(label or "label")).with_outputs(_BAD, main="examples")
         )
-        return converted.examples, [converted[_BAD]]
+        batches = converted.examples | f"{step}BatchRecords" >> beam.BatchElements(
+            min_batch_size=IMAGE_BATCH_SIZE, max_batch_size=IMAGE_BATCH_SIZE
+        )
+        return batches, [converted[_BAD]]
+    # The reader batches the records itself (in C++): no per-record Beam step between file and decoder.
     read = (
         pipeline
         | f"{step}ListTFRecordFiles" >> beam.Create(list(spec.files), reshuffle=True)
@@ -523,13 +561,8 @@ def read_record_batches(
     if spec.format == "csv":
         batches, bad_parts = _csv_batches(pipeline, spec, delimiter)
     else:
-        records, bad_parts = _example_records(pipeline, spec, label)
-        batch_size = IMAGE_BATCH_SIZE if spec.format == "images" else RECORD_BATCH_SIZE
-        decoded = (
-            records
-            | f"{step}BatchRecords" >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
-            | f"{step}DecodeExamples" >> beam.ParDo(_DecodeExamples()).with_outputs(_BAD, main="batches")
-        )
+        records, bad_parts = _example_batches(pipeline, spec, label)
+        decoded = records | f"{step}DecodeExamples" >> beam.ParDo(_DecodeExamples()).with_outputs(_BAD, main="batches")
         bad_parts.append(decoded[_BAD])
         batches = decoded.batches
     # Exact only for image folders on one worker: every file is a row (less its bad files).
