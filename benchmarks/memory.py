@@ -65,6 +65,16 @@ def tree_rss(process: psutil.Process) -> tuple[int, int]:
     return total, count
 
 
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for a child ``python -m`` run: kestrel's modules importable from any cwd.
+
+    Children run in the caller's working directory, so a relative path a user passes
+    (``--out_dir=runs/x``) means the same in the child as in the parent, never the repository.
+    """
+    path = os.pathsep.join(p for p in (REPO_ROOT, os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **(extra or {})}
+
+
 def python_module(module: str, *args: str) -> list[str]:
     """argv for ``python -m module args`` with this interpreter."""
     return [sys.executable, "-m", module, *args]
@@ -78,21 +88,19 @@ def run_measured(
     every: float = 0.05,
     env: dict[str, str] | None = None,
 ) -> Measured:
-    """Run ``argv`` from the repository root; sample its tree's RSS every ``every`` seconds.
+    """Run ``argv`` in this process's cwd; sample its tree's RSS every ``every`` seconds.
 
     ``echo`` sees each output line as it arrives; ``stop_when`` ends the child
     (and its children) at the first line it accepts.
     """
-    child_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(argv),
-        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         bufsize=1,
-        env=child_env,
+        env=child_env(env),
     )
     peak = [0, 0]
     done = threading.Event()

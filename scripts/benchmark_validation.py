@@ -301,13 +301,11 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
     load_start = [round(x, 2) for x in os.getloadavg()]
     cpu_before = _child_cpu_seconds()
     started = time.monotonic()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     # The child's lines are printed through this process's sys.stdout (not its file descriptor):
     # a caller that redirects sys.stdout (the CLI fuzz harness) gets them too.
     proc = subprocess.Popen(
         _child_argv(pattern_args, workers, artifacts, json_path),
-        cwd=memory.REPO_ROOT,
-        env=env,
+        env=memory.child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

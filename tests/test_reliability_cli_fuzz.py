@@ -248,6 +248,14 @@ def test_bottleneck_benchmark_flags(tfds_data_dir, tmp_path):
     fuzz(Entry("scripts.bottleneck_benchmark", 3, skip), base, tmp_path)
 
 
+def test_benchmark_compute_flags(tfds_data_dir, tmp_path):
+    base = ["--out_dir={case}", f"--data_dir={tfds_data_dir}", "--models=small_cnn", "--image_size=8"]
+    base += ["--batch_size=4", "--matmul_size=64", "--matmul_repeats=1", "--forward_batches=1"]
+    base += ["--train_warmup_steps=1", "--train_steps=2", "--repeats=1"]
+    sizes = {"image_size", "batch_size", "matmul_size", "matmul_repeats", "forward_batches", "train_steps"}
+    fuzz(Entry("scripts.benchmark_compute", 5, frozenset(sizes | {"train_warmup_steps", "repeats"})), base, tmp_path)
+
+
 def test_benchmark_suite_flags(tfds_data_dir, tmp_path):
     base = ["--out_dir={case}", f"--data_dir={tfds_data_dir}", "--quick", "--benchmarks=validation"]
     base += ["--validation_rows=200"]
