@@ -83,3 +83,22 @@ def test_retrain_cycle_times_each_step_and_the_skip(tmp_path):
         assert 0 < sum(cycle["steps"].values()) < cycle["seconds"]
     assert "steps" not in result["cycles"][1] and 0 < result["skip_seconds"] < result["cycles"][0]["seconds"]
     assert os.path.getsize(os.path.join(cfg.out_dir, "retrain_cycle", "benchmark.png")) > 0
+
+
+def test_every_input_and_tfdv_target_gets_its_own_row():
+    # The shapes dataset_benchmark.target_check and benchmark_validation write; a missed target stays missed.
+    check = {"tuned_vs_ceiling": 0.95, "tuned_vs_ceiling_met": True, "tuned_vs_keras_layers": 4.16}
+    check |= {
+        "tuned_vs_keras_layers_met": False,
+        "tuned_vs_keras_generator": None,
+        "tuned_vs_keras_generator_met": None,
+    }
+    tfdv = {"speedup_2_over_1_pass": 1.9, "speedup_met": True, "peak_memory_2_over_1": 1.52, "memory_met": False}
+    rows = suite.targets({"input_pipeline": {"target": check}, "validation": {"target": tfdv}})
+    met = {r["target"]: r["met"] for r in rows}
+    assert met == {
+        "tuned input >= 90% of the decode+resize ceiling (1st epoch)": True,
+        "tuned input >= 5x image_dataset_from_directory + layers": False,
+        "TFDV 2 workers >= 1.6x 1 worker (statistics pass)": True,
+        "TFDV 2 workers' peak memory <= 1 worker's": False,
+    }
