@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.errors import UsageError
+from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
 
 SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 ON_CORRUPT_RECORD = ("fail", "skip")
@@ -20,7 +21,6 @@ CACHE_NONE, CACHE_MEMORY = "none", "memory"
 ENGINES = ("estimator", "keras", "tpu_estimator")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "cosine")
-EARLY_STOPPING_METRICS = ("accuracy", "loss")
 CNN_AUGMENTATIONS = ("none", "shift", "flip_shift")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server", "tpu")
 ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
@@ -94,6 +94,8 @@ class CheckpointPolicy:
 @dataclasses.dataclass(frozen=True)
 class DataParams:
     dataset: str = "digits"
+    # What the labels are (common.tasks): class ids, or a number to predict (a numeric target column).
+    task: str = CLASSIFICATION
     data_dir: str | None = None
     download: bool = False
     # The three roles (TFDS split strings with slicing, such as train[:80%]). No validation
@@ -167,7 +169,7 @@ class TrainingParams:
     label_smoothing: float = 0.0
     mixed_precision: bool = False
     early_stopping_steps: int | None = None  # None: no early stopping
-    early_stopping_metric: str = "accuracy"
+    early_stopping_metric: str | None = None  # None: the task's own (accuracy; mae for regression)
     bottleneck_cache: bool = False
     bottleneck_dir: str | None = None  # None: <model_dir>/bottleneck
     report: bool = True  # accuracy, per-class precision/recall and a confusion matrix on the test split

@@ -23,12 +23,15 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
+from common.tasks import REGRESSION
 from input_fns import array_source, csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
 from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
-FLATTENED = "pixels"  # an image source read by a features model: its flattened pixels
+FLATTENED = "pixels"
+# The sources whose labels may be a number to predict (a numeric column, a numeric TFDS feature).
+REGRESSION_SOURCES = ("csv", "tfds")  # an image source read by a features model: its flattened pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -140,6 +143,10 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
     makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv, "arrays": _arrays}
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")
+    if data.task == REGRESSION and data.source not in REGRESSION_SOURCES:
+        raise UsageError(
+            "task", f"--source={data.source} reads class labels; regression reads {' or '.join(REGRESSION_SOURCES)}"
+        )
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
 
@@ -173,11 +180,16 @@ def _tfds(data: DataParams, seed, options):
             "--source=tfrecord --on_corrupt_record=skip)",
         )
     builder = tfds_source.load_builder(data.dataset, data.data_dir, data.download)
-    info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
     splits = tfds_splits(data)
     flags = {TRAIN: "train_split", VALIDATION: "validation_split" if data.validation_split else "train_split"}
     flags[TEST] = "test_split"
     sizes = {role: _tfds_split_size(builder, split, flags[role]) for role, split in splits.items()}
+    train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    if tfds_source.is_tabular(builder, data.image_key):
+        return _tfds_tabular(data, builder, splits, sizes, train_files, options)
+    if data.task == REGRESSION:
+        raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")
+    info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
     meta = SourceMeta(
         info.name,
         IMAGES,
@@ -185,9 +197,7 @@ def _tfds(data: DataParams, seed, options):
         sizes,
         splits,
         image_shape=info.image_shape,
-        train_files=(
-            os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),
-        ),
+        train_files=train_files,
         gate_format="tfrecord",
     )
 
@@ -195,6 +205,25 @@ def _tfds(data: DataParams, seed, options):
         return tfds_source.make_input_fn(
             builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
         )
+
+    return meta, factory
+
+
+def _tfds_tabular(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
+    table = tfds_source.tabular_table(builder, splits, data.label_key, data.task == REGRESSION)
+    meta = SourceMeta(
+        builder.info.name,
+        FEATURES,
+        table.class_names,
+        sizes,
+        splits,
+        features=tuple((name, 1) for name in table.feature_names),
+        train_files=train_files,
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return csv_source.make_input_fn(table, role, mode, batch_size, None, options)
 
     return meta, factory
 
@@ -323,6 +352,7 @@ def _csv(data: DataParams, seed, options):
         data.label_key,
         data.val_fraction,
         seed or 0,
+        regression=data.task == REGRESSION,
     )
     text = [name for name in table.feature_names if name not in table.numeric]
     if text:
@@ -330,7 +360,9 @@ def _csv(data: DataParams, seed, options):
     meta = SourceMeta(
         data.train_files,
         FEATURES,
-        _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
+        table.class_names
+        if data.task == REGRESSION
+        else _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
         {role: len(labels) for role, (_, labels) in table.splits.items()},
         _described(table.splits, _role_files(data), data),
         features=tuple((name, 1) for name in table.feature_names),

@@ -16,11 +16,12 @@ import os
 import sys
 from typing import TextIO
 
-from common import filesystem
+from common import filesystem, tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
-from common.params import FEATURES, IMAGES, Hparams
-from estimators import checkpoints, curves, report, stages
+from common.params import FEATURES, IMAGES, TRAIN, Hparams
+from common.tasks import REGRESSION
+from estimators import checkpoints, curves, regression_report, report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
@@ -69,7 +70,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         if result.task:
             break
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
-    summary = dataclasses.replace(summary, stages=len(jobs))
+    summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric)
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
@@ -129,27 +130,46 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         progress_every_steps=t.progress_every_steps,
         seed=t.seed,
         warm_start_from=t.warm_start_from,
-        early_stopping=EarlyStopping(t.early_stopping_metric, t.early_stopping_steps)
-        if t.early_stopping_steps
-        else None,
-        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features),
+        early_stopping=_early_stopping(t, spec.task),
+        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task),
         stream=stream,
         cluster=cluster,
     )
 
 
+def _early_stopping(t, task_name: str) -> EarlyStopping | None:
+    if not t.early_stopping_steps:
+        return None
+    task = tasks.get(task_name)
+    rule = EarlyStopping(t.early_stopping_metric or task.metric, t.early_stopping_steps)
+    rule.check_task(task)
+    return rule
+
+
 def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary: RunSummary, stream: TextIO) -> str:
-    """<model_dir>/report: the evaluation (json, confusion matrix), the learning curves of every stage, a page."""
+    """<model_dir>/report: the evaluation (json, its PNG), the learning curves of every stage, a page."""
     job = jobs[-1]
     role = job.inputs.report_role
     labels = report.collect_labels(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size))
-    evaluation = report.build_report(
-        result.probabilities, labels, source.meta.class_names, _role_label(role, summary.splits[role])
-    )
+    split = _role_label(role, summary.splits[role])
+    if job.task.name == REGRESSION:
+        train_labels = report.collect_labels(job.inputs.make(TRAIN, pipeline_ops.EVAL, job.batch_size))
+        evaluation = regression_report.build_report(result.predictions, labels, train_labels, split)
+        pages = regression_report
+        # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
+        # batch as a full one, so its figures drift from the report's by a few percent.
+        result.report_metrics.update(evaluation.metrics())
+    else:
+        evaluation, pages = report.build_report(result.predictions, labels, source.meta.class_names, split), report
     print(evaluation.format(), file=stream, flush=True)
-    out = report.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
-    curves.write_curves([stage.model_dir for stage in jobs], out, title=f"{hp.model.name}: {hp.output.model_dir}")
-    report.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
+    out = pages.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
+    curves.write_curves(
+        [stage.model_dir for stage in jobs],
+        out,
+        title=f"{hp.model.name}: {hp.output.model_dir}",
+        metrics=("loss", job.task.metric),
+    )
+    pages.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
     return out
 
 

@@ -13,6 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES
+from common.tasks import CLASSIFICATION, REGRESSION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +26,7 @@ class ModelEntry:
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
     canned: bool = False  # a canned Estimator: the estimator engine only
     min_image_size: int = 1
+    tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
 
     def load_builder(self):
         module, _, function = self.builder.partition(":")
@@ -53,7 +55,7 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("small_cnn", "estimators.models.small_cnn:build_small_cnn", IMAGES),
         _cnn("basic_cnn", "build_basic_cnn"),
         _cnn("deep_cnn", "build_deep_cnn"),
-        ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES),
+        ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
         _transfer("vgg16"),
         _transfer("mobilenet_v2"),
         _transfer("nasnet_mobile"),
@@ -62,6 +64,12 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("canned_wide_deep", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
     )
 }
+
+
+def check_task(entry: ModelEntry, task: str) -> None:
+    if task not in entry.tasks:
+        fits = ", ".join(name for name, e in MODELS.items() if task in e.tasks)
+        raise UsageError("task", f"'{entry.name}' does not train for {task}; models that do: {fits}")
 
 
 def get(name: str) -> ModelEntry:

@@ -13,3 +13,4 @@ class Serving:
     input_name: str = "image"
     image: object | None = None  # input_fns.preprocessing.ImageSpec
     features: tuple[tuple[str, int], ...] = ()
+    task: str = "classification"  # common.tasks: what the signatures return

@@ -7,6 +7,7 @@ import os
 from absl import flags
 
 from common.params import CACHE_MEMORY, CACHE_NONE, ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
+from common.tasks import TASKS
 from scripts.flags._gate import define_max_bad_record_fraction_flag
 from scripts.flags.core import FLAGS, record_from_flags
 
@@ -29,6 +30,9 @@ _AUGMENT_FLAGS = {
 def define_data_flags() -> None:
     d = _D
     flags.DEFINE_enum("source", d.source, list(SOURCES), "Where the data comes from.")
+    flags.DEFINE_enum(
+        "task", d.task, list(TASKS), "What the labels are: class ids, or (regression) a number to predict."
+    )
     flags.DEFINE_string(
         "dataset", d.dataset, "tfds: a dataset name[:version]: digits (shipped) or a TFDS catalog name."
     )
