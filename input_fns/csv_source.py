@@ -45,6 +45,16 @@ class CsvData:
     splits: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # by role: train, validation[, test]
     standardizer: Standardizer
 
+    @property
+    def scaling(self) -> tuple[tuple[str, float, float], ...]:
+        """(feature name, mean, std) of each numeric column, keyed as the input_fns and the export name them."""
+        by_column = {feature_name(c): c for c in self.standardizer.mean}
+        return tuple(
+            (name, self.standardizer.mean[by_column[name]], self.standardizer.std[by_column[name]])
+            for name in self.numeric
+            if name in by_column
+        )
+
 
 def feature_name(column: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", column.strip())

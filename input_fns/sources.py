@@ -48,6 +48,9 @@ class SourceMeta:
     train_files: tuple[str, ...] = ()  # what the training role reads, for the validation gate
     gate_format: str | None = None  # how the gate reads train_files (pipeline.validation.config.FORMATS)
     skipped_files: tuple[str, ...] = ()  # image files left out as undecodable
+    # FEATURES read into memory (csv, tabular tfds): (feature, mean, std) of the training rows, which the
+    # input_fns standardise with and the export takes raw values through.
+    scaling: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -220,6 +223,7 @@ def _tfds_tabular(data: DataParams, builder, splits: dict[str, str], sizes, trai
         features=tuple((name, 1) for name in table.feature_names),
         train_files=train_files,
         gate_format="tfrecord",
+        scaling=table.scaling,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):
@@ -368,6 +372,7 @@ def _csv(data: DataParams, seed, options):
         features=tuple((name, 1) for name in table.feature_names),
         train_files=tuple(p for p in data.train_files.split(",") if p),
         gate_format="csv",
+        scaling=table.scaling,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):

@@ -131,7 +131,7 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         seed=t.seed,
         warm_start_from=t.warm_start_from,
         early_stopping=_early_stopping(t, spec.task),
-        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task),
+        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling),
         stream=stream,
         cluster=cluster,
     )

@@ -165,7 +165,7 @@ class EstimatorEngine:
             return None
         if job.serving.image is not None:
             return serving.image_bytes_receiver_fn(job.serving.input_name, job.serving.image)
-        return serving.features_receiver_fn(job.serving.features)
+        return serving.features_receiver_fn(job.serving.features, job.serving.scaling)
 
 
 def _early_stopping_hook(

@@ -48,7 +48,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
 
     @tf.function(input_signature=[specs])
     def serve_features(features):
-        return _predict(model, features, how)
+        return _predict(model, serving.standardized(features, how.scaling), how)
 
     # A dict input signature would show up as one nested input; re-expose it flat, by feature name.
     @tf.function(input_signature=list(specs.values()))

@@ -53,12 +53,19 @@ def image_paths(inputs: list[str]) -> list[str]:
     return paths
 
 
-def load_signature(export_dir: str):
+def export_signature(export_dir: str):
+    """The serving signature of the SavedModel in ``export_dir``."""
     if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
         raise UsageError("export_dir", f"no SavedModel in '{export_dir}'")
-    signatures = tf.saved_model.load(export_dir).signatures
-    signature = signatures.get(SERVING_KEY)
-    if signature is None or serving.BYTES_INPUT not in signature.structured_input_signature[1]:
+    signature = tf.saved_model.load(export_dir).signatures.get(SERVING_KEY)
+    if signature is None:
+        raise UsageError("export_dir", f"'{export_dir}' has no '{SERVING_KEY}' signature")
+    return signature
+
+
+def load_signature(export_dir: str):
+    signature = export_signature(export_dir)
+    if serving.BYTES_INPUT not in signature.structured_input_signature[1]:
         raise UsageError("export_dir", f"'{export_dir}' has no serving signature on encoded image bytes")
     return signature
 
