@@ -51,6 +51,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     if hp.output.overwrite_model_dir:
         filesystem.check_overwritable(hp.output.model_dir)
     entry = registry.get(hp.model.name)
+    registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
     set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")

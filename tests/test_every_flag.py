@@ -419,6 +419,14 @@ def c_label_key(r, d):
     assert (out.model_dir / "labels.txt").read_text().split() == ["5", "6"]
 
 
+def c_task(r, d):
+    out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression").ok()
+    report = json.loads((out.model_dir / "report" / "report.json").read_text())
+    assert {"mae", "rmse", "baseline_mae"} <= set(report) and "accuracy" not in report
+    assert "test mae" in out.stdout
+    one_line_error(r("--task=regression"), "task", "'small_cnn'", "dnn")
+
+
 def c_csv_separator(r, d):
     c_label_key(r, d)
     out = r("--source=csv", f"--train_files={d.csv}", "--label_key=quality", "--model=dnn")
@@ -921,6 +929,7 @@ ROWS = [
     pytest.param("image_key", c_image_key, id="image_key"),
     pytest.param("label_key", c_label_key, id="label_key"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
+    pytest.param("task", c_task, id="task"),
     pytest.param("class_names", c_class_names, id="class_names"),
     pytest.param("on_corrupt_record", c_on_corrupt_record, id="on_corrupt_record"),
     # data: the tf.data pipeline and augmentation

@@ -44,7 +44,6 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
 
 def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: ImageSpec | None) -> ModelSpec:
     m, t = hp.model, hp.training
-    registry.check_task(entry, hp.data.task)
     features = meta.features
     if entry.inputs == FEATURES and image is not None:  # an image source read as flattened pixels
         features = ((FLATTENED, image.height * image.width * image.channels),)
