@@ -420,10 +420,10 @@ def c_label_key(r, d):
 
 
 def c_task(r, d):
-    out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression").ok()
+    out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression", "--report").ok()
     report = json.loads((out.model_dir / "report" / "report.json").read_text())
     assert {"mae", "rmse", "baseline_mae"} <= set(report) and "accuracy" not in report
-    assert "test mae" in out.stdout
+    assert "validation mae" in out.stdout
     one_line_error(r("--task=regression"), "task", "'small_cnn'", "dnn")
 
 
