@@ -7,6 +7,7 @@ import dataclasses
 from common.params import VALIDATION
 from common.progress import format_duration
 from estimators.engines import Result
+from estimators.serving.tflite_export import TfliteFile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +20,7 @@ class RunSummary:
     report_dir: str | None = None
     stages: int = 1
     metric: str = "accuracy"  # the task's (common.tasks): what chose the model and what is reported
+    tflite: tuple[TfliteFile, ...] = ()  # --tflite_output_file: the models and labels written
 
     @property
     def accuracy(self) -> float:
@@ -67,4 +69,9 @@ class RunSummary:
         if self.report_dir:
             lines.append(f"{'report':<21}{self.report_dir}")
         lines.append(f"{'export':<21}{r.export_path or ''}")
+        lines += [f"{'tflite ' + f.kind:<21}{f.path}  ({_size(f.size_bytes)})" for f in self.tflite]
         return "\n".join(lines)
+
+
+def _size(size_bytes: int) -> str:
+    return f"{size_bytes / 1024:,.1f} KB" if size_bytes >= 1024 else f"{size_bytes} bytes"

@@ -27,7 +27,7 @@ from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
 from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
-from estimators.serving import Serving
+from estimators.serving import Serving, tflite_export
 from input_fns import pipeline_ops, sources
 from pipeline import vertex_export
 from pipeline.summary import RunSummary
@@ -60,6 +60,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     jobs = stages.plan(job, hp, entry, stream)
     for stage in jobs:
         engine.check(stage)
+    tflite_export.check(job, hp.output)
     if hp.gate.validate:
         _gate(hp, source.meta, stream)
     _prepare_model_dir(hp)
@@ -71,7 +72,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         if result.task:
             break
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
-    summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric)
+    tflite = tflite_export.export_run(hp.output, entry, jobs[-1], result.export_path, stream)
+    summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric, tflite=tflite)
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)

@@ -116,7 +116,7 @@ def _read(path: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for a while.
 
     libjpeg writes its own complaints ("Improper call to JPEG library in state 201") straight
@@ -136,7 +136,7 @@ def _native_stderr_silenced() -> Iterator[None]:
 
 
 def _probabilities(signature, encoded: list[bytes]) -> np.ndarray:
-    with _native_stderr_silenced():
+    with native_stderr_silenced():
         out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
     return out["probabilities"].numpy()
 
