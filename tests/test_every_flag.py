@@ -845,6 +845,16 @@ def c_save_summary_steps(r, d):
     assert len(r("--train_steps=3").ok().scalars("loss")) < 3
 
 
+def c_tflite_output_file(r, d):
+    path = r.root / "tflite" / "digits.tflite"
+    out = r(f"--tflite_output_file={path}").ok()
+    assert out.figure("tflite float32").startswith(f"{path}  (")
+    assert (path.parent / "digits_dynamic_range.tflite").is_file()
+    assert (path.parent / "labels.txt").read_text().split() == [str(i) for i in range(10)]
+    assert "tflite" not in baseline(r).stdout
+    one_line_error(r("--tflite_output_file=digits.lite"), "tflite_output_file", "ending in .tflite")
+
+
 # gate
 
 
@@ -1001,6 +1011,7 @@ ROWS = [
     pytest.param("save_checkpoints_steps", c_save_checkpoints_steps, id="save_checkpoints_steps"),
     pytest.param("keep_checkpoint_max", c_keep_checkpoint_max, id="keep_checkpoint_max"),
     pytest.param("save_summary_steps", c_save_summary_steps, id="save_summary_steps"),
+    pytest.param("tflite_output_file", c_tflite_output_file, id="tflite_output_file"),
     # gate
     pytest.param("validate_data", c_validate_data, id="validate_data"),
     pytest.param("allow_anomalies", c_allow_anomalies, id="allow_anomalies"),
