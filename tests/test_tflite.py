@@ -191,3 +191,9 @@ def test_refuses_to_overwrite_another_models_labels(tfds_data_dir, tmp_path):
     line = _refused(tfds_data_dir, tmp_path, str(tmp_path / "m.tflite"))
     assert "lists other classes than this run's" in line
     assert (tmp_path / "labels.txt").read_text() == "cat\ndog\n" and not (tmp_path / "m.tflite").exists()
+
+
+def test_refuses_a_name_too_long_for_the_dynamic_range_model(tfds_data_dir, tmp_path):
+    # 240 + ".tflite" fits a file name; 240 + "_dynamic_range.tflite" does not (255 bytes).
+    line = _refused(tfds_data_dir, tmp_path, str(tmp_path / ("x" * 240 + ".tflite")))
+    assert "file name too long" in line

@@ -23,6 +23,7 @@ AIP_MODEL_DIR = "AIP_MODEL_DIR"
 AIP_TENSORBOARD_LOG_DIR = "AIP_TENSORBOARD_LOG_DIR"
 # Bytes 4-8 of every TFLite flatbuffer (its schema's file_identifier): how a file kestrel may replace is told apart.
 TFLITE_IDENTIFIER = b"TFL3"
+_MAX_NAME_BYTES = 255  # a file name's limit on ext4, XFS, APFS and NTFS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,30 +77,47 @@ def _tflite_path_ok(value: str) -> bool:
     """
     if not value:
         return True
+    problem = _tflite_name_problem(value)
+    if problem is None and "://" not in value:
+        problem = _tflite_files_problem(*tflite_files(value)) or _folder_problem(value)
+    if problem:
+        raise flags.ValidationError(problem)
+    return True
+
+
+def _tflite_name_problem(value: str) -> str | None:
     if not value.endswith(TFLITE_EXTENSION) or value == TFLITE_EXTENSION:
-        raise flags.ValidationError(
+        return (
             f"must be a file name ending in {TFLITE_EXTENSION} (the dynamic-range model is written beside it "
             f"as <stem>_dynamic_range{TFLITE_EXTENSION})"
         )
-    if "://" in value:
-        return True
-    float_path, dynamic_path, labels_path = tflite_files(value)
+    dynamic_name = os.path.basename(tflite_files(value)[1])
+    if len(dynamic_name.encode()) > _MAX_NAME_BYTES:
+        return (
+            f"file name too long: '{dynamic_name[:40]}...' (the dynamic-range model's name) "
+            f"would be over {_MAX_NAME_BYTES} bytes"
+        )
+    return None
+
+
+def _tflite_files_problem(float_path: str, dynamic_path: str, labels_path: str) -> str | None:
     for path in (float_path, dynamic_path):
         if os.path.isdir(path):
-            raise flags.ValidationError(f"'{path}' is a directory; give a file path such as {path}/model.tflite")
+            return f"'{path}' is a directory; give a file path such as {path}/model.tflite"
         if os.path.exists(path) and not _is_tflite(path):
-            raise flags.ValidationError(
-                f"'{path}' exists and is not a TFLite model; only an earlier TFLite export is replaced: "
-                "choose another path"
-            )
+            return f"'{path}' exists and is not a TFLite model; only an earlier TFLite export is replaced: choose another path"
     if os.path.isdir(labels_path):
-        raise flags.ValidationError(f"'{labels_path}' (the labels file) is a directory; choose another folder")
+        return f"'{labels_path}' (the labels file) is a directory; choose another folder"
+    return None
+
+
+def _folder_problem(value: str) -> str | None:
     folder = _nearest_existing(os.path.dirname(os.path.abspath(value)))
     if not os.path.isdir(folder):
-        raise flags.ValidationError(f"'{folder}' is not a directory")
+        return f"'{folder}' is not a directory"
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise flags.ValidationError(f"cannot write in '{folder}' (permission denied)")
-    return True
+        return f"cannot write in '{folder}' (permission denied)"
+    return None
 
 
 def _is_tflite(path: str) -> bool:
