@@ -105,7 +105,10 @@ def _tflite_files_problem(float_path: str, dynamic_path: str, labels_path: str) 
         if os.path.isdir(path):
             return f"'{path}' is a directory; give a file path such as {path}/model.tflite"
         if os.path.exists(path) and not _is_tflite(path):
-            return f"'{path}' exists and is not a TFLite model; only an earlier TFLite export is replaced: choose another path"
+            return (
+                f"'{path}' exists and is not a TFLite model; only an earlier TFLite export is replaced: "
+                "choose another path"
+            )
     if os.path.isdir(labels_path):
         return f"'{labels_path}' (the labels file) is a directory; choose another folder"
     return None
