@@ -46,7 +46,9 @@ class VertexDirs:
         return "Vertex AI: " + "; ".join(used) if used else None
 
 
-def define_output_flags() -> None:
+def define_output_flags(tflite: bool = True) -> None:
+    """``tflite``: define --tflite_output_file (scripts.retrain does not: it publishes by pushing blessed
+    SavedModels, and a candidate's TFLite written on every run would not be the served model's)."""
     policy = _O.checkpoints
     flags.DEFINE_string(
         "model_dir",
@@ -59,6 +61,8 @@ def define_output_flags() -> None:
     )
     flags.DEFINE_integer("save_summary_steps", policy.save_summary_steps, "Steps between summaries.", lower_bound=1)
     flags.DEFINE_integer("keep_checkpoint_max", policy.keep_checkpoint_max, "Checkpoints to keep.", lower_bound=1)
+    if not tflite:
+        return
     flags.DEFINE_string(
         "tflite_output_file",
         _O.tflite_output_file,
