@@ -135,6 +135,30 @@ def test_a_features_model_takes_its_feature_vector(tfds_data_dir, tmp_path, test
     assert agreement(lite, served["probabilities"].numpy()) >= 0.99
 
 
+def test_a_regression_model_takes_raw_features_and_predicts_the_value(tfds_data_dir, tmp_path):
+    """Diabetes (10 raw numeric features): the training standardisation runs inside the .tflite, as in the export."""
+    from input_fns import tfds_source
+
+    args = ("--dataset=diabetes", "--task=regression", "--model=dnn", "--engine=estimator")
+    run = _train(tfds_data_dir, tmp_path, *args)
+    assert not run.labels.exists() and "tflite labels" not in run.stdout  # one value: no classes to name
+    rows = tfds_source.load_builder("diabetes", tfds_data_dir).as_dataset(split="test", batch_size=-1)
+    interpreter = tf.lite.Interpreter(model_path=str(run.float_model))
+    inputs = {d["name"].split(":")[0].removeprefix("serving_default_"): d for d in interpreter.get_input_details()}
+    features = {name: rows[name].numpy().astype(np.float32)[:, None] for name in inputs}
+    for name, detail in inputs.items():
+        interpreter.resize_tensor_input(detail["index"], list(features[name].shape))
+    interpreter.allocate_tensors()
+    for name, detail in inputs.items():
+        interpreter.set_tensor(detail["index"], features[name])
+    interpreter.invoke()
+    lite = interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).reshape(-1)
+    signature = tf.saved_model.load(run.export_dir).signatures["serving_default"]
+    served = signature(**{name: tf.constant(value) for name, value in features.items()})["predictions"].numpy()
+    assert len(inputs) == 10 and lite.shape == served.shape == (89,)
+    assert np.allclose(lite, served, rtol=1e-4, atol=1e-3), np.abs(lite - served).max()
+
+
 # --- refusals: one line, exit 2, nothing written ----------------------------------------------------
 
 

@@ -9,9 +9,10 @@ What the models take and give:
 - an image model: float32 ``[1, height, width, channels]`` pixel values 0..255, the decoded image
   at the model's size (the normalisation of its backbone runs inside the graph); the batch
   dimension may be resized (``Interpreter.resize_tensor_input``);
-- a features model: one float32 ``[1, width]`` input per feature, as the SavedModel's
-  ``serving_default`` takes them;
-- output: float32 ``[1, classes]`` class probabilities.
+- a features model: one float32 ``[1, width]`` input per feature, the raw values the SavedModel's
+  ``serving_default`` takes (the training standardisation runs inside the graph);
+- output: the task's one output (common.tasks): float32 ``[1, classes]`` ``probabilities`` for a
+  classifier, float32 ``[1]`` ``predictions`` for a regression (which has no labels file).
 
 The model converted is the served Keras model built afresh in float32 (whatever the training's
 mixed-precision policy) and given the weights of the run's final SavedModel, whichever engine
@@ -31,10 +32,13 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import tensorflow as tf
 
+from common import tasks
 from common.errors import KestrelError, UsageError
 from common.names import tflite_files
 from common.params import OutputParams
-from estimators.models.spec import OUTPUT_NAME, WEIGHTS_NONE
+from estimators.models.spec import WEIGHTS_NONE
+from estimators.serving import receivers
+from estimators.serving.outputs import task_outputs
 from estimators.serving.predict import native_stderr_silenced
 from input_fns.preprocessing import PREPROCESSORS
 
@@ -69,7 +73,11 @@ def check(job: Job, out: OutputParams) -> None:
             "choose a Keras model (dnn for features) or leave --tflite_output_file empty",
         )
     labels = tflite_files(out.tflite_output_file)[2]
-    if tf.io.gfile.exists(labels) and _read_labels(labels) != tuple(job.serving.class_names):
+    if (
+        _has_labels(job.serving)
+        and tf.io.gfile.exists(labels)
+        and _read_labels(labels) != tuple(job.serving.class_names)
+    ):
         raise UsageError(
             FLAG,
             f"'{labels}' lists other classes than this run's ({', '.join(job.serving.class_names)}): it belongs to "
@@ -101,11 +109,17 @@ def export(
     contents = {
         float_path: convert(function, model, quantize=False),
         dynamic_path: convert(function, model, quantize=True),
-        labels_path: "".join(f"{name}\n" for name in how.class_names).encode(),
     }
+    if _has_labels(how):
+        contents[labels_path] = "".join(f"{name}\n" for name in how.class_names).encode()
     _write_all(contents)
     kinds = (FLOAT, DYNAMIC_RANGE, "labels")
-    return tuple(TfliteFile(kind, p, len(data)) for kind, (p, data) in zip(kinds, contents.items(), strict=True))
+    return tuple(TfliteFile(kind, p, len(data)) for kind, (p, data) in zip(kinds, contents.items(), strict=False))
+
+
+def _has_labels(how: Serving) -> bool:
+    """A classifier's outputs are its classes, named in the labels file; a regression's one value has none."""
+    return how.task != tasks.REGRESSION
 
 
 def served_model(build: Callable[[], tf.keras.Model], export_dir: str) -> tf.keras.Model:
@@ -138,25 +152,34 @@ def export_weights(export_dir: str) -> dict[str, np.ndarray]:
 
 
 def serving_function(model: tf.keras.Model, how: Serving) -> tf.types.experimental.ConcreteFunction:
-    """Pixels 0..255 (or the named features) -> {probabilities}, with the image normalisation in the graph."""
+    """Pixels 0..255 (or the raw named features) -> the task's one output, the input preparation in the graph.
+
+    Classification gives ``probabilities``, regression ``predictions`` (common.tasks), as the SavedModel's
+    signatures name them; the class ids and names they also return are left to the client (the labels file).
+    """
+    task = tasks.get(how.task)
+
+    def predict(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        return {task.output: task_outputs(task, model(features, training=False), how.class_names)[task.output]}
+
     if how.image is not None:
         image = how.image
         normalise = PREPROCESSORS[image.preprocessing]
 
         @tf.function(input_signature=[tf.TensorSpec([None, *image.shape], tf.float32, name=PIXELS_INPUT)])
-        def classify_pixels(pixels):
-            return {OUTPUT_NAME: tf.cast(model({how.input_name: normalise(pixels)}, training=False), tf.float32)}
+        def from_pixels(pixels):
+            return predict({how.input_name: normalise(pixels)})
 
-        return classify_pixels.get_concrete_function()
+        return from_pixels.get_concrete_function()
 
     specs = [tf.TensorSpec([None, width], tf.float32, name=name) for name, width in how.features]
 
     @tf.function(input_signature=specs)
-    def classify_features(*tensors):
-        features = dict(zip((name for name, _ in how.features), tensors, strict=True))
-        return {OUTPUT_NAME: tf.cast(model(features, training=False), tf.float32)}
+    def from_features(*tensors):
+        raw = dict(zip((name for name, _ in how.features), tensors, strict=True))
+        return predict(receivers.standardized(raw, how.scaling))  # the training standardisation, as the export's
 
-    return classify_features.get_concrete_function()
+    return from_features.get_concrete_function()
 
 
 def convert(function: tf.types.experimental.ConcreteFunction, model: tf.keras.Model, quantize: bool) -> bytes:
