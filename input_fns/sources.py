@@ -23,8 +23,17 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
-from common.tasks import REGRESSION
-from input_fns import array_source, csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
+from common.tasks import REGRESSION, SEGMENTATION
+from input_fns import (
+    array_source,
+    csv_source,
+    image_folder,
+    pipeline_ops,
+    segmentation,
+    synthetic,
+    tfds_source,
+    tfrecord_source,
+)
 from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -150,6 +159,11 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
         raise UsageError(
             "task", f"--source={data.source} reads class labels; regression reads {' or '.join(REGRESSION_SOURCES)}"
         )
+    if data.task == SEGMENTATION and data.source != "tfds":
+        raise UsageError(
+            "task",
+            f"--source={data.source} has no masks; segmentation reads a TFDS dataset with '{segmentation.MASK_KEY}'",
+        )
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
 
@@ -188,6 +202,8 @@ def _tfds(data: DataParams, seed, options):
     flags[TEST] = "test_split"
     sizes = {role: _tfds_split_size(builder, split, flags[role]) for role, split in splits.items()}
     train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    if data.task == SEGMENTATION:
+        return _tfds_segmentation(data, builder, splits, sizes, train_files, options)
     if tfds_source.is_tabular(builder, data.image_key):
         return _tfds_tabular(data, builder, splits, sizes, train_files, options)
     if data.task == REGRESSION:
@@ -208,6 +224,26 @@ def _tfds(data: DataParams, seed, options):
         return tfds_source.make_input_fn(
             builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
         )
+
+    return meta, factory
+
+
+def _tfds_segmentation(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
+    segmentation.check_dataset(builder)
+    segmentation.check_augment(data.augment)
+    meta = SourceMeta(
+        builder.info.name,
+        IMAGES,
+        segmentation.mask_classes(builder),
+        sizes,
+        splits,
+        image_shape=tuple(builder.info.features["image"].shape),
+        train_files=train_files,
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return segmentation.tfds_input_fn(builder, splits[role], mode, batch_size, input_name, image_spec, options)
 
     return meta, factory
 

@@ -13,7 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES
-from common.tasks import CLASSIFICATION, REGRESSION
+from common.tasks import CLASSIFICATION, REGRESSION, SEGMENTATION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +55,9 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("small_cnn", "estimators.models.small_cnn:build_small_cnn", IMAGES),
         _cnn("basic_cnn", "build_basic_cnn"),
         _cnn("deep_cnn", "build_deep_cnn"),
+        ModelEntry(
+            "segmenter", "estimators.models.segmenter:build_segmenter", IMAGES, min_image_size=8, tasks=(SEGMENTATION,)
+        ),
         ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
         _transfer("vgg16"),
         _transfer("mobilenet_v2"),
