@@ -28,6 +28,7 @@ from input_fns import (
     array_source,
     csv_source,
     image_folder,
+    mask_folder,
     pipeline_ops,
     segmentation,
     synthetic,
@@ -147,7 +148,8 @@ def pipeline_options(data: DataParams, seed: int | None) -> PipelineOptions:
 
 def make_source(data: DataParams, seed: int | None = None) -> Source:
     """The source ``data`` names, scanned and checked."""
-    if data.class_names and data.source in ("tfds", "image_folder"):
+    mask_folders = data.source == "image_folder" and data.task == SEGMENTATION  # masks hold ids: names are given
+    if data.class_names and data.source in ("tfds", "image_folder") and not mask_folders:
         where = "its DatasetInfo" if data.source == "tfds" else "its class folders"
         raise UsageError(
             "class_names", f"--source={data.source} names its classes ({where}); for tfrecord, csv, arrays"
@@ -159,10 +161,11 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
         raise UsageError(
             "task", f"--source={data.source} reads class labels; regression reads {' or '.join(REGRESSION_SOURCES)}"
         )
-    if data.task == SEGMENTATION and data.source != "tfds":
+    if data.task == SEGMENTATION and data.source not in ("tfds", "image_folder"):
         raise UsageError(
             "task",
-            f"--source={data.source} has no masks; segmentation reads a TFDS dataset with '{segmentation.MASK_KEY}'",
+            f"--source={data.source} has no masks; segmentation reads a TFDS dataset with "
+            f"'{segmentation.MASK_KEY}' or --source=image_folder with --mask_dir",
         )
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
@@ -248,6 +251,25 @@ def _tfds_segmentation(data: DataParams, builder, splits: dict[str, str], sizes,
     return meta, factory
 
 
+def _mask_folder(data: DataParams, seed, options):
+    segmentation.check_augment(data.augment)
+    names = _class_names(data.class_names, 0) if data.class_names else None
+    folder = mask_folder.load(data.image_dir, data.mask_dir, data.test_dir, data.val_fraction, seed or 0, names)
+    meta = SourceMeta(
+        data.image_dir,
+        IMAGES,
+        folder.class_names,
+        {role: len(pairs) for role, pairs in folder.splits.items()},
+        _described(folder.splits, {TRAIN: data.image_dir, TEST: data.test_dir}, data),
+        image_shape=(None, None, 3),
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return mask_folder.make_input_fn(folder.splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory
+
+
 def _tfds_tabular(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
     table = tfds_source.tabular_table(builder, splits, data.label_key, data.task == REGRESSION)
     meta = SourceMeta(
@@ -285,6 +307,8 @@ def _tfds_split_size(builder, split: str, flag: str) -> int:
 def _image_folder(data: DataParams, seed, options):
     if not data.image_dir:
         raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
+    if data.task == SEGMENTATION:
+        return _mask_folder(data, seed, options)
     folder = image_folder.load(
         data.image_dir,
         data.val_dir,
