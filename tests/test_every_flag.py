@@ -429,7 +429,7 @@ def c_task(r, d):
 
 def c_mask_dir(r, d):
     seg = ("--source=image_folder", f"--image_dir={d.images / 'cat'}", "--task=segmentation", "--model=segmenter")
-    one_line_error(r(*seg, f"--mask_dir={d.images / 'dog'}"), "mask_dir", "has no mask", "dog")
+    one_line_error(r(*seg, f"--mask_dir={d.empty}"), "mask_dir", "has no mask", "empty_tfds")
 
 
 def c_csv_separator(r, d):

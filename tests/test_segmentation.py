@@ -101,7 +101,7 @@ def test_the_export_takes_bytes_and_returns_the_mask(shapes_runs, tmp_path):
             ("--augment_*", "not its mask"),
         ),
         (
-            ("--source=image_folder", "--image_dir=x", "--task=segmentation", "--model=segmenter"),
+            ("--source=csv", "--train_files=x.csv", "--task=segmentation", "--model=segmenter"),
             ("--task", "has no masks"),
         ),
     ],
@@ -142,7 +142,7 @@ def _broken_pair(images: Path, masks: Path, fault: str) -> str:
 
     if fault == "missing":
         (masks / "pet3.png").unlink()
-        return "'pet3.jpg' has no mask"
+        return "pet3.jpg' has no mask"
     if fault == "size":
         Image.fromarray(np.zeros((32, 64), np.uint8)).save(masks / "pet2.png")
         return "pet2.png' is 64x32; its image"

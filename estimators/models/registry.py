@@ -26,6 +26,7 @@ class ModelEntry:
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
     canned: bool = False  # a canned Estimator: the estimator engine only
     min_image_size: int = 1
+    size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
     tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
 
     def load_builder(self):
@@ -56,7 +57,12 @@ MODELS: dict[str, ModelEntry] = {
         _cnn("basic_cnn", "build_basic_cnn"),
         _cnn("deep_cnn", "build_deep_cnn"),
         ModelEntry(
-            "segmenter", "estimators.models.segmenter:build_segmenter", IMAGES, min_image_size=8, tasks=(SEGMENTATION,)
+            "segmenter",
+            "estimators.models.segmenter:build_segmenter",
+            IMAGES,
+            min_image_size=8,
+            size_multiple=8,
+            tasks=(SEGMENTATION,),
         ),
         ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
         _transfer("vgg16"),

@@ -13,17 +13,12 @@ from common.errors import UsageError
 from estimators.models.spec import OUTPUT_NAME, ModelSpec
 from estimators.optimizers import make_optimizer
 
-STAGES = 3  # each halves the size: inputs must divide by 2**STAGES
+STAGES = 3  # each halves the size: inputs must divide by 2**STAGES (the registry's size_multiple)
 
 
 def build_segmenter(spec: ModelSpec, base_filters: int = 16) -> tf.keras.Model:
     if spec.image is None:
         raise UsageError("model", "'segmenter' is an image model; the dataset has no images")
-    side = 2**STAGES
-    if spec.image.height % side or spec.image.width % side:
-        raise UsageError(
-            "image_size", f"'segmenter' needs sides divisible by {side}; got {spec.image.height}x{spec.image.width}"
-        )
     layers = tf.keras.layers
     inputs = tf.keras.Input(shape=spec.image.shape, name=spec.input_name)
     x = inputs
