@@ -108,7 +108,8 @@ class DataParams:
     shuffle_buffer: int = 10_000
     # input_fns.sources.make_source: which source, and what each one reads.
     source: str = "tfds"  # one of SOURCES
-    image_dir: str | None = None  # image_folder: one subfolder per class
+    image_dir: str | None = None  # image_folder: one subfolder per class (segmentation: the images, flat)
+    mask_dir: str | None = None  # image_folder, --task=segmentation: <stem>.png, a class id per pixel, per image
     val_dir: str | None = None  # image_folder: a separate validation tree instead of a split
     test_dir: str | None = None  # image_folder: a test tree for the report
     val_fraction: float = 0.2  # carved off the training data when no validation data is named

@@ -11,7 +11,7 @@ import dataclasses
 
 from common.errors import UsageError
 
-CLASSIFICATION, REGRESSION = "classification", "regression"
+CLASSIFICATION, REGRESSION, SEGMENTATION = "classification", "regression", "segmentation"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,10 +29,13 @@ TASKS: dict[str, Task] = {
         Task(CLASSIFICATION, "accuracy", True, ("accuracy", "loss"), "probabilities"),
         # Lecture 03's Boston-housing DNN: mean squared error loss, mean absolute error metric.
         Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions"),
+        # Deep Learning with Python ch. 9: per-pixel classes; the intersection over union decides.
+        Task(SEGMENTATION, "mean_iou", True, ("mean_iou", "pixel_accuracy", "loss"), "probabilities"),
     )
 }
-# Every metric early stopping can watch, across tasks.
+# Every metric early stopping can watch, across tasks, and those where higher is better.
 EARLY_STOPPING_METRICS = tuple(dict.fromkeys(m for task in TASKS.values() for m in task.metrics))
+HIGHER_IS_BETTER = frozenset({"accuracy", "mean_iou", "pixel_accuracy"})
 
 
 def get(name: str) -> Task:

@@ -23,8 +23,18 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
-from common.tasks import REGRESSION
-from input_fns import array_source, csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
+from common.tasks import REGRESSION, SEGMENTATION
+from input_fns import (
+    array_source,
+    csv_source,
+    image_folder,
+    mask_folder,
+    pipeline_ops,
+    segmentation,
+    synthetic,
+    tfds_source,
+    tfrecord_source,
+)
 from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -138,7 +148,8 @@ def pipeline_options(data: DataParams, seed: int | None) -> PipelineOptions:
 
 def make_source(data: DataParams, seed: int | None = None) -> Source:
     """The source ``data`` names, scanned and checked."""
-    if data.class_names and data.source in ("tfds", "image_folder"):
+    mask_folders = data.source == "image_folder" and data.task == SEGMENTATION  # masks hold ids: names are given
+    if data.class_names and data.source in ("tfds", "image_folder") and not mask_folders:
         where = "its DatasetInfo" if data.source == "tfds" else "its class folders"
         raise UsageError(
             "class_names", f"--source={data.source} names its classes ({where}); for tfrecord, csv, arrays"
@@ -149,6 +160,12 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
     if data.task == REGRESSION and data.source not in REGRESSION_SOURCES:
         raise UsageError(
             "task", f"--source={data.source} reads class labels; regression reads {' or '.join(REGRESSION_SOURCES)}"
+        )
+    if data.task == SEGMENTATION and data.source not in ("tfds", "image_folder"):
+        raise UsageError(
+            "task",
+            f"--source={data.source} has no masks; segmentation reads a TFDS dataset with "
+            f"'{segmentation.MASK_KEY}' or --source=image_folder with --mask_dir",
         )
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
@@ -188,6 +205,8 @@ def _tfds(data: DataParams, seed, options):
     flags[TEST] = "test_split"
     sizes = {role: _tfds_split_size(builder, split, flags[role]) for role, split in splits.items()}
     train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    if data.task == SEGMENTATION:
+        return _tfds_segmentation(data, builder, splits, sizes, train_files, options)
     if tfds_source.is_tabular(builder, data.image_key):
         return _tfds_tabular(data, builder, splits, sizes, train_files, options)
     if data.task == REGRESSION:
@@ -208,6 +227,45 @@ def _tfds(data: DataParams, seed, options):
         return tfds_source.make_input_fn(
             builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
         )
+
+    return meta, factory
+
+
+def _tfds_segmentation(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
+    segmentation.check_dataset(builder)
+    segmentation.check_augment(data.augment)
+    meta = SourceMeta(
+        builder.info.name,
+        IMAGES,
+        segmentation.mask_classes(builder),
+        sizes,
+        splits,
+        image_shape=tuple(builder.info.features["image"].shape),
+        train_files=train_files,
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return segmentation.tfds_input_fn(builder, splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory
+
+
+def _mask_folder(data: DataParams, seed, options):
+    segmentation.check_augment(data.augment)
+    names = _class_names(data.class_names, 0) if data.class_names else None
+    folder = mask_folder.load(data.image_dir, data.mask_dir, data.test_dir, data.val_fraction, seed or 0, names)
+    meta = SourceMeta(
+        data.image_dir,
+        IMAGES,
+        folder.class_names,
+        {role: len(pairs) for role, pairs in folder.splits.items()},
+        _described(folder.splits, {TRAIN: data.image_dir, TEST: data.test_dir}, data),
+        image_shape=(None, None, 3),
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return mask_folder.make_input_fn(folder.splits[role], mode, batch_size, input_name, image_spec, options)
 
     return meta, factory
 
@@ -249,6 +307,8 @@ def _tfds_split_size(builder, split: str, flag: str) -> int:
 def _image_folder(data: DataParams, seed, options):
     if not data.image_dir:
         raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
+    if data.task == SEGMENTATION:
+        return _mask_folder(data, seed, options)
     folder = image_folder.load(
         data.image_dir,
         data.val_dir,

@@ -25,7 +25,7 @@ from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, InputFn, PipelineOption
 from input_fns.preprocessing import ImageSpec
 
 # Builders whose data ships with kestrel's dependencies: preparing them is local.
-LOCAL_DATASETS = frozenset({"digits", "diabetes"})
+LOCAL_DATASETS = frozenset({"digits", "diabetes", "shapes"})
 
 __all__ = ["EVAL", "PREDICT", "TRAIN", "DatasetMeta", "dataset_meta", "load_builder", "make_input_fn"]
 # Kept for callers of the old private name.

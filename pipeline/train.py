@@ -16,12 +16,14 @@ import os
 import sys
 from typing import TextIO
 
+import numpy as np
+
 from common import filesystem, tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, TRAIN, Hparams
-from common.tasks import REGRESSION
-from estimators import checkpoints, curves, regression_report, report, stages
+from common.tasks import REGRESSION, SEGMENTATION
+from estimators import checkpoints, conversion, curves, regression_report, report, segmentation_report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
@@ -153,19 +155,10 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
     """<model_dir>/report: the evaluation (json, its PNG), the learning curves of every stage, a page."""
     job = jobs[-1]
     role = job.inputs.report_role
-    labels = report.collect_labels(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size))
-    split = _role_label(role, summary.splits[role])
-    if job.task.name == REGRESSION:
-        train_labels = report.collect_labels(job.inputs.make(TRAIN, pipeline_ops.EVAL, job.batch_size))
-        evaluation = regression_report.build_report(result.predictions, labels, train_labels, split)
-        pages = regression_report
-        # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
-        # batch as a full one, so its figures drift from the report's by a few percent.
-        result.report_metrics.update(evaluation.metrics())
-    else:
-        evaluation, pages = report.build_report(result.predictions, labels, source.meta.class_names, split), report
+    evaluation, write, pages = _evaluate(job, result, source.meta, role, _role_label(role, summary.splits[role]))
     print(evaluation.format(), file=stream, flush=True)
-    out = pages.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
+    out = os.path.join(hp.output.model_dir, REPORT_DIR)
+    write(out)
     curves.write_curves(
         [stage.model_dir for stage in jobs],
         out,
@@ -174,6 +167,32 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
     )
     pages.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
     return out
+
+
+def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, split: str):
+    """The task's evaluation of the report role, the call that writes it into a folder, and its page module."""
+    make = lambda r: job.inputs.make(r, pipeline_ops.EVAL, job.batch_size)  # noqa: E731
+    labels = report.collect_labels(make(role))
+    if job.task.name == REGRESSION:
+        train_labels = report.collect_labels(make(TRAIN))
+        evaluation = regression_report.build_report(result.predictions, labels, train_labels, split)
+        # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
+        # batch as a full one, so its figures drift from the report's by a few percent.
+        result.report_metrics.update(evaluation.metrics())
+        return evaluation, lambda out: regression_report.write_report(evaluation, out), regression_report
+    if job.task.name == SEGMENTATION:
+        evaluation = segmentation_report.build_report(result.predictions, labels, meta.class_names, split)
+        features, masks = next(iter(make(role)()))
+        k = min(segmentation_report.SAMPLES, len(masks))
+        images = conversion.displayable(features[job.spec.input_name][:k]).numpy()
+        true, predicted = masks.numpy()[:k, ..., 0], np.argmax(result.predictions[:k], axis=-1)
+        return (
+            evaluation,
+            lambda out: segmentation_report.write_report(evaluation, out, images, true, predicted),
+            segmentation_report,
+        )
+    evaluation = report.build_report(result.predictions, labels, meta.class_names, split)
+    return evaluation, lambda out: report.write_report(evaluation, out), report
 
 
 def _role_label(role: str, split: str) -> str:

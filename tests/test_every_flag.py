@@ -427,6 +427,11 @@ def c_task(r, d):
     one_line_error(r("--task=regression"), "task", "'small_cnn'", "dnn")
 
 
+def c_mask_dir(r, d):
+    seg = ("--source=image_folder", f"--image_dir={d.images / 'cat'}", "--task=segmentation", "--model=segmenter")
+    one_line_error(r(*seg, f"--mask_dir={d.empty}"), "mask_dir", "has no mask", "empty_tfds")
+
+
 def c_csv_separator(r, d):
     c_label_key(r, d)
     out = r("--source=csv", f"--train_files={d.csv}", "--label_key=quality", "--model=dnn")
@@ -940,6 +945,7 @@ ROWS = [
     pytest.param("label_key", c_label_key, id="label_key"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
     pytest.param("task", c_task, id="task"),
+    pytest.param("mask_dir", c_mask_dir, id="mask_dir"),
     pytest.param("class_names", c_class_names, id="class_names"),
     pytest.param("on_corrupt_record", c_on_corrupt_record, id="on_corrupt_record"),
     # data: the tf.data pipeline and augmentation

@@ -50,7 +50,7 @@ class EarlyStopping:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metric == "accuracy"
+        return self.metric in tasks.HIGHER_IS_BETTER
 
     def check_task(self, task: tasks.Task) -> None:
         if self.metric not in task.metrics:

@@ -34,6 +34,11 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
         channels=3 if entry.rgb else channels,
         preprocessing=entry.preprocessing,
     )
+    if image.height % entry.size_multiple or image.width % entry.size_multiple:
+        raise UsageError(
+            "image_size",
+            f"'{entry.name}' needs sides divisible by {entry.size_multiple}; got {image.height}x{image.width}",
+        )
     if min(image.height, image.width) < entry.min_image_size:
         side = entry.min_image_size
         raise UsageError(

@@ -13,7 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES
-from common.tasks import CLASSIFICATION, REGRESSION
+from common.tasks import CLASSIFICATION, REGRESSION, SEGMENTATION
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ModelEntry:
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
     canned: bool = False  # a canned Estimator: the estimator engine only
     min_image_size: int = 1
+    size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
     tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
 
     def load_builder(self):
@@ -55,6 +56,14 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("small_cnn", "estimators.models.small_cnn:build_small_cnn", IMAGES),
         _cnn("basic_cnn", "build_basic_cnn"),
         _cnn("deep_cnn", "build_deep_cnn"),
+        ModelEntry(
+            "segmenter",
+            "estimators.models.segmenter:build_segmenter",
+            IMAGES,
+            min_image_size=8,
+            size_multiple=8,
+            tasks=(SEGMENTATION,),
+        ),
         ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
         _transfer("vgg16"),
         _transfer("mobilenet_v2"),

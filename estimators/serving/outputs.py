@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from common.tasks import REGRESSION, Task
+from common.tasks import REGRESSION, SEGMENTATION, Task
+
+MASK_OUTPUT = "mask"
 
 
 def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
@@ -18,7 +20,11 @@ def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dic
 
 
 def task_outputs(task: Task, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
-    """Classification: probabilities, class ids and names. Regression: the predicted value per example."""
+    """Classification: probabilities, class ids and names. Regression: the predicted value per example.
+    Segmentation: per-pixel probabilities and the class mask."""
     if task.name == REGRESSION:
         return {task.output: tf.reshape(tf.cast(output, tf.float32), [-1])}
+    if task.name == SEGMENTATION:  # per pixel: the probabilities and the class mask [batch, height, width]
+        probabilities = tf.cast(output, tf.float32)
+        return {"probabilities": probabilities, MASK_OUTPUT: tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
     return class_outputs(output, class_names)

@@ -135,14 +135,14 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _probabilities(signature, encoded: list[bytes]) -> np.ndarray:
+def _outputs(signature, encoded: list[bytes], key: str) -> np.ndarray:
     with native_stderr_silenced():
         out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
-    return out["probabilities"].numpy()
+    return out[key].numpy()
 
 
-def predict_batch(signature, batch: list[str]) -> list[np.ndarray | Failure]:
-    """Per path of ``batch``: its probabilities, or the Failure that says why it has none."""
+def predict_batch(signature, batch: list[str], key: str = "probabilities") -> list[np.ndarray | Failure]:
+    """Per path of ``batch``: its output ``key`` (probabilities; a mask), or the Failure that says why it has none."""
     outcomes: list[np.ndarray | Failure | None] = [None] * len(batch)
     encoded: dict[int, bytes] = {}
     for i, path in enumerate(batch):
@@ -153,13 +153,13 @@ def predict_batch(signature, batch: list[str]) -> list[np.ndarray | Failure]:
     if not encoded:
         return outcomes
     try:
-        for i, row in zip(encoded, _probabilities(signature, list(encoded.values())), strict=True):
+        for i, row in zip(encoded, _outputs(signature, list(encoded.values()), key), strict=True):
             outcomes[i] = row
     except tf.errors.InvalidArgumentError:
         # One undecodable file fails the whole call: find it (and the good ones) one file at a time.
         for i, data in encoded.items():
             try:
-                outcomes[i] = _probabilities(signature, [data])[0]
+                outcomes[i] = _outputs(signature, [data], key)[0]
             except tf.errors.InvalidArgumentError as err:
                 outcomes[i] = Failure(batch[i], decode_reason(err))
     return outcomes

@@ -48,6 +48,9 @@ def define_data_flags() -> None:
         "test_split", d.test_split, "tfds: the split the report is on; '' for none (report on validation)."
     )
     flags.DEFINE_string("image_dir", d.image_dir, "image_folder: root with one subfolder of images per class.")
+    flags.DEFINE_string(
+        "mask_dir", d.mask_dir, "image_folder, --task=segmentation: a <image stem>.png class-id mask per image."
+    )
     flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
     flags.DEFINE_string("test_dir", d.test_dir, "image_folder: test tree with the same class subfolders.")
     flags.DEFINE_float(
