@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
-import json
-import os
 
 import numpy as np
-import tensorflow as tf
 
-from estimators.report import CURVES_PNG, REPORT_HTML, REPORT_JSON, figures_html
+from estimators.report import CURVES_PNG, figures_html, png_bytes, write_files, write_page
 
 SCATTER_PNG = "predictions.png"
 
@@ -71,12 +67,7 @@ def build_report(predicted: np.ndarray, labels: np.ndarray, train_labels: np.nda
 
 def write_report(report: RegressionReport, directory: str) -> str:
     """report.json and predictions.png in ``directory``; returns the directory."""
-    tf.io.gfile.makedirs(directory)
-    with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
-        json.dump(dataclasses.asdict(report), f, indent=2)
-    with tf.io.gfile.GFile(os.path.join(directory, SCATTER_PNG), "wb") as f:
-        f.write(scatter_png(report))
-    return directory
+    return write_files(directory, report, {SCATTER_PNG: scatter_png(report)})
 
 
 def scatter_png(report: RegressionReport) -> bytes:
@@ -100,11 +91,7 @@ def scatter_png(report: RegressionReport) -> bytes:
     right.set_xlabel("error (predicted - true)")
     right.set_ylabel("examples")
     right.legend()
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_html(report: RegressionReport, directory: str, title: str) -> str:
@@ -114,10 +101,7 @@ def write_html(report: RegressionReport, directory: str, title: str) -> str:
         summary=html.escape(report.format()).replace("\n", "<br>"),
         figures=figures_html(directory, (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG))),
     )
-    path = os.path.join(directory, REPORT_HTML)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(page)
-    return path
+    return write_page(directory, page)
 
 
 _PAGE = """<!doctype html>

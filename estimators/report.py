@@ -78,17 +78,34 @@ def build_report(
 
 def write_report(report: EvaluationReport, directory: str) -> str:
     """report.json and confusion_matrix.png in ``directory``; returns the directory."""
+    return write_files(directory, report, {CONFUSION_PNG: confusion_png(report)})
+
+
+def write_files(directory: str, report, pngs: dict[str, bytes]) -> str:
+    """Any task's report record as report.json, and its PNGs by file name, in ``directory``; returns it."""
     tf.io.gfile.makedirs(directory)
     with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
         json.dump(dataclasses.asdict(report), f, indent=2)
-    with tf.io.gfile.GFile(os.path.join(directory, CONFUSION_PNG), "wb") as f:
-        f.write(confusion_png(report))
+    for name, data in pngs.items():
+        with tf.io.gfile.GFile(os.path.join(directory, name), "wb") as f:
+            f.write(data)
     return directory
 
 
-def confusion_png(report: EvaluationReport) -> bytes:
+def png_bytes(fig, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes; the figure is closed."""
     import io
 
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def confusion_png(report: EvaluationReport) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -107,11 +124,7 @@ def confusion_png(report: EvaluationReport) -> bytes:
     threshold = confusion.max() / 2 if confusion.size else 0
     for (i, j), value in np.ndenumerate(confusion):
         ax.text(j, i, str(value), ha="center", va="center", color="white" if value > threshold else "black")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_html(report: EvaluationReport, directory: str, title: str) -> str:
@@ -133,6 +146,11 @@ def write_html(report: EvaluationReport, directory: str, title: str) -> str:
         rows=rows,
         figures=figures,
     )
+    return write_page(directory, page)
+
+
+def write_page(directory: str, page: str) -> str:
+    """``page`` as ``directory``/report.html; returns its path."""
     path = os.path.join(directory, REPORT_HTML)
     with tf.io.gfile.GFile(path, "w") as f:
         f.write(page)

@@ -8,14 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import io
-import json
-import os
 
 import numpy as np
-import tensorflow as tf
 
-from estimators.report import CURVES_PNG, REPORT_HTML, REPORT_JSON, figures_html
+from estimators.report import CURVES_PNG, figures_html, png_bytes, write_files, write_page
 
 MASKS_PNG = "masks.png"
 SAMPLES = 4
@@ -70,12 +66,7 @@ def write_report(
     report: SegmentationReport, directory: str, images: np.ndarray, true: np.ndarray, predicted: np.ndarray
 ) -> str:
     """report.json and masks.png (``images`` [k, h, w, c] displayable in 0..1, masks [k, h, w]); returns directory."""
-    tf.io.gfile.makedirs(directory)
-    with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
-        json.dump(dataclasses.asdict(report), f, indent=2)
-    with tf.io.gfile.GFile(os.path.join(directory, MASKS_PNG), "wb") as f:
-        f.write(masks_png(report, images, true, predicted))
-    return directory
+    return write_files(directory, report, {MASKS_PNG: masks_png(report, images, true, predicted)})
 
 
 def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, predicted: np.ndarray) -> bytes:
@@ -96,11 +87,7 @@ def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, 
             ax.set_title(title, fontsize=9)
             ax.axis("off")
     fig.suptitle(f"{report.split}: mean IoU {report.mean_iou:.3f}, pixel accuracy {report.pixel_accuracy:.3f}")
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig, dpi=90)
 
 
 def write_html(report: SegmentationReport, directory: str, title: str) -> str:
@@ -117,10 +104,7 @@ def write_html(report: SegmentationReport, directory: str, title: str) -> str:
         figures=figures_html(directory, (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG))),
         rows=rows,
     )
-    path = os.path.join(directory, REPORT_HTML)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(page)
-    return path
+    return write_page(directory, page)
 
 
 _PAGE = """<!doctype html>
