@@ -67,7 +67,9 @@ class ComparisonConfig:
                 "fine_tune_from", "names a layer of one backbone; a comparison fine-tunes by --fine_tune_fraction"
             )
         if self.fine_tune_top and model.fine_tune_fraction is None:
-            raise UsageError("fine_tune_fraction", "needed with --fine_tune_top: the top fraction of each base to train")
+            raise UsageError(
+                "fine_tune_fraction", "needed with --fine_tune_top: the top fraction of each base to train"
+            )
 
     def run_dir(self, backbone: str, fine_tune: bool = False) -> str:
         return os.path.join(self.out_dir, FINE_TUNE_DIR if fine_tune else RUNS_DIR, backbone)

@@ -87,8 +87,10 @@ def _count(value) -> str:
 def write(results: dict[str, BackboneResult], out_dir: str, num_classes: int, say: Callable[[str], None]) -> Written:
     """ranking.txt (printed too), ranking.csv, ranking.json and ranking.png in ``out_dir``."""
     ranked_rows = rows(list(results.values()))
-    files = {kind: os.path.join(out_dir, name) for kind, name in (
-        ("txt", TABLE_TXT), ("csv", TABLE_CSV), ("json", TABLE_JSON), ("png", TABLE_PNG))}
+    files = {
+        kind: os.path.join(out_dir, name)
+        for kind, name in (("txt", TABLE_TXT), ("csv", TABLE_CSV), ("json", TABLE_JSON), ("png", TABLE_PNG))
+    }
     text = table(ranked_rows)
     say(text)
     with open(files["txt"], "w") as f:
@@ -118,7 +120,7 @@ def plot(rows: list[dict], chance: float, path: str) -> None:
         sizes = [40 + 800 * (r["params_total"] or 0) / largest for r in done]
         times = [max(r["seconds_to_head"], 1e-3) for r in done]
         ax.scatter(times, [r["validation_accuracy"] for r in done], s=sizes, alpha=0.5, edgecolors="black")
-        for r, t in zip(done, times):
+        for r, t in zip(done, times, strict=True):
             label = f"{r['backbone']} ({r['params_total'] / 1e6:.1f}M)"
             ax.annotate(label, (t, r["validation_accuracy"]), textcoords="offset points", xytext=(6, 6), fontsize=8)
         ax.set_xscale("log")

@@ -71,8 +71,12 @@ class ResultsFile:
             results = {name: _backbone_result(name, record) for name, record in saved["backbones"].items()}
             before = saved["fingerprint"]
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise UsageError("out_dir", f"{self.path} is not a comparison's results file ({err}); use another --out_dir")
-        changed = sorted(key for key in set(before) | set(self.fingerprint) if before.get(key) != self.fingerprint.get(key))
+            raise UsageError(
+                "out_dir", f"{self.path} is not a comparison's results file ({err}); use another --out_dir"
+            ) from None
+        changed = sorted(
+            key for key in set(before) | set(self.fingerprint) if before.get(key) != self.fingerprint.get(key)
+        )
         if changed:
             shown = "; ".join(f"{k}: {before.get(k)!r} then, {self.fingerprint.get(k)!r} now" for k in changed[:4])
             more = f" (and {len(changed) - 4} more)" if len(changed) > 4 else ""

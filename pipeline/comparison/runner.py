@@ -96,7 +96,9 @@ def compare(cfg: ComparisonConfig, say: Callable[[str], None] = print) -> output
 
     ensure_writable_dir(cfg.out_dir, "out_dir")
     if results.stale_fine_tunes:
-        say(f"fine-tuned with other settings before, redone if still among the best: {', '.join(results.stale_fine_tunes)}")
+        say(
+            f"fine-tuned with other settings before, redone if still among the best: {', '.join(results.stale_fine_tunes)}"
+        )
     done = [b for b in plan.backbones if results.finished(b)]
     if done:
         say(f"finished in an earlier run, skipped: {', '.join(done)}")
@@ -156,4 +158,3 @@ def _verdict(figures: RunFigures) -> str:
     if not figures.finished:
         return f"failed ({figures.reason[:120]})"
     return f"validation accuracy {figures.validation_accuracy:.4f}"
-

@@ -26,14 +26,18 @@ def define_model_flags(one_model: bool = True) -> None:
         "weights", m.weights, "Transfer models' base: imagenet (downloads unless cached), none, or a local .h5 file."
     )
     if one_model:
-        flags.DEFINE_string("hub_handle", m.hub_handle, "The hub model's module: a TF-Hub URL or a local SavedModel dir.")
+        flags.DEFINE_string(
+            "hub_handle", m.hub_handle, "The hub model's module: a TF-Hub URL or a local SavedModel dir."
+        )
     flags.DEFINE_boolean(
         "trainable_base", m.trainable_base, "Train the base (hub.KerasLayer trainable) from the start."
     )
     flags.DEFINE_float("l2", m.l2, "L2 factor on the transfer head's Dense kernel.", lower_bound=0.0)
     if one_model:
         flags.DEFINE_list("hidden_units", [str(u) for u in m.hidden_units], "Hidden layer sizes of the DNNs.")
-        flags.register_validator("hidden_units", positive_ints, "must be a comma-separated list of positive layer sizes")
+        flags.register_validator(
+            "hidden_units", positive_ints, "must be a comma-separated list of positive layer sizes"
+        )
         flags.DEFINE_enum("cnn_augment", m.augment, list(CNN_AUGMENTATIONS), "In-model augmentation of the CIFAR CNNs.")
     flags.DEFINE_integer(
         "fine_tune_steps", m.fine_tune_steps, "Stage-2 steps with the top of the base unfrozen; 0: none.", lower_bound=0
