@@ -62,7 +62,7 @@ def resumed(tfds_data_dir, tmp_path_factory):
     assert "backbones 1/2 (50%)" in first, first[-3000:]
     fine_tune = ["--fine_tune_top=1", "--fine_tune_steps=5", "--fine_tune_fraction=0.1"]
     args = _args(tfds_data_dir, out_dir, "--backbones=mobilenet_v2,vgg16,nasnet_mobile", *fine_tune)
-    second = run_script(SCRIPT, *args)
+    second = run_script(SCRIPT, *args, timeout=1200)  # minutes on a loaded 2-core machine
     assert second.returncode == 0, second.stderr[-3000:] + second.stdout[-3000:]
     return out_dir, first, second.stdout
 
@@ -145,4 +145,14 @@ def test_a_named_backbone_below_its_minimum_size_is_refused_before_anything_runs
     assert proc.stderr.strip().splitlines() == [
         "error: --image_size: 'mobilenet_v2' needs images of at least 32x32; got 16x16"
     ]
+    assert not (tmp_path / "out").exists()
+
+
+def test_all_at_a_size_no_backbone_takes_is_refused_naming_each_minimum(tfds_data_dir, tmp_path):
+    args = [a.replace("--image_size=32", "--image_size=16") for a in _args(tfds_data_dir, tmp_path / "out")]
+    proc = run_script(SCRIPT, *args, "--backbones=all")
+    assert proc.returncode == 2
+    [line] = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --image_size: fits none of the backbones: ")
+    assert "'vgg16' needs images of at least 32x32; got 16x16" in line
     assert not (tmp_path / "out").exists()
