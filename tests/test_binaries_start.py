@@ -25,6 +25,7 @@ ENTRY_POINTS = (
     "scripts.benchmark_suite",
     "scripts.benchmark_validation",
     "scripts.bottleneck_benchmark",
+    "scripts.compare_backbones",
     "scripts.launch_tpu_vm",
     "scripts.launch_vertex_job",
     "scripts.predict",

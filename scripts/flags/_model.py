@@ -13,23 +13,32 @@ from scripts.flags.core import FLAGS, record_from_flags
 _M = ModelParams()
 
 
-def define_model_flags() -> None:
+def define_model_flags(one_model: bool = True) -> None:
+    """The model group; ``one_model=False`` leaves out the flags that choose or shape one named model
+    (--model, --hub_handle, --hidden_units, --cnn_augment): a command comparing backbones names its own."""
     m = _M
-    flags.DEFINE_enum("model", m.name, list(MODELS), "A Keras model builder or a canned Estimator (the registry).")
+    if one_model:
+        flags.DEFINE_enum("model", m.name, list(MODELS), "A Keras model builder or a canned Estimator (the registry).")
     flags.DEFINE_float("learning_rate", m.learning_rate, "Optimizer learning rate (> 0).")
     flags.register_validator("learning_rate", lambda v: math.isfinite(v) and v > 0, "must be a finite number above 0")
     flags.DEFINE_float("dropout", m.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
     flags.DEFINE_string(
         "weights", m.weights, "Transfer models' base: imagenet (downloads unless cached), none, or a local .h5 file."
     )
-    flags.DEFINE_string("hub_handle", m.hub_handle, "The hub model's module: a TF-Hub URL or a local SavedModel dir.")
+    if one_model:
+        flags.DEFINE_string(
+            "hub_handle", m.hub_handle, "The hub model's module: a TF-Hub URL or a local SavedModel dir."
+        )
     flags.DEFINE_boolean(
         "trainable_base", m.trainable_base, "Train the base (hub.KerasLayer trainable) from the start."
     )
     flags.DEFINE_float("l2", m.l2, "L2 factor on the transfer head's Dense kernel.", lower_bound=0.0)
-    flags.DEFINE_list("hidden_units", [str(u) for u in m.hidden_units], "Hidden layer sizes of the DNNs.")
-    flags.register_validator("hidden_units", positive_ints, "must be a comma-separated list of positive layer sizes")
-    flags.DEFINE_enum("cnn_augment", m.augment, list(CNN_AUGMENTATIONS), "In-model augmentation of the CIFAR CNNs.")
+    if one_model:
+        flags.DEFINE_list("hidden_units", [str(u) for u in m.hidden_units], "Hidden layer sizes of the DNNs.")
+        flags.register_validator(
+            "hidden_units", positive_ints, "must be a comma-separated list of positive layer sizes"
+        )
+        flags.DEFINE_enum("cnn_augment", m.augment, list(CNN_AUGMENTATIONS), "In-model augmentation of the CIFAR CNNs.")
     flags.DEFINE_integer(
         "fine_tune_steps", m.fine_tune_steps, "Stage-2 steps with the top of the base unfrozen; 0: none.", lower_bound=0
     )
