@@ -11,7 +11,7 @@ import dataclasses
 
 from common.errors import UsageError
 
-CLASSIFICATION, REGRESSION = "classification", "regression"
+CLASSIFICATION, REGRESSION, FORECASTING = "classification", "regression", "forecasting"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,11 @@ class Task:
     metrics: tuple[str, ...]  # what the engines evaluate and report, the loss last
     output: str  # the model's output layer and the prediction key of engines and exports
 
+    @property
+    def predicts_value(self) -> bool:
+        """One number per example (regression, forecasting), not class probabilities."""
+        return self.name != CLASSIFICATION
+
 
 TASKS: dict[str, Task] = {
     task.name: task
@@ -29,6 +34,8 @@ TASKS: dict[str, Task] = {
         Task(CLASSIFICATION, "accuracy", True, ("accuracy", "loss"), "probabilities"),
         # Lecture 03's Boston-housing DNN: mean squared error loss, mean absolute error metric.
         Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions"),
+        # Deep Learning with Python ch. 10 (Jena climate): mse loss, mae in the target's units, a value per window.
+        Task(FORECASTING, "mae", False, ("mae", "loss"), "forecast"),
     )
 }
 # Every metric early stopping can watch, across tasks.

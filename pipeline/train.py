@@ -20,8 +20,8 @@ from common import filesystem, tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, TRAIN, Hparams
-from common.tasks import REGRESSION
-from estimators import checkpoints, curves, regression_report, report, stages
+from common.tasks import FORECASTING, REGRESSION
+from estimators import checkpoints, curves, forecast_report, regression_report, report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
@@ -132,7 +132,9 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         seed=t.seed,
         warm_start_from=t.warm_start_from,
         early_stopping=_early_stopping(t, spec.task),
-        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling),
+        serving=Serving(
+            meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling, meta.series
+        ),
         stream=stream,
         cluster=cluster,
     )
@@ -150,7 +152,7 @@ def _early_stopping(t, task_name: str) -> EarlyStopping | None:
 def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary: RunSummary, stream: TextIO) -> str:
     """<model_dir>/report: the evaluation (json, its PNG), the learning curves of every stage, a page."""
     job = jobs[-1]
-    role = job.inputs.report_role
+    role, spec = job.inputs.report_role, source.meta.series
     labels = report.collect_labels(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size))
     split = _role_label(role, summary.splits[role])
     if job.task.name == REGRESSION:
@@ -160,6 +162,11 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
         # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
         # batch as a full one, so its figures drift from the report's by a few percent.
         result.report_metrics.update(evaluation.metrics())
+    elif job.task.name == FORECASTING:
+        baseline = forecast_report.collect_baseline(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size), spec)
+        evaluation = forecast_report.build_report(result.predictions, labels, baseline, spec, split)
+        pages = forecast_report
+        result.report_metrics.update(evaluation.metrics())  # over every window, as for regression
     else:
         evaluation, pages = report.build_report(result.predictions, labels, source.meta.class_names, split), report
     print(evaluation.format(), file=stream, flush=True)

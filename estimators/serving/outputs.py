@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from common.tasks import REGRESSION, Task
+from common.tasks import Task
 
 
 def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
@@ -18,7 +18,7 @@ def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dic
 
 
 def task_outputs(task: Task, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
-    """Classification: probabilities, class ids and names. Regression: the predicted value per example."""
-    if task.name == REGRESSION:
+    """Classification: probabilities, class ids and names. Regression, forecasting: the value per example."""
+    if task.predicts_value:
         return {task.output: tf.reshape(tf.cast(output, tf.float32), [-1])}
     return class_outputs(output, class_names)
