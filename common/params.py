@@ -148,6 +148,8 @@ class ModelParams:
     name: str = "small_cnn"
     learning_rate: float = 1e-3
     dropout: float = 0.25
+    # The forecasting LSTM and GRU: dropout on the recurrent state (the book's regularised models use 0.25).
+    recurrent_dropout: float = 0.0
     # Transfer models: "imagenet" (fetched by Keras, or its cached copy), "none" or a local weights file.
     weights: str = "none"
     hub_handle: str | None = None  # the "hub" model: a TF-Hub URL or a local SavedModel directory

@@ -153,18 +153,23 @@ def check_steps(times: np.ndarray, time_key: str, path: str, flag: str = "time_k
     return float(step)
 
 
-def numeric_columns(frame: pd.DataFrame, time_key: str, target: str, path: str) -> dict[str, np.ndarray]:
-    """Every column but the time, as float64; the target (``--target_key``) first checked, each bad line named."""
+def numeric_columns(
+    frame: pd.DataFrame, time_key: str, target: str, path: str, flag: str | None = None
+) -> dict[str, np.ndarray]:
+    """Every column but the time, as float64; the target (``--target_key``) first checked, each bad line named.
+
+    ``flag`` names the flag in the errors (scripts.predict's --rows); by default --target_key or --train_files.
+    """
     if target not in frame.columns:
-        raise UsageError("target_key", f"no column '{target}' in '{path}'; columns: {list(frame.columns)}")
+        raise UsageError(flag or "target_key", f"no column '{target}' in '{path}'; columns: {list(frame.columns)}")
     columns = {}
     for name in [target, *(c for c in frame.columns if c not in (time_key, target))]:
         values = pd.to_numeric(frame[name], errors="coerce").to_numpy(np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if len(bad):
-            flag, what = ("target_key", "target column") if name == target else ("train_files", "column")
+            named, what = ("target_key", "target column") if name == target else ("train_files", "column")
             raise UsageError(
-                flag,
+                flag or named,
                 f"'{path}' line {bad[0] + 2}: {what} '{name}' holds {frame[name].iloc[bad[0]]!r}, not a number; "
                 f"forecasting reads a finite number in every column but '{time_key}' ({len(bad)} rows are not)",
             )

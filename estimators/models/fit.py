@@ -77,5 +77,6 @@ def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: Imag
         hidden_units=tuple(m.hidden_units),
         augment=m.augment,
         series=meta.series if entry.inputs == SERIES else None,
+        recurrent_dropout=m.recurrent_dropout,
         **({"input_name": WINDOW_INPUT} if entry.inputs == SERIES else {}),
     )

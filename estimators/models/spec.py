@@ -47,6 +47,7 @@ class ModelSpec:
     augment: str = "none"
     # Forecasting: the window (steps, columns) and the training part's statistics of each column.
     series: SeriesSpec | None = None
+    recurrent_dropout: float = 0.0
 
 
 def classifier_head(x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
