@@ -113,8 +113,9 @@ def parse_times(frame: pd.DataFrame, time_key: str, path: str, flag: str = "time
     if time_key not in frame.columns:
         raise UsageError(flag, f"no column '{time_key}' in '{path}'; columns: {list(frame.columns)}")
     text = frame[time_key].astype(str)
+    # The format the first row is in holds for every row: a later row that is not in it is the one named.
     times = pd.to_datetime(text, format=JENA_TIME_FORMAT, errors="coerce")
-    if times.isna().any():
+    if pd.isna(times.iloc[0]):
         times = pd.to_datetime(text, format="ISO8601", errors="coerce")
     bad = np.flatnonzero(times.isna().to_numpy())
     if len(bad):
