@@ -3,7 +3,7 @@
 Ten-minute rows with Jena's 14 numeric columns and its ``Date Time`` format.
 The temperature is a yearly and a daily cycle plus weather: a latent anomaly
 that wanders over days (an AR(1) process) and short noise. The pressure falls
-as the anomaly 12 hours ahead rises (a front announces itself), so a window
+as the anomaly a day ahead rises (a front announces itself), so a window
 holds some of what the next day brings; that is what lets a recurrent model
 beat the common-sense forecast (tomorrow's temperature = today's at this
 hour), as the book's LSTM does on Jena. The other columns follow from the
@@ -42,8 +42,8 @@ COLUMNS = (
     "max. wv (m/s)",
     "wd (deg)",
 )
-FRONT_LEAD_HOURS = 12  # how far ahead of the temperature the pressure moves
-VERSION = 1  # bump when the formulas change: the materialised file is named by it
+FRONT_LEAD_HOURS = 24  # how far ahead of the temperature the pressure moves
+VERSION = 2  # bump when the formulas change: the materialised file is named by it
 
 
 def _ar1(rng: np.random.Generator, rows: int, hours: float, std: float) -> np.ndarray:
@@ -67,9 +67,9 @@ def generate(days: int = DAYS, seed: int = SEED) -> pd.DataFrame:
     yearly = -10.0 * np.cos(2 * np.pi * (hours / 24 - 15) / 365.25)
     daily_shape = np.sin(2 * np.pi * (hours - 9) / 24)
     daily = (3.0 + 1.5 * np.sin(2 * np.pi * (hours / 24 - 100) / 365.25)) * daily_shape
-    weather = _ar1(rng, rows + lead, hours=40.0, std=3.5)
+    weather = _ar1(rng, rows + lead, hours=20.0, std=2.8)
     temperature = 9.0 + yearly + daily + weather[:rows] + rng.normal(0.0, 0.25, rows)
-    pressure = 989.0 - 2.2 * weather[lead:] + _ar1(rng, rows, 72.0, 3.0) + rng.normal(0.0, 0.2, rows)
+    pressure = 989.0 - 2.5 * weather[lead:] + _ar1(rng, rows, 72.0, 2.0) + rng.normal(0.0, 0.2, rows)
     humidity = np.clip(76.0 - 9.0 * daily_shape - 1.5 * weather[:rows] + _ar1(rng, rows, 10.0, 8.0), 12.0, 100.0)
     vp_max = 6.1078 * np.exp(17.27 * temperature / (temperature + 237.3))
     vp_act = vp_max * humidity / 100
