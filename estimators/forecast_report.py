@@ -113,9 +113,10 @@ def forecasts_png(report: ForecastReport) -> bytes:
         linewidth=1,
         label=f"common sense (mae {report.baseline_mae:.3f})",
     )
-    ax.set_xlabel(f"hours after the first window of '{report.split}' ends")
+    role = report.split.split(":")[0]  # the split's label without the file it names
+    ax.set_xlabel(f"hours after the first {role} window ends")
     ax.set_ylabel(report.target)
-    ax.set_title(f"{report.target}, {report.horizon_hours:g} h ahead: the first {count} windows of '{report.split}'")
+    ax.set_title(f"{report.target}, {report.horizon_hours:g} h ahead: the first {count} {role} windows")
     ax.legend(loc="upper left")
     fig.tight_layout()
     buffer = io.BytesIO()

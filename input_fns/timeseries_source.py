@@ -127,6 +127,13 @@ def parse_times(frame: pd.DataFrame, time_key: str, path: str, flag: str = "time
     return times.to_numpy("datetime64[ns]")
 
 
+def duration(seconds: float) -> str:
+    """A step as people write it: 10 min, 1 h, 1.5 h, 2 days."""
+    if seconds < 3600:
+        return f"{seconds / 60:g} min"
+    return f"{seconds / 3600:g} h" if seconds < 2 * 86400 else f"{seconds / 86400:g} days"
+
+
 def check_steps(times: np.ndarray, time_key: str, path: str, flag: str = "time_key") -> float:
     """The series' step in seconds (its most common one); refuses a time that does not increase, or a gap."""
     if len(times) < 2:
@@ -147,8 +154,8 @@ def check_steps(times: np.ndarray, time_key: str, path: str, flag: str = "time_k
         i = gaps[0] + 1
         raise UsageError(
             flag,
-            f"'{path}' line {i + 2}: a step of {pd.Timedelta(seconds=int(steps[i - 1]))} after line {i + 1}, "
-            f"where the series steps by {pd.Timedelta(seconds=step)}; allowed: one step throughout "
+            f"'{path}' line {i + 2}: a step of {duration(steps[i - 1])} after line {i + 1}, "
+            f"where the series steps by {duration(step)}; allowed: one step throughout "
             f"(fill or cut the gap; {len(gaps)} steps differ)",
         )
     return float(step)

@@ -162,7 +162,7 @@ def _bad_target(lines: list[str]) -> None:
     ("edit", "extra", "words"),
     [
         (_swap, (), ("--time_key", "line 102", "does not come after line 101", "increasing")),
-        (_gap, (), ("--time_key", "line 201", "a step of 0 days 00:20:00", "steps by 0 days 00:10:00")),
+        (_gap, (), ("--time_key", "line 201", "a step of 20 min", "steps by 10 min")),
         (_bad_time, (), ("--time_key", "line 301", "'soon'", "not a time", "allowed:")),
         (_bad_target, (), ("--target_key", "line 401", "'T (degC)'", "'warm'", "not a number")),
         (None, ("--window_steps=2000",), ("--window_steps", "spans 11995 rows", "train part", "has 8640 rows")),

@@ -89,8 +89,8 @@ def series_windows(path: str, series: SeriesSpec) -> tuple[np.ndarray, np.ndarra
     if step is not None and step != series.step_seconds:
         raise UsageError(
             "rows",
-            f"'{path}' steps by {pd.Timedelta(seconds=step)}; the model was trained on a series stepping by "
-            f"{pd.Timedelta(seconds=series.step_seconds)}",
+            f"'{path}' steps by {timeseries_source.duration(step)}; the model was trained on a series stepping by "
+            f"{timeseries_source.duration(series.step_seconds)}",
         )
     missing = [c for c in series.columns if c not in frame.columns]
     if missing:
