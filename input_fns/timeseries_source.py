@@ -116,7 +116,7 @@ def parse_times(frame: pd.DataFrame, time_key: str, path: str, flag: str = "time
     # The format the first row is in holds for every row: a later row that is not in it is the one named.
     times = pd.to_datetime(text, format=JENA_TIME_FORMAT, errors="coerce")
     if pd.isna(times.iloc[0]):
-        times = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        times = pd.to_datetime(text, errors="coerce")  # ISO 8601 (pandas 1.5 has no format="ISO8601")
     bad = np.flatnonzero(times.isna().to_numpy())
     if len(bad):
         raise UsageError(

@@ -476,7 +476,7 @@ def c_horizon_steps(r, d):
 
 def c_series_split(r, d):
     out = r(*_series(d, "--series_split=0.6,0.2,0.2")).ok()
-    assert "lines 175-232 of" in out.figure("validation mae"), out.stdout[-2000:]
+    assert "lines 175-231 of" in out.figure("validation mae"), out.stdout[-2000:]
     one_line_error(r(*_series(d, "--series_split=0.5,0.5,0.5")), "series_split", "sum 1")
 
 
