@@ -14,7 +14,7 @@ import dataclasses
 from common.errors import UsageError
 from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
 
-SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
+SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries")
 ON_CORRUPT_RECORD = ("fail", "skip")
 # --cache: these two words, or a file path prefix.
 CACHE_NONE, CACHE_MEMORY = "none", "memory"
@@ -27,8 +27,9 @@ ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
 # The three roles of the data: fit on train, choose the model on validation, report on test.
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 ROLES = (TRAIN, VALIDATION, TEST)
-# What a source yields and a model reads: one image tensor, or named numeric features.
-IMAGES, FEATURES = "images", "features"
+# What a source yields and a model reads: one image tensor, named numeric features, or a window of a
+# time series ([steps, columns], input_fns/timeseries_source.py).
+IMAGES, FEATURES, SERIES = "images", "features", "series"
 # Bad records (unusable image files, malformed CSV lines, unparseable records) tolerated, as a
 # fraction of everything read: the trainer's --check_images and the validation gate both refuse
 # data above it (exit 3). 1 bad file in 20 is let through, skipped and named.
@@ -124,6 +125,16 @@ class DataParams:
     label_key: str = "label"  # the label feature (TFDS, tfrecord) or CSV column
     class_names: str | None = None  # comma-separated, or a file with one name per line
     csv_separator: str = ","
+    # timeseries: a CSV with a time column, read in order (input_fns/timeseries_source.py); without
+    # train_files, the embedded generated climate series. Defaults are Deep Learning with Python's
+    # (ch. 10, Jena at 10-minute steps): 120 samples every 6th row = 5 days, the target 144 rows = 24 h
+    # after the window's last row, the first 50% of the rows to train, the next 25% to validate.
+    time_key: str = "Date Time"
+    target_key: str = "T (degC)"
+    window_steps: int = 120
+    sampling_rate: int = 6
+    horizon_steps: int = 144
+    series_split: tuple[float, float, float] = (0.5, 0.25, 0.25)
     # The tf.data pipeline (input_fns.pipeline_ops) and training-only augmentation.
     cache: str = CACHE_NONE  # CACHE_NONE | CACHE_MEMORY | a file path prefix
     deterministic: bool = True
@@ -138,6 +149,8 @@ class ModelParams:
     name: str = "small_cnn"
     learning_rate: float = 1e-3
     dropout: float = 0.25
+    # The forecasting LSTM and GRU: dropout on the recurrent state (the book's regularised models use 0.25).
+    recurrent_dropout: float = 0.0
     # Transfer models: "imagenet" (fetched by Keras, or its cached copy), "none" or a local weights file.
     weights: str = "none"
     hub_handle: str | None = None  # the "hub" model: a TF-Hub URL or a local SavedModel directory

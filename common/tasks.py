@@ -11,7 +11,7 @@ import dataclasses
 
 from common.errors import UsageError
 
-CLASSIFICATION, REGRESSION, SEGMENTATION = "classification", "regression", "segmentation"
+CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +22,11 @@ class Task:
     metrics: tuple[str, ...]  # what the engines evaluate and report, the loss last
     output: str  # the model's output layer and the prediction key of engines and exports
 
+    @property
+    def predicts_value(self) -> bool:
+        """One number per example (regression, forecasting), not class probabilities."""
+        return self.name in (REGRESSION, FORECASTING)
+
 
 TASKS: dict[str, Task] = {
     task.name: task
@@ -31,6 +36,8 @@ TASKS: dict[str, Task] = {
         Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions"),
         # Deep Learning with Python ch. 9: per-pixel classes; the intersection over union decides.
         Task(SEGMENTATION, "mean_iou", True, ("mean_iou", "pixel_accuracy", "loss"), "probabilities"),
+        # Deep Learning with Python ch. 10 (Jena climate): mse loss, mae in the target's units, a value per window.
+        Task(FORECASTING, "mae", False, ("mae", "loss"), "forecast"),
     )
 }
 # Every metric early stopping can watch, across tasks, and those where higher is better.

@@ -11,7 +11,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.names import SERVING_KEY
 from common.params import CheckpointPolicy
-from common.tasks import CLASSIFICATION, REGRESSION, TASKS, Task
+from common.tasks import CLASSIFICATION, TASKS, Task
 from estimators.serving import receivers
 from estimators.serving.outputs import task_outputs
 
@@ -196,7 +196,7 @@ def batch_metric(task: Task, labels, predictions) -> tf.Tensor | None:
         (labels,) = labels.values()
     if labels is None or predictions is None:
         return None
-    if task.name == REGRESSION:
+    if task.predicts_value:
         return tf.reduce_mean(tf.abs(tf.reshape(predictions, [-1]) - tf.reshape(tf.cast(labels, tf.float32), [-1])))
     matches = tf.keras.metrics.sparse_categorical_accuracy(labels, predictions)
     return tf.reduce_mean(tf.cast(matches, tf.float32))

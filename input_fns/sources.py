@@ -22,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
-from common.tasks import REGRESSION, SEGMENTATION
+from common.params import FEATURES, IMAGES, SERIES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
+from common.tasks import FORECASTING, REGRESSION, SEGMENTATION
 from input_fns import (
     array_source,
     csv_source,
@@ -34,6 +34,7 @@ from input_fns import (
     synthetic,
     tfds_source,
     tfrecord_source,
+    timeseries_source,
 )
 from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
@@ -49,7 +50,7 @@ class SourceMeta:
     """What a model needs to know about its data, read before training starts."""
 
     name: str
-    kind: str  # IMAGES or FEATURES (common.params)
+    kind: str  # IMAGES, FEATURES or SERIES (common.params)
     class_names: tuple[str, ...]
     split_sizes: dict[str, int]  # by role; a role that is absent has no entry
     split_names: dict[str, str]  # by role: what it read (a TFDS split, a folder, files), for reports
@@ -61,6 +62,7 @@ class SourceMeta:
     # FEATURES read into memory (csv, tabular tfds): (feature, mean, std) of the training rows, which the
     # input_fns standardise with and the export takes raw values through.
     scaling: tuple[tuple[str, float, float], ...] = ()
+    series: timeseries_source.SeriesSpec | None = None  # SERIES only: the window, its columns and statistics
 
     @property
     def num_classes(self) -> int:
@@ -154,7 +156,14 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
         raise UsageError(
             "class_names", f"--source={data.source} names its classes ({where}); for tfrecord, csv, arrays"
         )
-    makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv, "arrays": _arrays}
+    makers = {
+        "tfds": _tfds,
+        "image_folder": _image_folder,
+        "tfrecord": _tfrecord,
+        "csv": _csv,
+        "arrays": _arrays,
+        "timeseries": _timeseries,
+    }
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")
     if data.task == REGRESSION and data.source not in REGRESSION_SOURCES:
@@ -167,6 +176,13 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
             f"--source={data.source} has no masks; segmentation reads a TFDS dataset with "
             f"'{segmentation.MASK_KEY}' or --source=image_folder with --mask_dir",
         )
+    if (data.task == FORECASTING) != (data.source == "timeseries"):
+        raise UsageError(
+            "task" if data.task == FORECASTING else "source",
+            "--task=forecasting reads --source=timeseries, and --source=timeseries is read for --task=forecasting",
+        )
+    if data.synthetic and data.source == "timeseries":
+        raise UsageError("synthetic_data", "not for --source=timeseries (its embedded series needs no download)")
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
 
@@ -437,6 +453,31 @@ def _csv(data: DataParams, seed, options):
 
     def factory(role, mode, batch_size, input_name, image_spec):
         return csv_source.make_input_fn(table, role, mode, batch_size, None, options)
+
+    return meta, factory
+
+
+def _timeseries(data: DataParams, seed, options):
+    series = timeseries_source.load(data)
+    spec = series.spec
+    first = series.first_lines
+    meta = SourceMeta(
+        series.path,
+        SERIES,
+        (),
+        {role: series.windows(role) for role in series.parts},
+        {
+            role: f"lines {first[role]}-{first[role] + len(values) - 1} of {series.path}"
+            for role, (values, _) in series.parts.items()
+        },
+        features=((timeseries_source.WINDOW_INPUT, spec.window_steps * len(spec.columns)),),
+        train_files=(series.path,),
+        gate_format="csv",
+        series=spec,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return timeseries_source.make_input_fn(series, role, mode, batch_size, options)
 
     return meta, factory
 

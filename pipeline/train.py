@@ -22,8 +22,17 @@ from common import filesystem, tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, TRAIN, Hparams
-from common.tasks import REGRESSION, SEGMENTATION
-from estimators import checkpoints, conversion, curves, regression_report, report, segmentation_report, stages
+from common.tasks import FORECASTING, REGRESSION, SEGMENTATION
+from estimators import (
+    checkpoints,
+    conversion,
+    curves,
+    forecast_report,
+    regression_report,
+    report,
+    segmentation_report,
+    stages,
+)
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
@@ -136,7 +145,9 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         seed=t.seed,
         warm_start_from=t.warm_start_from,
         early_stopping=_early_stopping(t, spec.task),
-        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling),
+        serving=Serving(
+            meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling, meta.series
+        ),
         stream=stream,
         cluster=cluster,
     )
@@ -180,6 +191,11 @@ def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, spl
         # batch as a full one, so its figures drift from the report's by a few percent.
         result.report_metrics.update(evaluation.metrics())
         return evaluation, lambda out: regression_report.write_report(evaluation, out), regression_report
+    if job.task.name == FORECASTING:
+        baseline = forecast_report.collect_baseline(make(role), meta.series)
+        evaluation = forecast_report.build_report(result.predictions, labels, baseline, meta.series, split)
+        result.report_metrics.update(evaluation.metrics())  # over every window, as for regression
+        return evaluation, lambda out: forecast_report.write_report(evaluation, out), forecast_report
     if job.task.name == SEGMENTATION:
         evaluation = segmentation_report.build_report(result.predictions, labels, meta.class_names, split)
         features, masks = next(iter(make(role)()))

@@ -2,6 +2,10 @@
 
 python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<timestamp> --images=some_folder --format=table
 python -m scripts.predict --export_dir=runs/diabetes/export/serving/<timestamp> --rows=patients.csv
+python -m scripts.predict --export_dir=runs/climate/export/serving/<timestamp> --rows=last_week.csv
+
+A forecasting export reads --rows as consecutive rows of a series and forecasts after each row
+that ends a full window.
 
 Every file is predicted on its own merits: one that does not decode gets no prediction and
 one ``error: <path>: <reason>`` line on stderr; the others are printed, and the exit status is 1.
@@ -21,7 +25,12 @@ from estimators.serving import predict_masks, predict_rows
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
-flags.DEFINE_string("rows", None, "A tabular model's input: a CSV file with a column per feature, values as recorded.")
+flags.DEFINE_string(
+    "rows",
+    None,
+    "A tabular model's input: a CSV file with a column per feature, values as recorded "
+    "(a forecasting model's: consecutive rows of the series, with its time column).",
+)
 flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)

@@ -23,10 +23,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import tensorflow as tf
 from conftest import run_script
 from flag_effects_harness import Harness
+
+from input_fns import climate_series
 
 TIMES: dict[str, float] = {}
 
@@ -188,6 +191,8 @@ class Data:
     csv: Path
     npz: Path
     hub: str
+    series: Path  # two days of the embedded climate series (forecasting)
+    series_iso: Path  # the same, its time column "when" in ISO 8601
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +212,11 @@ def data(tfds_data_dir, hub_module, tmp_path_factory) -> Data:
     arrays = (np.where(labels[:, None, None] == 1, 200, 30) + rng.integers(0, 20, (60, 8, 8))).astype(np.uint8)
     npz = root / "arrays.npz"
     np.savez(npz, x_train=arrays[:40], y_train=labels[:40], x_test=arrays[40:], y_test=labels[40:])
+    series = climate_series.generate(days=2)
+    series.to_csv(root / "series.csv", index=False)
+    iso = series.rename(columns={"Date Time": "when"})
+    iso["when"] = pd.to_datetime(iso["when"], format=climate_series.TIME_FORMAT).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    iso.to_csv(root / "series_iso.csv", index=False)
     return Data(
         tfds=tfds_data_dir,
         empty=root / "empty_tfds",
@@ -223,6 +233,8 @@ def data(tfds_data_dir, hub_module, tmp_path_factory) -> Data:
         csv=csv,
         npz=npz,
         hub=hub_module,
+        series=root / "series.csv",
+        series_iso=root / "series_iso.csv",
     )
 
 
@@ -430,6 +442,52 @@ def c_task(r, d):
 def c_mask_dir(r, d):
     seg = ("--source=image_folder", f"--image_dir={d.images / 'cat'}", "--task=segmentation", "--model=segmenter")
     one_line_error(r(*seg, f"--mask_dir={d.empty}"), "mask_dir", "has no mask", "empty_tfds")
+
+
+def _series(d: Data, *args: str, path: Path | None = None) -> tuple[str, ...]:
+    """A forecast on two days of the climate series, small windows: 6 samples every 2nd row, 6 rows ahead."""
+    small = ("--window_steps=6", "--sampling_rate=2", "--horizon_steps=6", "--model=dense")
+    return ("--task=forecasting", "--source=timeseries", f"--train_files={path or d.series}", *small, *args)
+
+
+def _series_json(run: Run) -> dict:
+    return json.loads((run.model_dir / "series.json").read_text())
+
+
+def c_time_key(r, d):
+    assert _series_json(r(*_series(d, "--time_key=when", path=d.series_iso)).ok())["time_key"] == "when"
+    one_line_error(r(*_series(d, path=d.series_iso)), "time_key", "no column 'Date Time'")
+
+
+def c_target_key(r, d):
+    assert _series_json(r(*_series(d, "--target_key=p (mbar)")).ok())["target"] == "p (mbar)"
+    one_line_error(r(*_series(d, "--target_key=nope")), "target_key", "no column 'nope'")
+
+
+def c_window_steps(r, d):
+    assert _series_json(r(*_series(d)).ok())["window_steps"] == 6
+    one_line_error(r(*_series(d, "--window_steps=40")), "window_steps", "spans 79 rows", "has 72 rows")
+
+
+def c_sampling_rate(r, d):
+    assert _series_json(r(*_series(d, "--sampling_rate=3")).ok())["sampling_rate"] == 3
+    one_line_error(r(*_series(d, "--sampling_rate=20")), "window_steps", "every 20 rows spans 101 rows")
+
+
+def c_horizon_steps(r, d):
+    assert _series_json(r(*_series(d, "--horizon_steps=9")).ok())["horizon_steps"] == 9
+    one_line_error(r(*_series(d, "--horizon_steps=70")), "window_steps", "--horizon_steps=70 more make 81")
+
+
+def c_series_split(r, d):
+    out = r(*_series(d, "--series_split=0.6,0.2,0.2")).ok()
+    assert "lines 175-231 of" in out.figure("validation mae"), out.stdout[-2000:]
+    one_line_error(r(*_series(d, "--series_split=0.5,0.5,0.5")), "series_split", "sum 1")
+
+
+def c_recurrent_dropout(r, d):
+    lstm = ("--model=lstm",)
+    weights_differ(r, *_series(d, *lstm, "--recurrent_dropout=0.5"), vs=_series(d, *lstm), var="lstm/lstm_cell/kernel")
 
 
 def c_csv_separator(r, d):
@@ -944,6 +1002,12 @@ ROWS = [
     pytest.param("image_key", c_image_key, id="image_key"),
     pytest.param("label_key", c_label_key, id="label_key"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
+    pytest.param("time_key", c_time_key, id="time_key"),
+    pytest.param("target_key", c_target_key, id="target_key"),
+    pytest.param("window_steps", c_window_steps, id="window_steps"),
+    pytest.param("sampling_rate", c_sampling_rate, id="sampling_rate"),
+    pytest.param("horizon_steps", c_horizon_steps, id="horizon_steps"),
+    pytest.param("series_split", c_series_split, id="series_split"),
     pytest.param("task", c_task, id="task"),
     pytest.param("mask_dir", c_mask_dir, id="mask_dir"),
     pytest.param("class_names", c_class_names, id="class_names"),
@@ -969,6 +1033,7 @@ ROWS = [
     pytest.param("cnn_augment", c_cnn_augment, id="cnn_augment"),
     pytest.param("learning_rate", c_learning_rate, id="learning_rate"),
     pytest.param("dropout", c_dropout, id="dropout"),
+    pytest.param("recurrent_dropout", c_recurrent_dropout, id="recurrent_dropout"),
     pytest.param("l2", c_l2, id="l2"),
     pytest.param("weights", c_weights, id="weights"),
     pytest.param("hub_handle", c_hub_handle, id="hub_handle"),

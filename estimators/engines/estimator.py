@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import NonFiniteLossError, UsageError
-from common.names import BEST_EXPORTER, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, as_str
+from common.names import BEST_EXPORTER, EXPORT_DIR, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
 from common.progress import counted
 from common.tasks import Task
@@ -53,8 +53,7 @@ class EstimatorEngine:
         receiver_fn = self._receiver_fn(job) if job.assemble is None else None
         exporters, assets = [], {}
         if receiver_fn is not None:
-            labels_path = serving.write_labels(job.model_dir, job.serving.class_names)
-            assets = {LABELS_FILE: labels_path}
+            assets = serving.export_assets(job.model_dir, job.serving)
             exporters = [
                 tf.estimator.BestExporter(
                     BEST_EXPORTER, receiver_fn, compare_fn=_better(job.task), assets_extra=assets, exports_to_keep=1
@@ -165,6 +164,8 @@ class EstimatorEngine:
             return None
         if job.serving.image is not None:
             return serving.image_bytes_receiver_fn(job.serving.input_name, job.serving.image)
+        if job.serving.series is not None:
+            return serving.series_receiver_fn(job.serving.series)
         return serving.features_receiver_fn(job.serving.features, job.serving.scaling)
 
 

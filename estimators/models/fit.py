@@ -8,17 +8,23 @@ that fit; a features model on images reads their flattened pixels.
 from __future__ import annotations
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, Hparams
+from common.params import FEATURES, IMAGES, SERIES, Hparams
 from estimators.models import registry
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import ModelSpec
 from estimators.optimizers import OptimizerSpec
 from input_fns.preprocessing import ImageSpec
 from input_fns.sources import FLATTENED, SourceMeta
+from input_fns.timeseries_source import WINDOW_INPUT
 
 
 def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpec | None:
-    """The model's image input for an image source (None for a features source); refuses a misfit."""
+    """The model's image input for an image source (None for a features or series source); refuses a misfit."""
+    if (meta.kind == SERIES) != (entry.inputs == SERIES):
+        fits = ", ".join(name for name, e in registry.MODELS.items() if (e.inputs == SERIES) == (meta.kind == SERIES))
+        raise UsageError("model", f"'{entry.name}' reads {entry.inputs}; '{meta.name}' holds {meta.kind} ({fits} fit)")
+    if meta.kind == SERIES:
+        return None
     if meta.kind == FEATURES:
         if entry.inputs == IMAGES:
             fits = ", ".join(name for name, e in registry.MODELS.items() if e.inputs == FEATURES)
@@ -75,4 +81,7 @@ def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: Imag
         features=features if entry.inputs == FEATURES else (),
         hidden_units=tuple(m.hidden_units),
         augment=m.augment,
+        series=meta.series if entry.inputs == SERIES else None,
+        recurrent_dropout=m.recurrent_dropout,
+        **({"input_name": WINDOW_INPUT} if entry.inputs == SERIES else {}),
     )

@@ -12,15 +12,15 @@ import dataclasses
 import importlib
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES
-from common.tasks import CLASSIFICATION, REGRESSION, SEGMENTATION
+from common.params import FEATURES, IMAGES, SERIES
+from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
     name: str
     builder: str  # "module:function" taking a ModelSpec; a canned Estimator's is its Estimator factory
-    inputs: str  # IMAGES or FEATURES
+    inputs: str  # IMAGES, FEATURES or SERIES
     preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
     rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
@@ -32,6 +32,10 @@ class ModelEntry:
     def load_builder(self):
         module, _, function = self.builder.partition(":")
         return getattr(importlib.import_module(module), function)
+
+
+def _forecast(name: str) -> ModelEntry:
+    return ModelEntry(name, f"estimators.models.forecast:build_{name}", SERIES, tasks=(FORECASTING,))
 
 
 def _cnn(name: str, function: str, **kw) -> ModelEntry:
@@ -71,6 +75,11 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("hub", "estimators.models.hub_model:build_hub", IMAGES, rgb=True, pretrained_base=True),
         ModelEntry("canned_dnn", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
         ModelEntry("canned_wide_deep", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
+        # Forecasting (Deep Learning with Python ch. 10): windows of a time series.
+        _forecast("dense"),
+        _forecast("conv1d"),
+        _forecast("lstm"),
+        _forecast("gru"),
     )
 }
 

@@ -6,9 +6,10 @@ import dataclasses
 
 import tensorflow as tf
 
-from common.tasks import CLASSIFICATION, REGRESSION, TASKS
+from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, TASKS
 from estimators.optimizers import OptimizerSpec, make_loss, make_optimizer
 from input_fns.preprocessing import ImageSpec
+from input_fns.timeseries_source import SeriesSpec
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "probabilities"
@@ -44,6 +45,9 @@ class ModelSpec:
     hidden_units: tuple[int, ...] = (128, 64)
     # CNNs: in-model augmentation ("none", "shift", "flip_shift"), active in training only.
     augment: str = "none"
+    # Forecasting: the window (steps, columns) and the training part's statistics of each column.
+    series: SeriesSpec | None = None
+    recurrent_dropout: float = 0.0
 
 
 def classifier_head(x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
@@ -70,14 +74,27 @@ def regression_head(x: tf.Tensor) -> tf.Tensor:
     return tf.keras.layers.Dense(1, dtype="float32", name=TASKS[REGRESSION].output)(x)
 
 
+def forecast_head(x: tf.Tensor, spec: ModelSpec) -> tf.Tensor:
+    """One linear output in standard units, given back in the target's own (the training part's mean and std)."""
+    series = spec.series
+    target = series.target_index
+    x = tf.keras.layers.Dense(1, dtype="float32", name="forecast_standardised")(x)
+    return tf.keras.layers.Rescaling(
+        series.std[target], series.mean[target], dtype="float32", name=TASKS[FORECASTING].output
+    )(x)
+
+
 def task_head(x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
+    if spec.task == FORECASTING:
+        return forecast_head(x, spec)
     return regression_head(x) if spec.task == REGRESSION else classifier_head(x, spec, l2)
 
 
 def compile_for_task(model: tf.keras.Model, spec: ModelSpec) -> tf.keras.Model:
     """The task's loss and metrics under the names common.tasks gives them (the engines read those)."""
-    if spec.task != REGRESSION:
+    if spec.task == CLASSIFICATION:
         return compile_classifier(model, spec)
+    # Regression and forecasting: mean squared error, the mean absolute error in the target's units.
     model.compile(
         optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
         loss=tf.keras.losses.MeanSquaredError(),

@@ -7,7 +7,7 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Serving:
-    """What the export takes: encoded images (``image`` set) or named float features."""
+    """What the export takes: encoded images (``image`` set), named float features, or a window (``series``)."""
 
     class_names: tuple[str, ...]
     input_name: str = "image"
@@ -16,3 +16,5 @@ class Serving:
     task: str = "classification"  # common.tasks: what the signatures return
     # (feature, mean, std) of the training rows: the export takes raw values and standardises them itself.
     scaling: tuple[tuple[str, float, float], ...] = ()
+    # Forecasting: the window the export takes (input_fns.timeseries_source.SeriesSpec), raw values.
+    series: object | None = None

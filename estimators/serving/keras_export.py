@@ -44,6 +44,15 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
             serving.FLOAT_SIGNATURE: serve_float.get_concrete_function(),
         }
 
+    if how.series is not None:
+        window_spec = tf.TensorSpec([None, *how.series.shape], tf.float32, name=serving.WINDOW_INPUT)
+
+        @tf.function(input_signature=[window_spec])
+        def serve_window(window):
+            return _predict(model, {serving.WINDOW_INPUT: window}, how)
+
+        return {SERVING_KEY: serve_window.get_concrete_function()}
+
     specs = {name: tf.TensorSpec([None, width], tf.float32, name=name) for name, width in how.features}
 
     @tf.function(input_signature=[specs])
@@ -81,6 +90,8 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     try:
         tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
         serving.write_labels(os.path.join(temp_dir, ASSETS_EXTRA), how.class_names)
+        if how.series is not None:
+            serving.write_series(os.path.join(temp_dir, ASSETS_EXTRA), how.series)
         tf.io.gfile.rename(temp_dir, export_dir)
     except BaseException:
         if tf.io.gfile.exists(temp_dir):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from common.tasks import REGRESSION, SEGMENTATION, Task
+from common.tasks import SEGMENTATION, Task
 
 MASK_OUTPUT = "mask"
 
@@ -20,9 +20,9 @@ def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dic
 
 
 def task_outputs(task: Task, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
-    """Classification: probabilities, class ids and names. Regression: the predicted value per example.
+    """Classification: probabilities, class ids and names. Regression, forecasting: the value per example.
     Segmentation: per-pixel probabilities and the class mask."""
-    if task.name == REGRESSION:
+    if task.predicts_value:
         return {task.output: tf.reshape(tf.cast(output, tf.float32), [-1])}
     if task.name == SEGMENTATION:  # per pixel: the probabilities and the class mask [batch, height, width]
         probabilities = tf.cast(output, tf.float32)

@@ -4,6 +4,12 @@ The export takes every feature raw, as recorded (its graph standardises them
 with the training rows' statistics), one float input per feature name. The
 CSV names its columns; every input must be among them. Other columns (the
 target, an id) are not read, and are named once on stderr.
+
+A forecasting export (its assets.extra/series.json) reads the CSV as a series:
+consecutive rows at the training series' step, with its time column and every
+column the window takes. Each row that ends a full window (window_rows rows
+back) gets the forecast for ``horizon_steps`` rows after it; the earlier rows
+get none (the first forecast is on line window_rows + 1).
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import tensorflow as tf
 from common.errors import UsageError
 from estimators.serving import predict
 from estimators.serving import receivers as serving
+from input_fns import timeseries_source
 from input_fns.csv_source import feature_name
+from input_fns.timeseries_source import SeriesSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +37,14 @@ class RowPrediction:
     value: float | None  # regression
     class_name: str | None = None  # classification
     probability: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Forecast:
+    row: int  # the CSV line of the window's last row (the header is line 1)
+    time: str  # that row's time
+    target_time: str  # the time the forecast is for: horizon_steps rows later
+    value: float  # in the target's units
 
 
 def load_signature(export_dir: str):
@@ -65,8 +81,66 @@ def read_rows(path: str, inputs: dict[str, int], separator: str = ",") -> tuple[
     return features, [c for c in frame.columns if c not in inputs]
 
 
-def predict_rows(export_dir: str, path: str, batch_size: int = 256) -> tuple[list[RowPrediction], list[str]]:
+def series_windows(path: str, series: SeriesSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """(windows [n, steps, columns], their last rows' indices, every row's time, columns not read) of a CSV."""
+    frame = timeseries_source.read_frame(path, ",", "rows")
+    times = timeseries_source.parse_times(frame, series.time_key, path, flag="rows")
+    step = timeseries_source.check_steps(times, series.time_key, path, flag="rows") if len(times) > 1 else None
+    if step is not None and step != series.step_seconds:
+        raise UsageError(
+            "rows",
+            f"'{path}' steps by {timeseries_source.duration(step)}; the model was trained on a series stepping by "
+            f"{timeseries_source.duration(series.step_seconds)}",
+        )
+    missing = [c for c in series.columns if c not in frame.columns]
+    if missing:
+        raise UsageError("rows", f"'{path}' lacks the columns {missing} the model takes; it has {list(frame.columns)}")
+    columns = timeseries_source.numeric_columns(
+        frame[[series.time_key, *series.columns]], series.time_key, series.target, path, flag="rows"
+    )
+    if len(frame) < series.window_rows:
+        raise UsageError(
+            "rows",
+            f"'{path}' holds {len(frame)} rows; a window of {series.window_steps} steps every "
+            f"{series.sampling_rate} rows spans {series.window_rows} consecutive rows, the least a forecast needs",
+        )
+    values = np.stack([columns[c] for c in series.columns], axis=1).astype(np.float32)
+    ends = np.arange(series.window_rows - 1, len(values))
+    offsets = (np.arange(series.window_steps) - (series.window_steps - 1)) * series.sampling_rate
+    unused = [c for c in frame.columns if c not in (series.time_key, *series.columns)]
+    return values[ends[:, None] + offsets[None, :]], ends, times, unused
+
+
+def predict_series(
+    export_dir: str, path: str, series: SeriesSpec, batch_size: int = 256
+) -> tuple[list[Forecast], list[str]]:
+    """The forecast after each row that ends a full window."""
+    signature = predict.export_signature(export_dir)
+    windows, ends, times, unused = series_windows(path, series)
+    step = pd.Timedelta(seconds=series.step_seconds)
+    values = np.concatenate(
+        [
+            signature(**{timeseries_source.WINDOW_INPUT: tf.constant(windows[i : i + batch_size])})["forecast"].numpy()
+            for i in range(0, len(windows), batch_size)
+        ]
+    )
+    return [
+        Forecast(
+            int(end) + 2,
+            str(pd.Timestamp(times[end])),
+            str(pd.Timestamp(times[end]) + series.horizon_steps * step),
+            float(value),
+        )
+        for end, value in zip(ends, values, strict=True)
+    ], unused
+
+
+def predict_rows(export_dir: str, path: str, batch_size: int = 256) -> tuple[list, list[str]]:
+    """Each row's prediction (a tabular export) or each full window's forecast (a forecasting export)."""
     signature, inputs = load_signature(export_dir)
+    series = serving.read_series(export_dir)
+    if series is not None:
+        return predict_series(export_dir, path, series, batch_size)
     features, unused = read_rows(path, inputs)
     count = len(next(iter(features.values())))
     results: list[RowPrediction] = []
@@ -87,11 +161,15 @@ def predict_rows(export_dir: str, path: str, batch_size: int = 256) -> tuple[lis
     return results, unused
 
 
-def format_rows(predictions: list[RowPrediction], fmt: str) -> str:
-    regression = predictions[0].value is not None
+def format_rows(predictions: list[RowPrediction] | list[Forecast], fmt: str) -> str:
+    regression = isinstance(predictions[0], RowPrediction) and predictions[0].value is not None
     fields = ("line", "prediction") if regression else ("line", "class", "probability")
+    if isinstance(predictions[0], Forecast):
+        fields = ("line", "time", "forecast_for", "forecast")
 
-    def values(p: RowPrediction) -> tuple:
+    def values(p: RowPrediction | Forecast) -> tuple:
+        if isinstance(p, Forecast):
+            return p.row, p.time, p.target_time, round(p.value, 6)
         return (p.row, round(p.value, 6)) if regression else (p.row, p.class_name, round(p.probability, 6))
 
     if fmt == "json":

@@ -5,11 +5,14 @@ class_ids, class_names): ``serving_default`` on encoded bytes (decode, resize
 and the backbone's normalisation happen in the graph) and ``FLOAT_SIGNATURE``
 on float images already prepared as the model's input layer expects.
 Tabular exports take one float tensor per feature, raw as recorded: the training rows'
-standardisation is part of the graph.
+standardisation is part of the graph. Forecasting exports take ``window``, a float32
+[batch, steps, columns] of raw values (the model standardises it and gives the forecast in the
+target's units); ``assets.extra/series.json`` says which columns, how sampled, how far ahead.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 
@@ -17,12 +20,14 @@ import tensorflow as tf
 
 from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
 from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
+from input_fns.timeseries_source import WINDOW_INPUT, SeriesSpec
 
 FLOAT_RECEIVER = "float_images"
 FLOAT_INPUT = "images"
 # The Estimator names an alternative receiver's signature "<receiver>:<output key>".
 FLOAT_SIGNATURE = f"{FLOAT_RECEIVER}:{SERVING_KEY}"
 BYTES_INPUT = "image_bytes"
+SERIES_FILE = "series.json"  # beside the labels file: the window a forecasting export takes
 
 
 def decode_batch(image_bytes: tf.Tensor, image: ImageSpec) -> tf.Tensor:
@@ -96,6 +101,41 @@ def features_receiver_fn(
         return tf.estimator.export.ServingInputReceiver(standardized(tensors, scaling), tensors)
 
     return receiver_fn
+
+
+def series_receiver_fn(series: SeriesSpec) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
+    """Receiver for forecasting models: ``window``, float32 [batch, steps, columns] of raw values."""
+
+    def receiver_fn() -> tf.estimator.export.ServingInputReceiver:
+        window = tf.compat.v1.placeholder(tf.float32, shape=[None, *series.shape], name=WINDOW_INPUT)
+        return tf.estimator.export.ServingInputReceiver({WINDOW_INPUT: window}, {WINDOW_INPUT: window})
+
+    return receiver_fn
+
+
+def write_series(directory: str, series: SeriesSpec) -> str:
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, SERIES_FILE)
+    with tf.io.gfile.GFile(path, "w") as f:
+        json.dump(series.to_json(), f, indent=2)
+    return path
+
+
+def read_series(export_dir: str) -> SeriesSpec | None:
+    """The window a forecasting export takes; None for another export."""
+    path = os.path.join(export_dir, ASSETS_EXTRA, SERIES_FILE)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        return SeriesSpec.from_json(json.load(f))
+
+
+def export_assets(directory: str, how) -> dict[str, str]:
+    """The files an Estimator exporter copies into assets.extra: the labels, and a forecast's series.json."""
+    assets = {LABELS_FILE: write_labels(directory, how.class_names)}
+    if how.series is not None:
+        assets[SERIES_FILE] = write_series(directory, how.series)
+    return assets
 
 
 def write_labels(directory: str, class_names: tuple[str, ...]) -> str:

@@ -87,8 +87,42 @@ def define_data_flags() -> None:
         lower_bound=1,
         upper_bound=4096,
     )
+    _define_series_flags()
     _define_pipeline_flags()
     _define_augment_flags()
+
+
+def _define_series_flags() -> None:
+    d = _D
+    flags.DEFINE_string(
+        "time_key", d.time_key, "timeseries: the time column (Jena's dd.mm.yyyy hh:mm:ss, or ISO 8601)."
+    )
+    flags.DEFINE_string("target_key", d.target_key, "timeseries: the column to forecast.")
+    flags.DEFINE_integer(
+        "window_steps", d.window_steps, "timeseries: samples per window (book: 120, 5 days hourly).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "sampling_rate", d.sampling_rate, "timeseries: a window takes every n-th row (book: 6).", lower_bound=1
+    )
+    flags.DEFINE_integer(
+        "horizon_steps",
+        d.horizon_steps,
+        "timeseries: the target is this many rows after the window's last (book: 144, 24 h).",
+        lower_bound=1,
+    )
+    flags.DEFINE_list(
+        "series_split",
+        [f"{f:g}" for f in d.series_split],
+        "timeseries: train,validation,test fractions of the rows, in time order (book: 0.5,0.25,0.25).",
+    )
+    flags.register_validator("series_split", _fractions_ok, "allowed: three numbers, e.g. 0.5,0.25,0.25")
+
+
+def _fractions_ok(values: list[str]) -> bool:
+    try:
+        return len([float(v) for v in values]) == 3
+    except ValueError:
+        return False
 
 
 def _define_pipeline_flags() -> None:
@@ -145,4 +179,5 @@ def data_params() -> DataParams:
         {"synthetic": "synthetic_data"},
         augment=augment_params(),
         validation_split=FLAGS.validation_split or None,
+        series_split=tuple(float(v) for v in FLAGS.series_split),
     )

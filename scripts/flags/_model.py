@@ -22,6 +22,13 @@ def define_model_flags(one_model: bool = True) -> None:
     flags.DEFINE_float("learning_rate", m.learning_rate, "Optimizer learning rate (> 0).")
     flags.register_validator("learning_rate", lambda v: math.isfinite(v) and v > 0, "must be a finite number above 0")
     flags.DEFINE_float("dropout", m.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
+    flags.DEFINE_float(
+        "recurrent_dropout",
+        m.recurrent_dropout,
+        "Forecasting lstm/gru: dropout of the recurrent state (book: 0.25; slower).",
+        lower_bound=0.0,
+        upper_bound=0.99,
+    )
     flags.DEFINE_string(
         "weights", m.weights, "Transfer models' base: imagenet (downloads unless cached), none, or a local .h5 file."
     )
