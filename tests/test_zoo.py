@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 from conftest import run_script
 
+from common.errors import UsageError
 from estimators.models import build_model, registry
 from estimators.models.backbones import BACKBONES, FAMILIES, RAW
 from estimators.models.spec import ModelSpec
@@ -21,9 +22,10 @@ from input_fns.preprocessing import ImageSpec, prepare_image
 # The smallest member of each family: kestrel's own build of it is checked against Keras's.
 SMALLEST = {family.name: min((b for b in BACKBONES.values() if b.family is family), key=lambda b: b.base_params)
             for family in FAMILIES}  # fmt: skip
-# Building a Keras application costs about 1 s per 10M parameters here (ResNetRS420: 19 s); members above this
-# are checked only with KESTREL_ZOO_ALL=1 (the whole zoo: ~5 min), their family's smallest one always.
-CHEAP_PARAMS = 30_000_000
+# Building a Keras application costs ~1-2 s per 10M parameters here (ResNetRS420: 19 s, the 71: ~8 min on 2
+# shared cores), so the other members above this count run with KESTREL_ZOO_ALL=1 only; each family's
+# smallest always (kestrel's build, Keras's own and the table against each other).
+CHEAP_PARAMS = 10_000_000
 ALL = os.environ.get("KESTREL_ZOO_ALL") == "1"
 
 
@@ -76,6 +78,21 @@ def test_convention_equals_keras_preprocess_input(family):
     np.testing.assert_allclose(np.stack(ours), keras.numpy(), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("name", sorted(BACKBONES))
+def test_every_backbone_refuses_a_side_below_its_minimum_and_a_wrong_imagenet_size(name):
+    entry, side = registry.MODELS[name], BACKBONES[name].min_size
+    entry.check_image(side, side + 1, imagenet=False)
+    with pytest.raises(UsageError, match=f"^--image_size: '{name}' needs images of at least {side}x{side}; got"):
+        entry.check_image(side + 1, side - 1, imagenet=False)
+    sizes = BACKBONES[name].imagenet_sizes
+    if sizes is None:
+        entry.check_image(side, side, imagenet=True)
+    else:
+        entry.check_image(sizes[0], sizes[0], imagenet=True)
+        with pytest.raises(UsageError, match=f"^--image_size: '{name}' with ImageNet weights takes only"):
+            entry.check_image(sizes[0] + 1, sizes[0] + 1, imagenet=True)
+
+
 def one_line_error(result) -> str:
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
@@ -92,11 +109,6 @@ def one_line_error(result) -> str:
             "error: --image_size: 'inception_v3' needs images of at least 75x75; got 74x74",
         ),
         (
-            ["--model=xception", "--image_size=70"],
-            "error: --image_size: 'xception' needs images of at least 71x71; got 70x70",
-        ),
-        (["--model=convnext_tiny"], "error: --image_size: 'convnext_tiny' needs images of at least 32x32; got 8x8"),
-        (
             ["--model=nasnet_large", "--image_size=224", "--weights=imagenet"],
             "error: --image_size: 'nasnet_large' with ImageNet weights takes only 331x331 images; got 224x224",
         ),
@@ -112,9 +124,11 @@ def test_bad_backbone_or_size_is_one_line_exit_2_and_nothing_written(args, messa
     assert not model_dir.exists()
 
 
-# One member of each family whose parts the others do not have: DenseNet ("torch"), MobileNetV3 (Rescaling
-# and hard-swish), EfficientNet (a Normalization layer) and RegNet (a nested pre-stem layer).
-TRAINED = ["densenet121", "mobilenet_v3_small", "efficientnet_b0", "regnet_x002"]
+# test_engines.py trains caffe (vgg16) and tf (mobilenet_v2, nasnet_mobile) backbones; this trains a raw one
+# (MobileNetV3: its own Rescaling layer, hard-swish) through model_to_estimator. One only: a backbone's run takes
+# 1-3 min on 2 shared cores (densenet121: 6 min). Every family's conversion and mirrored step were tried once by
+# hand (docs/estimators.md, "Backbone zoo").
+TRAINED = ["mobilenet_v3_small"]
 
 
 @pytest.mark.parametrize("name", TRAINED)
