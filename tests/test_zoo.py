@@ -150,6 +150,9 @@ def test_backbone_trains_and_exports_through_scripts_train(name, tfds_data_dir, 
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 3/3 (100%)" in result.stdout
+    # The checkpoint holds the variables of Keras's own model of this backbone (its layer names), not another's.
+    saved = {variable for variable, _ in tf.train.list_variables(str(model_dir))}
+    assert {w.name.removesuffix(":0") for w in keras_base(name).weights} <= saved
     exports = list((model_dir / "export").glob("*/*/saved_model.pb"))
     assert exports, result.stdout
     signature = tf.saved_model.load(str(exports[0].parent)).signatures[FLOAT_SIGNATURE]
