@@ -4,8 +4,7 @@ A family row holds what its members share: the Keras module (whose
 ``preprocess_input`` is the reference for the convention), the convention
 (input_fns/preprocessing.py), Keras's own minimum input size
 (``imagenet_utils.obtain_input_shape(min_size=...)``), the sizes its ImageNet
-weights take when fixed, the notop weights URL pattern, and the engines or
-strategies it cannot run on, with why. A member adds its name and Keras's own
+weights take when fixed and the notop weights URL pattern. A member adds its name and Keras's own
 parameter count with ``include_top=False`` (tests/test_zoo.py checks each).
 
 No TensorFlow here: the registry, read by the flag layer, makes a ModelEntry
@@ -34,8 +33,6 @@ class Family:
     members: tuple[str | tuple[str, str], ...] = ("",)  # member, or (member, tag); the tag is member.lower() else
     imagenet_sizes: tuple[int, ...] | None = None  # None: any size from min_size up
     cache: str = ""  # the file name Keras caches the weights as, when not the URL's ({lower}, {tag})
-    # (engine or strategy, why): where the family cannot run; refused before anything is built.
-    refusals: tuple[tuple[str, str], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)

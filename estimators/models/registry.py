@@ -31,8 +31,6 @@ class ModelEntry:
     min_image_size: int = 1
     imagenet_sizes: tuple[int, ...] | None = None  # the square sizes its ImageNet weights take; None: any
     backbone: str | None = None  # family name of a tf.keras.applications backbone (estimators/models/backbones.py)
-    # (engine or strategy, why): settings this model cannot run with; engine checks refuse them.
-    refusals: tuple[tuple[str, str], ...] = ()
 
     def load_builder(self):
         """The function that builds this model from a ModelSpec."""
@@ -46,15 +44,6 @@ class ModelEntry:
     def check_image(self, height: int, width: int, imagenet: bool) -> None:
         """The model's input-size rules (``imagenet``: with ImageNet weights), checked before anything is built."""
         check_image_size(self.name, height, width, self.min_image_size, self.imagenet_sizes, imagenet)
-
-    def refusal(self, engine: str, strategy: str) -> UsageError | None:
-        """The usage error for training this model with ``engine`` under ``strategy``, or None when it can."""
-        for setting, why in self.refusals:
-            if setting == engine:
-                return UsageError("engine", f"'{self.name}' cannot train with --engine={engine}: {why}")
-            if setting == strategy:
-                return UsageError("strategy", f"'{self.name}' cannot train with --strategy={strategy}: {why}")
-        return None
 
 
 def _cnn(name: str, function: str, **kw) -> ModelEntry:
@@ -72,7 +61,6 @@ def _transfer(backbone: Backbone) -> ModelEntry:
         min_image_size=backbone.min_size,
         imagenet_sizes=backbone.imagenet_sizes,
         backbone=backbone.family.name,
-        refusals=backbone.family.refusals,
     )
 
 
