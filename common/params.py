@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.errors import UsageError
+from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
 
 SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 ON_CORRUPT_RECORD = ("fail", "skip")
@@ -20,7 +21,6 @@ CACHE_NONE, CACHE_MEMORY = "none", "memory"
 ENGINES = ("estimator", "keras", "tpu_estimator")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 SCHEDULES = ("constant", "step", "cosine")
-EARLY_STOPPING_METRICS = ("accuracy", "loss")
 CNN_AUGMENTATIONS = ("none", "shift", "flip_shift")
 STRATEGIES = ("default", "one_device", "mirrored", "multi_worker_mirrored", "parameter_server", "tpu")
 ALL_REDUCE_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy", "ring")
@@ -94,6 +94,8 @@ class CheckpointPolicy:
 @dataclasses.dataclass(frozen=True)
 class DataParams:
     dataset: str = "digits"
+    # What the labels are (common.tasks): class ids, or a number to predict (a numeric target column).
+    task: str = CLASSIFICATION
     data_dir: str | None = None
     download: bool = False
     # The three roles (TFDS split strings with slicing, such as train[:80%]). No validation
@@ -106,7 +108,8 @@ class DataParams:
     shuffle_buffer: int = 10_000
     # input_fns.sources.make_source: which source, and what each one reads.
     source: str = "tfds"  # one of SOURCES
-    image_dir: str | None = None  # image_folder: one subfolder per class
+    image_dir: str | None = None  # image_folder: one subfolder per class (segmentation: the images, flat)
+    mask_dir: str | None = None  # image_folder, --task=segmentation: <stem>.png, a class id per pixel, per image
     val_dir: str | None = None  # image_folder: a separate validation tree instead of a split
     test_dir: str | None = None  # image_folder: a test tree for the report
     val_fraction: float = 0.2  # carved off the training data when no validation data is named
@@ -167,7 +170,7 @@ class TrainingParams:
     label_smoothing: float = 0.0
     mixed_precision: bool = False
     early_stopping_steps: int | None = None  # None: no early stopping
-    early_stopping_metric: str = "accuracy"
+    early_stopping_metric: str | None = None  # None: the task's own (accuracy; mae for regression)
     bottleneck_cache: bool = False
     bottleneck_dir: str | None = None  # None: <model_dir>/bottleneck
     report: bool = True  # accuracy, per-class precision/recall and a confusion matrix on the test split
@@ -204,6 +207,8 @@ class OutputParams:
     checkpoints: CheckpointPolicy = CheckpointPolicy()
     # A copy of the final SavedModel, saved_model.pb at its root: Vertex AI's AIP_MODEL_DIR.
     publish_dir: str | None = None
+    # The final model as TFLite (common.names.tflite_files: float, dynamic-range, labels); "": none.
+    tflite_output_file: str = ""
 
 
 @dataclasses.dataclass(frozen=True)

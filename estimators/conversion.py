@@ -1,4 +1,4 @@
-"""Keras model -> tf.estimator.Estimator, with a RunConfig and class-name outputs."""
+"""Keras model -> tf.estimator.Estimator, with a RunConfig and the task's serving outputs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.names import SERVING_KEY
 from common.params import CheckpointPolicy
+from common.tasks import CLASSIFICATION, REGRESSION, TASKS, Task
 from estimators.serving import receivers
+from estimators.serving.outputs import task_outputs
 
 PREDICT = tf.estimator.ModeKeys.PREDICT
 
@@ -129,13 +131,15 @@ def with_summaries(
     learning_rate_fn: Callable[[tf.Tensor], tf.Tensor],
     image_key: str | None,
     max_images: int = 4,
+    task: Task = TASKS[CLASSIFICATION],
 ) -> tf.estimator.Estimator:
     """Add the training scalars of docs/estimators.md ("TensorBoard") and a sample image batch.
 
     The Estimator's summary hook writes every summary in the graph each
-    save_summary_steps. Training writes ``loss`` and ``accuracy`` (of the batch
-    just trained on) under the tags the evaluation writes them, so the two plot
-    on one chart, and the Keras engine writes the same tags.
+    save_summary_steps. Training writes ``loss`` and the task's metric
+    (``accuracy``; ``mae`` for regression), of the batch just trained on, under
+    the tags the evaluation writes them, so the two plot on one chart, and the
+    Keras engine writes the same tags.
     """
     base_model_fn = estimator.model_fn
 
@@ -143,9 +147,9 @@ def with_summaries(
         spec = base_model_fn(features, labels, mode, config)
         if mode == tf.estimator.ModeKeys.TRAIN:
             _add_loss_summary(spec.loss)
-            accuracy = batch_accuracy(labels, spec.predictions)
-            if accuracy is not None:
-                tf.compat.v1.summary.scalar("accuracy", accuracy)
+            value = batch_metric(task, labels, spec.predictions)
+            if value is not None:
+                tf.compat.v1.summary.scalar(task.metric, value)
             step = tf.compat.v1.train.get_global_step()
             tf.compat.v1.summary.scalar("learning_rate", learning_rate_fn(step))
             if isinstance(features, dict) and image_key in features and features[image_key].shape.rank == 4:
@@ -180,8 +184,8 @@ def _add_loss_summary(loss: tf.Tensor) -> None:
     tf.compat.v1.add_to_collection(tf.compat.v1.GraphKeys.SUMMARIES, op)
 
 
-def batch_accuracy(labels, predictions) -> tf.Tensor | None:
-    """The share of the batch whose most probable class is its label (Keras's SparseCategoricalAccuracy)."""
+def batch_metric(task: Task, labels, predictions) -> tf.Tensor | None:
+    """The task's metric on one batch: accuracy (Keras's SparseCategoricalAccuracy), or the mean absolute error."""
     if isinstance(predictions, dict):
         if len(predictions) != 1:
             return None
@@ -192,6 +196,8 @@ def batch_accuracy(labels, predictions) -> tf.Tensor | None:
         (labels,) = labels.values()
     if labels is None or predictions is None:
         return None
+    if task.name == REGRESSION:
+        return tf.reduce_mean(tf.abs(tf.reshape(predictions, [-1]) - tf.reshape(tf.cast(labels, tf.float32), [-1])))
     matches = tf.keras.metrics.sparse_categorical_accuracy(labels, predictions)
     return tf.reduce_mean(tf.cast(matches, tf.float32))
 
@@ -204,21 +210,22 @@ def displayable(images: tf.Tensor) -> tf.Tensor:
     return (images - low) / tf.maximum(high - low, 1e-6)
 
 
-def with_class_outputs(
+def with_serving_outputs(
     estimator: tf.estimator.Estimator,
     class_names: tuple[str, ...],
     warm_start_from: tf.estimator.WarmStartSettings | str | None = None,
+    task: Task = TASKS[CLASSIFICATION],
 ) -> tf.estimator.Estimator:
-    """Wrap ``estimator`` so predictions and exports carry class ids and names.
+    """Wrap ``estimator`` so predictions and exports carry the task's outputs (estimators/serving/outputs.py).
 
     A model_to_estimator Estimator predicts only its Keras outputs; serving
-    clients want the decision too. Training and evaluation pass through
-    unchanged, and the Keras warm start is kept (as tf.estimator.add_metrics does)
-    unless ``warm_start_from`` replaces it (stage 2 of fine-tuning starts from stage 1).
+    clients want the decision too (class ids and names; a regression's value as
+    a number per example). Training and evaluation pass through unchanged, and
+    the Keras warm start is kept (as tf.estimator.add_metrics does) unless
+    ``warm_start_from`` replaces it (stage 2 of fine-tuning starts from stage 1).
     A canned Estimator's prediction dict is read for its ``probabilities``.
     """
     base_model_fn = estimator.model_fn
-    names = list(class_names)
 
     def model_fn(features, labels, mode, config):
         if mode != PREDICT:
@@ -228,19 +235,13 @@ def with_class_outputs(
         if isinstance(features, dict):
             features, rows = receivers.pad_empty_batch(features)
         spec = base_model_fn(features, labels, mode, config)
-        probabilities = spec.predictions
-        if isinstance(probabilities, dict):
-            if "probabilities" in probabilities:
-                probabilities = probabilities["probabilities"]
+        output = spec.predictions
+        if isinstance(output, dict):
+            if task.output in output:
+                output = output[task.output]
             else:
-                (probabilities,) = probabilities.values()
-        probabilities = probabilities[:rows]
-        class_ids = tf.argmax(probabilities, axis=-1)
-        predictions = {
-            "probabilities": probabilities,
-            "class_ids": class_ids,
-            "class_names": tf.gather(tf.constant(names), class_ids),
-        }
+                (output,) = output.values()
+        predictions = task_outputs(task, output[:rows], class_names)
         return spec._replace(
             predictions=predictions,
             export_outputs={SERVING_KEY: tf.estimator.export.PredictOutput(predictions)},

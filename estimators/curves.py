@@ -60,12 +60,14 @@ def _keep_newest(by_step: dict[int, tuple[float, float]], event, scalar: float) 
         by_step[int(event.step)] = (event.wall_time, scalar)
 
 
-def read_curves(stage_dirs: list[str]) -> Curves:
+def read_curves(stage_dirs: list[str], metrics: tuple[str, ...] = METRICS) -> Curves:
     """The stages' curves end to end: a stage whose steps restart is shifted past the previous stage."""
-    series: dict[str, dict[str, list[tuple[int, float]]]] = {run: {m: [] for m in METRICS} for run in RUNS}
+    series: dict[str, dict[str, list[tuple[int, float]]]] = {run: {m: [] for m in metrics} for run in RUNS}
     starts, last = [], 0
     for stage_dir in stage_dirs:
-        stage = {run: read_scalars(os.path.join(stage_dir, sub) if sub else stage_dir) for run, sub in RUNS.items()}
+        stage = {
+            run: read_scalars(os.path.join(stage_dir, sub) if sub else stage_dir, metrics) for run, sub in RUNS.items()
+        }
         steps = [s for by_metric in stage.values() for values in by_metric.values() for s, _ in values]
         offset = last if steps and min(steps) <= last else 0
         starts.append(last)
@@ -82,8 +84,9 @@ def curves_png(curves: Curves, title: str = "") -> bytes:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(5 * len(METRICS), 3.6))
-    for ax, metric in zip(axes, METRICS, strict=True):
+    metrics = tuple(curves.series["train"])
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6))
+    for ax, metric in zip(axes, metrics, strict=True):
         for run, style in (("train", "-"), ("validation", "o-")):
             values = curves.series[run][metric]
             if values:
@@ -104,9 +107,9 @@ def curves_png(curves: Curves, title: str = "") -> bytes:
     return buffer.getvalue()
 
 
-def write_curves(stage_dirs: list[str], out_dir: str, title: str = "") -> Curves:
-    """curves.png and curves.json (the points plotted) in ``out_dir``."""
-    curves = read_curves(stage_dirs)
+def write_curves(stage_dirs: list[str], out_dir: str, title: str = "", metrics: tuple[str, ...] = METRICS) -> Curves:
+    """curves.png and curves.json (the points plotted) in ``out_dir``: ``loss`` and the task's metric."""
+    curves = read_curves(stage_dirs, metrics)
     tf.io.gfile.makedirs(out_dir)
     with tf.io.gfile.GFile(os.path.join(out_dir, CURVES_JSON), "w") as f:
         json.dump(dataclasses.asdict(curves), f, indent=1)

@@ -124,11 +124,7 @@ def write_html(report: EvaluationReport, directory: str, title: str) -> str:
         f"<tr><td>{html.escape(c.name)}</td><td>{c.precision:.3f}</td><td>{c.recall:.3f}</td><td>{c.support}</td></tr>"
         for c in report.classes
     )
-    figures = "".join(
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
-        for alt, data in ((alt, _png_base64(directory, name)) for alt, name in _FIGURES)
-        if data
-    )
+    figures = figures_html(directory, _FIGURES)
     page = _PAGE.format(
         title=html.escape(title),
         split=html.escape(report.split),
@@ -156,6 +152,15 @@ figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-wi
 <table><tr><th>class</th><th>precision</th><th>recall</th><th>support</th></tr>{rows}</table>
 </body></html>
 """
+
+
+def figures_html(directory: str, figures: tuple[tuple[str, str], ...]) -> str:
+    """The (caption, PNG file) figures of ``directory`` that exist, embedded as data: URIs."""
+    return "".join(
+        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
+        for alt, data in ((alt, _png_base64(directory, name)) for alt, name in figures)
+        if data
+    )
 
 
 def _png_base64(directory: str, name: str) -> str:

@@ -36,7 +36,8 @@ class Standardizer:
 
 @dataclasses.dataclass(frozen=True)
 class CsvData:
-    """Each role's rows as feature arrays ([N, 1] per column) and class-index labels."""
+    """Each role's rows as feature arrays ([N, 1] per column) and labels: class indices, or
+    (regression: ``class_names`` empty) the target's float32 values."""
 
     feature_names: tuple[str, ...]
     numeric: tuple[str, ...]
@@ -44,12 +45,22 @@ class CsvData:
     splits: dict[str, tuple[dict[str, np.ndarray], np.ndarray]]  # by role: train, validation[, test]
     standardizer: Standardizer
 
+    @property
+    def scaling(self) -> tuple[tuple[str, float, float], ...]:
+        """(feature name, mean, std) of each numeric column, keyed as the input_fns and the export name them."""
+        by_column = {feature_name(c): c for c in self.standardizer.mean}
+        return tuple(
+            (name, self.standardizer.mean[by_column[name]], self.standardizer.std[by_column[name]])
+            for name in self.numeric
+            if name in by_column
+        )
+
 
 def feature_name(column: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]", "_", column.strip())
 
 
-def read_csv(patterns: str, separator: str, label_key: str, flag: str) -> pd.DataFrame:
+def read_csv(patterns: str, separator: str, label_key: str, flag: str, numeric_label: bool = False) -> pd.DataFrame:
     frames = []
     for path in resolve_files(patterns, flag):
         try:
@@ -61,10 +72,25 @@ def read_csv(patterns: str, separator: str, label_key: str, flag: str) -> pd.Dat
             columns = list(frames[-1].columns)
             hint = " (is --csv_separator right?)" if len(columns) == 1 else ""
             raise UsageError("label_key", f"no column '{label_key}' in '{path}'; columns: {columns}{hint}")
+        if numeric_label:
+            check_numeric_target(frames[-1][label_key], path, label_key)
     data = pd.concat(frames, ignore_index=True)
     if data.empty:
         raise UsageError(flag, f"'{patterns}' holds no rows")
     return data
+
+
+def check_numeric_target(column: pd.Series, path: str, label_key: str) -> None:
+    """Regression's target: a number on every row (the first row that is not, named as the file's line)."""
+    values = pd.to_numeric(column, errors="coerce")
+    bad = np.flatnonzero(~np.isfinite(values.to_numpy(np.float64)))
+    if len(bad):
+        row = int(bad[0])
+        raise UsageError(
+            "label_key",
+            f"'{path}' line {row + 2}: target column '{label_key}' holds {column.iloc[row]!r}, not a number; "
+            f"--task=regression needs a finite number on every row ({len(bad)} rows are not)",
+        )
 
 
 def load(
@@ -75,16 +101,18 @@ def load(
     label_key: str = "label",
     val_fraction: float = 0.2,
     seed: int = 0,
+    regression: bool = False,
 ) -> CsvData:
     """Read the roles (validation from ``validation_files`` or a seeded fraction of the training rows),
-    encode labels and standardise with the training rows' statistics."""
-    frames = {TRAIN: read_csv(train_files, separator, label_key, "train_files")}
+    encode labels (or, for regression, read the numeric target) and standardise with the training
+    rows' statistics."""
+    frames = {TRAIN: read_csv(train_files, separator, label_key, "train_files", regression)}
     if validation_files:
-        frames[VALIDATION] = read_csv(validation_files, separator, label_key, "validation_files")
+        frames[VALIDATION] = read_csv(validation_files, separator, label_key, "validation_files", regression)
     else:
         frames[TRAIN], frames[VALIDATION] = _carve(frames[TRAIN], val_fraction, seed)
     if test_files:
-        frames[TEST] = read_csv(test_files, separator, label_key, "test_files")
+        frames[TEST] = read_csv(test_files, separator, label_key, "test_files", regression)
     columns = [c for c in frames[TRAIN].columns if c != label_key]
     for role, frame in frames.items():
         missing = [c for c in columns if c not in frame.columns]
@@ -95,8 +123,13 @@ def load(
     mean = {c: float(train[c].mean()) for c in numeric}
     std = {c: float(train[c].std(ddof=0)) or 1.0 for c in numeric}
     standardizer = Standardizer(mean, std)
-    class_values = sorted(set().union(*(set(f[label_key].tolist()) for f in frames.values())))
+    class_values = [] if regression else sorted(set().union(*(set(f[label_key].tolist()) for f in frames.values())))
     index = {value: i for i, value in enumerate(class_values)}
+
+    def targets(frame: pd.DataFrame) -> np.ndarray:
+        if regression:
+            return pd.to_numeric(frame[label_key]).to_numpy(np.float32)
+        return np.array([index[v] for v in frame[label_key].tolist()], np.int64)
 
     def arrays(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
         features = {}
@@ -106,8 +139,7 @@ def load(
             else:
                 values = frame[c].astype(str).to_numpy(object)
             features[feature_name(c)] = values.reshape(-1, 1)
-        labels = np.array([index[v] for v in frame[label_key].tolist()], np.int64)
-        return features, labels
+        return features, targets(frame)
 
     return CsvData(
         feature_names=tuple(feature_name(c) for c in columns),

@@ -23,12 +23,25 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SOURCES, TEST, TRAIN, VALIDATION, DataParams
-from input_fns import array_source, csv_source, image_folder, pipeline_ops, synthetic, tfds_source, tfrecord_source
+from common.tasks import REGRESSION, SEGMENTATION
+from input_fns import (
+    array_source,
+    csv_source,
+    image_folder,
+    mask_folder,
+    pipeline_ops,
+    segmentation,
+    synthetic,
+    tfds_source,
+    tfrecord_source,
+)
 from input_fns.augmentation import NO_AUGMENTATION
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
-FLATTENED = "pixels"  # an image source read by a features model: its flattened pixels
+FLATTENED = "pixels"
+# The sources whose labels may be a number to predict (a numeric column, a numeric TFDS feature).
+REGRESSION_SOURCES = ("csv", "tfds")  # an image source read by a features model: its flattened pixels
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +58,9 @@ class SourceMeta:
     train_files: tuple[str, ...] = ()  # what the training role reads, for the validation gate
     gate_format: str | None = None  # how the gate reads train_files (pipeline.validation.config.FORMATS)
     skipped_files: tuple[str, ...] = ()  # image files left out as undecodable
+    # FEATURES read into memory (csv, tabular tfds): (feature, mean, std) of the training rows, which the
+    # input_fns standardise with and the export takes raw values through.
+    scaling: tuple[tuple[str, float, float], ...] = ()
 
     @property
     def num_classes(self) -> int:
@@ -132,7 +148,8 @@ def pipeline_options(data: DataParams, seed: int | None) -> PipelineOptions:
 
 def make_source(data: DataParams, seed: int | None = None) -> Source:
     """The source ``data`` names, scanned and checked."""
-    if data.class_names and data.source in ("tfds", "image_folder"):
+    mask_folders = data.source == "image_folder" and data.task == SEGMENTATION  # masks hold ids: names are given
+    if data.class_names and data.source in ("tfds", "image_folder") and not mask_folders:
         where = "its DatasetInfo" if data.source == "tfds" else "its class folders"
         raise UsageError(
             "class_names", f"--source={data.source} names its classes ({where}); for tfrecord, csv, arrays"
@@ -140,6 +157,16 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
     makers = {"tfds": _tfds, "image_folder": _image_folder, "tfrecord": _tfrecord, "csv": _csv, "arrays": _arrays}
     if data.source not in makers:
         raise UsageError("source", f"unknown source '{data.source}'; allowed: {', '.join(SOURCES)}")
+    if data.task == REGRESSION and data.source not in REGRESSION_SOURCES:
+        raise UsageError(
+            "task", f"--source={data.source} reads class labels; regression reads {' or '.join(REGRESSION_SOURCES)}"
+        )
+    if data.task == SEGMENTATION and data.source not in ("tfds", "image_folder"):
+        raise UsageError(
+            "task",
+            f"--source={data.source} has no masks; segmentation reads a TFDS dataset with "
+            f"'{segmentation.MASK_KEY}' or --source=image_folder with --mask_dir",
+        )
     meta, factory = makers[data.source](data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)
 
@@ -173,11 +200,18 @@ def _tfds(data: DataParams, seed, options):
             "--source=tfrecord --on_corrupt_record=skip)",
         )
     builder = tfds_source.load_builder(data.dataset, data.data_dir, data.download)
-    info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
     splits = tfds_splits(data)
     flags = {TRAIN: "train_split", VALIDATION: "validation_split" if data.validation_split else "train_split"}
     flags[TEST] = "test_split"
     sizes = {role: _tfds_split_size(builder, split, flags[role]) for role, split in splits.items()}
+    train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    if data.task == SEGMENTATION:
+        return _tfds_segmentation(data, builder, splits, sizes, train_files, options)
+    if tfds_source.is_tabular(builder, data.image_key):
+        return _tfds_tabular(data, builder, splits, sizes, train_files, options)
+    if data.task == REGRESSION:
+        raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")
+    info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
     meta = SourceMeta(
         info.name,
         IMAGES,
@@ -185,9 +219,7 @@ def _tfds(data: DataParams, seed, options):
         sizes,
         splits,
         image_shape=info.image_shape,
-        train_files=(
-            os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),
-        ),
+        train_files=train_files,
         gate_format="tfrecord",
     )
 
@@ -195,6 +227,65 @@ def _tfds(data: DataParams, seed, options):
         return tfds_source.make_input_fn(
             builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
         )
+
+    return meta, factory
+
+
+def _tfds_segmentation(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
+    segmentation.check_dataset(builder)
+    segmentation.check_augment(data.augment)
+    meta = SourceMeta(
+        builder.info.name,
+        IMAGES,
+        segmentation.mask_classes(builder),
+        sizes,
+        splits,
+        image_shape=tuple(builder.info.features["image"].shape),
+        train_files=train_files,
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return segmentation.tfds_input_fn(builder, splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory
+
+
+def _mask_folder(data: DataParams, seed, options):
+    segmentation.check_augment(data.augment)
+    names = _class_names(data.class_names, 0) if data.class_names else None
+    folder = mask_folder.load(data.image_dir, data.mask_dir, data.test_dir, data.val_fraction, seed or 0, names)
+    meta = SourceMeta(
+        data.image_dir,
+        IMAGES,
+        folder.class_names,
+        {role: len(pairs) for role, pairs in folder.splits.items()},
+        _described(folder.splits, {TRAIN: data.image_dir, TEST: data.test_dir}, data),
+        image_shape=(None, None, 3),
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return mask_folder.make_input_fn(folder.splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory
+
+
+def _tfds_tabular(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):
+    table = tfds_source.tabular_table(builder, splits, data.label_key, data.task == REGRESSION)
+    meta = SourceMeta(
+        builder.info.name,
+        FEATURES,
+        table.class_names,
+        sizes,
+        splits,
+        features=tuple((name, 1) for name in table.feature_names),
+        train_files=train_files,
+        gate_format="tfrecord",
+        scaling=table.scaling,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return csv_source.make_input_fn(table, role, mode, batch_size, None, options)
 
     return meta, factory
 
@@ -216,6 +307,8 @@ def _tfds_split_size(builder, split: str, flag: str) -> int:
 def _image_folder(data: DataParams, seed, options):
     if not data.image_dir:
         raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
+    if data.task == SEGMENTATION:
+        return _mask_folder(data, seed, options)
     folder = image_folder.load(
         data.image_dir,
         data.val_dir,
@@ -323,6 +416,7 @@ def _csv(data: DataParams, seed, options):
         data.label_key,
         data.val_fraction,
         seed or 0,
+        regression=data.task == REGRESSION,
     )
     text = [name for name in table.feature_names if name not in table.numeric]
     if text:
@@ -330,12 +424,15 @@ def _csv(data: DataParams, seed, options):
     meta = SourceMeta(
         data.train_files,
         FEATURES,
-        _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
+        table.class_names
+        if data.task == REGRESSION
+        else _class_names(data.class_names, len(table.class_names) - 1, table.class_names),
         {role: len(labels) for role, (_, labels) in table.splits.items()},
         _described(table.splits, _role_files(data), data),
         features=tuple((name, 1) for name in table.feature_names),
         train_files=tuple(p for p in data.train_files.split(",") if p),
         gate_format="csv",
+        scaling=table.scaling,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):

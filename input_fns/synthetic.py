@@ -18,7 +18,7 @@ from input_fns.preprocessing import PREPROCESSORS, ImageSpec
 def make_input_fn(
     mode: str,
     batch_size: int,
-    num_classes: int,
+    num_classes: int,  # 0: regression targets
     input_name: str | None = None,
     image_spec: ImageSpec | None = None,
     feature_names: tuple[str, ...] = (),
@@ -40,7 +40,10 @@ def make_input_fn(
                 name: tf.random.stateless_normal((per_replica, 1), [key[0], i + 1])
                 for i, name in enumerate(feature_names)
             }
-        labels = tf.random.stateless_uniform((per_replica,), key, 0, num_classes, dtype=tf.int64)
+        if num_classes:
+            labels = tf.random.stateless_uniform((per_replica,), key, 0, num_classes, dtype=tf.int64)
+        else:  # regression: a number to predict
+            labels = tf.random.stateless_normal((per_replica,), key)
         ds = tf.data.Dataset.from_tensors((features, labels))
         if mode == pipeline_ops.TRAIN or num_examples is None:
             ds = ds.repeat()

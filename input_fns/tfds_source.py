@@ -10,20 +10,22 @@ from __future__ import annotations
 import dataclasses
 import os
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
 from common import network
 from common.errors import NetworkUnavailableError, UsageError
+from common.params import TRAIN as TRAIN_ROLE
 from common.params import AugmentParams
-from input_fns import pipeline_ops
+from input_fns import csv_source, pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, InputFn, PipelineOptions, per_replica_batch
 from input_fns.preprocessing import ImageSpec
 
 # Builders whose data ships with kestrel's dependencies: preparing them is local.
-LOCAL_DATASETS = frozenset({"digits"})
+LOCAL_DATASETS = frozenset({"digits", "diabetes", "shapes"})
 
 __all__ = ["EVAL", "PREDICT", "TRAIN", "DatasetMeta", "dataset_meta", "load_builder", "make_input_fn"]
 # Kept for callers of the old private name.
@@ -106,6 +108,64 @@ def dataset_meta(builder: tfds.core.DatasetBuilder, image_key: str = "image", la
         class_names=tuple(features[label_key].names),
         split_sizes={name: split.num_examples for name, split in info.splits.items()},
     )
+
+
+def is_tabular(builder: tfds.core.DatasetBuilder, image_key: str = "image") -> bool:
+    """A dataset of named numeric features (diabetes) rather than images."""
+    return image_key not in builder.info.features
+
+
+def tabular_table(
+    builder: tfds.core.DatasetBuilder, splits: dict[str, str], label_key: str, regression: bool
+) -> csv_source.CsvData:
+    """Every role of a tabular dataset read into memory (it is small), standardised on the training rows.
+
+    Labels are the ClassLabel's ids for classification, the numeric target's values for regression.
+    """
+    features = builder.info.features
+    label_key = _label_key(builder, label_key)
+    label = features[label_key]
+    if regression and isinstance(label, tfds.features.ClassLabel):
+        raise UsageError("task", f"'{label_key}' of '{builder.info.name}' is a class label; use --task=classification")
+    if not regression and not isinstance(label, tfds.features.ClassLabel):
+        raise UsageError(
+            "task", f"'{label_key}' of '{builder.info.name}' is a number, not a class; use --task=regression"
+        )
+    columns = [name for name in features if name != label_key]
+    rows = {role: _read_columns(builder, split) for role, split in splits.items()}
+    train = rows[TRAIN_ROLE]
+    mean = {c: float(np.mean(train[c])) for c in columns}
+    std = {c: float(np.std(train[c])) or 1.0 for c in columns}
+    standardizer = csv_source.Standardizer(mean, std)
+    label_dtype = np.float32 if regression else np.int64
+    return csv_source.CsvData(
+        feature_names=tuple(columns),
+        numeric=tuple(columns),
+        class_names=() if regression else tuple(label.names),
+        splits={
+            role: (
+                {c: standardizer.apply(c, data[c].astype(np.float64)).reshape(-1, 1) for c in columns},
+                data[label_key].astype(label_dtype),
+            )
+            for role, data in rows.items()
+        },
+        standardizer=standardizer,
+    )
+
+
+def _label_key(builder: tfds.core.DatasetBuilder, label_key: str) -> str:
+    """``label_key``, or where the dataset has no such feature, the target its supervised_keys name."""
+    features, supervised = builder.info.features, builder.info.supervised_keys
+    if label_key in features:
+        return label_key
+    if label_key == "label" and supervised and isinstance(supervised[1], str):
+        return supervised[1]
+    raise UsageError("label_key", f"no feature '{label_key}' in '{builder.info.name}'; features: {sorted(features)}")
+
+
+def _read_columns(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, np.ndarray]:
+    batches = list(tfds.as_numpy(builder.as_dataset(split=split, batch_size=4096, shuffle_files=False)))
+    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
 
 
 def make_input_fn(

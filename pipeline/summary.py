@@ -7,6 +7,7 @@ import dataclasses
 from common.params import VALIDATION
 from common.progress import format_duration
 from estimators.engines import Result
+from estimators.serving.tflite_export import TfliteFile
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,6 +19,8 @@ class RunSummary:
     report_role: str
     report_dir: str | None = None
     stages: int = 1
+    metric: str = "accuracy"  # the task's (common.tasks): what chose the model and what is reported
+    tflite: tuple[TfliteFile, ...] = ()  # --tflite_output_file: the models and labels written
 
     @property
     def accuracy(self) -> float:
@@ -45,15 +48,16 @@ class RunSummary:
             return f"task {r.task} finished training; the chief evaluates and exports ({self.model_dir})"
         rate = f"{r.examples_per_sec:,.0f}" if r.examples_per_sec else "n/a"
         role = self.report_role
+        metric = self.metric
         lines = [
-            f"{role + ' accuracy':<21}{r.report_metrics['accuracy']:.4f}  (on {self.splits[role]})",
+            f"{role + ' ' + metric:<21}{r.report_metrics[metric]:.4f}  (on {self.splits[role]})",
             f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
         ]
         if role == VALIDATION:
             lines[0] += "; no test data, so this is the split that chose the model"
         else:
             lines.append(
-                f"{'validation accuracy':<21}{r.metrics['accuracy']:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
+                f"{'validation ' + metric:<21}{r.metrics[metric]:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
             )
         lines += [
             f"{'global step':<21}{int(r.metrics['global_step'])}",
@@ -65,4 +69,9 @@ class RunSummary:
         if self.report_dir:
             lines.append(f"{'report':<21}{self.report_dir}")
         lines.append(f"{'export':<21}{r.export_path or ''}")
+        lines += [f"{'tflite ' + f.kind:<21}{f.path}  ({_size(f.size_bytes)})" for f in self.tflite]
         return "\n".join(lines)
+
+
+def _size(size_bytes: int) -> str:
+    return f"{size_bytes / 1024:,.1f} KB" if size_bytes >= 1024 else f"{size_bytes} bytes"

@@ -16,17 +16,20 @@ import os
 import sys
 from typing import TextIO
 
-from common import filesystem
+import numpy as np
+
+from common import filesystem, tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
-from common.params import FEATURES, IMAGES, Hparams
-from estimators import checkpoints, curves, report, stages
+from common.params import FEATURES, IMAGES, TRAIN, Hparams
+from common.tasks import REGRESSION, SEGMENTATION
+from estimators import checkpoints, conversion, curves, regression_report, report, segmentation_report, stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
 from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
-from estimators.serving import Serving
+from estimators.serving import Serving, tflite_export
 from input_fns import pipeline_ops, sources
 from pipeline import vertex_export
 from pipeline.summary import RunSummary
@@ -50,6 +53,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     if hp.output.overwrite_model_dir:
         filesystem.check_overwritable(hp.output.model_dir)
     entry = registry.get(hp.model.name)
+    registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
     set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
@@ -58,6 +62,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     jobs = stages.plan(job, hp, entry, stream)
     for stage in jobs:
         engine.check(stage)
+    tflite_export.check(job, hp.output)
     if hp.gate.validate:
         _gate(hp, source.meta, stream)
     _prepare_model_dir(hp)
@@ -69,7 +74,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         if result.task:
             break
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
-    summary = dataclasses.replace(summary, stages=len(jobs))
+    tflite = tflite_export.export_run(hp.output, entry, jobs[-1], result.export_path, stream)
+    summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric, tflite=tflite)
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
@@ -129,28 +135,64 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         progress_every_steps=t.progress_every_steps,
         seed=t.seed,
         warm_start_from=t.warm_start_from,
-        early_stopping=EarlyStopping(t.early_stopping_metric, t.early_stopping_steps)
-        if t.early_stopping_steps
-        else None,
-        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features),
+        early_stopping=_early_stopping(t, spec.task),
+        serving=Serving(meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling),
         stream=stream,
         cluster=cluster,
     )
 
 
+def _early_stopping(t, task_name: str) -> EarlyStopping | None:
+    if not t.early_stopping_steps:
+        return None
+    task = tasks.get(task_name)
+    rule = EarlyStopping(t.early_stopping_metric or task.metric, t.early_stopping_steps)
+    rule.check_task(task)
+    return rule
+
+
 def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary: RunSummary, stream: TextIO) -> str:
-    """<model_dir>/report: the evaluation (json, confusion matrix), the learning curves of every stage, a page."""
+    """<model_dir>/report: the evaluation (json, its PNG), the learning curves of every stage, a page."""
     job = jobs[-1]
     role = job.inputs.report_role
-    labels = report.collect_labels(job.inputs.make(role, pipeline_ops.EVAL, job.batch_size))
-    evaluation = report.build_report(
-        result.probabilities, labels, source.meta.class_names, _role_label(role, summary.splits[role])
-    )
+    evaluation, write, pages = _evaluate(job, result, source.meta, role, _role_label(role, summary.splits[role]))
     print(evaluation.format(), file=stream, flush=True)
-    out = report.write_report(evaluation, os.path.join(hp.output.model_dir, REPORT_DIR))
-    curves.write_curves([stage.model_dir for stage in jobs], out, title=f"{hp.model.name}: {hp.output.model_dir}")
-    report.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
+    out = os.path.join(hp.output.model_dir, REPORT_DIR)
+    write(out)
+    curves.write_curves(
+        [stage.model_dir for stage in jobs],
+        out,
+        title=f"{hp.model.name}: {hp.output.model_dir}",
+        metrics=("loss", job.task.metric),
+    )
+    pages.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
     return out
+
+
+def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, split: str):
+    """The task's evaluation of the report role, the call that writes it into a folder, and its page module."""
+    make = lambda r: job.inputs.make(r, pipeline_ops.EVAL, job.batch_size)  # noqa: E731
+    labels = report.collect_labels(make(role))
+    if job.task.name == REGRESSION:
+        train_labels = report.collect_labels(make(TRAIN))
+        evaluation = regression_report.build_report(result.predictions, labels, train_labels, split)
+        # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
+        # batch as a full one, so its figures drift from the report's by a few percent.
+        result.report_metrics.update(evaluation.metrics())
+        return evaluation, lambda out: regression_report.write_report(evaluation, out), regression_report
+    if job.task.name == SEGMENTATION:
+        evaluation = segmentation_report.build_report(result.predictions, labels, meta.class_names, split)
+        features, masks = next(iter(make(role)()))
+        k = min(segmentation_report.SAMPLES, len(masks))
+        images = conversion.displayable(features[job.spec.input_name][:k]).numpy()
+        true, predicted = masks.numpy()[:k, ..., 0], np.argmax(result.predictions[:k], axis=-1)
+        return (
+            evaluation,
+            lambda out: segmentation_report.write_report(evaluation, out, images, true, predicted),
+            segmentation_report,
+        )
+    evaluation = report.build_report(result.predictions, labels, meta.class_names, split)
+    return evaluation, lambda out: report.write_report(evaluation, out), report
 
 
 def _role_label(role: str, split: str) -> str:

@@ -1,6 +1,7 @@
-"""Classify image files (or every image in a folder) with an exported SavedModel.
+"""Predict with an exported SavedModel: image files (or every image in a folder), or the rows of a CSV file.
 
 python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<timestamp> --images=some_folder --format=table
+python -m scripts.predict --export_dir=runs/diabetes/export/serving/<timestamp> --rows=patients.csv
 
 Every file is predicted on its own merits: one that does not decode gets no prediction and
 one ``error: <path>: <reason>`` line on stderr; the others are printed, and the exit status is 1.
@@ -16,12 +17,18 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
+from estimators.serving import predict_masks, predict_rows
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
+flags.DEFINE_string("rows", None, "A tabular model's input: a CSV file with a column per feature, values as recorded.")
+flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
-flags.mark_flags_as_required(["export_dir", "images"])
+flags.mark_flags_as_required(["export_dir"])
+flags.register_multi_flags_validator(
+    ["images", "rows"], lambda v: (v["images"] is None) != (v["rows"] is None), "give exactly one of --images, --rows"
+)
 FLAGS = flags.FLAGS
 
 PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
@@ -29,9 +36,19 @@ PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 
 def main(argv: list[str]) -> int:
     del argv
+    if FLAGS.rows:
+        rows, unused = predict_rows.predict_rows(FLAGS.export_dir, FLAGS.rows)
+        print(predict_rows.format_rows(rows, FLAGS.format), flush=True)
+        if unused:
+            print(f"columns not read (the model does not take them): {', '.join(unused)}", file=sys.stderr)
+        return 0
     paths = prediction.image_paths(FLAGS.images)
-    predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
-    print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
+    if predict_masks.is_segmentation(prediction.load_signature(FLAGS.export_dir)):
+        masks, failures = predict_masks.predict_masks(FLAGS.export_dir, paths, FLAGS.output_dir)
+        print(predict_masks.format_masks(masks, FLAGS.format), flush=True)
+    else:
+        predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
+        print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
     for failure in failures:
         print(f"error: {failure.path}: {failure.reason}", file=sys.stderr)
     if not failures:

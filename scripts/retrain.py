@@ -25,7 +25,7 @@ from pipeline.retraining.push import ServingDir
 from scripts.flags import _retrain
 from scripts.flags import train as train_flags
 
-for _group in train_flags.define_train_flags(gate=False):
+for _group in train_flags.define_train_flags(gate=False, tflite=False):
     flags.adopt_module_key_flags(_group)
 _retrain.define_retrain_flags()
 flags.adopt_module_key_flags(_retrain)

@@ -15,7 +15,7 @@ NAMES = tuple(["zero", "one", "two", "three", "four", "five", "six", "seven", "e
 
 def test_estimator_trains_evaluates_and_predicts_names(digits_builder, tmp_path):
     config = conversion.make_run_config(str(tmp_path), conversion.CheckpointPolicy(save_checkpoints_steps=20), seed=0)
-    estimator = conversion.with_class_outputs(
+    estimator = conversion.with_serving_outputs(
         conversion.keras_to_estimator(build_model("small_cnn", SPEC), config), NAMES
     )
     assert isinstance(estimator, tf.estimator.Estimator)

@@ -419,6 +419,19 @@ def c_label_key(r, d):
     assert (out.model_dir / "labels.txt").read_text().split() == ["5", "6"]
 
 
+def c_task(r, d):
+    out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression", "--report").ok()
+    report = json.loads((out.model_dir / "report" / "report.json").read_text())
+    assert {"mae", "rmse", "baseline_mae"} <= set(report) and "accuracy" not in report
+    assert "validation mae" in out.stdout
+    one_line_error(r("--task=regression"), "task", "'small_cnn'", "dnn")
+
+
+def c_mask_dir(r, d):
+    seg = ("--source=image_folder", f"--image_dir={d.images / 'cat'}", "--task=segmentation", "--model=segmenter")
+    one_line_error(r(*seg, f"--mask_dir={d.empty}"), "mask_dir", "has no mask", "empty_tfds")
+
+
 def c_csv_separator(r, d):
     c_label_key(r, d)
     out = r("--source=csv", f"--train_files={d.csv}", "--label_key=quality", "--model=dnn")
@@ -837,6 +850,16 @@ def c_save_summary_steps(r, d):
     assert len(r("--train_steps=3").ok().scalars("loss")) < 3
 
 
+def c_tflite_output_file(r, d):
+    path = r.root / "tflite" / "digits.tflite"
+    out = r(f"--tflite_output_file={path}").ok()
+    assert out.figure("tflite float32").startswith(f"{path}  (")
+    assert (path.parent / "digits_dynamic_range.tflite").is_file()
+    assert (path.parent / "labels.txt").read_text().split() == [str(i) for i in range(10)]
+    assert "tflite" not in baseline(r).stdout
+    one_line_error(r("--tflite_output_file=digits.lite"), "tflite_output_file", "ending in .tflite")
+
+
 # gate
 
 
@@ -921,6 +944,8 @@ ROWS = [
     pytest.param("image_key", c_image_key, id="image_key"),
     pytest.param("label_key", c_label_key, id="label_key"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
+    pytest.param("task", c_task, id="task"),
+    pytest.param("mask_dir", c_mask_dir, id="mask_dir"),
     pytest.param("class_names", c_class_names, id="class_names"),
     pytest.param("on_corrupt_record", c_on_corrupt_record, id="on_corrupt_record"),
     # data: the tf.data pipeline and augmentation
@@ -992,6 +1017,7 @@ ROWS = [
     pytest.param("save_checkpoints_steps", c_save_checkpoints_steps, id="save_checkpoints_steps"),
     pytest.param("keep_checkpoint_max", c_keep_checkpoint_max, id="keep_checkpoint_max"),
     pytest.param("save_summary_steps", c_save_summary_steps, id="save_summary_steps"),
+    pytest.param("tflite_output_file", c_tflite_output_file, id="tflite_output_file"),
     # gate
     pytest.param("validate_data", c_validate_data, id="validate_data"),
     pytest.param("allow_anomalies", c_allow_anomalies, id="allow_anomalies"),

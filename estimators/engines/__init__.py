@@ -21,6 +21,7 @@ from typing import Protocol, TextIO
 import numpy as np
 import tensorflow as tf
 
+from common import tasks
 from common.errors import UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy, DistributionParams
@@ -49,7 +50,14 @@ class EarlyStopping:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.metric == "accuracy"
+        return self.metric in tasks.HIGHER_IS_BETTER
+
+    def check_task(self, task: tasks.Task) -> None:
+        if self.metric not in task.metrics:
+            raise UsageError(
+                "early_stopping_metric",
+                f"'{self.metric}' is not a {task.name} metric; allowed: {', '.join(task.metrics)}",
+            )
 
     def announce(self, step: int, max_steps: int, stream: TextIO) -> None:
         """The line both engines print when this rule ends a run (their own logs say it at INFO, hidden).
@@ -103,6 +111,10 @@ class Job:
     stream: TextIO = sys.stdout
     cluster: Cluster | None = None  # from TF_CONFIG (estimators/distribute/cluster.py); None: one process
 
+    @property
+    def task(self) -> tasks.Task:
+        return tasks.get(self.spec.task)
+
     def input_fn(self, role: str, mode: str) -> InputFn:
         return self.inputs.make(role, mode, self.batch_size)
 
@@ -125,8 +137,8 @@ class Job:
 @dataclasses.dataclass
 class Result:
     metrics: dict[str, float]  # on the validation role, of the model chosen
-    report_metrics: dict[str, float]  # accuracy and loss on the report role
-    probabilities: np.ndarray | None  # predicted class probabilities of the report role, in order
+    report_metrics: dict[str, float]  # the task's metrics (accuracy or mae, and loss) on the report role
+    predictions: np.ndarray | None  # the report role's model outputs in order: class probabilities, or values
     export_path: str | None
     examples_per_sec: float | None
     train_seconds: float

@@ -17,6 +17,7 @@ from common.errors import NonFiniteLossError, UsageError
 from common.names import BEST_EXPORTER, EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
 from common.progress import counted
+from common.tasks import Task
 from estimators import conversion
 from estimators.distribute import cluster_run
 from estimators.engines import EarlyStopping, Job, Result, export_assembled
@@ -27,8 +28,14 @@ from estimators.serving import receivers as serving
 from input_fns import pipeline_ops
 
 
-def _better_accuracy(best_eval_result: dict, current_eval_result: dict) -> bool:
-    return current_eval_result["accuracy"] > best_eval_result["accuracy"]
+def _better(task: Task):
+    """BestExporter's compare_fn on the task's metric (higher accuracy, lower mae)."""
+
+    def better(best_eval_result: dict, current_eval_result: dict) -> bool:
+        best, current = best_eval_result[task.metric], current_eval_result[task.metric]
+        return current > best if task.higher_is_better else current < best
+
+    return better
 
 
 class EstimatorEngine:
@@ -50,7 +57,7 @@ class EstimatorEngine:
             assets = {LABELS_FILE: labels_path}
             exporters = [
                 tf.estimator.BestExporter(
-                    BEST_EXPORTER, receiver_fn, compare_fn=_better_accuracy, assets_extra=assets, exports_to_keep=1
+                    BEST_EXPORTER, receiver_fn, compare_fn=_better(job.task), assets_extra=assets, exports_to_keep=1
                 ),
                 tf.estimator.LatestExporter(LATEST_EXPORTER, receiver_fn, assets_extra=assets, exports_to_keep=3),
             ]
@@ -93,11 +100,11 @@ class EstimatorEngine:
                 os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), receiver_fn, assets_extra=assets
             )
         elapsed = time.perf_counter() - started
-        report_metrics, probabilities = _evaluate_report(estimator, job)
+        report_metrics, predictions = _evaluate_report(estimator, job)
         return Result(
             metrics={k: float(v) for k, v in metrics.items()},
             report_metrics=report_metrics,
-            probabilities=probabilities,
+            predictions=predictions,
             export_path=as_str(export_path),
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,
@@ -115,11 +122,11 @@ class EstimatorEngine:
         elapsed = time.perf_counter() - started
         # The cluster's Estimator would evaluate under the distribute coordinator: the chief reports on its own.
         local = cluster_run.local_estimator(estimator) if task.metrics else None
-        report_metrics, probabilities = _evaluate_report(local, job) if local else ({}, None)
+        report_metrics, predictions = _evaluate_report(local, job) if local else ({}, None)
         return Result(
             metrics=task.metrics or {},
             report_metrics=report_metrics,
-            probabilities=probabilities,
+            predictions=predictions,
             export_path=task.export_path,
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,
@@ -138,19 +145,19 @@ class EstimatorEngine:
         if job.build is None:
             estimator = make_canned_estimator(job.model_name, job.spec, config)
             warm = job.warm_start_from
-            return conversion.with_class_outputs(estimator, class_names, warm_start_from=warm), None
+            return conversion.with_serving_outputs(estimator, class_names, warm_start_from=warm), None
         model = job.build()
         conversion.check_checkpoint_matches(job.model_dir, model)
         estimator = conversion.keras_to_estimator(model, config)
         warm = conversion.warm_start_settings(job.warm_start_from, model) if job.warm_start_from else None
-        estimator = conversion.with_class_outputs(estimator, class_names, warm_start_from=warm)
+        estimator = conversion.with_serving_outputs(estimator, class_names, warm_start_from=warm, task=job.task)
         spec = job.spec
 
         def learning_rate(step: tf.Tensor) -> tf.Tensor:
             return learning_rate_at(spec.optimizer, spec.learning_rate, step)
 
         image_key = spec.input_name if spec.image is not None else None
-        return conversion.with_summaries(estimator, learning_rate, image_key), model
+        return conversion.with_summaries(estimator, learning_rate, image_key, task=job.task), model
 
     @staticmethod
     def _receiver_fn(job: Job):
@@ -158,7 +165,7 @@ class EstimatorEngine:
             return None
         if job.serving.image is not None:
             return serving.image_bytes_receiver_fn(job.serving.input_name, job.serving.image)
-        return serving.features_receiver_fn(job.serving.features)
+        return serving.features_receiver_fn(job.serving.features, job.serving.scaling)
 
 
 def _early_stopping_hook(
@@ -208,13 +215,13 @@ class _Announced(tf.estimator.SessionRunHook):
 
 
 def _evaluate_report(estimator: tf.estimator.Estimator, job: Job) -> tuple[dict[str, float], np.ndarray]:
-    """Accuracy, loss and every prediction on the report role, from the latest checkpoint."""
-    role = job.inputs.report_role
+    """The task's metrics and every prediction on the report role, from the latest checkpoint."""
+    role, key = job.inputs.report_role, job.task.output
     input_fn = job.input_fn(role, pipeline_ops.EVAL)
     metrics = estimator.evaluate(input_fn, name=role)
     predictions = estimator.predict(job.input_fn(role, pipeline_ops.PREDICT), yield_single_examples=True)
-    probabilities = np.stack([p["probabilities"] for p in counted(predictions, job.prediction_progress(role))])
-    return {k: float(v) for k, v in metrics.items()}, probabilities
+    outputs = np.stack([p[key] for p in counted(predictions, job.prediction_progress(role))])
+    return {k: float(v) for k, v in metrics.items()}, outputs
 
 
 def _latest_export(export_paths) -> bytes | str | None:

@@ -88,7 +88,7 @@ class KerasEngine:
                 progress,
                 _TrainSummaries(job, train_data, writer),
             ]
-        callbacks += [_EvalSummaries(validate, eval_dir), _Save(saver)]
+        callbacks += [_EvalSummaries(validate, eval_dir, job.task.metrics), _Save(saver)]
         if job.early_stopping is not None:
             rule = job.early_stopping
             callbacks.append(
@@ -117,11 +117,8 @@ class KerasEngine:
             validate.set_model(model)
             validate.on_epoch_end(0, {})
         values = validate.last
-        metrics = {
-            "accuracy": float(values["accuracy"]),
-            "loss": float(values["loss"]),
-            "global_step": int(model.optimizer.iterations.numpy()),
-        }
+        metrics = {name: float(values[name]) for name in job.task.metrics}
+        metrics["global_step"] = int(model.optimizer.iterations.numpy())
         if scratch is not None:
             tf.io.gfile.rmtree(scratch)
             task = f"{cluster.task_type}:{cluster.task_index}"
@@ -134,11 +131,11 @@ class KerasEngine:
                 local, os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER), job.serving
             )
         elapsed = time.perf_counter() - started
-        report_metrics, probabilities = _evaluate_report(local, job)
+        report_metrics, predictions = _evaluate_report(local, job)
         return Result(
             metrics=metrics,
             report_metrics=report_metrics,
-            probabilities=probabilities,
+            predictions=predictions,
             export_path=export_path,
             examples_per_sec=progress.examples_per_sec if not coordinated else None,
             train_seconds=elapsed,
@@ -158,15 +155,17 @@ def _steps_per_epoch(job: Job, coordinated: bool) -> int:
 
 
 def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float], np.ndarray]:
-    """Accuracy, loss and every prediction on the report role (on the model outside any strategy)."""
+    """The task's metrics and every prediction on the report role (on the model outside any strategy)."""
     role = job.inputs.report_role
     values = local.evaluate(job.input_fn(role, pipeline_ops.EVAL)(), verbose=0, return_dict=True)
     expected = job.inputs.sizes[role]
     progress = KerasPredictProgress(job.prediction_progress(role), job.batch_size, expected)
-    probabilities = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0, callbacks=[progress])
-    if len(probabilities) != expected:
-        raise RuntimeError(f"predicted {len(probabilities)} rows for the {role} role's {expected} examples")
-    return {"accuracy": float(values["accuracy"]), "loss": float(values["loss"])}, probabilities
+    outputs = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0, callbacks=[progress])
+    if len(outputs) != expected:
+        raise RuntimeError(f"predicted {len(outputs)} rows for the {role} role's {expected} examples")
+    if job.task.output != "probabilities":  # one value per example, as the Estimator predicts it
+        outputs = outputs.reshape(-1)
+    return {name: float(values[name]) for name in job.task.metrics}, outputs
 
 
 class _Validate(tf.keras.callbacks.Callback):
@@ -328,7 +327,7 @@ class _TrainSummaries(tf.keras.callbacks.Callback):
         spec, step, logs = self._job.spec, self._step, logs or {}
         rate = self._throughput.rate(step)
         with self._writer.as_default(step=step):
-            for tag in ("loss", "accuracy"):
+            for tag in self._job.task.metrics:
                 if tag in logs:
                     tf.summary.scalar(tag, float(logs[tag]))
             tf.summary.scalar("learning_rate", learning_rate_at(spec.optimizer, spec.learning_rate, step))
@@ -362,11 +361,12 @@ class _TrainSummaries(tf.keras.callbacks.Callback):
 
 
 class _EvalSummaries(tf.keras.callbacks.Callback):
-    """Each validation's ``loss`` and ``accuracy`` into model_dir/eval, where the Estimator writes its own."""
+    """Each validation's ``loss`` and the task's metric into model_dir/eval, where the Estimator writes its own."""
 
-    def __init__(self, validate: _Validate, eval_dir: str | None):
+    def __init__(self, validate: _Validate, eval_dir: str | None, tags: tuple[str, ...]):
         super().__init__()
         self._validate = validate
+        self._tags = tags
         self._eval_dir = eval_dir  # None: a task that is not the chief writes none
         self._writer = None
 
@@ -377,7 +377,7 @@ class _EvalSummaries(tf.keras.callbacks.Callback):
             self._writer = tf.summary.create_file_writer(self._eval_dir)
         step = int(self.model.optimizer.iterations.numpy())
         with self._writer.as_default(step=step):
-            for tag in ("loss", "accuracy"):
+            for tag in self._tags:
                 if tag in self._validate.last:
                     tf.summary.scalar(tag, self._validate.last[tag])
         self._writer.flush()

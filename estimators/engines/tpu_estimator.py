@@ -30,6 +30,7 @@ from common.names import EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY, 
 from common.params import TRAIN as TRAIN_ROLE
 from common.params import VALIDATION, CheckpointPolicy
 from common.progress import counted
+from common.tasks import CLASSIFICATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
 from estimators.engines import Inputs, Job, Result
@@ -314,6 +315,7 @@ class TpuEstimatorEngine:
             (job.assemble is not None, "bottleneck_cache", "not with --engine=tpu_estimator"),
             (job.warm_start_from is not None, "fine_tune_steps", "not with --engine=tpu_estimator"),
             (job.early_stopping is not None, "early_stopping_steps", "not with --engine=tpu_estimator"),
+            (job.spec.task != CLASSIFICATION, "task", "tpu_estimator trains classification (use --engine=estimator)"),
             (job.spec.image is None, "model", "tpu_estimator trains image models"),
         ]
         for refused, flag, message in refusals:
@@ -366,7 +368,7 @@ class TpuEstimatorEngine:
         return Result(
             metrics=dict(result.metrics),
             report_metrics={k: float(v) for k, v in report.items()},
-            probabilities=np.stack([p["probabilities"] for p in counted(predictions, job.prediction_progress(role))]),
+            predictions=np.stack([p["probabilities"] for p in counted(predictions, job.prediction_progress(role))]),
             export_path=result.export_path,
             examples_per_sec=progress.examples_per_sec,
             train_seconds=elapsed,

@@ -1,11 +1,11 @@
-"""A DNN for tabular data: one named input per feature, hidden ReLU layers with dropout."""
+"""A DNN for tabular data: one named input per feature, hidden ReLU layers with dropout, a classifier or regression head."""
 
 from __future__ import annotations
 
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.spec import ModelSpec, compile_for_task, task_head
 
 
 def build_dnn(spec: ModelSpec) -> tf.keras.Model:
@@ -20,4 +20,4 @@ def build_dnn(spec: ModelSpec) -> tf.keras.Model:
     for i, units in enumerate(spec.hidden_units, start=1):
         x = layers.Dense(units, activation="relu", name=f"hidden{i}")(x)
         x = layers.Dropout(spec.dropout, name=f"hidden{i}_dropout")(x)
-    return compile_classifier(tf.keras.Model(inputs, classifier_head(x, spec), name="dnn"), spec)
+    return compile_for_task(tf.keras.Model(inputs, task_head(x, spec), name="dnn"), spec)

@@ -34,6 +34,11 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
         channels=3 if entry.rgb else channels,
         preprocessing=entry.preprocessing,
     )
+    if image.height % entry.size_multiple or image.width % entry.size_multiple:
+        raise UsageError(
+            "image_size",
+            f"'{entry.name}' needs sides divisible by {entry.size_multiple}; got {image.height}x{image.width}",
+        )
     entry.check_image(image.height, image.width, imagenet=hp.model.weights == WEIGHTS_IMAGENET)
     return image
 
@@ -46,6 +51,7 @@ def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: Imag
     return ModelSpec(
         image=image if entry.inputs == IMAGES else None,
         num_classes=meta.num_classes,
+        task=hp.data.task,
         learning_rate=m.learning_rate,
         dropout=m.dropout,
         optimizer=OptimizerSpec(

@@ -13,6 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES
+from common.tasks import CLASSIFICATION, REGRESSION, SEGMENTATION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -31,6 +32,8 @@ class ModelEntry:
     min_image_size: int = 1
     imagenet_sizes: tuple[int, ...] | None = None  # the square sizes its ImageNet weights take; None: any
     backbone: str | None = None  # family name of a tf.keras.applications backbone (estimators/models/backbones.py)
+    size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
+    tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
 
     def load_builder(self):
         """The function that builds this model from a ModelSpec."""
@@ -70,13 +73,27 @@ MODELS: dict[str, ModelEntry] = {
         ModelEntry("small_cnn", "estimators.models.small_cnn:build_small_cnn", IMAGES),
         _cnn("basic_cnn", "build_basic_cnn"),
         _cnn("deep_cnn", "build_deep_cnn"),
-        ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES),
+        ModelEntry(
+            "segmenter",
+            "estimators.models.segmenter:build_segmenter",
+            IMAGES,
+            min_image_size=8,
+            size_multiple=8,
+            tasks=(SEGMENTATION,),
+        ),
+        ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
         *(_transfer(backbone) for backbone in BACKBONES.values()),
         ModelEntry("hub", "estimators.models.hub_model:build_hub", IMAGES, rgb=True, pretrained_base=True),
         ModelEntry("canned_dnn", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
         ModelEntry("canned_wide_deep", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
     )
 }
+
+
+def check_task(entry: ModelEntry, task: str) -> None:
+    if task not in entry.tasks:
+        fits = ", ".join(name for name, e in MODELS.items() if task in e.tasks)
+        raise UsageError("task", f"'{entry.name}' does not train for {task}; models that do: {fits}")
 
 
 def get(name: str) -> ModelEntry:

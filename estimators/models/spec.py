@@ -6,6 +6,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from common.tasks import CLASSIFICATION, REGRESSION, TASKS
 from estimators.optimizers import OptimizerSpec, make_loss, make_optimizer
 from input_fns.preprocessing import ImageSpec
 
@@ -25,7 +26,8 @@ class ModelSpec:
     """
 
     image: ImageSpec | None
-    num_classes: int
+    num_classes: int  # classification; a regression model has one output
+    task: str = CLASSIFICATION  # common.tasks
     learning_rate: float = 1e-3
     dropout: float = 0.25
     input_name: str = INPUT_NAME
@@ -59,5 +61,26 @@ def compile_classifier(model: tf.keras.Model, spec: ModelSpec) -> tf.keras.Model
         optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
         loss=make_loss(spec.num_classes, spec.label_smoothing),
         metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def regression_head(x: tf.Tensor) -> tf.Tensor:
+    """One linear output, in float32 even under a mixed-precision policy."""
+    return tf.keras.layers.Dense(1, dtype="float32", name=TASKS[REGRESSION].output)(x)
+
+
+def task_head(x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
+    return regression_head(x) if spec.task == REGRESSION else classifier_head(x, spec, l2)
+
+
+def compile_for_task(model: tf.keras.Model, spec: ModelSpec) -> tf.keras.Model:
+    """The task's loss and metrics under the names common.tasks gives them (the engines read those)."""
+    if spec.task != REGRESSION:
+        return compile_classifier(model, spec)
+    model.compile(
+        optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
+        loss=tf.keras.losses.MeanSquaredError(),
+        metrics=[tf.keras.metrics.MeanAbsoluteError(name="mae")],
     )
     return model

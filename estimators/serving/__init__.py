@@ -13,3 +13,6 @@ class Serving:
     input_name: str = "image"
     image: object | None = None  # input_fns.preprocessing.ImageSpec
     features: tuple[tuple[str, int], ...] = ()
+    task: str = "classification"  # common.tasks: what the signatures return
+    # (feature, mean, std) of the training rows: the export takes raw values and standardises them itself.
+    scaling: tuple[tuple[str, float, float], ...] = ()

@@ -12,41 +12,32 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
+from common import tasks
 from common.names import ASSETS_EXTRA, SERVING_KEY
 from estimators.serving import receivers as serving
+from estimators.serving.outputs import task_outputs
 
 if TYPE_CHECKING:
     from estimators.serving import Serving
 
 
-def class_outputs(probabilities: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
-    probabilities = tf.cast(probabilities, tf.float32)
-    class_ids = tf.argmax(probabilities, axis=-1)
-    return {
-        "probabilities": probabilities,
-        "class_ids": class_ids,
-        "class_names": tf.gather(tf.constant(list(class_names)), class_ids),
-    }
-
-
-def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], how: Serving) -> dict[str, tf.Tensor]:
     # A batch of 0 runs as one zero row, sliced off again (see serving.pad_empty_batch).
     padded, rows = serving.pad_empty_batch(features)
-    return class_outputs(model(padded, training=False)[:rows], names)
+    return task_outputs(tasks.get(how.task), model(padded, training=False)[:rows], how.class_names)
 
 
 def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
-    names = how.class_names
     if how.image is not None:
         image = how.image
 
         @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=serving.BYTES_INPUT)])
         def serve_bytes(image_bytes):
-            return _predict(model, {how.input_name: serving.decode_batch(image_bytes, image)}, names)
+            return _predict(model, {how.input_name: serving.decode_batch(image_bytes, image)}, how)
 
         @tf.function(input_signature=[tf.TensorSpec([None, *image.shape], tf.float32, name=serving.FLOAT_INPUT)])
         def serve_float(images):
-            return _predict(model, {how.input_name: images}, names)
+            return _predict(model, {how.input_name: images}, how)
 
         return {
             SERVING_KEY: serve_bytes.get_concrete_function(),
@@ -57,7 +48,7 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
 
     @tf.function(input_signature=[specs])
     def serve_features(features):
-        return _predict(model, features, names)
+        return _predict(model, serving.standardized(features, how.scaling), how)
 
     # A dict input signature would show up as one nested input; re-expose it flat, by feature name.
     @tf.function(input_signature=list(specs.values()))

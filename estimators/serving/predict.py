@@ -53,12 +53,19 @@ def image_paths(inputs: list[str]) -> list[str]:
     return paths
 
 
-def load_signature(export_dir: str):
+def export_signature(export_dir: str):
+    """The serving signature of the SavedModel in ``export_dir``."""
     if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
         raise UsageError("export_dir", f"no SavedModel in '{export_dir}'")
-    signatures = tf.saved_model.load(export_dir).signatures
-    signature = signatures.get(SERVING_KEY)
-    if signature is None or serving.BYTES_INPUT not in signature.structured_input_signature[1]:
+    signature = tf.saved_model.load(export_dir).signatures.get(SERVING_KEY)
+    if signature is None:
+        raise UsageError("export_dir", f"'{export_dir}' has no '{SERVING_KEY}' signature")
+    return signature
+
+
+def load_signature(export_dir: str):
+    signature = export_signature(export_dir)
+    if serving.BYTES_INPUT not in signature.structured_input_signature[1]:
         raise UsageError("export_dir", f"'{export_dir}' has no serving signature on encoded image bytes")
     return signature
 
@@ -109,7 +116,7 @@ def _read(path: str) -> bytes:
 
 
 @contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
+def native_stderr_silenced() -> Iterator[None]:
     """Send file descriptor 2 to /dev/null for a while.
 
     libjpeg writes its own complaints ("Improper call to JPEG library in state 201") straight
@@ -128,14 +135,14 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _probabilities(signature, encoded: list[bytes]) -> np.ndarray:
-    with _native_stderr_silenced():
+def _outputs(signature, encoded: list[bytes], key: str) -> np.ndarray:
+    with native_stderr_silenced():
         out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
-    return out["probabilities"].numpy()
+    return out[key].numpy()
 
 
-def predict_batch(signature, batch: list[str]) -> list[np.ndarray | Failure]:
-    """Per path of ``batch``: its probabilities, or the Failure that says why it has none."""
+def predict_batch(signature, batch: list[str], key: str = "probabilities") -> list[np.ndarray | Failure]:
+    """Per path of ``batch``: its output ``key`` (probabilities; a mask), or the Failure that says why it has none."""
     outcomes: list[np.ndarray | Failure | None] = [None] * len(batch)
     encoded: dict[int, bytes] = {}
     for i, path in enumerate(batch):
@@ -146,13 +153,13 @@ def predict_batch(signature, batch: list[str]) -> list[np.ndarray | Failure]:
     if not encoded:
         return outcomes
     try:
-        for i, row in zip(encoded, _probabilities(signature, list(encoded.values())), strict=True):
+        for i, row in zip(encoded, _outputs(signature, list(encoded.values()), key), strict=True):
             outcomes[i] = row
     except tf.errors.InvalidArgumentError:
         # One undecodable file fails the whole call: find it (and the good ones) one file at a time.
         for i, data in encoded.items():
             try:
-                outcomes[i] = _probabilities(signature, [data])[0]
+                outcomes[i] = _outputs(signature, [data], key)[0]
             except tf.errors.InvalidArgumentError as err:
                 outcomes[i] = Failure(batch[i], decode_reason(err))
     return outcomes

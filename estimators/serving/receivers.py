@@ -4,7 +4,8 @@ Every image export has two signatures with the same outputs (probabilities,
 class_ids, class_names): ``serving_default`` on encoded bytes (decode, resize
 and the backbone's normalisation happen in the graph) and ``FLOAT_SIGNATURE``
 on float images already prepared as the model's input layer expects.
-Tabular exports take one float tensor per feature.
+Tabular exports take one float tensor per feature, raw as recorded: the training rows'
+standardisation is part of the graph.
 """
 
 from __future__ import annotations
@@ -73,16 +74,26 @@ def image_bytes_receiver_fn(
     return receiver_fn
 
 
+def standardized(tensors: dict[str, tf.Tensor], scaling: tuple[tuple[str, float, float], ...]) -> dict[str, tf.Tensor]:
+    """Raw feature values -> what the model was trained on: standardised with the training rows' statistics."""
+    by_name = {name: (mean, std) for name, mean, std in scaling}
+    return {
+        name: (tensor - by_name[name][0]) / by_name[name][1] if name in by_name else tensor
+        for name, tensor in tensors.items()
+    }
+
+
 def features_receiver_fn(
     features: tuple[tuple[str, int], ...],
+    scaling: tuple[tuple[str, float, float], ...] = (),
 ) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
-    """Receiver for tabular models: one float32 [batch, width] input per named feature."""
+    """Receiver for tabular models: one float32 [batch, width] input per named feature, as recorded (raw)."""
 
     def receiver_fn() -> tf.estimator.export.ServingInputReceiver:
         tensors = {
             name: tf.compat.v1.placeholder(tf.float32, shape=[None, width], name=name) for name, width in features
         }
-        return tf.estimator.export.ServingInputReceiver(tensors, tensors)
+        return tf.estimator.export.ServingInputReceiver(standardized(tensors, scaling), tensors)
 
     return receiver_fn
 

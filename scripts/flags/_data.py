@@ -7,6 +7,7 @@ import os
 from absl import flags
 
 from common.params import CACHE_MEMORY, CACHE_NONE, ON_CORRUPT_RECORD, SOURCES, AugmentParams, DataParams
+from common.tasks import TASKS
 from scripts.flags._gate import define_max_bad_record_fraction_flag
 from scripts.flags.core import FLAGS, record_from_flags
 
@@ -29,6 +30,9 @@ _AUGMENT_FLAGS = {
 def define_data_flags() -> None:
     d = _D
     flags.DEFINE_enum("source", d.source, list(SOURCES), "Where the data comes from.")
+    flags.DEFINE_enum(
+        "task", d.task, list(TASKS), "What the labels are: class ids, or (regression) a number to predict."
+    )
     flags.DEFINE_string(
         "dataset", d.dataset, "tfds: a dataset name[:version]: digits (shipped) or a TFDS catalog name."
     )
@@ -44,6 +48,9 @@ def define_data_flags() -> None:
         "test_split", d.test_split, "tfds: the split the report is on; '' for none (report on validation)."
     )
     flags.DEFINE_string("image_dir", d.image_dir, "image_folder: root with one subfolder of images per class.")
+    flags.DEFINE_string(
+        "mask_dir", d.mask_dir, "image_folder, --task=segmentation: a <image stem>.png class-id mask per image."
+    )
     flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
     flags.DEFINE_string("test_dir", d.test_dir, "image_folder: test tree with the same class subfolders.")
     flags.DEFINE_float(

@@ -1,4 +1,4 @@
-"""Output flags: the model_dir and how often checkpoints and summaries are written.
+"""Output flags: the model_dir, how often checkpoints and summaries are written, and a TFLite copy.
 
 On Vertex AI a custom job with a ``baseOutputDirectory`` tells the trainer where to write through
 environment variables: ``AIP_CHECKPOINT_DIR`` (checkpoints), ``AIP_MODEL_DIR`` (the SavedModel that
@@ -13,6 +13,7 @@ import os
 
 from absl import flags
 
+from common.names import TFLITE_EXTENSION, tflite_files
 from common.params import CheckpointPolicy, OutputParams
 from scripts.flags.core import FLAGS, record_from_flags
 
@@ -20,6 +21,9 @@ _O = OutputParams()
 AIP_CHECKPOINT_DIR = "AIP_CHECKPOINT_DIR"
 AIP_MODEL_DIR = "AIP_MODEL_DIR"
 AIP_TENSORBOARD_LOG_DIR = "AIP_TENSORBOARD_LOG_DIR"
+# Bytes 4-8 of every TFLite flatbuffer (its schema's file_identifier): how a file kestrel may replace is told apart.
+TFLITE_IDENTIFIER = b"TFL3"
+_MAX_NAME_BYTES = 255  # a file name's limit on ext4, XFS, APFS and NTFS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +46,9 @@ class VertexDirs:
         return "Vertex AI: " + "; ".join(used) if used else None
 
 
-def define_output_flags() -> None:
+def define_output_flags(tflite: bool = True) -> None:
+    """``tflite``: define --tflite_output_file (scripts.retrain does not: it publishes by pushing blessed
+    SavedModels, and a candidate's TFLite written on every run would not be the served model's)."""
     policy = _O.checkpoints
     flags.DEFINE_string(
         "model_dir",
@@ -55,6 +61,85 @@ def define_output_flags() -> None:
     )
     flags.DEFINE_integer("save_summary_steps", policy.save_summary_steps, "Steps between summaries.", lower_bound=1)
     flags.DEFINE_integer("keep_checkpoint_max", policy.keep_checkpoint_max, "Checkpoints to keep.", lower_bound=1)
+    if not tflite:
+        return
+    flags.DEFINE_string(
+        "tflite_output_file",
+        _O.tflite_output_file,
+        "Also write the final model as TensorFlow Lite: the float model at this path (ending in .tflite), "
+        "<stem>_dynamic_range.tflite (int8 weights) and labels.txt beside it; empty: none.",
+    )
+    flags.register_validator("tflite_output_file", _tflite_path_ok)
+
+
+def _tflite_path_ok(value: str) -> bool:
+    """Refuse, before anything runs, a path the export could not write or would clobber.
+
+    Existing files are replaced only when they are TFLite models (an earlier run's): a typo
+    naming someone's data or a directory is refused. gs:// and other remote paths are
+    checked when written.
+    """
+    if not value:
+        return True
+    problem = _tflite_name_problem(value)
+    if problem is None and "://" not in value:
+        problem = _tflite_files_problem(*tflite_files(value)) or _folder_problem(value)
+    if problem:
+        raise flags.ValidationError(problem)
+    return True
+
+
+def _tflite_name_problem(value: str) -> str | None:
+    if not value.endswith(TFLITE_EXTENSION) or value == TFLITE_EXTENSION:
+        return (
+            f"must be a file name ending in {TFLITE_EXTENSION} (the dynamic-range model is written beside it "
+            f"as <stem>_dynamic_range{TFLITE_EXTENSION})"
+        )
+    dynamic_name = os.path.basename(tflite_files(value)[1])
+    if len(dynamic_name.encode()) > _MAX_NAME_BYTES:
+        return (
+            f"file name too long: '{dynamic_name[:40]}...' (the dynamic-range model's name) "
+            f"would be over {_MAX_NAME_BYTES} bytes"
+        )
+    return None
+
+
+def _tflite_files_problem(float_path: str, dynamic_path: str, labels_path: str) -> str | None:
+    for path in (float_path, dynamic_path):
+        if os.path.isdir(path):
+            return f"'{path}' is a directory; give a file path such as {path}/model.tflite"
+        if os.path.exists(path) and not _is_tflite(path):
+            return (
+                f"'{path}' exists and is not a TFLite model; only an earlier TFLite export is replaced: "
+                "choose another path"
+            )
+    if os.path.isdir(labels_path):
+        return f"'{labels_path}' (the labels file) is a directory; choose another folder"
+    return None
+
+
+def _folder_problem(value: str) -> str | None:
+    folder = _nearest_existing(os.path.dirname(os.path.abspath(value)))
+    if not os.path.isdir(folder):
+        return f"'{folder}' is not a directory"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot write in '{folder}' (permission denied)"
+    return None
+
+
+def _is_tflite(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(8)[4:8] == TFLITE_IDENTIFIER
+    except OSError:
+        return False
+
+
+def _nearest_existing(folder: str) -> str:
+    """``folder``, or its nearest ancestor that exists (the export creates the rest)."""
+    while not os.path.exists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    return folder
 
 
 def vertex_dirs() -> VertexDirs:

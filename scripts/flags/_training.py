@@ -49,7 +49,10 @@ def define_training_flags() -> None:
         lower_bound=1,
     )
     flags.DEFINE_enum(
-        "early_stopping_metric", t.early_stopping_metric, list(EARLY_STOPPING_METRICS), "Validation metric to watch."
+        "early_stopping_metric",
+        t.early_stopping_metric,
+        list(EARLY_STOPPING_METRICS),
+        "Validation metric to watch; default: the task's (accuracy, mae).",
     )
     flags.DEFINE_boolean("bottleneck_cache", t.bottleneck_cache, "Frozen base: cache its features, train the head.")
     flags.DEFINE_string("bottleneck_dir", t.bottleneck_dir, "Feature cache directory; default: <model_dir>/bottleneck.")

@@ -8,8 +8,9 @@ from scripts.flags import _data, _distribution, _gate, _model, _output, _trainin
 TRAIN_GROUPS = (_data, _model, _training, _distribution, _output)
 
 
-def define_train_flags(gate: bool = True) -> tuple:
-    """Every training group, and the gate group unless the caller runs its own gate (retraining).
+def define_train_flags(gate: bool = True, tflite: bool = True) -> tuple:
+    """Every training group, and the gate group unless the caller runs its own gate (retraining);
+    ``tflite``: --tflite_output_file (retraining publishes by its push instead).
 
     Returns the group modules, for the script to adopt as its key flags (``--helpshort``):
     absl ties key flags to the module that declares them, so the script must do it.
@@ -18,7 +19,7 @@ def define_train_flags(gate: bool = True) -> tuple:
     _model.define_model_flags()
     _training.define_training_flags()
     _distribution.define_distribution_flags()
-    _output.define_output_flags()
+    _output.define_output_flags(tflite=tflite)
     if gate:
         _gate.define_gate_flags()
     return (*TRAIN_GROUPS, *((_gate,) if gate else ()))

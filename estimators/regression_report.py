@@ -1,0 +1,131 @@
+"""The evaluation report of a regression: errors beside the baseline, a predicted-vs-true PNG, report.html.
+
+The baseline predicts the training targets' mean for every example: a model
+that does not beat it has learnt nothing from the features, however small its
+error looks on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from estimators.report import CURVES_PNG, REPORT_HTML, REPORT_JSON, figures_html
+
+SCATTER_PNG = "predictions.png"
+
+
+@dataclasses.dataclass(frozen=True)
+class RegressionReport:
+    split: str
+    examples: int
+    mae: float
+    rmse: float
+    r2: float
+    baseline_mae: float  # predicting the training targets' mean
+    baseline_rmse: float
+    train_mean: float
+    true: tuple[float, ...]
+    predicted: tuple[float, ...]
+
+    def metrics(self) -> dict[str, float]:
+        """The task's metrics as the engines name them (common.tasks): mae, and the loss (mean squared error)."""
+        return {"mae": self.mae, "loss": self.rmse**2}
+
+    def format(self) -> str:
+        gain = 1 - self.mae / self.baseline_mae if self.baseline_mae else 0.0
+        return "\n".join(
+            [
+                f"evaluation on '{self.split}': mae {self.mae:.4f} over {self.examples} examples "
+                f"(baseline {self.baseline_mae:.4f}, the training mean {self.train_mean:.4g} for all: {gain:+.0%})",
+                f"rmse {self.rmse:.4f} (baseline {self.baseline_rmse:.4f})  r2 {self.r2:.4f}",
+            ]
+        )
+
+
+def build_report(predicted: np.ndarray, labels: np.ndarray, train_labels: np.ndarray, split: str) -> RegressionReport:
+    predicted = np.asarray(predicted, np.float64).reshape(-1)
+    labels = np.asarray(labels, np.float64).reshape(-1)
+    mean = float(np.mean(train_labels))
+    errors, baseline = predicted - labels, mean - labels
+    spread = float(np.sum((labels - labels.mean()) ** 2))
+    return RegressionReport(
+        split=split,
+        examples=len(labels),
+        mae=float(np.mean(np.abs(errors))),
+        rmse=float(np.sqrt(np.mean(errors**2))),
+        r2=1.0 - float(np.sum(errors**2)) / spread if spread else 0.0,
+        baseline_mae=float(np.mean(np.abs(baseline))),
+        baseline_rmse=float(np.sqrt(np.mean(baseline**2))),
+        train_mean=mean,
+        true=tuple(float(v) for v in labels),
+        predicted=tuple(float(v) for v in predicted),
+    )
+
+
+def write_report(report: RegressionReport, directory: str) -> str:
+    """report.json and predictions.png in ``directory``; returns the directory."""
+    tf.io.gfile.makedirs(directory)
+    with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
+        json.dump(dataclasses.asdict(report), f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(directory, SCATTER_PNG), "wb") as f:
+        f.write(scatter_png(report))
+    return directory
+
+
+def scatter_png(report: RegressionReport) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    true, predicted = np.array(report.true), np.array(report.predicted)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5))
+    low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
+    left.scatter(true, predicted, s=12, alpha=0.7)
+    left.plot([low, high], [low, high], color="grey", linewidth=1, label="perfect")
+    left.axhline(report.train_mean, color="tab:red", linestyle="--", linewidth=1, label="baseline (training mean)")
+    left.set_xlabel("true")
+    left.set_ylabel("predicted")
+    left.set_title(f"{report.split}: mae {report.mae:.3f} (baseline {report.baseline_mae:.3f}), r2 {report.r2:.3f}")
+    left.legend(loc="upper left")
+    right.hist(predicted - true, bins=30, alpha=0.7, label="model")
+    right.hist(report.train_mean - true, bins=30, alpha=0.5, label="baseline")
+    right.set_xlabel("error (predicted - true)")
+    right.set_ylabel("examples")
+    right.legend()
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_html(report: RegressionReport, directory: str, title: str) -> str:
+    """report.html: the errors beside the baseline's, the learning curves and the scatter, self-contained."""
+    page = _PAGE.format(
+        title=html.escape(title),
+        summary=html.escape(report.format()).replace("\n", "<br>"),
+        figures=figures_html(directory, (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG))),
+    )
+    path = os.path.join(directory, REPORT_HTML)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(page)
+    return path
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
+figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:380px}}</style></head>
+<body><h1>{title}</h1>
+<p>{summary}</p>
+{figures}
+</body></html>
+"""

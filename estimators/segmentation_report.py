@@ -1,0 +1,137 @@
+"""The evaluation report of a segmentation: mean IoU, pixel accuracy, per-class IoU, and masks as a PNG.
+
+``masks.png`` shows a few test images with their true and predicted masks,
+one row each: what a mean IoU of 0.6 looks like is easier to see than to read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from estimators.report import CURVES_PNG, REPORT_HTML, REPORT_JSON, figures_html
+
+MASKS_PNG = "masks.png"
+SAMPLES = 4
+
+
+@dataclasses.dataclass(frozen=True)
+class SegmentationReport:
+    split: str
+    examples: int
+    mean_iou: float
+    pixel_accuracy: float
+    class_names: tuple[str, ...]
+    iou: tuple[float, ...]  # per class; a class absent from both masks counts as 1.0
+
+    def metrics(self) -> dict[str, float]:
+        return {"mean_iou": self.mean_iou, "pixel_accuracy": self.pixel_accuracy}
+
+    def format(self) -> str:
+        width = max(5, *(len(n) for n in self.class_names))
+        lines = [
+            f"evaluation on '{self.split}': mean IoU {self.mean_iou:.4f}, pixel accuracy {self.pixel_accuracy:.4f} "
+            f"over {self.examples} images",
+            f"{'class':<{width}}  IoU",
+        ]
+        lines += [f"{name:<{width}}  {iou:.3f}" for name, iou in zip(self.class_names, self.iou, strict=True)]
+        return "\n".join(lines)
+
+
+def build_report(
+    probabilities: np.ndarray, labels: np.ndarray, class_names: tuple[str, ...], split: str
+) -> SegmentationReport:
+    predicted = np.argmax(probabilities, axis=-1).reshape(-1)
+    true = np.asarray(labels).reshape(-1).astype(np.int64)
+    n = len(class_names)
+    confusion = np.bincount(true * n + predicted, minlength=n * n).reshape(n, n)
+    intersection = np.diag(confusion).astype(np.float64)
+    union = confusion.sum(0) + confusion.sum(1) - intersection
+    iou = np.where(union > 0, intersection / np.maximum(union, 1), 1.0)
+    # As Keras's MeanIoU: the mean over the classes that occur in the truth or the prediction.
+    present = union > 0
+    return SegmentationReport(
+        split=split,
+        examples=len(probabilities),
+        mean_iou=float(iou[present].mean()) if present.any() else 0.0,
+        pixel_accuracy=float(intersection.sum() / max(1, confusion.sum())),
+        class_names=tuple(class_names),
+        iou=tuple(float(v) for v in iou),
+    )
+
+
+def write_report(
+    report: SegmentationReport, directory: str, images: np.ndarray, true: np.ndarray, predicted: np.ndarray
+) -> str:
+    """report.json and masks.png (``images`` [k, h, w, c] displayable in 0..1, masks [k, h, w]); returns directory."""
+    tf.io.gfile.makedirs(directory)
+    with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
+        json.dump(dataclasses.asdict(report), f, indent=2)
+    with tf.io.gfile.GFile(os.path.join(directory, MASKS_PNG), "wb") as f:
+        f.write(masks_png(report, images, true, predicted))
+    return directory
+
+
+def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, predicted: np.ndarray) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = len(images)
+    fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.5 * rows), squeeze=False)
+    top = len(report.class_names) - 1
+    for row in range(rows):
+        image = images[row] if images.shape[-1] == 3 else images[row][..., 0]
+        panels = ((image, "image"), (true[row], "true mask"), (predicted[row], "predicted mask"))
+        for ax, (data, title) in zip(axes[row], panels, strict=True):
+            kwargs = {} if title == "image" else {"cmap": "viridis", "vmin": 0, "vmax": top, "interpolation": "nearest"}
+            ax.imshow(data, **kwargs)
+            ax.set_title(title, fontsize=9)
+            ax.axis("off")
+    fig.suptitle(f"{report.split}: mean IoU {report.mean_iou:.3f}, pixel accuracy {report.pixel_accuracy:.3f}")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def write_html(report: SegmentationReport, directory: str, title: str) -> str:
+    rows = "".join(
+        f"<tr><td>{html.escape(n)}</td><td>{v:.3f}</td></tr>"
+        for n, v in zip(report.class_names, report.iou, strict=True)
+    )
+    page = _PAGE.format(
+        title=html.escape(title),
+        split=html.escape(report.split),
+        mean_iou=report.mean_iou,
+        pixel_accuracy=report.pixel_accuracy,
+        examples=report.examples,
+        figures=figures_html(directory, (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG))),
+        rows=rows,
+    )
+    path = os.path.join(directory, REPORT_HTML)
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(page)
+    return path
+
+
+_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
+figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:600px}}</style></head>
+<body><h1>{title}</h1>
+<p>evaluation on <b>{split}</b>: mean IoU <b>{mean_iou:.4f}</b>, pixel accuracy {pixel_accuracy:.4f} over {examples} images</p>
+{figures}
+<h2>per class</h2>
+<table><tr><th>class</th><th>IoU</th></tr>{rows}</table>
+</body></html>
+"""

@@ -1,0 +1,1 @@
+"""shapes: a TFDS dataset in `tfds new`'s layout, so `tfds build input_fns/datasets/shapes` prepares it."""

@@ -1,0 +1,84 @@
+"""Input functions for segmentation: an image and its per-pixel class mask, resized together.
+
+The image is resized bilinearly and normalised as the model expects; the mask
+is resized by nearest neighbour, so every pixel keeps a class id. Augmentation
+would have to move both alike, and is refused for this task rather than
+applied to the image alone.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from common.errors import UsageError
+from common.params import AugmentParams
+from input_fns import pipeline_ops
+from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
+
+MASK_KEY = "segmentation_mask"  # as TFDS's oxford_iiit_pet names it
+
+
+def check_augment(augment: AugmentParams) -> None:
+    if augment.enabled:
+        raise UsageError(
+            "augment_*", "--task=segmentation takes no augmentation: it would move the image, not its mask"
+        )
+
+
+def prepare(image: tf.Tensor, mask: tf.Tensor, spec: ImageSpec) -> tuple[tf.Tensor, tf.Tensor]:
+    """uint8 image [h, w, c] and mask [h, w, 1] -> the model's float image and an int32 mask [H, W, 1]."""
+    image = tf.cast(match_channels(image, spec.channels), tf.float32)
+    size = (spec.height, spec.width)
+    image = tf.image.resize(image, size)
+    mask = tf.image.resize(mask, size, method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+    return PREPROCESSORS[spec.preprocessing](image), tf.cast(mask, tf.int32)
+
+
+def tfds_input_fn(
+    builder: tfds.core.DatasetBuilder,
+    split: str,
+    mode: str,
+    batch_size: int,
+    input_name: str,
+    image_spec: ImageSpec,
+    options: PipelineOptions,
+) -> InputFn:
+    """``({input_name: images}, masks)`` batches from a TFDS dataset with ``image`` and ``segmentation_mask``."""
+
+    def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+        read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
+        ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.TRAIN, read_config=read_config)
+        ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
+        return pipeline_ops.finish(
+            ds,
+            mode,
+            batch_size,
+            options,
+            input_context,
+            decode=lambda image, mask: prepare(image, mask, image_spec),
+            to_features=lambda images, masks: ({input_name: images}, masks),
+        )
+
+    return pipeline_ops.make_input_fn(build, mode)
+
+
+def mask_classes(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
+    """The mask's class names: the dataset's metadata ``mask_classes``, else ids up to the largest found."""
+    names = (builder.info.metadata or {}).get("mask_classes")
+    if names:
+        return tuple(names)
+    top = 0
+    for example in tfds.as_numpy(builder.as_dataset(split="train")):
+        top = max(top, int(example[MASK_KEY].max()))
+    return tuple(str(i) for i in range(top + 1))
+
+
+def check_dataset(builder: tfds.core.DatasetBuilder) -> None:
+    features = builder.info.features
+    if "image" not in features or MASK_KEY not in features:
+        raise UsageError(
+            "task",
+            f"'{builder.info.name}' has features {sorted(features)}; --task=segmentation needs 'image' and '{MASK_KEY}'",
+        )
