@@ -22,9 +22,9 @@ from input_fns.preprocessing import ImageSpec, prepare_image
 # The smallest member of each family: kestrel's own build of it is checked against Keras's.
 SMALLEST = {family.name: min((b for b in BACKBONES.values() if b.family is family), key=lambda b: b.base_params)
             for family in FAMILIES}  # fmt: skip
-# Building a Keras application costs ~1-2 s per 10M parameters here (ResNetRS420: 19 s, the 71: ~8 min on 2
-# shared cores), so the other members above this count run with KESTREL_ZOO_ALL=1 only; each family's
-# smallest always (kestrel's build, Keras's own and the table against each other).
+# Building a Keras application costs ~1 s per 10M parameters here (ResNetRS420: 19 s on busy cores; the 54
+# non-smallest members: 3.5 min), so the members above this count run with KESTREL_ZOO_ALL=1 only; each
+# family's smallest always (kestrel's build, Keras's own and the table against each other).
 CHEAP_PARAMS = 10_000_000
 ALL = os.environ.get("KESTREL_ZOO_ALL") == "1"
 
