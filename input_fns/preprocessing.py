@@ -1,7 +1,10 @@
 """Turn decoded uint8 images into what a model's input layer expects.
 
-Each backbone has its own normalisation: a model given another's inputs
-trains to chance level, so the name travels with the model spec.
+A normalisation is named by its convention, the one tf.keras.applications'
+``preprocess_input`` functions use (``imagenet_utils`` modes): a backbone's
+ImageNet weights were trained on one, and a model given another's inputs
+trains to chance level, so the name travels with the model spec. Each
+backbone's convention is in estimators/models/backbones.py.
 """
 
 from __future__ import annotations
@@ -13,34 +16,54 @@ import tensorflow as tf
 
 from common.errors import UsageError
 
+UNIT = "unit"  # [0, 1]: kestrel's own models
+CAFFE = "caffe"  # BGR, ImageNet mean removed: VGG, ResNet v1
+TF = "tf"  # [-1, 1]: ResNet v2, Inception, Xception, MobileNet v1/v2, NASNet
+TORCH = "torch"  # [0, 1], then ImageNet mean and std per channel: DenseNet
+RAW = "raw"  # 0-255 as decoded: the model rescales in its own first layers (EfficientNet, ConvNeXt, ...)
+
+# imagenet_utils' constants, RGB order.
+_IMAGENET_MEAN_255 = (123.68, 116.779, 103.939)
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
 
 def _unit(images: tf.Tensor) -> tf.Tensor:
     return images / 255.0
 
 
 def _caffe(images: tf.Tensor) -> tf.Tensor:
-    # VGG16's weights were trained on BGR images with the ImageNet mean removed.
-    return tf.keras.applications.vgg16.preprocess_input(images)
+    # RGB -> BGR, then the (BGR) ImageNet mean removed; no scaling.
+    return images[..., ::-1] - tf.constant(_IMAGENET_MEAN_255[::-1], images.dtype)
 
 
-def _symmetric(images: tf.Tensor) -> tf.Tensor:
-    # MobileNetV2 and NASNetMobile were trained on inputs scaled to [-1, 1].
+def _tf(images: tf.Tensor) -> tf.Tensor:
     return images / 127.5 - 1.0
 
 
+def _torch(images: tf.Tensor) -> tf.Tensor:
+    mean, std = tf.constant(_IMAGENET_MEAN, images.dtype), tf.constant(_IMAGENET_STD, images.dtype)
+    return (images / 255.0 - mean) / std
+
+
+def _raw(images: tf.Tensor) -> tf.Tensor:
+    return images
+
+
 PREPROCESSORS: dict[str, Callable[[tf.Tensor], tf.Tensor]] = {
-    "unit": _unit,
-    "vgg16": _caffe,
-    "mobilenet_v2": _symmetric,
-    "nasnet_mobile": _symmetric,
+    UNIT: _unit,
+    CAFFE: _caffe,
+    TF: _tf,
+    TORCH: _torch,
+    RAW: _raw,
 }
 
 
 # The normalisations that are ``scale * x + offset``: augmentation folds them into its own multiply-add.
 AFFINE: dict[str, tuple[float, float]] = {
-    "unit": (1 / 255.0, 0.0),
-    "mobilenet_v2": (1 / 127.5, -1.0),
-    "nasnet_mobile": (1 / 127.5, -1.0),
+    UNIT: (1 / 255.0, 0.0),
+    TF: (1 / 127.5, -1.0),
+    RAW: (1.0, 0.0),
 }
 
 
@@ -51,7 +74,7 @@ class ImageSpec:
     height: int
     width: int
     channels: int
-    preprocessing: str = "unit"
+    preprocessing: str = UNIT
 
     def __post_init__(self) -> None:
         if self.preprocessing not in PREPROCESSORS:

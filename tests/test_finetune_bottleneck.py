@@ -55,7 +55,7 @@ def test_keras_fine_tuning_by_fraction(tfds_data_dir, tmp_path):
 
 
 def _eval_images(builder, count=64):
-    spec = ImageSpec(32, 32, 3, "vgg16")
+    spec = ImageSpec(32, 32, 3, "caffe")
     fn = tfds_source.make_input_fn(builder, f"test[:{count}]", tfds_source.EVAL, count, "image", spec)
     features, labels = next(iter(fn()))
     return features["image"], labels.numpy()

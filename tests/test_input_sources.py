@@ -142,7 +142,7 @@ def test_csv_missing_the_label_column_is_a_usage_error(tmp_path):
 def test_arrays_of_images_and_of_features():
     images = np.random.default_rng(0).integers(0, 255, (10, 12, 12), np.uint8)
     labels = np.arange(10) % 3
-    fn = array_source.make_input_fn(images, labels, EVAL, 4, "image", ImageSpec(8, 8, 3, "mobilenet_v2"))
+    fn = array_source.make_input_fn(images, labels, EVAL, 4, "image", ImageSpec(8, 8, 3, "tf"))
     batches = list(fn())
     assert [len(y) for _, y in batches] == [4, 4, 2]
     first = batches[0][0]["image"].numpy()
@@ -205,7 +205,7 @@ def test_pipeline_options_reject_an_empty_cache():
 
 def test_augmented_training_batches_from_tfds_and_tfrecord_bytes(tfds_data_dir):
     augment = AugmentParams(horizontal_flip=True, zoom=0.3, brightness=0.1, contrast=0.1)
-    spec = ImageSpec(12, 12, 3, "mobilenet_v2")
+    spec = ImageSpec(12, 12, 3, "tf")
     tfds_data = DataParams(data_dir=tfds_data_dir, augment=augment)
     pattern = os.path.join(tfds_data_dir, "digits", "1.0.0", "digits-{}.tfrecord*")
     record_data = DataParams(

@@ -1,4 +1,4 @@
-"""Images become model inputs: channels, size and each backbone's normalisation."""
+"""Images become model inputs: channels, size and each convention's normalisation (all backbones: test_zoo.py)."""
 
 import io
 
@@ -26,7 +26,7 @@ def test_grayscale_becomes_rgb_and_is_resized():
 
 @pytest.mark.parametrize(
     "preprocessing,low,high",
-    [("unit", 0.0, 1.0), ("mobilenet_v2", -1.0, 1.0), ("nasnet_mobile", -1.0, 1.0)],
+    [("unit", 0.0, 1.0), ("tf", -1.0, 1.0), ("raw", 0.0, 255.0)],
 )
 def test_value_ranges(preprocessing, low, high):
     ramp = tf.constant(np.stack([np.array([[0, 255]], np.uint8)] * 3, axis=-1))
@@ -34,9 +34,9 @@ def test_value_ranges(preprocessing, low, high):
     assert out.min() == pytest.approx(low) and out.max() == pytest.approx(high)
 
 
-def test_vgg16_is_caffe_style_bgr_minus_mean():
+def test_caffe_is_bgr_minus_mean():
     pixel = tf.constant(np.array([[[255, 0, 0]]], np.uint8))  # pure red
-    out = prepare_image(pixel, ImageSpec(1, 1, 3, "vgg16")).numpy()[0, 0]
+    out = prepare_image(pixel, ImageSpec(1, 1, 3, "caffe")).numpy()[0, 0]
     np.testing.assert_allclose(out, [-103.939, -116.779, 255 - 123.68], atol=1e-3)
 
 
@@ -57,5 +57,5 @@ def test_rgba_drops_alpha():
 
 
 def test_unknown_preprocessing_is_a_usage_error():
-    with pytest.raises(UsageError, match="allowed: .*mobilenet_v2"):
+    with pytest.raises(UsageError, match="allowed: caffe, raw, tf, torch, unit"):
         ImageSpec(8, 8, 3, "imagenet")

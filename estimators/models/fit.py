@@ -11,7 +11,7 @@ from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES, Hparams
 from estimators.models import registry
 from estimators.models.registry import ModelEntry
-from estimators.models.spec import ModelSpec
+from estimators.models.spec import WEIGHTS_IMAGENET, ModelSpec
 from estimators.optimizers import OptimizerSpec
 from input_fns.preprocessing import ImageSpec
 from input_fns.sources import FLATTENED, SourceMeta
@@ -45,11 +45,7 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
             "image_size",
             f"'{entry.name}' needs sides divisible by {entry.size_multiple}; got {image.height}x{image.width}",
         )
-    if min(image.height, image.width) < entry.min_image_size:
-        side = entry.min_image_size
-        raise UsageError(
-            "image_size", f"'{entry.name}' needs images of at least {side}x{side}; got {image.height}x{image.width}"
-        )
+    entry.check_image(image.height, image.width, imagenet=hp.model.weights == WEIGHTS_IMAGENET)
     return image
 
 

@@ -14,24 +14,39 @@ import importlib
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES
 from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
+from estimators.models.backbones import BACKBONES, Backbone
+from estimators.models.image_size import check_image_size
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelEntry:
     name: str
-    builder: str  # "module:function" taking a ModelSpec; a canned Estimator's is its Estimator factory
+    # "module:function" taking a ModelSpec (a backbone's: its name and a ModelSpec); a canned
+    # Estimator's is its Estimator factory.
+    builder: str
     inputs: str  # IMAGES, FEATURES or SERIES
     preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
     rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
     canned: bool = False  # a canned Estimator: the estimator engine only
     min_image_size: int = 1
+    imagenet_sizes: tuple[int, ...] | None = None  # the square sizes its ImageNet weights take; None: any
+    backbone: str | None = None  # family name of a tf.keras.applications backbone (estimators/models/backbones.py)
     size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
     tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
 
     def load_builder(self):
+        """The function that builds this model from a ModelSpec."""
         module, _, function = self.builder.partition(":")
-        return getattr(importlib.import_module(module), function)
+        build = getattr(importlib.import_module(module), function)
+        if self.backbone is None:
+            return build
+        name = self.name
+        return lambda spec: build(name, spec)
+
+    def check_image(self, height: int, width: int, imagenet: bool) -> None:
+        """The model's input-size rules (``imagenet``: with ImageNet weights), checked before anything is built."""
+        check_image_size(self.name, height, width, self.min_image_size, self.imagenet_sizes, imagenet)
 
 
 def _forecast(name: str) -> ModelEntry:
@@ -42,15 +57,17 @@ def _cnn(name: str, function: str, **kw) -> ModelEntry:
     return ModelEntry(name, f"estimators.models.cifar_cnn:{function}", IMAGES, rgb=True, min_image_size=8, **kw)
 
 
-def _transfer(name: str) -> ModelEntry:
+def _transfer(backbone: Backbone) -> ModelEntry:
     return ModelEntry(
-        name,
-        f"estimators.models.transfer:build_{name}",
+        backbone.name,
+        "estimators.models.transfer:build_transfer",
         IMAGES,
-        preprocessing=name,
+        preprocessing=backbone.convention,
         rgb=True,
         pretrained_base=True,
-        min_image_size=32,
+        min_image_size=backbone.min_size,
+        imagenet_sizes=backbone.imagenet_sizes,
+        backbone=backbone.family.name,
     )
 
 
@@ -69,9 +86,7 @@ MODELS: dict[str, ModelEntry] = {
             tasks=(SEGMENTATION,),
         ),
         ModelEntry("dnn", "estimators.models.dnn:build_dnn", FEATURES, tasks=(CLASSIFICATION, REGRESSION)),
-        _transfer("vgg16"),
-        _transfer("mobilenet_v2"),
-        _transfer("nasnet_mobile"),
+        *(_transfer(backbone) for backbone in BACKBONES.values()),
         ModelEntry("hub", "estimators.models.hub_model:build_hub", IMAGES, rgb=True, pretrained_base=True),
         ModelEntry("canned_dnn", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
         ModelEntry("canned_wide_deep", "estimators.models.canned:make_canned_estimator", FEATURES, canned=True),
