@@ -93,7 +93,8 @@ def test_skip_keeps_every_readable_record_and_counts(tmp_path, caplog):
 def test_tfds_corrupt_shard_fails_naming_the_file(tfds_data_dir, tmp_path):
     data_dir = tmp_path / "tfds"
     shutil.copytree(tfds_data_dir, data_dir)
-    shard = sorted(glob.glob(str(data_dir / "**" / "*-test.tfrecord-*"), recursive=True))[0]
+    # digits' own shard: the shared data_dir also holds the other embedded datasets other tests prepared.
+    shard = sorted(glob.glob(str(data_dir / "digits" / "**" / "digits-test.tfrecord-*"), recursive=True))[0]
     _truncate(shard, drop_bytes=100)
     with pytest.raises(UsageError, match=rf"--test_split: '{shard}' is a corrupt TFRecord file"):
         sources.make_source(DataParams(data_dir=str(data_dir), on_corrupt_record="fail"))
