@@ -35,7 +35,58 @@ flags.DEFINE_string(
 flags.DEFINE_float(
     "file_system_poll_wait_seconds", 1.0, "Seconds between looks at the base paths for new versions.", lower_bound=0.05
 )
+flags.DEFINE_integer(
+    "rest_api_num_threads", 32, "Requests computed at once (as TF Serving's flag).", lower_bound=1, upper_bound=512
+)
+flags.DEFINE_integer(
+    "rest_api_connection_limit",
+    1000,
+    "Open connections at most; more wait in the listen backlog (kestrel's flag).",
+    lower_bound=1,
+    upper_bound=20000,
+)
+flags.DEFINE_integer(
+    "rest_api_idle_timeout_seconds",
+    30,
+    "A connection idle or half-sent this long is closed (kestrel's flag).",
+    lower_bound=1,
+    upper_bound=3600,
+)
+flags.DEFINE_bool("enable_batching", False, "Run concurrent predict requests to one signature as one call.")
+flags.DEFINE_string(
+    "batching_parameters_file",
+    None,
+    "A BatchingParameters text proto: max_batch_size { value: 32 } batch_timeout_micros { value: 1000 } ...",
+)
 FLAGS = flags.FLAGS
+
+
+def listen_host() -> str:
+    """--rest_api_host; empty is refused: it would listen on every interface without saying so."""
+    host = FLAGS.rest_api_host.strip()
+    if not host:
+        raise UsageError(
+            "rest_api_host",
+            "empty would listen on every interface (TF Serving always does); give 0.0.0.0 for that, or an address",
+        )
+    return host
+
+
+def batching():
+    """The batching parameters when --enable_batching (defaults, or --batching_parameters_file's), else None."""
+    from estimators.serving import batching as batching_lib
+
+    if FLAGS.batching_parameters_file and not FLAGS.enable_batching:
+        raise UsageError("batching_parameters_file", "has no effect without --enable_batching")
+    if not FLAGS.enable_batching:
+        return None
+    if not FLAGS.batching_parameters_file:
+        return batching_lib.BatchingParameters()
+    try:
+        with open(FLAGS.batching_parameters_file, encoding="utf-8") as f:
+            return batching_lib.parse_batching_parameters(f.read())
+    except (OSError, UnicodeDecodeError) as err:
+        raise UsageError("batching_parameters_file", f"cannot read '{FLAGS.batching_parameters_file}': {err}") from None
 
 
 def model_configs() -> list[ModelConfig]:
@@ -59,29 +110,39 @@ def model_configs() -> list[ModelConfig]:
     return configs
 
 
+def limits():
+    from estimators.serving.http_server import Limits
+
+    return Limits(
+        threads=FLAGS.rest_api_num_threads,
+        connection_limit=FLAGS.rest_api_connection_limit,
+        idle_timeout_s=FLAGS.rest_api_idle_timeout_seconds,
+    )
+
+
 def main(argv: list[str]) -> int:
     del argv
     configs = model_configs()
-    from estimators.serving import server  # TensorFlow loads only once the flags are good
+    host = listen_host()
+    batching_params = batching()
+    # TensorFlow loads only once the flags are good.
+    from estimators.serving import http_server, server, versions
 
-    models = server.Models(configs)
+    models = versions.Models(configs)
     try:
-        httpd = server.make_server(models, FLAGS.rest_api_host, FLAGS.rest_api_port)
+        httpd = http_server.Server(server.ServingApp(models, batching_params), host, FLAGS.rest_api_port, limits())
     except OSError as err:
-        where = f"{FLAGS.rest_api_host}:{FLAGS.rest_api_port}"
+        where = f"{host}:{FLAGS.rest_api_port}"
         raise UsageError("rest_api_port", f"cannot listen on {where}: {err.strerror}") from None
     models.refresh()
     models.poll(FLAGS.file_system_poll_wait_seconds)
-    host, port = httpd.server_address[:2]
+    bound_host, port = httpd.address
     # TF Serving's own start-up line, which scripts and tests read the port from.
-    print(f"Exporting HTTP/REST API at:{host}:{port} ...", flush=True)
+    print(f"Exporting HTTP/REST API at:{bound_host}:{port} ...", flush=True)
     try:
-        httpd.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        httpd.serve()
     finally:
         models.stop()
-        httpd.server_close()
     return 0
 
 

@@ -3,79 +3,40 @@ versions picked up live, a bounded load, and the page driven by headless chromiu
 
 # bazel: size = "large"
 
-import base64
-import http.client
 import io
 import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from browser import element, webdriver
-from conftest import REPO_ROOT, run_script
+from conftest import run_script
 from PIL import Image
+from serving_client import MODEL, Server, model_base
+from serving_client import b64 as _b64
 
 from benchmarks import serving_load
-
-MODEL = "digits"
-
-
-class Server:
-    def __init__(self, base: Path, proc: subprocess.Popen, port: int):
-        self.base, self.proc, self.url = base, proc, f"http://127.0.0.1:{port}"
-
-    def call(self, method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
-        host, port = self.url.removeprefix("http://").split(":")
-        conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        conn.request(method, path, body, {"Content-Type": "application/json"} if body is not None else {})
-        response = conn.getresponse()
-        data = response.read()
-        conn.close()
-        return response.status, json.loads(data) if "json" in (response.getheader("Content-Type") or "") else data
-
-    def post(self, path: str, payload: dict) -> tuple[int, dict]:
-        return self.call("POST", path, json.dumps(payload).encode())
-
-    def served_version(self) -> str | None:
-        code, answer = self.call("GET", f"/v1/models/{MODEL}")
-        return answer["model_version_status"][0]["version"] if code == 200 else None
-
-
-def _start(args: list[str]) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scripts.serve", "--rest_api_port=0", *args],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = proc.stdout.readline()  # the server prints this line once it serves; '' if it died
-    if not line.startswith("Exporting HTTP/REST API at:"):
-        proc.kill()
-        raise AssertionError(f"server did not start: {line!r} (exit {proc.wait()})")
-    return proc, int(line.split(":")[2].split()[0])
 
 
 @pytest.fixture(scope="module")
 def server(trained_digits, tmp_path_factory):
-    base = tmp_path_factory.mktemp("serving") / MODEL
-    base.mkdir()
-    shutil.copytree(trained_digits.export_path, base / "1")
+    root = tmp_path_factory.mktemp("serving")
+    base = model_base(trained_digits.export_path, root)
     # A push under way and a rolled-back version: not numbers, never served (though newer).
     shutil.copytree(trained_digits.export_path, base / ".incoming-7-123")
     shutil.copytree(trained_digits.export_path, base / ".rolled_back" / "5")
-    proc, port = _start([f"--model_name={MODEL}", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"])
-    yield Server(base, proc, port)
-    proc.terminate()
-    proc.wait(timeout=30)
+    server = Server(
+        base,
+        [f"--model_name={MODEL}", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"],
+        root / "stderr.log",
+    )
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +55,6 @@ def digit(digits_builder, trained_digits, tmp_path_factory):
 
 def _labels(server: Server) -> list[str]:
     return [line.strip() for line in (server.base / "1" / "assets.extra" / "labels.txt").open()]
-
-
-def _b64(png: bytes) -> dict:
-    return {"b64": base64.b64encode(png).decode()}
 
 
 def test_status_of_the_model_and_of_a_version(server):
@@ -159,12 +116,20 @@ def test_a_bad_request_is_400_with_an_error_and_the_server_keeps_serving(server,
     assert server.post(f"/v1/models/{MODEL}:predict", {"instances": [_b64(digit[0])]})[0] == 200
 
 
-def test_unknown_model_or_version_is_404(server):
-    for path in ("/v1/models/nope", "/v1/models/nope/metadata", f"/v1/models/{MODEL}/versions/9"):
-        code, answer = server.call("GET", path)
-        assert code == 404 and "Servable not found" in answer["error"], (path, answer)
-    code, answer = server.post("/v1/models/nope:predict", {"instances": []})
-    assert code == 404 and "error" in answer
+def test_unknown_model_or_version_is_404_with_tf_servings_message(server):
+    assert server.call("GET", "/v1/models/nope") == (404, {"error": "Could not find any versions of model nope"})
+    assert server.call("GET", f"/v1/models/{MODEL}/versions/9") == (
+        404,
+        {"error": f"Could not find version 9 of model {MODEL}"},
+    )
+    assert server.call("GET", "/v1/models/nope/metadata") == (
+        404,
+        {"error": "Servable not found for request: Latest(nope)"},
+    )
+    assert server.post("/v1/models/nope:predict", {"instances": []}) == (
+        404,
+        {"error": "Servable not found for request: Latest(nope)"},
+    )
 
 
 def test_load_drops_nothing(server, digit, tmp_path):
@@ -182,7 +147,7 @@ def test_load_drops_nothing(server, digit, tmp_path):
 
 def _wait_for_version(server: Server, version: str) -> None:
     deadline = time.monotonic() + 120  # a bound for a slow CI machine, not a speed requirement
-    while server.served_version() != version:
+    while server.serving() != version:
         assert time.monotonic() < deadline, f"version {version} never served"
         time.sleep(0.2)
 
@@ -194,7 +159,17 @@ def test_a_pushed_version_is_served_and_a_rollback_returns_to_the_old_one(server
     assert server.post(f"/v1/models/{MODEL}/versions/2:predict", {"instances": [_b64(digit[0])]})[0] == 200
     shutil.rmtree(server.base / "2")
     _wait_for_version(server, "1")
-    assert server.call("GET", f"/v1/models/{MODEL}/versions/2")[0] == 404
+    assert server.post(f"/v1/models/{MODEL}/versions/2:predict", {"instances": [_b64(digit[0])]}) == (
+        404,
+        {"error": f"Servable not found for request: Specific({MODEL}, 2)"},
+    )
+    # TF Serving's status lists every version it has seen, newest first; the unloaded one END.
+    assert [
+        (v["version"], v["state"]) for v in server.call("GET", f"/v1/models/{MODEL}")[1]["model_version_status"]
+    ] == [
+        ("2", "END"),
+        ("1", "AVAILABLE"),
+    ]
 
 
 def test_model_config_file_serves_each_named_model(trained_digits, tmp_path):
@@ -208,14 +183,13 @@ def test_model_config_file_serves_each_named_model(trained_digits, tmp_path):
         f'  config: {{ name: "second" base_path: "{base}" }}\n'
         "}\n"
     )
-    proc, port = _start([f"--model_config_file={config}"])
+    served = Server(base, [f"--model_config_file={config}"], tmp_path / "stderr.log")
     try:
         for name in ("first", "second"):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models/{name}", timeout=60) as response:
+            with urllib.request.urlopen(f"{served.url}/v1/models/{name}", timeout=60) as response:
                 assert json.load(response)["model_version_status"][0]["version"] == "3"
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        served.stop()
 
 
 @pytest.mark.parametrize(
@@ -225,6 +199,12 @@ def test_model_config_file_serves_each_named_model(trained_digits, tmp_path):
         (["--model_base_path=/no/such/dir"], "error: --model_base_path: no folder '/no/such/dir'"),
         (["--model_config_file=/no/such.config"], "error: --model_config_file: cannot read"),
         (["--model_base_path=.", "--rest_api_port=70000"], "error: flag --rest_api_port=70000"),
+        (["--model_base_path=.", "--rest_api_host="], "error: --rest_api_host: empty would listen on every interface"),
+        (["--model_base_path=.", "--batching_parameters_file=/x"], "error: --batching_parameters_file: has no effect"),
+        (
+            ["--model_base_path=.", "--enable_batching", "--batching_parameters_file=/no/such"],
+            "error: --batching_parameters_file: cannot read '/no/such'",
+        ),
     ],
 )
 def test_bad_flags_are_one_line(args, line):
@@ -232,6 +212,19 @@ def test_bad_flags_are_one_line(args, line):
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().startswith(line), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_unsupported_batching_parameter_is_one_line(tmp_path):
+    params = tmp_path / "batching.config"
+    params.write_text("max_batch_size { value: 8 }\nmax_enqueued_batches { value: 100 }\n")
+    result = run_script(
+        "scripts.serve", "--model_base_path=.", "--enable_batching", f"--batching_parameters_file={params}"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: --batching_parameters_file: unsupported field 'max_enqueued_batches'; "
+        "allowed: max_batch_size, batch_timeout_micros, num_batch_threads"
+    )
 
 
 def test_bad_model_config_file_is_one_line(tmp_path):

@@ -23,6 +23,11 @@ class ModelConfig:
     name: str
     base_path: str
     model_platform: str = "tensorflow"
+    labels: tuple[tuple[str, int], ...] = ()  # version_labels { key: "stable" value: 2 }
+
+    @property
+    def version_labels(self) -> dict[str, int]:
+        return dict(self.labels)
 
 
 def versions(base_path: str) -> list[int]:
@@ -45,7 +50,7 @@ def _has_saved_model(path: str) -> bool:
 
 # The text-format tokens a ModelServerConfig uses: comments, strings, braces, colons, words.
 _TOKEN = re.compile(r'\s+|#[^\n]*|"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|[{}:]|[A-Za-z0-9_.\-/]+')
-_FIELDS = ("name", "base_path", "model_platform")
+_FIELDS = ("name", "base_path", "model_platform", "version_labels")
 
 
 def _tokens(text: str) -> list[str]:
@@ -91,10 +96,28 @@ def _unquote(token: str) -> str:
     return token[1:-1].encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
+def _version_label(reader: _Reader) -> tuple[str, int]:
+    """``version_labels { key: "stable" value: 2 }`` (a map entry of ModelConfig)."""
+    reader.open_message("version_labels")
+    entry: dict[str, str] = {}
+    while reader.peek() != "}":
+        field = reader.take()
+        reader.take(":")
+        entry[field] = reader.take()
+    reader.take("}")
+    if set(entry) != {"key", "value"} or not re.fullmatch(r"[0-9]{1,18}", entry["value"]):
+        raise UsageError("model_config_file", 'a version_labels entry needs key: "<label>" and value: <version>')
+    return _unquote(entry["key"]), int(entry["value"])
+
+
 def _config(reader: _Reader) -> ModelConfig:
     reader.open_message("config")
     values: dict[str, str] = {}
+    labels: list[tuple[str, int]] = []
     while reader.peek() != "}":
+        if reader.peek() == "version_labels":
+            labels.append(_version_label(reader))
+            continue
         field = reader.take()
         reader.take(":")
         value = reader.take()
@@ -105,7 +128,7 @@ def _config(reader: _Reader) -> ModelConfig:
     for field in ("name", "base_path"):
         if not values.get(field):
             raise UsageError("model_config_file", f"a config has no {field}")
-    return ModelConfig(**values)
+    return ModelConfig(**values, labels=tuple(labels))
 
 
 def parse_model_config(text: str) -> list[ModelConfig]:

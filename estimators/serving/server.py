@@ -1,349 +1,206 @@
-"""A prediction server speaking TF Serving's REST API over kestrel's SavedModels (stdlib http.server).
+"""TF Serving's REST API over kestrel's SavedModels, as a WSGI application (served by http_server.py).
 
-Each model serves the newest numbered version under its base path (TF Serving's default
-version policy); a poller re-reads the base paths and loads a newly pushed version, or the
-version a rollback left newest, without a restart. Requests and answers follow
-https://www.tensorflow.org/tfx/serving/api_rest: status, metadata and predict (row and
-columnar formats, ``{"b64": ...}`` binary values); errors are ``{"error": "..."}``.
+Routes are TF Serving 2.15's (tensorflow_serving/model_servers/http_rest_api_util.cc), matched
+case-insensitively: ``GET /v1/models/<name>[/versions/<v> | /labels/<l>][/metadata]`` and
+``POST /v1/models/<name>[/versions/<v> | /labels/<l>]:(predict|classify|regress)``. Answers and
+errors follow https://www.tensorflow.org/tfx/serving/api_rest; errors are ``{"error": "..."}`` with
+TF Serving's status codes. The page at ``/`` tries an image (page.py).
 """
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 import json
-import os
 import re
-import sys
 import threading
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import tensorflow as tf
 from google.protobuf import json_format
-from tensorflow.core.protobuf import saved_model_pb2
 
-from common.names import SERVING_KEY
-from estimators.serving import model_base, page
-from estimators.serving.model_base import ModelConfig
+from estimators.serving import classify_regress, page, rest_json
+from estimators.serving.batching import Batcher, BatchingParameters
+from estimators.serving.rest_errors import RequestError, invalid, not_found
+from estimators.serving.versions import LoadedVersion, Models, ServedModel
 
-MAX_BODY_BYTES = 64 << 20  # a request larger than this is refused, not read into memory
-
-
-class RequestError(Exception):
-    """A request the server refuses: its HTTP status and TF Serving's error message."""
-
-    def __init__(self, status: HTTPStatus, message: str):
-        super().__init__(message)
-        self.status = status
+_SPEC = r"(?:(?:/versions/(?P<version>\d+))|(?:/labels/(?P<label>[^/:]+)))?"
+_PREDICT = re.compile(rf"/v1/models/(?P<name>[^/:]+){_SPEC}:(?P<method>classify|regress|predict)", re.I | re.A)
+_STATUS = re.compile(rf"/v1/models(?:/(?P<name>[^/:]+))?{_SPEC}(?:/(?P<sub>metadata))?", re.I | re.A)
+_INT64_MAX = (1 << 63) - 1
 
 
-@dataclasses.dataclass
-class LoadedVersion:
-    version: int
-    path: str
-    signatures: dict  # name -> concrete function
-    signature_defs: dict  # name -> SignatureDef proto (the metadata TF Serving returns)
+class Route:
+    """What a request's path names: the model, which version (number or label), and the call."""
+
+    def __init__(self, match: re.Match, method: str | None = None):
+        self.name = match["name"] or ""
+        self.version = _version(match["version"])
+        self.label = match["label"]
+        self.call = method
 
 
-def _signature_defs(path: str) -> dict:
-    model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        model.ParseFromString(f.read())
-    return dict(model.meta_graphs[0].signature_def)
+def _version(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if len(text) > 19 or int(text) > _INT64_MAX:  # absl::SimpleAtoi's int64 range
+        raise invalid(f"Failed to convert version: {text} to numeric.")
+    return int(text)
 
 
-def load_version(path: str, version: int) -> LoadedVersion:
-    loaded = tf.saved_model.load(path)
-    return LoadedVersion(version, path, dict(loaded.signatures), _signature_defs(path))
+class ServingApp:
+    """The WSGI application: one instance holds the models (and their batchers) for the process."""
 
-
-class ServedModel:
-    """One model name: the version it serves now, swapped whole when the base path changes."""
-
-    def __init__(self, config: ModelConfig):
-        self.config = config
-        self.current: LoadedVersion | None = None
+    def __init__(self, models: Models, batching: BatchingParameters | None = None):
+        self.models = models
+        self.batching = batching
+        self._batchers: dict[tuple[int, str], tuple[LoadedVersion, Batcher]] = {}
         self._lock = threading.Lock()
 
-    def refresh(self) -> None:
-        """Serve the newest version on disk; a version that fails to load leaves the old one serving."""
-        available = model_base.versions(self.config.base_path)
-        newest = available[-1] if available else None
-        current = self.current
-        if current is not None and current.version == newest:
-            return
-        if newest is None:
-            self.current = None
-            _log(f"{self.config.name}: no version under {self.config.base_path}; serving none")
-            return
+    def __call__(self, environ: dict, start_response):
+        method = environ.get("REQUEST_METHOD", "")
+        path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
         try:
-            loaded = load_version(os.path.join(self.config.base_path, str(newest)), newest)
-        except Exception as err:  # a half-written or broken SavedModel must not stop the server
-            _log(f"{self.config.name}: version {newest} failed to load ({str(err).splitlines()[0]}); kept the old one")
-            return
-        with self._lock:
-            self.current = loaded
-        _log(f"{self.config.name}: serving version {newest}")
+            if method == "GET" and path in ("/", "/index.html"):
+                return _reply(
+                    start_response, HTTPStatus.OK, page.html(sorted(self.models.by_name)).encode(), "text/html"
+                )
+            code, payload = HTTPStatus.OK, self._dispatch(method, path, environ)
+        except RequestError as err:
+            code, payload = err.status, {"error": str(err)}
+        except Exception as err:  # anything unforeseen is this request's failure, never the server's
+            code, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": _op_message(err)}
+        return _reply(start_response, code, json.dumps(payload).encode(), "application/json")
 
-    def version(self, requested: int | None) -> LoadedVersion:
-        current = self.current
-        if current is None or (requested is not None and requested != current.version):
-            name = self.config.name
-            spec = f"Specific({name}, {requested})" if requested is not None else f"Latest({name})"
-            raise RequestError(HTTPStatus.NOT_FOUND, f"Servable not found for request: {spec}")
-        return current
+    def _dispatch(self, method: str, path: str, environ: dict) -> dict:
+        malformed = invalid(f"Malformed request: {method} {path}")
+        if not re.match(r"/v1/", path, re.I):
+            raise not_found(f"Malformed request: {method} {path}")  # outside TF Serving's handler: 404
+        if method == "POST" and (match := _PREDICT.fullmatch(path)):
+            route = Route(match, match["method"])
+            if route.call not in (
+                "predict",
+                "classify",
+                "regress",
+            ):  # (?i) matched ":PREDICT"; TF Serving compares exactly
+                raise malformed
+            body = rest_json.require_object(rest_json.parse_body(_read(environ)))
+            return self._post(route, body)
+        if method == "GET" and (match := _STATUS.fullmatch(path)):
+            route = Route(match, "metadata" if match["sub"] == "metadata" else "status")
+            if not route.name:
+                raise invalid("Missing model name in request.")
+            return self._status(route) if route.call == "status" else self._metadata(route)
+        raise malformed
 
+    # ---- GET -------------------------------------------------------------------------------------
 
-def _log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-class Models:
-    """The served models by name, and the poller that keeps them current."""
-
-    def __init__(self, configs: list[ModelConfig]):
-        self.by_name = {c.name: ServedModel(c) for c in configs}
-        self._stop = threading.Event()
-
-    def refresh(self) -> None:
-        for model in self.by_name.values():
-            model.refresh()
-
-    def poll(self, every_seconds: float) -> threading.Thread:
-        def loop() -> None:
-            while not self._stop.wait(every_seconds):
-                self.refresh()
-
-        thread = threading.Thread(target=loop, name="model-base-poller", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def get(self, name: str) -> ServedModel:
-        model = self.by_name.get(name)
+    def _model(self, route: Route) -> ServedModel:
+        model = self.models.get(route.name)
         if model is None:
-            raise RequestError(HTTPStatus.NOT_FOUND, f"Servable not found for request: Latest({name})")
+            raise not_found(f"Servable not found for request: Latest({route.name})")
         return model
 
+    def _resolve(self, route: Route) -> LoadedVersion:
+        model = self._model(route)
+        version = model.label_version(route.label) if route.label is not None else route.version
+        return model.serving(version)
 
-# ---- JSON <-> tensors -------------------------------------------------------------------------
+    def _status(self, route: Route) -> dict:
+        model = self.models.get(route.name)
+        if model is None:
+            raise not_found(f"Could not find any versions of model {route.name}")
+        return model.status(route.version)  # TF Serving's GetModelStatus ignores a label
+
+    def _metadata(self, route: Route) -> dict:
+        loaded = self._resolve(route)
+        defs = {
+            key: json_format.MessageToDict(d, preserving_proto_field_name=True, including_default_value_fields=True)
+            for key, d in sorted(loaded.signature_defs.items())
+        }
+        return {
+            "model_spec": {"name": route.name, "signature_name": "", "version": str(loaded.version)},
+            "metadata": {"signature_def": {"signature_def": defs}},
+        }
+
+    # ---- POST ------------------------------------------------------------------------------------
+
+    def _post(self, route: Route, body: dict) -> dict:
+        if route.call == "predict":
+            loaded = self._resolve(route)
+            name = rest_json.signature_name(body)
+            if name not in loaded.signatures:
+                raise invalid(f'Serving signature name: "{name}" not found in signature def')
+            request = rest_json.predict_request(body, loaded.input_specs(name))
+            return rest_json.predict_answer(self._predict(loaded, request), request.rows)
+        serialized = classify_regress.examples(body, route.call)
+        loaded = self._resolve(route)
+        name = rest_json.signature_name(body)
+        signature_def = loaded.signature_defs.get(name)
+        if signature_def is None or name not in loaded.signatures:
+            raise invalid(f"No signature was found with the name: {name}")
+        classify_regress.check_method(signature_def, route.call)
+        input_name = next(iter(loaded.input_specs(name)))
+        outputs = _call(loaded, name, {input_name: np.array(serialized, dtype=object)})
+        return classify_regress.results(outputs, route.call)
+
+    def _predict(self, loaded: LoadedVersion, request: rest_json.PredictRequest) -> dict:
+        name = request.signature_name
+        batcher = self._batcher(loaded, name) if request.batch_size is not None else None
+        if batcher is None:
+            return _call(loaded, name, request.inputs)
+        return batcher.run(request.inputs, request.batch_size)
+
+    def _batcher(self, loaded: LoadedVersion, name: str) -> Batcher | None:
+        """The signature's batcher when batching is on and every input is batch-major; one per loaded version."""
+        specs = loaded.input_specs(name)
+        if self.batching is None or any(s.shape.rank in (None, 0) or s.shape[0] is not None for s in specs.values()):
+            return None
+        key = (id(loaded), name)
+        with self._lock:
+            entry = self._batchers.get(key)
+            if entry is None or entry[0] is not loaded:
+                self._close_replaced()
+                entry = (loaded, Batcher(lambda inputs: _call(loaded, name, inputs), self.batching))
+                self._batchers[key] = entry
+            return entry[1]
+
+    def _close_replaced(self) -> None:
+        """A replaced version's batch threads end once idle."""
+        served = {id(m.current) for m in self.models.by_name.values() if m.current is not None}
+        for key, (old, batcher) in list(self._batchers.items()):
+            if id(old) not in served:
+                batcher.close()
+                del self._batchers[key]
 
 
-def _decode_b64(value):
-    """``{"b64": "..."}`` -> bytes, anywhere in a nested list."""
-    if isinstance(value, dict) and set(value) == {"b64"}:
-        try:
-            return base64.b64decode(value["b64"], validate=True)
-        except (ValueError, TypeError) as err:
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"Unable to base64 decode: {err}") from None
-    if isinstance(value, list):
-        return [_decode_b64(v) for v in value]
-    if isinstance(value, dict):
-        raise RequestError(HTTPStatus.BAD_REQUEST, "JSON object: does not have named input(s)")
-    return value
-
-
-def _tensor(name: str, value, spec: tf.TensorSpec) -> tf.Tensor:
+def _call(loaded: LoadedVersion, name: str, inputs: dict) -> dict:
+    """Run one signature on checked inputs; a graph error (an image that does not decode) is a 400."""
     try:
-        return tf.constant(_decode_b64(value), dtype=spec.dtype)
-    except RequestError:
-        raise
-    except (TypeError, ValueError) as err:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"input '{name}': {str(err).splitlines()[0]}") from None
-
-
-def _is_named(value, names) -> bool:
-    return isinstance(value, dict) and set(value) != {"b64"} and set(value) <= set(names)
-
-
-def _check_names(value, specs: dict) -> None:
-    """An object of named inputs names only the signature's."""
-    if isinstance(value, dict) and set(value) != {"b64"} and not set(value) <= set(specs):
-        unknown = sorted(set(value) - set(specs))
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"unknown input(s) {unknown}; the signature takes {sorted(specs)}")
-
-
-def _row_inputs(instances: list, specs: dict) -> dict:
-    """Row format: one instance a row, either the value of the only input or ``{input: value}``."""
-    if not isinstance(instances, list):
-        raise RequestError(HTTPStatus.BAD_REQUEST, "'instances' must be a list")
-    for instance in instances:
-        _check_names(instance, specs)
-    if all(_is_named(i, specs) for i in instances):
-        columns = {name: [i.get(name) for i in instances] for name in specs}
-    elif len(specs) == 1 and not any(_is_named(i, specs) for i in instances):
-        columns = {next(iter(specs)): instances}
-    else:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"every instance must name the inputs {sorted(specs)}")
-    return _columns(columns, specs)
-
-
-def _column_inputs(inputs, specs: dict) -> dict:
-    _check_names(inputs, specs)
-    if _is_named(inputs, specs):
-        return _columns(inputs, specs)
-    if len(specs) == 1:
-        return _columns({next(iter(specs)): inputs}, specs)
-    raise RequestError(HTTPStatus.BAD_REQUEST, f"'inputs' must name the inputs {sorted(specs)}")
-
-
-def _columns(columns: dict, specs: dict) -> dict:
-    missing = [n for n in specs if columns.get(n) is None]
-    if missing:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f"missing input(s) {missing}; the signature takes {sorted(specs)}")
-    return {name: _tensor(name, columns[name], specs[name]) for name in specs}
-
-
-def _json_value(name: str, array: np.ndarray):
-    """Tensor -> JSON: strings as text, or ``{"b64": ...}`` for outputs named ``*_bytes`` (TF Serving's rule)."""
-    if array.dtype.kind in "SO":
-        as_bytes = name.endswith("_bytes")
-
-        def convert(item):
-            if as_bytes:
-                return {"b64": base64.b64encode(item).decode()}
-            return item.decode("utf-8", "replace")
-
-        return np.vectorize(convert, otypes=[object])(array).tolist() if array.size else array.tolist()
-    return array.tolist()
-
-
-def predict(model: LoadedVersion, body: dict) -> dict:
-    """A predict request's body -> TF Serving's answer (``predictions`` for rows, ``outputs`` for columns)."""
-    if not isinstance(body, dict):
-        raise RequestError(HTTPStatus.BAD_REQUEST, "the request body must be a JSON object")
-    name = body.get("signature_name") or SERVING_KEY
-    signature = model.signatures.get(name)
-    if signature is None:
-        raise RequestError(HTTPStatus.BAD_REQUEST, f'Serving signature name: "{name}" not found in signature def')
-    specs = signature.structured_input_signature[1]
-    if ("instances" in body) == ("inputs" in body):
-        raise RequestError(HTTPStatus.BAD_REQUEST, "the request needs exactly one of 'instances' or 'inputs'")
-    rows = "instances" in body
-    tensors = _row_inputs(body["instances"], specs) if rows else _column_inputs(body["inputs"], specs)
-    try:
-        outputs = signature(**tensors)
+        outputs = loaded.signatures[name](**{key: tf.constant(value) for key, value in inputs.items()})
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
-        raise RequestError(HTTPStatus.BAD_REQUEST, _first_line(err)) from None
-    values = {key: _json_value(key, t.numpy()) for key, t in sorted(outputs.items())}
-    if not rows:
-        return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
-    if len(values) == 1:
-        return {"predictions": next(iter(values.values()))}
-    count = len(next(iter(values.values())))
-    return {"predictions": [{key: v[i] for key, v in values.items()} for i in range(count)]}
+        raise invalid(_op_message(err)) from None
+    return {key: tensor.numpy() for key, tensor in outputs.items()}
 
 
-def _first_line(err: Exception) -> str:
+def _op_message(err: Exception) -> str:
     from estimators.serving.predict import op_message  # the graph error's line that says what is wrong
 
     return op_message(getattr(err, "message", None) or str(err))
 
 
-# ---- responses ------------------------------------------------------------------------------
+def _read(environ: dict) -> bytes:
+    """The body, which the HTTP server has already read whole and bounded (http_server's max body size)."""
+    stream = environ.get("wsgi.input")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise invalid("bad Content-Length") from None
+    return stream.read(length) if stream is not None and length > 0 else b""
 
 
-def status(model: ServedModel, requested: int | None) -> dict:
-    loaded = model.version(requested)
-    return {
-        "model_version_status": [
-            {"version": str(loaded.version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
-        ]
-    }
-
-
-def metadata(model: ServedModel, requested: int | None) -> dict:
-    loaded = model.version(requested)
-    defs = {
-        key: json_format.MessageToDict(d, preserving_proto_field_name=True, including_default_value_fields=True)
-        for key, d in sorted(loaded.signature_defs.items())
-        if not key.startswith("__")  # __saved_model_init_op is not a signature a client can call
-    }
-    return {
-        "model_spec": {"name": model.config.name, "signature_name": "", "version": str(loaded.version)},
-        "metadata": {"signature_def": {"signature_def": defs}},
-    }
-
-
-# /v1/models/<name>[/versions/<v>][/metadata | :predict]
-_ROUTE = re.compile(r"^/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?(?P<tail>/metadata|:predict)?$")
-
-
-class Handler(BaseHTTPRequestHandler):
-    models: Models  # set on the subclass make_server builds
-    protocol_version = "HTTP/1.1"  # keep-alive: a client's requests reuse one connection
-
-    def log_message(self, format, *args) -> None:  # noqa: A002 (the base class's name)
-        pass  # one line per request would drown the server's own lines
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        self._answer(self._get)
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._answer(self._post)
-
-    def _get(self) -> tuple[HTTPStatus, dict | str]:
-        if self.path.split("?")[0] in ("/", "/index.html"):
-            return HTTPStatus.OK, page.html(sorted(self.models.by_name))
-        model, version, tail = self._route()
-        if tail == ":predict":
-            raise RequestError(HTTPStatus.METHOD_NOT_ALLOWED, "predict takes POST")
-        return HTTPStatus.OK, metadata(model, version) if tail == "/metadata" else status(model, version)
-
-    def _post(self) -> tuple[HTTPStatus, dict]:
-        model, version, tail = self._route()
-        if tail != ":predict":
-            raise RequestError(HTTPStatus.NOT_FOUND, f"Malformed request: POST {self.path}")
-        return HTTPStatus.OK, predict(model.version(version), self._body())
-
-    def _route(self) -> tuple[ServedModel, int | None, str | None]:
-        match = _ROUTE.match(self.path.split("?")[0])
-        if not match:
-            raise RequestError(HTTPStatus.NOT_FOUND, f"Malformed request: {self.command} {self.path}")
-        version = match["version"]
-        return self.models.get(match["name"]), int(version) if version else None, match["tail"]
-
-    def _body(self):
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
-        if length < 0 or length > MAX_BODY_BYTES:
-            raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"request body over {MAX_BODY_BYTES} bytes")
-        raw = self.rfile.read(length)
-        try:
-            return json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as err:
-            raise RequestError(HTTPStatus.BAD_REQUEST, f"JSON Parse error: {err}") from None
-
-    def _answer(self, route) -> None:
-        try:
-            code, payload = route()
-        except RequestError as err:
-            code, payload = err.status, {"error": str(err)}
-        except Exception as err:  # anything unforeseen is this request's failure, never the server's
-            code, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": _first_line(err)}
-        if isinstance(payload, str):
-            self._send(code, payload.encode(), "text/html; charset=utf-8")
-        else:
-            self._send(code, json.dumps(payload).encode(), "application/json")
-
-    def _send(self, code: HTTPStatus, data: bytes, content_type: str) -> None:
-        if code >= 400 and self.command == "POST":
-            self.close_connection = True  # the body may be unread: the connection's next bytes are not a request
-        self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-def make_server(models: Models, host: str, port: int) -> ThreadingHTTPServer:
-    handler = type("KestrelHandler", (Handler,), {"models": models})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+def _reply(start_response, code: HTTPStatus, data: bytes, content_type: str) -> list[bytes]:
+    start_response(
+        f"{code.value} {code.phrase}",
+        [("Content-Type", content_type), ("Content-Length", str(len(data)))],
+    )
+    return [data]
