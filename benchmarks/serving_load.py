@@ -1,11 +1,15 @@
-"""A bounded load test of a TF Serving REST endpoint on loopback: requests/sec and latency percentiles.
+"""A bounded load test of TF Serving's REST API on loopback: requests/sec and latency percentiles.
 
+One endpoint (a running server):
 python -m benchmarks.serving_load --url=http://127.0.0.1:8501/v1/models/digits:predict \\
     --image=digit.png --requests=200 --threads=4 --out=runs/serving_load
 
+The whole suite, side by side against the targets (it starts scripts.serve itself, batching off then on):
+python -m benchmarks.serving_load --model_base_path=serving/digits --image=digit.png --out=runs/serving_load
+
 Each thread keeps one HTTP/1.1 connection and sends its share of the requests; every answer's
-status is counted, so a dropped or failed request shows in ``statuses`` rather than vanishing.
-Writes ``serving_load.json`` and ``serving_load.png`` (latency histogram) under --out.
+status is counted, so a dropped, reset or failed request shows in ``statuses`` rather than vanishing.
+Writes ``serving_load.json`` and ``serving_load.png`` under --out.
 """
 
 from __future__ import annotations
@@ -129,15 +133,155 @@ def write(record: dict, out_dir: str) -> tuple[str, str]:
     return json_path, png_path
 
 
+BATCHING = "max_batch_size { value: 32 }\nbatch_timeout_micros { value: 2000 }\nnum_batch_threads { value: 1 }\n"
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def suite(base_path: str, image_path: str, out_dir: str, say: Callable[[str], None] = print) -> dict:
+    """Every scenario of the serving targets in one run; the figures side by side with their targets."""
+    from benchmarks import serving_scenarios as sc
+    from estimators.serving import model_base
+
+    newest = model_base.versions(base_path)[-1]
+    body = predict_body(image_path)
+    with open(image_path, "rb") as f:
+        png = f.read()
+    say("in-process signature calls ...")
+    record: dict = {"in_process": sc.in_process(os.path.join(base_path, str(newest)), png, 500)}
+    with sc.ServeProcess(base_path) as server:
+        run(server.url, body, 50, 1, say=_quiet)  # warm-up
+        for name, requests, threads in (
+            ("one_connection", 500, 1),
+            ("four_threads", 1000, 4),
+            ("fifty_clients", 300, 50),
+        ):
+            say(f"{name}: {requests} requests over {threads} connection(s) ...")
+            record[name] = _brief(run(server.url, body, requests, threads, say=_quiet))
+        say("400 half-open connections ...")
+        record["half_open"] = sc.half_open(server, 400, sc.one_request(server.port, body))
+        say("batching off: 32 single-image clients ...")
+        record["batching_off"] = _brief(run(server.url, body, 960, 32, say=_quiet))
+    params = os.path.join(out_dir, "batching.config")
+    os.makedirs(out_dir, exist_ok=True)
+    with open(params, "w") as f:
+        f.write(BATCHING)
+    with sc.ServeProcess(base_path, "--enable_batching", f"--batching_parameters_file={params}") as server:
+        run(server.url, body, 64, 32, say=_quiet)  # warm-up
+        say("batching on: 32 single-image clients ...")
+        record["batching_on"] = _brief(run(server.url, body, 960, 32, say=_quiet))
+    record["rows"] = _rows(record)
+    return record
+
+
+def _brief(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key != "latencies_ms"}
+
+
+def _rows(r: dict) -> list[list[str]]:
+    """(scenario, figure, target, met) for the table."""
+    inproc, one, four, fifty, half = (
+        r["in_process"],
+        r["one_connection"],
+        r["four_threads"],
+        r["fifty_clients"],
+        r["half_open"],
+    )
+    ratio = one["requests_per_second"] / inproc["calls_per_second"]
+    gain = r["batching_on"]["requests_per_second"] / r["batching_off"]["requests_per_second"]
+    all_ok = fifty["statuses"] == {"200": fifty["requests"]}
+    return [
+        [
+            "in-process signature",
+            f"{inproc['calls_per_second']:,.0f} calls/s, p50 {inproc['p50_ms']} ms",
+            "(ceiling)",
+            "",
+        ],
+        [
+            "1 keep-alive connection",
+            f"{one['requests_per_second']:,.0f} req/s ({ratio:.2f}x), p50 {one['latency_ms']['p50']} ms",
+            ">= 0.6x, p50 <= 3 ms",
+            _met(ratio >= 0.6 and one["latency_ms"]["p50"] <= 3),
+        ],
+        [
+            "4 threads",
+            f"{four['requests_per_second']:,.0f} req/s, p50 {four['latency_ms']['p50']} ms",
+            ">= 1,000 req/s",
+            _met(four["requests_per_second"] >= 1000),
+        ],
+        ["50 clients x 6", f"statuses {fifty['statuses']}", "all 300 answered 200", _met(all_ok)],
+        [
+            "400 half-open",
+            f"threads {half['server_threads'][0]}->{half['server_threads'][1]}, RSS "
+            f"{half['server_rss_mb'][0]}->{half['server_rss_mb'][1]} MB; good client p50 {half['good_client_p50_ms']} ms, "
+            f"max {half['good_client_max_ms']} ms",
+            "bounded; good client <= 100 ms",
+            _met(half["server_threads"][1] <= half["server_threads"][0] + 2 and half["good_client_max_ms"] <= 100),
+        ],
+        [
+            "batching on vs off (32 clients)",
+            f"{r['batching_on']['requests_per_second']:,.0f} vs "
+            f"{r['batching_off']['requests_per_second']:,.0f} instances/s ({gain:.2f}x)",
+            ">= 2x",
+            _met(gain >= 2),
+        ],
+    ]
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+def table(rows: list[list[str]]) -> str:
+    header = ["scenario", "measured", "target", ""]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
+    return "\n".join(lines)
+
+
+def write_suite(record: dict, out_dir: str) -> tuple[str, str]:
+    """serving_load.json and serving_load.png (throughput per scenario, batching off and on)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    json_path = reporting.write_json(
+        {**record, "machine": reporting.machine()}, os.path.join(out_dir, "serving_load.json")
+    )
+    names = ["in_process", "one_connection", "four_threads", "fifty_clients", "batching_off", "batching_on"]
+    rates = [record["in_process"]["calls_per_second"]] + [record[n]["requests_per_second"] for n in names[1:]]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.bar([n.replace("_", "\n") for n in names], rates, color=["#888"] + ["#36c"] * 3 + ["#c63", "#3a3"])
+    ax.axhline(1000, linestyle="--", color="k", linewidth=0.8)
+    ax.set_ylabel("requests (calls) / s")
+    ax.set_title("scripts.serve on loopback, digits")
+    png_path = os.path.join(out_dir, "serving_load.png")
+    fig.tight_layout()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
+    return json_path, png_path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", required=True, help="A :predict URL")
+    parser.add_argument("--url", help="A :predict URL (one run against a running server)")
+    parser.add_argument("--model_base_path", help="The whole suite: scripts.serve started on this base path")
     parser.add_argument("--image", required=True, help="An image file sent as image_bytes in every request")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--time_limit_s", type=float, default=120.0)
     parser.add_argument("--out", default="runs/serving_load")
     args = parser.parse_args()
+    if bool(args.url) == bool(args.model_base_path):
+        parser.error("give one of --url or --model_base_path")
+    if args.model_base_path:
+        record = suite(args.model_base_path, args.image, args.out)
+        print(table(record["rows"]))
+        print("wrote " + ", ".join(write_suite(record, args.out)))
+        return
     if not 1 <= args.threads <= args.requests:
         parser.error("--threads must be between 1 and --requests")
     record = run(args.url, predict_body(args.image), args.requests, args.threads, args.time_limit_s)

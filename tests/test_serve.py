@@ -248,4 +248,15 @@ def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browse
     while not (text := webdriver(port, "GET", f"/session/{session}/element/{status}/text")).startswith("top class"):
         assert time.monotonic() < deadline, f"no prediction shown: {text!r}"
         time.sleep(0.2)
-    assert text == f"top class: {_labels(server)[digit[1]]}"
+    labels = _labels(server)
+    assert text == f"top class: {labels[digit[1]]}"
+    script = (
+        "const rows = [...document.querySelectorAll('#result tr.top')].map(r => [...r.cells].map(c => c.textContent));"
+        "const box = document.getElementById('preview').getBoundingClientRect();"
+        "return {rows: rows, width: box.width, height: box.height};"
+    )
+    shown = webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": script, "args": []})
+    assert len(shown["rows"]) == 3
+    for class_id, name, _ in shown["rows"]:  # every row names its class, not only the top one
+        assert name == labels[int(class_id)], shown["rows"]
+    assert shown["width"] >= 100 and shown["height"] >= 100, shown  # an 8x8 digit, shown at a visible size

@@ -260,7 +260,10 @@ def _image(value) -> list:
         (_float_body([_image(1e39)]), "input 'images': 1e+39 is not a finite float"),
         (_float_body([_image("a")]), "input 'images': JSON Value: \"a\" Type: String is not of expected type: float"),
         (_float_body([_image(True)]), "input 'images': JSON Value: true Type: True is not of expected type: float"),
-        (_float_body([[[[1.0]] * 8] * 7]), "input 'images': lists of different lengths ([1, 8]) at level 2"),
+        (
+            _float_body([[[[1.0]] * 8] * 7 + [[[1.0]]]]),
+            "input 'images': lists of different lengths ([1, 8]) at level 3",
+        ),
         (_float_body([[]]), "input 'images': expected shape [-1,8,8,1], got [1,0,8,1]"),
         (_float_body([[[[[1.0]]] * 8] * 8]), "input 'images': expected shape [-1,8,8,1], got a deeper list"),
         (b'{"instances": [5]}', "input 'image_bytes': JSON Value: 5 Type: Number is not of expected type: string"),

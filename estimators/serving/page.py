@@ -10,24 +10,28 @@ _PAGE = """<!doctype html>
 <style>
 body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
 table { border-collapse: collapse; } td, th { padding: .2em .8em; text-align: left; }
-#error { color: #b00; } img { max-width: 8em; image-rendering: pixelated; }
+#error { color: #b00; }
+/* Digits are 8x8 pixels: shown at a fixed, visible size, each pixel a crisp square. */
+#preview { width: 12em; height: 12em; object-fit: contain; image-rendering: pixelated; border: 1px solid #ccc; }
+#preview:not([src]) { visibility: hidden; }
 </style></head>
 <body>
 <h1>kestrel serving</h1>
 <p>Model <select id="model">__OPTIONS__</select> (TF Serving REST API: <code>POST /v1/models/&lt;name&gt;:predict</code>)</p>
 <p><input type="file" id="file" accept="image/png,image/jpeg,image/bmp,image/gif"></p>
-<p><img id="preview" alt=""></p>
+<p><img id="preview" alt="the chosen image"></p>
 <p id="status"></p><p id="error"></p>
 <table id="result"></table>
 <script>
-const MODELS = __MODELS__;
+const LABELS = __LABELS__;  // model name -> class names by class id (the version's labels.txt)
 const TOP_K = 3;
 const $ = (id) => document.getElementById(id);
 
-function show(predictions) {
-  // kestrel's signature answers, per row, every class's probability (by class id) and the
-  // best class's name (class_names): the table lists the best ids, the name goes to the top one.
+function show(predictions, model) {
+  // kestrel's signature answers, per row, every class's probability (by class id) and the best
+  // class's name (class_names); the other rows' names come from the model's labels.
   const row = predictions[0];
+  const labels = LABELS[model] || [];
   const probs = row.probabilities;
   const order = probs.map((p, i) => i).sort((a, b) => probs[b] - probs[a]).slice(0, TOP_K);
   const table = $("result");
@@ -36,7 +40,7 @@ function show(predictions) {
     const tr = table.insertRow();
     tr.className = "top";
     tr.insertCell().textContent = String(i);
-    tr.insertCell().textContent = i === row.class_ids ? row.class_names : "";
+    tr.insertCell().textContent = i === row.class_ids ? row.class_names : (labels[i] ?? String(i));
     tr.insertCell().textContent = probs[i].toFixed(4);
   }
   $("status").textContent = "top class: " + row.class_names;
@@ -51,7 +55,7 @@ async function predict(b64) {
   });
   const answer = await response.json();
   if (!response.ok) { $("status").textContent = ""; $("error").textContent = answer.error; return; }
-  show(answer.predictions);
+  show(answer.predictions, model);
 }
 
 $("file").addEventListener("change", () => {
@@ -69,8 +73,8 @@ $("file").addEventListener("change", () => {
 """
 
 
-def html(model_names: list[str]) -> str:
-    options = "".join(f"<option>{html_lib.escape(n)}</option>" for n in model_names)
-    # "</" inside a script would end it: JSON's \\u003c keeps a model name from doing so.
-    models = json.dumps(model_names).replace("<", "\\u003c")
-    return _PAGE.replace("__OPTIONS__", options).replace("__MODELS__", models)
+def html(labels: dict[str, list[str]]) -> str:
+    """The page for these models (name -> class names, empty if the served version has no labels.txt)."""
+    options = "".join(f"<option>{html_lib.escape(n)}</option>" for n in sorted(labels))
+    # "</" inside a script would end it: JSON's \\u003c keeps a model or class name from doing so.
+    return _PAGE.replace("__OPTIONS__", options).replace("__LABELS__", json.dumps(labels).replace("<", "\\u003c"))

@@ -71,6 +71,10 @@ class ServingApp:
             code, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": _op_message(err)}
         return _reply(start_response, code, json.dumps(payload).encode(), "application/json")
 
+    def _page(self) -> bytes:
+        labels = {name: m.current.labels if m.current else [] for name, m in self.models.by_name.items()}
+        return page.html(labels).encode()
+
     def _dispatch(self, method: str, path: str, environ: dict) -> dict:
         malformed = invalid(f"Malformed request: {method} {path}")
         if not re.match(r"/v1/", path, re.I):

@@ -27,6 +27,7 @@ class LoadedVersion:
     path: str
     signatures: dict  # name -> concrete function
     signature_defs: dict  # name -> SignatureDef proto (the metadata TF Serving returns)
+    labels: list[str] = dataclasses.field(default_factory=list)  # assets.extra/labels.txt, for the page
 
     def input_specs(self, name: str) -> dict:
         """The signature's inputs (name -> tf.TensorSpec)."""
@@ -56,9 +57,17 @@ def _signature_defs(path: str) -> dict:
     return dict(model.meta_graphs[0].signature_def)
 
 
+def _labels(path: str) -> list[str]:
+    try:
+        with open(os.path.join(path, "assets.extra", "labels.txt"), encoding="utf-8") as f:
+            return [line.strip() for line in f]
+    except (OSError, UnicodeDecodeError):
+        return []  # a regression model has none; the page then shows class ids
+
+
 def load_version(path: str, version: int) -> LoadedVersion:
     loaded = tf.saved_model.load(path)
-    return LoadedVersion(version, path, dict(loaded.signatures), _signature_defs(path))
+    return LoadedVersion(version, path, dict(loaded.signatures), _signature_defs(path), _labels(path))
 
 
 def _log(message: str) -> None:
