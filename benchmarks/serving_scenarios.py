@@ -10,7 +10,6 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 
@@ -115,11 +114,3 @@ def one_request(port: int, body: bytes) -> Callable[[], float]:
         return time.perf_counter() - start
 
     return call
-
-
-def concurrently(count: int, work: Callable[[int], None]) -> None:
-    workers = [threading.Thread(target=work, args=(i,)) for i in range(count)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
