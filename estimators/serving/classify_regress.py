@@ -9,6 +9,8 @@ TF Serving's own 400: ``Expected classification signature method_name to be tens
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -66,6 +68,8 @@ def _add(name: str, item, feature: tf.train.Feature) -> None:
     elif isinstance(item, float):
         if kind not in (None, "float_list"):
             raise _kind_error(name, kind)
+        if not math.isfinite(item):  # as for predict: no NaN or infinity reaches a model
+            raise invalid(f"Feature: {name} has a non-finite element: {json_value(item)}")
         feature.float_list.value.append(item)
     elif isinstance(item, str) or rest_json._is_b64(item):
         if kind not in (None, "bytes_list"):
