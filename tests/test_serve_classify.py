@@ -53,6 +53,8 @@ def test_context_features_join_every_example(server):
         200,
         {"results": [[["low", 0.125], ["high", 0.875]]]},
     )
+    body = {"context": {"site": "a"}, "examples": [{"x": 0.25}]}  # each example keeps its own features too
+    assert server.post("/v1/models/toy:classify", body) == (200, {"results": [[["low", 0.25], ["high", 0.75]]]})
 
 
 def test_regress_answers_one_number_per_example(server):
