@@ -10,6 +10,7 @@ import re
 import shutil
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 import tensorflow as tf
@@ -260,3 +261,45 @@ def test_the_page_uploads_an_image_and_shows_the_top_class(server, digit, browse
     for class_id, name, _ in shown["rows"]:  # every row names its class, not only the top one
         assert name == labels[int(class_id)], shown["rows"]
     assert shown["width"] >= 100 and shown["height"] >= 100, shown  # an 8x8 digit, shown at a visible size
+
+
+def test_the_benchmark_table_marks_each_target_met_or_not(tmp_path):
+    """The suite's report from a record: a missed target says NOT MET beside its figure; JSON and PNG written."""
+
+    def load(rate: float, p50: float, requests: int = 300, statuses: dict | None = None) -> dict:
+        return {
+            "requests": requests,
+            "requests_per_second": rate,
+            "latency_ms": {"p50": p50, "p95": p50, "p99": p50},
+            "statuses": statuses or {"200": requests},
+        }
+
+    record = {
+        "in_process": {"calls_per_second": 1000.0, "p50_ms": 0.9},
+        "one_connection": load(700.0, 1.2),
+        "four_threads": load(900.0, 4.0),
+        "fifty_clients": load(500.0, 20.0, statuses={"200": 299, "ConnectionResetError": 1}),
+        "half_open": {
+            "connections": 400,
+            "server_threads": [40, 40],
+            "server_rss_mb": [500.0, 501.0],
+            "good_client_p50_ms": 3.0,
+            "good_client_max_ms": 20.0,
+        },
+        "batching_off": load(600.0, 50.0),
+        "batching_on": load(1300.0, 25.0),
+    }
+    record["rows"] = serving_load._rows(record)
+    verdicts = {row[0]: row[3] for row in record["rows"]}
+    assert verdicts == {
+        "in-process signature": "",
+        "1 keep-alive connection": "met",
+        "4 threads": "NOT MET",
+        "50 clients x 6": "NOT MET",
+        "400 half-open": "met",
+        "batching on vs off (32 clients)": "met",
+    }
+    assert "(0.70x)" in serving_load.table(record["rows"])
+    json_path, png_path = serving_load.write_suite(record, str(tmp_path))
+    assert json.loads(Path(json_path).read_text())["rows"] == record["rows"]
+    assert Path(png_path).stat().st_size > 0
