@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
+import stat
 import uuid
 
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.names import LABELS_FILE
 
 # Written into every model_dir kestrel creates: --overwrite_model_dir replaces only a directory holding it.
 MODEL_DIR_MARKER = ".kestrel-model-dir"
@@ -42,19 +42,29 @@ def _entries(path: str) -> list[str] | None:
 
 
 def check_overwritable(path: str) -> None:
-    """Refuse, before any work, to overwrite what kestrel did not write: a file, or a folder without its marker."""
+    """Refuse, before any work, to overwrite what kestrel did not write: a file, or a folder without its marker.
+
+    Kestrel's is only a folder holding the marker as a regular file (not a directory, not a symlink): a
+    ``checkpoint`` or a ``labels.txt`` alone, or both together, can be a user's own files.
+    """
     entries = _entries(path)
-    if entries and not _is_kestrel_dir({e.rstrip("/") for e in entries}):
+    if entries and not is_marked(path):
         raise UsageError(
             "model_dir",
-            f"'{path}' holds files kestrel did not write (no {MODEL_DIR_MARKER} marker); "
+            f"'{path}' holds files kestrel did not write (no {MODEL_DIR_MARKER} marker file); "
             "--overwrite_model_dir replaces only a model_dir kestrel wrote: remove it yourself or choose another",
         )
 
 
-def _is_kestrel_dir(entries: set[str]) -> bool:
-    # Model_dirs from before the marker: TensorFlow's checkpoint state beside kestrel's labels file.
-    return MODEL_DIR_MARKER in entries or {"checkpoint", LABELS_FILE} <= entries
+def is_marked(path: str) -> bool:
+    """Whether ``path`` holds kestrel's marker as a regular file."""
+    marker = os.path.join(path, MODEL_DIR_MARKER)
+    if "://" in path:  # object stores have no symlinks: a marker object is a file
+        return tf.io.gfile.exists(marker) and not tf.io.gfile.isdir(marker)
+    try:
+        return stat.S_ISREG(os.lstat(marker).st_mode)
+    except OSError:
+        return False
 
 
 def claim_model_dir(path: str, ours: bool = False) -> None:

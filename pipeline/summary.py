@@ -21,6 +21,11 @@ class RunSummary:
     stages: int = 1
     metric: str = "accuracy"  # the task's (common.tasks): what chose the model and what is reported
     tflite: tuple[TfliteFile, ...] = ()  # --tflite_output_file: the models and labels written
+    # What ran, said where the figures are: a figure on random data or in another precision is another figure.
+    data: str = ""  # the source and dataset read, e.g. "tfds digits"
+    synthetic: bool = False  # --synthetic_data: random inputs of the data's shapes, no real example read
+    strategy: str = ""  # the tf.distribute strategy and its replicas in sync
+    precision: str = ""  # the Keras dtype policy the model computed in
 
     @property
     def accuracy(self) -> float:
@@ -53,6 +58,8 @@ class RunSummary:
             f"{role + ' ' + metric:<21}{r.report_metrics[metric]:.4f}  (on {self.splits[role]})",
             f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
         ]
+        if self.synthetic:
+            lines[0] += f"  SYNTHETIC data: random inputs, not {self.data}; says nothing about the model's quality"
         if role == VALIDATION:
             lines[0] += "; no test data, so this is the split that chose the model"
         else:
@@ -64,6 +71,9 @@ class RunSummary:
             f"{'examples/sec':<21}{rate}",
             f"{'wall time':<21}{format_duration(r.train_seconds)} (train and evaluate)",
             f"{'engine':<21}{self.engine}" + (f" ({self.stages} stages)" if self.stages > 1 else ""),
+        ]
+        lines += self._what_ran()
+        lines += [
             f"{'model_dir':<21}{self.model_dir}",
         ]
         if self.report_dir:
@@ -71,6 +81,12 @@ class RunSummary:
         lines.append(f"{'export':<21}{r.export_path or ''}")
         lines += [f"{'tflite ' + f.kind:<21}{f.path}  ({_size(f.size_bytes)})" for f in self.tflite]
         return "\n".join(lines)
+
+    def _what_ran(self) -> list[str]:
+        """The data, strategy and precision lines (each only when the run said)."""
+        data = f"SYNTHETIC (--synthetic_data): random inputs shaped like {self.data}" if self.synthetic else self.data
+        named = (("data", data), ("strategy", self.strategy), ("precision", self.precision))
+        return [f"{name:<21}{value}" for name, value in named if value]
 
 
 def _size(size_bytes: int) -> str:

@@ -65,7 +65,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
-    set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
+    policy = set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
     distribution.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
     job = _job(hp, entry, source, strategy, cluster, stream)
     jobs = stages.plan(job, hp, entry, stream)
@@ -85,6 +85,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
     tflite = tflite_export.export_run(hp.output, entry, jobs[-1], result.export_path, stream)
     summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric, tflite=tflite)
+    summary = dataclasses.replace(summary, **_what_ran(hp, source.meta, strategy, policy))
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
@@ -111,6 +112,19 @@ def _prepare_model_dir(hp: Hparams) -> None:
         filesystem.clear_model_dir(out.model_dir, keep=VALIDATION_DIR if hp.gate.validate else None)
     filesystem.claim_model_dir(out.model_dir, ours=out.overwrite_model_dir)
     checkpoints.resume_point(out.model_dir)
+
+
+def _what_ran(hp: Hparams, meta: sources.SourceMeta, strategy, policy: str) -> dict:
+    """The summary's data, strategy and precision: what the run really used, not what was asked."""
+    replicas = distribution.num_replicas(strategy)
+    kind = type(strategy).__name__ if strategy is not None else "no tf.distribute strategy"
+    precision = policy + (" (--mixed_precision)" if hp.training.mixed_precision else "")
+    return {
+        "data": f"{hp.data.source} {meta.name}",
+        "synthetic": hp.data.synthetic,
+        "strategy": f"{hp.distribution.strategy}: {kind}, {replicas} replica{'s' if replicas != 1 else ''} in sync",
+        "precision": precision,
+    }
 
 
 def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, cluster, stream: TextIO) -> Job:
@@ -166,7 +180,8 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
     """<model_dir>/report: the evaluation (json, its PNG), the learning curves of every stage, a page."""
     job = jobs[-1]
     role = job.inputs.report_role
-    evaluation, write, pages = _evaluate(job, result, source.meta, role, _role_label(role, summary.splits[role]))
+    label = _role_label(role, summary.splits[role]) + (", SYNTHETIC random data" if summary.synthetic else "")
+    evaluation, write, pages = _evaluate(job, result, source.meta, role, label)
     print(evaluation.format(), file=stream, flush=True)
     out = os.path.join(hp.output.model_dir, REPORT_DIR)
     write(out)

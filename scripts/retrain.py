@@ -7,8 +7,8 @@ python -m scripts.retrain --work_dir=... --list    # the run registry
 python -m scripts.retrain --work_dir=... --show=3
 python -m scripts.retrain --work_dir=... --serving_dir=... --model_name=digits --rollback [--to_version=1]
 
-Exit status: 0 pushed (or nothing new), 1 failed, 2 usage, 3 already running,
-4 stopped by data validation, 5 not blessed (kept, not pushed). docs/retraining.md.
+Exit status (pipeline/retraining/exits.py, docs/retraining.md): 0 pushed, rolled back or nothing new,
+1 failed, 2 usage, 3 already running, 4 data refused (recorded), 5 not blessed (kept, not pushed).
 """
 
 from __future__ import annotations
@@ -66,8 +66,11 @@ def rollback() -> int:
             raise UsageError("rollback", f"nothing is served in {serving.root}")
         served, moved = serving.rollback(FLAGS.to_version)
         aside = ", ".join(map(str, moved)) or "none"
-        reg.record_serving(FLAGS.model_name, "rollback", served, None, f"was {was}; set aside {aside}")
-    print(f"retrain {FLAGS.model_name}: rolled back: serving version {served} (was {was}; set aside {aside})")
+        # --to_version may name a newer version set aside earlier: that is a roll-forward, and says so.
+        action = "rollforward" if served > was else "rollback"
+        reg.record_serving(FLAGS.model_name, action, served, None, f"was {was}; set aside {aside}")
+    done = {"rollforward": "rolled forward", "rollback": "rolled back"}[action] if served != was else "unchanged"
+    print(f"retrain {FLAGS.model_name}: {done}: serving version {served} (was {was}; set aside {aside})")
     return 0
 
 

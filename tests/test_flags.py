@@ -59,3 +59,77 @@ def test_bad_values_are_refused_while_parsing(flag, message):
     result = run_script("scripts.train", flag, timeout=120)
     assert result.returncode == 2
     assert message in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+
+
+# The int32 and finite rules of scripts/cli.py, at their edges: counts end in int32 fields, and an infinite
+# threshold silently turns its check off.
+INT32_MAX = 2**31 - 1
+
+
+def _one_error_line(proc) -> str:
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    return errors[0]
+
+
+def test_the_largest_int32_is_a_usable_count(tmp_path, tfds_data_dir):
+    proc = run_script(
+        "scripts.train",
+        f"--data_dir={tfds_data_dir}",
+        f"--model_dir={tmp_path / 'model'}",
+        "--train_steps=2",
+        "--noreport",
+        "--novalidate_data",
+        f"--keep_checkpoint_max={INT32_MAX}",
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert list((tmp_path / "model").glob("model.ckpt-2.index"))
+
+
+@pytest.mark.parametrize("value", [INT32_MAX + 1, -(INT32_MAX + 1), 2**63 - 1])
+def test_one_past_int32_is_refused_while_parsing(value, tmp_path):
+    flag = "--seed" if value < 0 else "--keep_checkpoint_max"  # --seed: the one without a lower bound
+    proc = run_script("scripts.train", f"--model_dir={tmp_path / 'model'}", f"{flag}={value}", timeout=120)
+    error = _one_error_line(proc)
+    assert f"{flag}={value}" in error and "at most 2,147,483,647" in error, error
+    assert not (tmp_path / "model").exists()
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "+inf", "Infinity"])
+def test_non_finite_thresholds_are_refused(value, tmp_path):
+    proc = run_script(
+        "scripts.validate_data",
+        f"--data={tmp_path}/*.csv",
+        f"--artifacts_dir={tmp_path / 'artifacts'}",
+        f"--numeric_drift_threshold={value}",
+        timeout=120,
+    )
+    error = _one_error_line(proc)
+    assert "--numeric_drift_threshold=" in error and "must be a finite number" in error, error
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_per_feature_thresholds_must_be_finite(tmp_path):
+    proc = run_script(
+        "scripts.validate_data",
+        f"--data={tmp_path}/*.csv",
+        f"--artifacts_dir={tmp_path / 'artifacts'}",
+        "--drift_thresholds=age=inf",
+        timeout=120,
+    )
+    error = _one_error_line(proc)
+    assert "--drift_thresholds" in error and "finite" in error, error
+
+
+def test_the_largest_finite_threshold_passes_the_rule(tmp_path):
+    # Accepted at parsing: the one error is about the (empty) data, not the threshold.
+    proc = run_script(
+        "scripts.validate_data",
+        f"--data={tmp_path}/*.csv",
+        f"--artifacts_dir={tmp_path / 'artifacts'}",
+        "--numeric_drift_threshold=1.7976931348623157e308",
+        timeout=120,
+    )
+    error = _one_error_line(proc)
+    assert "--data" in error and "threshold" not in error, error

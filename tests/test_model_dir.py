@@ -41,6 +41,69 @@ def test_a_folder_kestrel_did_not_write_is_refused_and_kept(tmp_path, tfds_data_
     assert (docs / "notes" / "a.txt").read_text() == "mine"
 
 
+def _labels_only(folder: Path) -> None:
+    (folder / "labels.txt").write_text("cat\ndog\n")
+
+
+def _checkpoint_only(folder: Path) -> None:
+    (folder / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-1"\n')
+
+
+def _both_without_the_marker(folder: Path) -> None:
+    _labels_only(folder)
+    _checkpoint_only(folder)
+
+
+def _marker_is_a_directory(folder: Path) -> None:
+    _both_without_the_marker(folder)
+    (folder / MARKER).mkdir()
+
+
+def _marker_is_a_symlink(folder: Path) -> None:
+    # A link to a real marker elsewhere: the folder itself was never written by kestrel.
+    real = folder.parent / "real-run"
+    real.mkdir()
+    (real / MARKER).write_text("written by kestrel")
+    _both_without_the_marker(folder)
+    (folder / MARKER).symlink_to(real / MARKER)
+
+
+def _marker_is_a_dangling_symlink(folder: Path) -> None:
+    _labels_only(folder)
+    (folder / MARKER).symlink_to(folder.parent / "nowhere")
+
+
+def _marker_in_a_subfolder(folder: Path) -> None:
+    _both_without_the_marker(folder)
+    (folder / "old-run").mkdir()
+    (folder / "old-run" / MARKER).write_text("written by kestrel")
+
+
+LOOK_ALIKES = {
+    "labels_only": _labels_only,
+    "checkpoint_only": _checkpoint_only,
+    "checkpoint_and_labels_without_the_marker": _both_without_the_marker,
+    "marker_is_a_directory": _marker_is_a_directory,
+    "marker_is_a_symlink": _marker_is_a_symlink,
+    "marker_is_a_dangling_symlink": _marker_is_a_dangling_symlink,
+    "marker_in_a_subfolder": _marker_in_a_subfolder,
+}
+
+
+@pytest.mark.parametrize("make", LOOK_ALIKES.values(), ids=LOOK_ALIKES.keys())
+def test_a_look_alike_of_a_kestrel_run_is_refused_and_kept(make, tmp_path, tfds_data_dir):
+    """Only the marker, as a regular file, makes a folder kestrel's: the files a run also writes do not."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    make(folder)
+    (folder / "mine.txt").write_text("user data")
+    before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+    proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={folder}", "--overwrite_model_dir")
+    _one_error_line(proc, "--model_dir", MARKER, "kestrel did not write")
+    assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
+    assert (folder / "mine.txt").read_text() == "user data"
+
+
 @pytest.fixture(scope="module")
 def csv_run(tmp_path_factory) -> Path:
     """A finished kestrel run on a small CSV: its model_dir holds the marker, checkpoints and an export."""
@@ -72,11 +135,10 @@ def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(csv_run):
     assert _snapshot(csv_run) == before
 
 
-@pytest.mark.parametrize("left", [(MARKER,), ("checkpoint", "labels.txt")], ids=["marked", "before_the_marker"])
-def test_overwrite_replaces_a_kestrel_run(left, csv_run, tmp_path):
+def test_overwrite_replaces_a_kestrel_run(csv_run, tmp_path):
     old = tmp_path / "old-run"
     old.mkdir()
-    for name in (*left, "stale.txt"):
+    for name in (MARKER, "checkpoint", "labels.txt", "stale.txt"):
         (old / name).write_text("earlier kestrel run")
     proc = _train(*_csv_args(csv_run.parent / "good.csv"), f"--model_dir={old}", "--overwrite_model_dir")
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -5,6 +5,7 @@ Spans are image folders of scikit-learn's digits (8x8 PNGs under <span>/<class>/
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -147,14 +148,59 @@ def test_three_spans_push_bless_reject_then_list_show_rollback(digit_spans, tmp_
     assert re.search(rf"^curves\s+{re.escape(str(curves / 'curves.png'))}$", shown.stdout, re.M), shown.stdout
     assert json.loads((curves / "curves.json").read_text())["series"]["validation"]["loss"]
 
+    # While a retrain holds the lock (taken by the real lock code in another process), --rollback
+    # exits 3 at once, as documented, and moves nothing.
+    with _lock_held_elsewhere(tmp_path / "work") as holder:
+        blocked = run_script("scripts.retrain", *common, "--rollback")
+    assert blocked.returncode == 3, blocked.stdout + blocked.stderr
+    errors = [line for line in blocked.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"already running (pid {holder} on " in errors[0], blocked.stderr
+    assert served(tmp_path) == ["1", "2"]
+
     rolled = run_script("scripts.retrain", *common, "--rollback")
     assert rolled.returncode == 0, rolled.stderr
-    assert "rolled back: serving version 1 (was 2; set aside 2)" in rolled.stdout
+    assert "retrain digits: rolled back: serving version 1 (was 2; set aside 2)" in rolled.stdout
     assert served(tmp_path) == ["1"]
     assert (tmp_path / "serving" / "digits" / ".rolled_back" / "2" / "saved_model.pb").is_file()
 
+    # Back to the newer version: a roll-forward, said as one.
+    forward = run_script("scripts.retrain", *common, "--rollback", "--to_version=2")
+    assert forward.returncode == 0, forward.stderr
+    assert "retrain digits: rolled forward: serving version 2 (was 1; set aside none)" in forward.stdout
+    assert "rolled back" not in forward.stdout
+    assert served(tmp_path) == ["1", "2"]
+    with sqlite3.connect(tmp_path / "work" / "registry.sqlite") as db:
+        events = db.execute(
+            "SELECT action, version FROM serving_events WHERE action LIKE 'roll%' ORDER BY id"
+        ).fetchall()
+    assert events == [("rollback", 1), ("rollforward", 2)]
+
     missing = run_script("scripts.retrain", *common, "--show=42")
     assert missing.returncode == 2 and missing.stderr.strip().startswith("error: --show: no run 42")
+
+
+@contextlib.contextmanager
+def _lock_held_elsewhere(work_dir: Path):
+    """Another process holds the retraining lock through RetrainLock, as a running retrain does; yields its pid."""
+    code = (
+        "import sys, time\n"
+        "from pipeline.retraining.lock import RetrainLock\n"
+        "with RetrainLock(sys.argv[1]):\n"
+        "    print('held', flush=True)\n"
+        "    sys.stdin.readline()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(work_dir)],
+        cwd=REPO_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        yield holder.pid
+    finally:
+        holder.communicate("release\n", timeout=60)
 
 
 def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):

@@ -311,3 +311,57 @@ def test_retrain_names_a_bad_holdout_as_holdout(make_holdout, message, tmp_path)
     assert len(error) == 1 and "Traceback" not in result.stderr, result.stderr
     assert error[0].startswith(f"error: --holdout: '{holdout}' ") or error[0].startswith("error: --holdout: no "), error
     assert message in error[0] and f"'{holdout}'" in error[0]
+
+
+def test_a_span_missing_a_class_is_refused_data_and_recorded(tmp_path):
+    """Not a usage error: the span arrived without a class the holdout measures. Exit 4 (the table in
+    pipeline/retraining/exits.py), one line, a registry row that decides the span; nothing trained."""
+    import sqlite3
+
+    from conftest import run_script
+
+    from pipeline.retraining import exits
+
+    _png_folder(tmp_path / "spans" / "span-1", ("a",))
+    holdout = _png_folder(tmp_path / "holdout", ("a", "b"))
+    args = (
+        f"--spans={tmp_path / 'spans'}",
+        f"--holdout={holdout}",
+        f"--work_dir={tmp_path / 'work'}",
+        f"--serving_dir={tmp_path / 'serving'}",
+        "--model_name=letters",
+        "--validation_running_mode=in_memory",
+        "--image_size=8",
+        "--train_steps=2",
+        "--noreport",
+    )
+    result = run_script("scripts.retrain", *args)
+    assert result.returncode == exits.REFUSED_DATA == 4, result.stdout + result.stderr
+    assert "error:" not in result.stderr and "Traceback" not in result.stderr, result.stderr
+    line = result.stdout.strip().splitlines()[-1]
+    assert line == (
+        "retrain letters run 1: span span-1 STOPPED by validation: span span-1 has no class ['b'] of the holdout "
+        "(it has ['a']); served version unchanged"
+    ), line
+    with sqlite3.connect(tmp_path / "work" / "registry.sqlite") as db:
+        rows = db.execute("SELECT id, span, status, validation, model_dir FROM runs").fetchall()
+    assert rows == [(1, "span-1", registry.VALIDATION_FAILED, line.split("validation: ")[1].split(";")[0], "")]
+    assert not (tmp_path / "work" / "runs").exists() and not (tmp_path / "serving").exists()
+
+    again = run_script("scripts.retrain", *args)
+    assert again.returncode == exits.OK, again.stdout + again.stderr
+    assert "span span-1 already trained by run 1: validation_failed; skipped" in again.stdout
+
+
+def test_the_exit_status_table_is_the_one_docs_print():
+    from conftest import REPO_ROOT
+
+    from pipeline.retraining import exits, flow, lock
+
+    doc = (Path(REPO_ROOT) / "docs" / "retraining.md").read_text()
+    assert exits.markdown_table() in doc
+    assert (flow.VALIDATION_EXIT, flow.NOT_BLESSED_EXIT, lock.ALREADY_RUNNING_EXIT) == (
+        exits.REFUSED_DATA,
+        exits.NOT_BLESSED,
+        exits.ALREADY_RUNNING,
+    )

@@ -52,7 +52,8 @@ def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
     assert "exit status 3" in drift.stdout
     assert (artifacts / "spans" / "span-1" / "report.html").is_file()
 
-    # Beam options after --, and the refusal waived: recorded in result.json.
+    # Beam options after --, and the refusal waived: recorded in result.json. The refused attempt used no
+    # span number up: the span number is only for accepted spans, so this attempt is span 1 again.
     allowed = run_script(
         SCRIPT,
         f"--data={span_files['shifted']}",
@@ -63,8 +64,10 @@ def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
     )
     assert allowed.returncode == 0, allowed.stderr
     assert "in_memory, 1 worker(s)" in allowed.stdout and "allowed by --allow_anomalies" in allowed.stdout
-    recorded = json.loads((artifacts / "spans" / "span-2" / "result.json").read_text())
-    assert recorded["allowed_despite_findings"] and recorded["previous_span"] == 0
+    assert "span 1 (TRAINING): NOT CLEAN" in allowed.stdout, allowed.stdout
+    recorded = json.loads((artifacts / "spans" / "span-1" / "result.json").read_text())
+    assert recorded["allowed_despite_findings"] and recorded["previous_span"] == 0 and recorded["span"] == 1
+    assert sorted(p.name for p in (artifacts / "spans").iterdir()) == ["span-0", "span-1"]
 
 
 @pytest.mark.parametrize(

@@ -22,16 +22,16 @@ from typing import TextIO
 from common.errors import KestrelError, UsageError
 from common.params import Hparams
 from common.progress import format_duration
-from pipeline.retraining import blessing, evaluate, registry, spans
+from pipeline.retraining import blessing, evaluate, exits, registry, spans
 from pipeline.retraining.config import RetrainConfig
 from pipeline.retraining.lock import RetrainLock
 from pipeline.retraining.push import ServingDir
 
-# Exit statuses of a run, for cron and schedulers (the script's contract; docs/retraining.md).
-OK = 0  # a version was pushed, or there was nothing new to train
-FAILED_EXIT = 1  # the run started and could not finish (KestrelError or crash)
-VALIDATION_EXIT = 4  # the data-validation gate stopped the span
-NOT_BLESSED_EXIT = 5  # trained and evaluated, not good enough to serve: kept, not pushed
+# Exit statuses of a run, for cron and schedulers: the one table in pipeline/retraining/exits.py.
+OK = exits.OK
+FAILED_EXIT = exits.FAILED
+VALIDATION_EXIT = exits.REFUSED_DATA
+NOT_BLESSED_EXIT = exits.NOT_BLESSED
 
 # The training flags the run's image folders arrive under -> the retraining flags the user set.
 _RETRAIN_FLAGS = {"test_dir": "holdout", "image_dir": "spans"}
@@ -119,7 +119,9 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
             "skipped (--force retrains)",
             run_id=done.id,
         )
-    check_holdout(config, window)
+    refused = check_holdout(config, window)
+    if refused:
+        return refuse(config, reg, window, fingerprint, refused)
     served = ServingDir(config.serving_dir, config.model_name).served()
     baseline = reg.pushed(config.model_name, served) if served is not None else None
     unfinished = reg.unfinished(config.model_name, fingerprint)
@@ -152,16 +154,46 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
     return Plan(window, spans.previous(found, window[0]), fingerprint, run_id, model_dir, False, baseline)
 
 
-def check_holdout(config: RetrainConfig, window: list[spans.Span]) -> None:
+def check_holdout(config: RetrainConfig, window: list[spans.Span]) -> str | None:
     """The holdout is an image folder of the spans' classes: checked before the gate and training,
-    and named as the user passed it (training reads it as the test role, ``test_dir``)."""
+    and named as the user passed it (training reads it as the test role, ``test_dir``).
+
+    Returns why the data is refused when the spans lack a class of the holdout (a span that arrived
+    incomplete: a data outcome, recorded), or None. A class the holdout lacks is the holdout's fault
+    (it cannot measure that class): a usage error.
+    """
     evaluate.image_folder_files([config.holdout], flag="holdout")
     have = evaluate.class_names([config.holdout])
     want = evaluate.class_names([span.path for span in window])
-    if set(have) != set(want):
+    if set(want) - set(have):
         raise UsageError(
             "holdout", f"'{config.holdout}' has classes {list(have)}; the spans being trained have {list(want)}"
         )
+    missing = sorted(set(have) - set(want))
+    if missing:
+        spans_named = ", ".join(span.name for span in window)
+        return f"span {spans_named} has no class {missing} of the holdout (it has {list(want)})"
+    return None
+
+
+def refuse(
+    config: RetrainConfig, reg: registry.Registry, window: list[spans.Span], fingerprint: str, why: str
+) -> Outcome:
+    """Record a span refused before the gate (a class missing) as the gate's refusals are: decided, exit 4."""
+    run_id = reg.start(
+        model=config.model_name,
+        spans=[span.name for span in window],
+        fingerprint=fingerprint,
+        schema_key=schema_key(config, window),
+        code_version=code_version(),
+        flags=config.record(),
+        model_dir="",
+    )
+    reg.update(run_id, status=registry.VALIDATION_FAILED, validation=why)
+    line = (
+        f"{_name(config)} run {run_id}: span {window[-1].name} STOPPED by validation: {why}; served version unchanged"
+    )
+    return Outcome(registry.VALIDATION_FAILED, exits.REFUSED_DATA, line, run_id)
 
 
 def warm_start_from(config: RetrainConfig, plan_: Plan, reg: registry.Registry) -> tuple[str | None, str]:

@@ -15,9 +15,10 @@ import socket
 from types import TracebackType
 
 from common.errors import KestrelError
+from pipeline.retraining import exits
 
 LOCK_FILE = "retrain.lock"
-ALREADY_RUNNING_EXIT = 3
+ALREADY_RUNNING_EXIT = exits.ALREADY_RUNNING
 
 
 class AlreadyRunningError(KestrelError):

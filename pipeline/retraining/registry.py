@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS serving_events (
     id      INTEGER PRIMARY KEY AUTOINCREMENT,
     at      TEXT NOT NULL,
     model   TEXT NOT NULL,
-    action  TEXT NOT NULL,                -- push | rollback | prune
+    action  TEXT NOT NULL,                -- push | rollback | rollforward | prune
     version INTEGER,
     run_id  INTEGER,
     detail  TEXT

@@ -198,6 +198,13 @@ def _read_result(artifacts_dir: str, span: int) -> dict | None:
         return None
 
 
+def next_span(artifacts_dir: str, spans: list[int]) -> int:
+    """The number a new span gets: one past the newest accepted span. A refused (or unfinished) attempt
+    does not use a number up: the next attempt validates into its directory again."""
+    accepted = [span for span in spans if (_read_result(artifacts_dir, span) or {}).get("passed")]
+    return accepted[-1] + 1 if accepted else 0
+
+
 def previous_accepted_span(artifacts_dir: str, before: int, environment: str) -> int | None:
     """The newest span before ``before`` that passed the gate in the same environment.
 
@@ -343,7 +350,7 @@ def run_gate(config: ValidationConfig) -> GateResult:
             )
         )
     spans = existing_spans(config.artifacts_dir)
-    span = config.span if config.span is not None else (spans[-1] + 1 if spans else 0)
+    span = config.span if config.span is not None else next_span(config.artifacts_dir, spans)
     out_dir = span_dir(config.artifacts_dir, span)
     schema_path = config.resolved_schema_path
     curated = schema.load_schema(schema_path) if tf.io.gfile.exists(schema_path) else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from absl import flags
 
 from common.errors import UsageError
@@ -46,11 +48,15 @@ def _feature_thresholds(flag: str) -> tuple[tuple[str, float], ...]:
     for item in FLAGS[flag].value:
         name, sep, value = item.partition("=")
         try:
-            pairs.append((name.strip(), float(value)))
+            limit = float(value)
         except ValueError:
-            sep = ""
+            sep, limit = "", 0.0
         if not sep or not name.strip():
             raise UsageError(flag, f"'{item}' is not feature=value")
+        if not math.isfinite(limit):
+            # An infinite limit would silently turn the feature's check off: 0 says so.
+            raise UsageError(flag, f"'{item}': the limit must be a finite number (0 turns the check off)")
+        pairs.append((name.strip(), limit))
     return tuple(pairs)
 
 
