@@ -36,7 +36,12 @@ def define_validation_flags() -> None:
     flags.DEFINE_list("drift_thresholds", [], "Per-feature drift limits: feature=value,...")
     flags.DEFINE_list("skew_thresholds", [], "Per-feature skew limits: feature=value,...")
     flags.DEFINE_string("beam_args", "", "Beam pipeline options ('--runner=DataflowRunner ...'), or after --.")
-    flags.DEFINE_enum("direct_running_mode", d.runner.direct_running_mode, RUNNING_MODES, "DirectRunner mode.")
+    flags.DEFINE_enum(
+        "direct_running_mode",
+        d.runner.direct_running_mode,
+        RUNNING_MODES,
+        "DirectRunner mode; auto: in_memory below 64 MiB of input (or on one core), multi_processing above.",
+    )
     flags.DEFINE_integer("direct_num_workers", 0, "DirectRunner workers; 0: one per core.", lower_bound=0)
     flags.DEFINE_integer("progress_every_rows", d.progress_every_rows, "Rows between progress lines.", lower_bound=0)
 
