@@ -532,7 +532,7 @@ def main(argv: list[str]) -> None:
     print("\n" + table, flush=True)
     for k, s in summary["speedup"].items():
         print(
-            f"{k} vs {labels[0]}: whole gate {s['gate_seconds_ratio']:.2f}x the time; {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
+            f"{k + ' workers' if k.isdigit() else k} vs {labels[0]}: whole gate {s['gate_seconds_ratio']:.2f}x the time; {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
             f"{s['gate_rows_per_sec']:.2f}x (whole gate), CPU per row {s['cpu_per_row']:.2f}x, "
             f"peak memory {s['peak_memory']:.2f}x (RSS), {s['peak_memory_pss']:.2f}x (PSS)",
             flush=True,
@@ -547,6 +547,7 @@ def main(argv: list[str]) -> None:
         "shards": FLAGS.shards,
         "runner": "DirectRunner " + (",".join(FLAGS.modes) or FLAGS.direct_running_mode),
         "arms": labels,
+        "worker_counts": [arm.workers for arm in arms],
         "repeats": FLAGS.repeats,
         "target_speedup": TARGET_SPEEDUP,
         **summary,
