@@ -230,7 +230,7 @@ class GateParams:
 
     validate: bool = False  # scripts/train.py turns it on; pipeline.retraining runs its own gate
     allow_anomalies: bool = False
-    running_mode: str = "in_memory"  # Beam DirectRunner mode; multi_processing pays off on large data
+    running_mode: str = "auto"  # Beam DirectRunner mode; auto: in_memory on small data, multi_processing on large
     cache_dir: str = ""  # verdicts remembered by data fingerprint (pipeline/gate_cache.py); "": validate every time
 
 

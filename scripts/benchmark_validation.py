@@ -47,6 +47,12 @@ flags.DEFINE_enum("format", "tfrecord", ["tfrecord", "csv"], "Input format.")
 flags.DEFINE_string("out", "runs/benchmark_validation", "Generated data, artifacts, benchmark.json, benchmark.png.")
 flags.DEFINE_enum("direct_running_mode", "multi_processing", RUNNING_MODES, "DirectRunner mode of every run.")
 flags.DEFINE_list("workers", ["1", "2"], "Worker counts to compare (DirectRunner --direct_num_workers), in order.")
+flags.DEFINE_list(
+    "modes",
+    [],
+    "Compare DirectRunner modes instead of worker counts (in_memory,multi_processing,auto), one worker per core "
+    "(in_memory: one); the whole gate's time counts, as the user waits for it.",
+)
 flags.DEFINE_integer(
     "direct_num_workers",
     0,
@@ -59,7 +65,9 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_boolean("semantic_domain_stats", True, "Image/text statistics (as the gate runs by default).")
 # Internal: a child process runs one gate with this many workers and writes its figures to --run_json.
-flags.DEFINE_integer("run_one", 0, "Internal: run one gate with this many workers.", lower_bound=0, upper_bound=64)
+flags.DEFINE_integer(
+    "run_one", 0, "Internal: run one gate with this many workers (-1: one per core).", lower_bound=-1, upper_bound=64
+)
 flags.DEFINE_string("run_json", "", "Internal: where --run_one writes its figures.")
 flags.DEFINE_string("run_data", "", "Internal: the glob of the generated files --run_one reads.")
 FLAGS = flags.FLAGS
@@ -267,11 +275,33 @@ def _child_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+@dataclasses.dataclass(frozen=True)
+class Arm:
+    """What one run compares: a DirectRunner mode and a worker count (0: one per core)."""
+
+    mode: str
+    workers: int
+    by_mode: bool  # the comparison is between modes (label: the mode), not worker counts
+
+    @property
+    def label(self) -> str:
+        return self.mode if self.by_mode else str(self.workers)
+
+
 @dataclasses.dataclass
 class Run:
-    workers: int
+    arm: Arm
     repeat: int
     record: dict
+
+    @property
+    def workers(self) -> int:
+        return self.arm.workers
+
+    @property
+    def seconds(self) -> float:
+        """What the comparison ranks runs by: the whole gate between modes, the statistics pass between workers."""
+        return self.record["gate_seconds"] if self.arm.by_mode else self.pass_seconds
 
     @property
     def pass_seconds(self) -> float:
@@ -279,21 +309,24 @@ class Run:
         return stats.get("pass_seconds") or self.record["gate_seconds"]
 
 
-def _child_argv(pattern_args: list[str], workers: int, artifacts: str, json_path: str) -> list[str]:
+def _child_argv(pattern_args: list[str], arm: Arm, artifacts: str, json_path: str) -> list[str]:
     return [
         sys.executable,
         "-m",
         "scripts.benchmark_validation",
         *pattern_args,
-        f"--run_one={workers}",
+        f"--direct_running_mode={arm.mode}",
+        # 0 is "not a child" for --run_one: -1 asks for one worker per core.
+        f"--run_one={arm.workers or -1}",
         f"--out={artifacts}",
         f"--run_json={json_path}",
     ]
 
 
-def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run:
+def measure(arm: Arm, repeat: int, out: str, pattern_args: list[str]) -> Run:
     """One gate in a child process: its figures, its tree's peak memory and CPU seconds, the load."""
-    name = f"workers{workers}-run{repeat}"
+    workers = arm.workers
+    name = f"{arm.mode}-workers{workers}-run{repeat}"
     artifacts = os.path.join(out, "artifacts", name)
     json_path = os.path.join(out, f"{name}.json")
     if os.path.exists(json_path):
@@ -304,7 +337,7 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
     # The child's lines are printed through this process's sys.stdout (not its file descriptor):
     # a caller that redirects sys.stdout (the CLI fuzz harness) gets them too.
     proc = subprocess.Popen(
-        _child_argv(pattern_args, workers, artifacts, json_path),
+        _child_argv(pattern_args, arm, artifacts, json_path),
         env=memory.child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -323,7 +356,7 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
     wall = time.monotonic() - started
     sampler.stop()
     if returncode != 0 or not os.path.exists(json_path):
-        raise KestrelError(f"the {workers}-worker run exited with status {returncode}: {last_error or 'see above'}")
+        raise KestrelError(f"the {arm.label} run exited with status {returncode}: {last_error or 'see above'}")
     record = reporting.read_json(json_path)
     rows = record["rows"]
     cpu_total = _child_cpu_seconds() - cpu_before
@@ -332,6 +365,7 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
     record.update(
         {
             "workers": workers,
+            "mode": arm.mode,
             "repeat": repeat,
             "process_seconds": round(wall, 2),
             "gate_rows_per_sec": round(rows / record["gate_seconds"]),
@@ -349,25 +383,26 @@ def measure(workers: int, repeat: int, out: str, pattern_args: list[str]) -> Run
             "memory_trace": [(round(s, 2), round(b / 2**20)) for s, b, _ in sampler.samples[::10]],
         }
     )
-    return Run(workers, repeat, record)
+    return Run(arm, repeat, record)
 
 
-def summarize(runs: list[Run], worker_counts: list[int]) -> dict:
-    """The best run (shortest statistics pass) of each worker count, and the speed-ups over the first count."""
-    best = {w: min((r for r in runs if r.workers == w), key=lambda r: r.pass_seconds).record for w in worker_counts}
-    base = best[worker_counts[0]]
-    summary: dict = {"best": {str(w): _without_trace(best[w]) for w in worker_counts}, "speedup": {}}
-    for w in worker_counts[1:]:
-        b = best[w]
-        summary["speedup"][str(w)] = {
+def summarize(runs: list[Run], labels: list[str]) -> dict:
+    """The best run of each arm (shortest pass, or whole gate between modes), and the speed-ups over the first arm."""
+    best = {k: min((r for r in runs if r.arm.label == k), key=lambda r: r.seconds).record for k in labels}
+    base = best[labels[0]]
+    summary: dict = {"best": {k: _without_trace(best[k]) for k in labels}, "speedup": {}}
+    for k in labels[1:]:
+        b = best[k]
+        summary["speedup"][k] = {
             "pass_rows_per_sec": round(b["pass_rows_per_sec"] / base["pass_rows_per_sec"], 2),
             "gate_rows_per_sec": round(b["gate_rows_per_sec"] / base["gate_rows_per_sec"], 2),
+            "gate_seconds_ratio": round(b["gate_seconds"] / base["gate_seconds"], 2),
             "cpu_per_row": round(b["cpu_ms_per_1k_rows"] / base["cpu_ms_per_1k_rows"], 2),
             "peak_memory": round(b["peak_memory_mb"] / base["peak_memory_mb"], 2),
             "peak_memory_pss": round(b["peak_memory_pss_mb"] / max(1, base["peak_memory_pss_mb"]), 2),
         }
-    if 1 in best and 2 in best:
-        s = summary["speedup"].get("2") if worker_counts[0] == 1 else None
+    if "1" in best and "2" in best:
+        s = summary["speedup"].get("2") if labels[0] == "1" else None
         if s:
             summary["target"] = {
                 "speedup_2_over_1_pass": s["pass_rows_per_sec"],
@@ -385,7 +420,7 @@ def _without_trace(record: dict) -> dict:
 
 def format_table(runs: list[Run]) -> str:
     header = (
-        f"{'workers':>7} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
+        f"{'arm':>16} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
         f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'PSS MB':>7} {'load start-end':>15}"
     )
     lines = [header, "-" * len(header)]
@@ -393,7 +428,7 @@ def format_table(runs: list[Run]) -> str:
         r = run.record
         load = f"{r['load_average_start'][0]:.1f}-{r['load_average_end'][0]:.1f}"
         lines.append(
-            f"{r['workers']:>7} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
+            f"{run.arm.label:>16} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
             f"{r['fixed_seconds']:>7.1f} {r['gate_rows_per_sec']:>11,} {r['pass_rows_per_sec']:>11,} "
             f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} "
             f"{r['peak_memory_pss_mb']:>7,} {load:>15}"
@@ -408,7 +443,7 @@ def plot(runs: list[Run], summary: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     best = summary["best"]
-    labels = [f"{w} worker{'s' if w != '1' else ''}" for w in best]
+    labels = [k if not k.isdigit() else f"{k} worker{'s' if k != '1' else ''}" for k in best]
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.8))
     panels = [
         ("rows/sec, statistics pass", [b["pass_rows_per_sec"] for b in best.values()]),
@@ -422,18 +457,30 @@ def plot(runs: list[Run], summary: dict, path: str) -> None:
     ax = axes[3]
     for run in runs:
         trace = run.record["memory_trace"]
-        ax.plot([s for s, _ in trace], [mb for _, mb in trace], label=f"{run.workers}w run {run.repeat}")
+        ax.plot([s for s, _ in trace], [mb for _, mb in trace], label=f"{run.arm.label} run {run.repeat}")
     ax.set(xlabel="seconds", ylabel="MB (process tree)", title="resident memory")
     ax.legend(fontsize=8)
     speedup = summary["speedup"]
     note = ", ".join(
-        f"{w} workers: {s['pass_rows_per_sec']:.2f}x pass, {s['gate_rows_per_sec']:.2f}x gate"
-        for w, s in speedup.items()
+        f"{k}: {s['pass_rows_per_sec']:.2f}x pass, {s['gate_rows_per_sec']:.2f}x gate" for k, s in speedup.items()
     )
     fig.suptitle(f"TFDV statistics, {runs[0].record['rows']:,} rows; {note}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def _arms() -> list[Arm]:
+    if not FLAGS.modes:
+        return [Arm(FLAGS.direct_running_mode, w, False) for w in _worker_counts()]
+    arms = []
+    for mode in FLAGS.modes:
+        if mode not in RUNNING_MODES:
+            raise UsageError("modes", f"'{mode}' is not one of {', '.join(RUNNING_MODES)}")
+        arm = Arm(mode, 1 if mode == "in_memory" else 0, True)
+        if arm not in arms:
+            arms.append(arm)
+    return arms
 
 
 def _worker_counts() -> list[int]:
@@ -460,29 +507,32 @@ def main(argv: list[str]) -> None:
     if FLAGS.run_one:
         if not (FLAGS.run_json and FLAGS.run_data):
             raise UsageError("run_one", "is internal: it needs --run_json and --run_data")
-        run_one(FLAGS.run_data, FLAGS.run_one, out, FLAGS.run_json)
+        run_one(FLAGS.run_data, max(0, FLAGS.run_one), out, FLAGS.run_json)
         return
-    worker_counts = _worker_counts()
+    arms = _arms()
+    labels = [arm.label for arm in arms]
     pattern = generate(os.path.join(out, "data"), FLAGS.rows, FLAGS.shards, FLAGS.format)
     pattern_args = [
         f"--run_data={pattern}",
-        f"--direct_running_mode={FLAGS.direct_running_mode}",
         f"--semantic_domain_stats={FLAGS.semantic_domain_stats}",
     ]
-    plan = [(w, r) for r in range(1, FLAGS.repeats + 1) for w in worker_counts]
+    plan = [(arm, r) for r in range(1, FLAGS.repeats + 1) for arm in arms]
     counter = run_counter(len(plan), what="benchmark run", unit="runs")
     machine = reporting.machine()
     runs = []
-    for i, (workers, repeat) in enumerate(plan):
-        print(f"run {i + 1}/{len(plan)}: {workers} worker(s), repeat {repeat}", flush=True)
-        runs.append(measure(workers, repeat, out, pattern_args))
-        counter.update(i + 1, f"{workers} worker(s): {runs[-1].record['pass_rows_per_sec']:,} rows/sec (pass)")
-    summary = summarize(runs, worker_counts)
+    for i, (arm, repeat) in enumerate(plan):
+        print(
+            f"run {i + 1}/{len(plan)}: {arm.mode}, {arm.workers or 'one per core'} worker(s), repeat {repeat}",
+            flush=True,
+        )
+        runs.append(measure(arm, repeat, out, pattern_args))
+        counter.update(i + 1, f"{arm.label}: {runs[-1].record['gate_seconds']:,.1f} s gate")
+    summary = summarize(runs, labels)
     table = format_table(runs)
     print("\n" + table, flush=True)
-    for w, s in summary["speedup"].items():
+    for k, s in summary["speedup"].items():
         print(
-            f"{w} workers vs {worker_counts[0]}: {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
+            f"{k + ' workers' if k.isdigit() else k} vs {labels[0]}: whole gate {s['gate_seconds_ratio']:.2f}x the time; {s['pass_rows_per_sec']:.2f}x rows/sec (statistics pass), "
             f"{s['gate_rows_per_sec']:.2f}x (whole gate), CPU per row {s['cpu_per_row']:.2f}x, "
             f"peak memory {s['peak_memory']:.2f}x (RSS), {s['peak_memory_pss']:.2f}x (PSS)",
             flush=True,
@@ -495,8 +545,9 @@ def main(argv: list[str]) -> None:
         "features": NUM_FLOAT + NUM_INT + NUM_CAT,
         "format": FLAGS.format,
         "shards": FLAGS.shards,
-        "runner": f"DirectRunner {FLAGS.direct_running_mode}",
-        "worker_counts": worker_counts,
+        "runner": "DirectRunner " + (",".join(FLAGS.modes) or FLAGS.direct_running_mode),
+        "arms": labels,
+        "worker_counts": [arm.workers for arm in arms],
         "repeats": FLAGS.repeats,
         "target_speedup": TARGET_SPEEDUP,
         **summary,

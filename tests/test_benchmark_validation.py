@@ -15,7 +15,7 @@ from conftest import run_script
 def test_one_vs_two_workers_on_the_same_data(tmp_path):
     out = tmp_path / "bench"
     proc = run_script(
-        "scripts.benchmark_validation", "--rows=2000", "--shards=2", "--workers=1,2", f"--out={out}", timeout=300
+        "scripts.benchmark_validation", "--rows=2000", "--shards=2", "--workers=1,2", f"--out={out}", timeout=900
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "2 workers vs 1:" in proc.stdout
@@ -41,3 +41,25 @@ def test_one_vs_two_workers_on_the_same_data(tmp_path):
     assert record["machine"]["cpus"] >= 1
     png = (out / "benchmark.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 10_000
+
+
+def test_runner_modes_side_by_side_and_auto_runs_small_data_in_memory(tmp_path):
+    out = tmp_path / "modes"
+    proc = run_script(
+        "scripts.benchmark_validation",
+        "--rows=2000",
+        "--shards=1",
+        "--modes=in_memory,auto",
+        f"--out={out}",
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "auto vs in_memory: whole gate" in proc.stdout
+    # auto resolved before the job: 2,000 rows are far below the threshold, so no Beam worker process starts.
+    assert "DirectRunner (in_memory, 1 worker(s)); auto:" in proc.stdout
+    record = json.loads((out / "benchmark.json").read_text())
+    assert record["arms"] == ["in_memory", "auto"]
+    assert [r["mode"] for r in record["runs"]] == ["in_memory", "auto"]
+    for run in record["runs"]:
+        assert run["rows"] == 2000 and run["clean"] and "beam_worker" not in run["cpu_seconds_by_process"]
+    assert record["speedup"]["auto"]["gate_seconds_ratio"] > 0

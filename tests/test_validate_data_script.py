@@ -26,11 +26,12 @@ def span_files(tmp_path_factory) -> dict[str, Path]:
 
 def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
     artifacts = tmp_path / "artifacts"
-    # The default DirectRunner mode (worker processes), with one worker to stay light.
+    # The multi-process DirectRunner (worker processes), with one worker to stay light.
     base_glob = str(span_files["base"].parent / "base-*-of-00002.tfrecord")
     args = [
         f"--data={base_glob}",
         f"--artifacts_dir={artifacts}",
+        "--direct_running_mode=multi_processing",
         "--direct_num_workers=1",
         "--progress_every_rows=400",
     ]
@@ -45,8 +46,10 @@ def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
     assert "span 0 (TRAINING): CLEAN" in clean.stdout and "2 tfrecord file(s)" in clean.stdout
     assert (artifacts / "schema.pbtxt").is_file()
 
-    drift = run_script(SCRIPT, f"--data={span_files['shifted']}", f"--artifacts_dir={artifacts}", IN_MEMORY)
+    # The default, auto, runs a span this small in this process.
+    drift = run_script(SCRIPT, f"--data={span_files['shifted']}", f"--artifacts_dir={artifacts}")
     assert drift.returncode == 3, drift.stderr
+    assert re.search(r"DirectRunner \(in_memory, 1 worker\(s\)\); auto: [\d.]+ MiB of input < \d+ MiB", drift.stdout)
     assert "span 1 (TRAINING): REFUSED" in drift.stdout
     assert any(line.startswith("drift  x") for line in drift.stdout.splitlines()), drift.stdout
     assert "exit status 3" in drift.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,13 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from common.errors import UsageError
 from pipeline.validation import gate, readers, schema, statistics
-from pipeline.validation.config import RunnerOptions, Thresholds, ValidationConfig
+from pipeline.validation.config import (
+    AUTO_MULTI_PROCESSING_BYTES,
+    RunnerOptions,
+    Thresholds,
+    ValidationConfig,
+    resolve_running_mode,
+)
 
 FAST = RunnerOptions(direct_running_mode="in_memory")
 ROWS = 1500
@@ -249,7 +256,7 @@ def test_bad_inputs_are_usage_errors(data_dir, tmp_path):
 def test_pipeline_options_default_to_one_worker_per_core_and_pass_through():
     from apache_beam.options.pipeline_options import DirectOptions, StandardOptions
 
-    options = statistics.pipeline_options(RunnerOptions())
+    options = statistics.pipeline_options(RunnerOptions(direct_running_mode="multi_processing"))
     direct = options.view_as(DirectOptions)
     assert direct.direct_running_mode == "multi_processing" and direct.direct_num_workers >= 1
     dataflow = statistics.pipeline_options(
@@ -270,6 +277,24 @@ def test_pipeline_options_default_to_one_worker_per_core_and_pass_through():
     assert statistics.describe_runner(in_memory) == "DirectRunner (in_memory, 1 worker(s))"
     with pytest.raises(UsageError, match="--beam_args"):
         statistics.parse_beam_args("--runner='unclosed")
+
+
+def test_auto_running_mode_by_input_size():
+    from apache_beam.options.pipeline_options import DirectOptions
+
+    def mode(input_bytes: int | None, cores: int = 2) -> str:
+        return resolve_running_mode("auto", input_bytes, cores)
+
+    assert mode(AUTO_MULTI_PROCESSING_BYTES - 1) == "in_memory"
+    assert mode(AUTO_MULTI_PROCESSING_BYTES) == "multi_processing"
+    assert mode(None) == "multi_processing"  # size unknown: the case worker processes exist for
+    assert mode(10 * AUTO_MULTI_PROCESSING_BYTES, cores=1) == "in_memory"  # one core: nothing to share
+    assert resolve_running_mode("multi_threading", 1, 2) == "multi_threading"  # a mode named is kept
+    large = statistics.pipeline_options(RunnerOptions(), input_bytes=AUTO_MULTI_PROCESSING_BYTES)
+    expected = "multi_processing" if (os.cpu_count() or 1) > 1 else "in_memory"
+    assert large.view_as(DirectOptions).direct_running_mode == expected
+    small = statistics.pipeline_options(RunnerOptions(), input_bytes=1000)
+    assert statistics.describe_runner(small) == "DirectRunner (in_memory, 1 worker(s))"
 
 
 def test_tfds_prepared_files(tmp_path):

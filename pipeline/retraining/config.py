@@ -31,7 +31,7 @@ class RetrainConfig:
     allow_anomalies: bool = False  # let the validation gate's anomalies through (recorded, not blocking)
     warm_start: bool = True  # from the blessed model's checkpoint when model and schema are unchanged
     # The gate's Beam DirectRunner mode: multi_processing for big spans, in_memory for small ones (no workers).
-    validation_running_mode: str = "multi_processing"
+    validation_running_mode: str = "auto"  # in_memory on small spans, multi_processing on large
     # Model, training and checkpoint hyperparameters; the data and output sections are filled per run.
     hparams: Hparams = Hparams()
 

@@ -15,7 +15,6 @@ import math
 import os
 
 import numpy as np
-import tensorflow as tf
 
 from common.errors import UsageError
 from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
@@ -62,6 +61,9 @@ def class_names(roots: list[str]) -> tuple[str, ...]:
 
 def evaluate_saved_model(export_dir: str, data: LabelledFiles, batch_size: int = 256) -> dict[str, float]:
     """Accuracy and mean cross-entropy of the SavedModel's serving signature on ``data``."""
+    # Imported here: a retrain that skips an unchanged span never loads TensorFlow.
+    import tensorflow as tf
+
     loaded = tf.saved_model.load(export_dir)
     predict = loaded.signatures[SERVING_KEY]
     input_name = next(iter(predict.structured_input_signature[1]))
@@ -84,6 +86,8 @@ def evaluate_saved_model(export_dir: str, data: LabelledFiles, batch_size: int =
 
 def _served_class_names(export_dir: str) -> dict[str, int]:
     """Class name -> output index, from the labels file the export carries (assets.extra/labels.txt)."""
+    import tensorflow as tf
+
     path = os.path.join(export_dir, ASSETS_EXTRA, LABELS_FILE)
     if not tf.io.gfile.exists(path):
         raise UsageError(None, f"{export_dir} has no {ASSETS_EXTRA}/{LABELS_FILE}: not a kestrel export")

@@ -14,7 +14,27 @@ from common.params import MAX_BAD_RECORD_FRACTION
 
 FORMATS = ("auto", "tfrecord", "csv", "images")
 ENVIRONMENTS = ("TRAINING", "SERVING")
-RUNNING_MODES = ("multi_processing", "multi_threading", "in_memory")
+# "auto" is kestrel's: it picks one of Beam's three DirectRunner modes by the input's size.
+AUTO = "auto"
+RUNNING_MODES = (AUTO, "multi_processing", "multi_threading", "in_memory")
+# Measured (docs/benchmarks.md, "The gate's runner by the data's size"): below this much input
+# the multi-process DirectRunner costs more (starting the workers, each importing TFDV) than its
+# second core saves, so "auto" runs in_memory; from here on it runs one worker per core.
+AUTO_MULTI_PROCESSING_BYTES = 256 * 2**20
+
+
+def resolve_running_mode(mode: str, input_bytes: int | None, cores: int | None) -> str:
+    """The DirectRunner mode to run: ``mode`` itself unless it is "auto".
+
+    An unknown size (None) counts as large: that is the case the multi-process runner exists for.
+    """
+    if mode != AUTO:
+        return mode
+    if (cores or 1) < 2:
+        return "in_memory"
+    if input_bytes is not None and input_bytes < AUTO_MULTI_PROCESSING_BYTES:
+        return "in_memory"
+    return "multi_processing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,11 +68,12 @@ class RunnerOptions:
     ``beam_args`` are standard Beam pipeline options passed through untouched
     (``--runner=DataflowRunner --project=... --region=... --temp_location=gs://...``).
     Without a ``--runner`` the DirectRunner runs in ``direct_running_mode``
-    with ``direct_num_workers`` workers (0: one per core).
+    with ``direct_num_workers`` workers (0: one per core); "auto" runs small
+    inputs in_memory and large ones multi_processing (``resolve_running_mode``).
     """
 
     beam_args: tuple[str, ...] = ()
-    direct_running_mode: str = "multi_processing"
+    direct_running_mode: str = AUTO
     direct_num_workers: int = 0
 
 

@@ -39,7 +39,13 @@ from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from common.errors import KestrelError, UsageError
 from pipeline.validation import readers
-from pipeline.validation.config import RunnerOptions, ValidationConfig
+from pipeline.validation.config import (
+    AUTO,
+    AUTO_MULTI_PROCESSING_BYTES,
+    RunnerOptions,
+    ValidationConfig,
+    resolve_running_mode,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +129,11 @@ def bad_records_file(span_dir: str, role: str) -> str:
     return os.path.join(span_dir, "bad_records.json" if role == "data" else f"{role}_bad_records.json")
 
 
-def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
-    """The user's Beam options as given; DirectRunner defaults only where they set nothing."""
+def pipeline_options(runner: RunnerOptions, input_bytes: int | None = None) -> PipelineOptions:
+    """The user's Beam options as given; DirectRunner defaults only where they set nothing.
+
+    ``input_bytes`` (the size of everything the job reads) decides the "auto" running mode.
+    """
     args = list(runner.beam_args)
     options = PipelineOptions(args)
     # Which options the user set, read from the arguments: a value equal to Beam's default counts.
@@ -135,7 +144,7 @@ def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
     if runner_name in (None, "DirectRunner", "direct"):
         direct = options.view_as(DirectOptions)
         if "direct_running_mode" not in given:
-            direct.direct_running_mode = runner.direct_running_mode
+            direct.direct_running_mode = resolve_running_mode(runner.direct_running_mode, input_bytes, os.cpu_count())
         if "default_sdk_harness_log_level" not in given:
             # Worker processes forward every WARNING (unknown args, snappy) as noise; errors still show.
             options.view_as(WorkerOptions).default_sdk_harness_log_level = "ERROR"
@@ -144,6 +153,15 @@ def pipeline_options(runner: RunnerOptions) -> PipelineOptions:
             in_memory = direct.direct_running_mode == "in_memory"
             direct.direct_num_workers = 1 if in_memory else runner.direct_num_workers or os.cpu_count() or 1
     return options
+
+
+def _auto_note(runner: RunnerOptions, options: PipelineOptions, specs: list[readers.InputSpec]) -> str:
+    """Why "auto" chose the mode it did, for the log."""
+    if runner.direct_running_mode != AUTO or options.view_as(StandardOptions).runner not in (None, "DirectRunner"):
+        return ""
+    size = sum(spec.num_bytes for spec in specs)
+    side = "<" if size < AUTO_MULTI_PROCESSING_BYTES else ">="
+    return f"; auto: {size / 2**20:,.1f} MiB of input {side} {AUTO_MULTI_PROCESSING_BYTES / 2**20:,.0f} MiB"
 
 
 def _ship_code_by_value(options: PipelineOptions) -> None:
@@ -239,7 +257,7 @@ def compute_statistics(
     schema: schema_pb2.Schema | None,
 ) -> dict[str, RoleStatistics]:
     """Runs one Beam pipeline over every input; returns each role's statistics and bad records."""
-    options = pipeline_options(config.runner)
+    options = pipeline_options(config.runner, sum(spec.num_bytes for spec in specs))
     tf.io.gfile.makedirs(span_dir)
     for spec in specs:
         size = spec.num_bytes
@@ -247,7 +265,7 @@ def compute_statistics(
             f"reading {spec.role}: {len(spec.files)} {spec.format} file(s), {size / 1e6:,.1f} MB",
             flush=True,
         )
-    print(f"computing statistics on {describe_runner(options)}", flush=True)
+    print(f"computing statistics on {describe_runner(options)}{_auto_note(config.runner, options, specs)}", flush=True)
     start, start_epoch = time.monotonic(), time.time()
     # Worker processes inherit the environment: keep google-api-core's FutureWarnings out of the log.
     saved = os.environ.get("PYTHONWARNINGS")

@@ -38,7 +38,10 @@ def define_gate_flags() -> None:
     )
     define_allow_anomalies_flag()
     flags.DEFINE_enum(
-        "gate_running_mode", GateParams().running_mode, list(RUNNING_MODES), "Beam DirectRunner mode of the gate."
+        "gate_running_mode",
+        GateParams().running_mode,
+        list(RUNNING_MODES),
+        "Beam DirectRunner mode of the gate; auto: in_memory on small data, multi_processing on large.",
     )
     flags.DEFINE_string(
         "gate_cache_dir",

@@ -47,7 +47,7 @@ def define_retrain_flags() -> None:
         "validation_running_mode",
         d.validation_running_mode,
         list(RUNNING_MODES),
-        "Beam DirectRunner mode of the validation gate (in_memory: fastest on small spans).",
+        "Beam DirectRunner mode of the validation gate; auto: in_memory on small spans, multi_processing on large.",
     )
     flags.DEFINE_string("every", None, "Stay in the foreground and run every interval (24h, 30m, 1h30m).")
     flags.DEFINE_boolean("list", False, "List the runs in the registry and exit.")

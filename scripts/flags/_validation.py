@@ -13,7 +13,13 @@ from scripts.flags.core import FLAGS
 
 def define_validation_flags() -> None:
     """scripts/validate_data.py: inputs, schema, environments, drift/skew thresholds, Beam runner."""
-    from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, ValidationConfig
+    from pipeline.validation.config import (
+        AUTO_MULTI_PROCESSING_BYTES,
+        ENVIRONMENTS,
+        FORMATS,
+        RUNNING_MODES,
+        ValidationConfig,
+    )
 
     d = ValidationConfig(data=(), artifacts_dir="/tmp/kestrel/validation")
     flags.DEFINE_multi_string("data", None, "Data to validate: TFRecord/CSV glob (local or gs://) or image folder.")
@@ -38,7 +44,13 @@ def define_validation_flags() -> None:
     flags.DEFINE_list("drift_thresholds", [], "Per-feature drift limits: feature=value,...")
     flags.DEFINE_list("skew_thresholds", [], "Per-feature skew limits: feature=value,...")
     flags.DEFINE_string("beam_args", "", "Beam pipeline options ('--runner=DataflowRunner ...'), or after --.")
-    flags.DEFINE_enum("direct_running_mode", d.runner.direct_running_mode, RUNNING_MODES, "DirectRunner mode.")
+    flags.DEFINE_enum(
+        "direct_running_mode",
+        d.runner.direct_running_mode,
+        RUNNING_MODES,
+        f"DirectRunner mode; auto: in_memory below {AUTO_MULTI_PROCESSING_BYTES // 2**20} MiB of input (or on one "
+        "core), multi_processing from there.",
+    )
     flags.DEFINE_integer("direct_num_workers", 0, "DirectRunner workers; 0: one per core.", lower_bound=0)
     flags.DEFINE_integer("progress_every_rows", d.progress_every_rows, "Rows between progress lines.", lower_bound=0)
 
