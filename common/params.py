@@ -173,7 +173,7 @@ class TrainingParams:
     eval_throttle_secs: int = 60
     seed: int = 42
     progress_every_steps: int = 100
-    engine: str = "estimator"  # one of ENGINES; --strategy=tpu needs tpu_estimator
+    engine: str = "estimator"  # one of ENGINES; --strategy=tpu: keras unless --engine is given
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9
     lr_schedule: str = "constant"  # one of SCHEDULES

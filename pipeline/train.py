@@ -65,7 +65,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
-    set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
+    set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
     distribution.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
     job = _job(hp, entry, source, strategy, cluster, stream)
     jobs = stages.plan(job, hp, entry, stream)

@@ -33,7 +33,7 @@ from common.progress import counted
 from common.tasks import CLASSIFICATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import Inputs, Job, Result
+from estimators.engines import Inputs, Job, Result, check_distribution
 from estimators.hooks import ProgressHook
 from estimators.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
@@ -308,10 +308,9 @@ class TpuEstimatorEngine:
     name = "tpu_estimator"
 
     def check(self, job: Job) -> None:
+        check_distribution(self.name, job.distribution, job.cluster is not None)
         refusals = [
             (job.build is None, "engine", f"'{job.model_name}' is a canned Estimator; use --engine=estimator"),
-            (job.distribution.strategy not in ("tpu", "default"), "strategy", "tpu_estimator runs --strategy=tpu"),
-            (job.cluster is not None, "strategy", "tpu_estimator takes no TF_CONFIG cluster: the TPU is one job"),
             (job.assemble is not None, "bottleneck_cache", "not with --engine=tpu_estimator"),
             (job.warm_start_from is not None, "fine_tune_steps", "not with --engine=tpu_estimator"),
             (job.early_stopping is not None, "early_stopping_steps", "not with --engine=tpu_estimator"),
@@ -321,10 +320,10 @@ class TpuEstimatorEngine:
         for refused, flag, message in refusals:
             if refused:
                 raise UsageError(flag, message)
-        settings = settings_from(job.distribution)
-        if settings.use_tpu:
-            # Before the gate and the model_dir: an unreachable TPU is a usage error, not a failed run.
-            distribution.tpu_cluster_resolver(settings.tpu, settings.tpu_zone, settings.gcp_project)
+        if job.distribution.use_tpu:
+            # Before the gate and the model_dir: an unreachable TPU is a usage error, not a failed run
+            # (the run flow's get_strategy looked first; a Job made by hand is checked here).
+            distribution.find_tpu(job.distribution)
 
     def run(self, job: Job) -> Result:
         settings = settings_from(job.distribution)
