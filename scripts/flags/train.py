@@ -37,3 +37,14 @@ def hparams() -> Hparams:
         output=_output.output_params(),
         gate=gate,
     )
+
+
+def checked_hparams() -> Hparams:
+    """``hparams()`` and the engine's distribution check on them: what a run would refuse, from the
+    flags alone (tests run it on every command the docs and the cloud launchers print).
+    Imports TensorFlow, unlike the rest of scripts/flags."""
+    from estimators.engines import check_distribution
+
+    hp = hparams()
+    check_distribution(hp.training.engine, hp.distribution)
+    return hp
