@@ -135,6 +135,8 @@ class KerasEngine:
             )
         elapsed = time.perf_counter() - started
         report_metrics, predictions = _evaluate_report(local, job)
+        # Where the Estimator's evaluate(name=role) writes the report role's figures: model_dir/eval_<role>.
+        _write_scalars(os.path.join(job.model_dir, f"{EVAL_DIR}_{job.inputs.report_role}"), metrics, report_metrics)
         return Result(
             metrics=metrics,
             report_metrics=report_metrics,
@@ -186,6 +188,15 @@ def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float],
     if job.task.output != "probabilities":  # one value per example, as the Estimator predicts it
         outputs = outputs.reshape(-1)
     return {name: float(values[name]) for name in job.task.metrics}, outputs
+
+
+def _write_scalars(directory: str, metrics: dict[str, float], values: dict[str, float]) -> None:
+    """``values`` as scalars at the run's final global step (``metrics["global_step"]``), in ``directory``."""
+    writer = tf.summary.create_file_writer(directory)
+    with writer.as_default(step=int(metrics["global_step"])):
+        for tag, value in values.items():
+            tf.summary.scalar(tag, value)
+    writer.close()
 
 
 class _Validate(tf.keras.callbacks.Callback):
