@@ -366,18 +366,14 @@ def test_the_tpu_vm_installs_the_lock_except_its_tensorflow(tmp_path):
     remote = next(
         arg for arg in tpu_vm.make_job(name="k", zone="z", job_dir="gs://b").commands()[3] if "--command" in arg
     )
-    select = remote.split(" && ")[4]
-    assert select.startswith("grep -v") and select.endswith("> /tmp/kestrel-requirements.txt")
-    kept = subprocess.run(
-        select.split(" > ")[0],
-        shell=True,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=True,  # noqa: S602
-    ).stdout.splitlines()
-    lock = (REPO_ROOT / "requirements.lock").read_text().splitlines()
-    assert [line for line in lock if line not in kept] == [line for line in lock if line.startswith("tensorflow==")]
+    select = next(part for part in remote.split(" && ") if part.startswith("grep -v"))
+    assert select.endswith(" requirements-py310.lock > /tmp/kestrel-requirements.txt")  # the VM runs Python 3.10
+    command = select.split(" > ")[0]
+    kept = subprocess.run(command, shell=True, cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout  # noqa: S602
+    lock = (REPO_ROOT / "requirements-py310.lock").read_text().splitlines()
+    assert [line for line in lock if line not in kept.splitlines()] == [
+        line for line in lock if line.startswith("tensorflow==")
+    ]
     assert "pip install --quiet --no-deps -r /tmp/kestrel-requirements.txt" in remote
 
 

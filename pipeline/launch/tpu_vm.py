@@ -21,10 +21,14 @@ _SINGLE_HOST_MAX = {"": 8, "litepod": 8, "p": 8, "e": 8}
 MANAGED_FLAGS = ("strategy", "tpu", "tpu_zone", "gcp_project", "model_dir", "use_tpu", "engine")
 # keras: Model.fit under TPUStrategy, what Cloud TPU documents for TF 2; tpu_estimator: TPUEstimator.
 TPU_ENGINES = ("keras", "tpu_estimator")
+# The tpu-vm-tf-2.15.0 runtimes run Python 3.10: the lock made for it (docs/distribution.md).
+LOCK = "requirements-py310.lock"
 # The TPU image ships TensorFlow 2.15 built for the TPU: install every other pin of the lock, exactly
-# (--no-deps: the lock is complete), and never PyPI's CPU tensorflow over the image's.
+# (--no-deps: the lock is complete), and never PyPI's CPU tensorflow over the image's. g++ builds
+# pyfarmhash (TFDV's), which PyPI has only as source.
 SETUP = (
-    "grep -v -E '^(tensorflow|tensorflow-cpu)==' requirements.lock > /tmp/kestrel-requirements.txt"
+    "(command -v g++ >/dev/null || (sudo apt-get update -qq && sudo apt-get install -y -qq g++))"
+    f" && grep -v -E '^(tensorflow|tensorflow-cpu)==' {LOCK} > /tmp/kestrel-requirements.txt"
     " && python3 -m pip install --quiet --no-deps -r /tmp/kestrel-requirements.txt"
 )
 # Left out of the copy: the virtual environment (the VM installs from the lock), runs and caches,
