@@ -88,6 +88,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
+    vertex_export.publish_events(hp.output.model_dir, hp.output.tensorboard_publish_dir, result.task, stream)
     return summary
 
 
