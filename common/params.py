@@ -173,7 +173,7 @@ class TrainingParams:
     eval_throttle_secs: int = 60
     seed: int = 42
     progress_every_steps: int = 100
-    engine: str = "estimator"  # one of ENGINES; --strategy=tpu needs tpu_estimator
+    engine: str = "estimator"  # one of ENGINES; --strategy=tpu: keras unless --engine is given
     optimizer: str = "adam"  # one of OPTIMIZERS
     momentum: float = 0.9
     lr_schedule: str = "constant"  # one of SCHEDULES
@@ -220,6 +220,8 @@ class OutputParams:
     checkpoints: CheckpointPolicy = CheckpointPolicy()
     # A copy of the final SavedModel, saved_model.pb at its root: Vertex AI's AIP_MODEL_DIR.
     publish_dir: str | None = None
+    # A copy of the run's TensorBoard event files, run folders kept: Vertex AI's AIP_TENSORBOARD_LOG_DIR.
+    tensorboard_publish_dir: str | None = None
     # The final model as TFLite (common.names.tflite_files: float, dynamic-range, labels); "": none.
     tflite_output_file: str = ""
 

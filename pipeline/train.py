@@ -65,7 +65,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
-    policy = set_mixed_precision(hp.training.mixed_precision, on_tpu=engine.name == "tpu_estimator")
+    policy = set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
     distribution.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
     job = _job(hp, entry, source, strategy, cluster, stream)
     jobs = stages.plan(job, hp, entry, stream)
@@ -89,6 +89,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
+    vertex_export.publish_events(hp.output.model_dir, hp.output.tensorboard_publish_dir, result.task, stream)
     return summary
 
 

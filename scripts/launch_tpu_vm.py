@@ -1,4 +1,4 @@
-"""Train on a Cloud TPU VM: create it, copy this checkout, run scripts.train --strategy=tpu, delete it.
+"""Train on a Cloud TPU VM: create it, copy this checkout (without .venv, runs/, .git), train, delete it.
 
 python -m scripts.launch_tpu_vm --name=kestrel-v3 --zone=us-central1-a --project=my-project \
     --job_dir=gs://my-bucket/kestrel/digits --train_args='--dataset=digits --train_steps=2000' --dry_run
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> None:
     job = _cloud.tpu_vm_job_from_flags()
     print("job specification:")
     print(json.dumps(job.spec(), indent=2, sort_keys=True))
-    print("gcloud commands:")
+    print("commands:")
     for command in job.commands():
         print(f"$ {format_command(command)}")
     if not FLAGS.dry_run:

@@ -15,6 +15,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 # isort: split
 from absl import flags
 
+from common.errors import UsageError
 from pipeline.launch import format_command, run_commands
 from scripts.flags import _cloud
 from scripts.flags.core import FLAGS
@@ -27,17 +28,22 @@ def main(argv: list[str]) -> None:
     del argv
     job = _cloud.vertex_job_from_flags()
     config_path = FLAGS.config_out or os.path.join(tempfile.gettempdir(), f"kestrel-vertex-{job.display_name}.json")
+    # Written on a dry run too, before anything is printed: the printed command names it and must run as printed.
+    try:
+        with open(config_path, "w") as f:
+            f.write(job.config_text())
+    except OSError as err:
+        raise UsageError("config_out", f"cannot write '{config_path}': {err.strerror}") from None
     command = job.command(config_path)
     tasks = job.tf_config_tasks()
     print("job specification:")
     print(job.config_text(), end="")
     layout = ", ".join(f"{task} x{count}" for task, count in tasks.items()) or "none (one machine)"
     print(f"TF_CONFIG tasks (Vertex AI sets TF_CONFIG in each replica): {layout}")
-    print("gcloud commands:")
+    print(f"wrote {config_path}")
+    print("commands:")
     print(f"$ {format_command(command)}")
     if not FLAGS.dry_run:
-        with open(config_path, "w") as f:
-            f.write(job.config_text())
         run_commands([command])
 
 

@@ -6,7 +6,7 @@ stdin: a JSON list of argument lists (without the program name). The script modu
 once (it defines its flags at import; its ``main`` never runs), then each argument list is parsed
 the way ``scripts.cli`` parses it: absl's types, bounds and validators, kestrel's finite/int32 rule,
 no stray positional argument, and then the script's getter (the records' own checks) where it has
-one. stdout: one JSON list, per command ``null`` when it parses or the one error line it would print.
+one (for scripts.train: its Hparams, then the engine's distribution check). stdout: one JSON list, per command ``null`` when it parses or the one error line it would print.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 # Script -> "module:function" building its records from the parsed flags (TF-free). Not
 # scripts.retrain: --list and --show build no config, so its getter would refuse them.
 GETTERS = {
-    "scripts.train": "scripts.flags.train:hparams",
+    "scripts.train": "scripts.flags.train:checked_hparams",
     "scripts.launch_tpu_vm": "scripts.flags._cloud:tpu_vm_job_from_flags",
     "scripts.launch_vertex_job": "scripts.flags._cloud:vertex_job_from_flags",
 }

@@ -132,8 +132,17 @@ def test_factory_choices_and_errors(monkeypatch):
         get("keras", "mirrored", num_gpus=4)
     with pytest.raises(UsageError, match="parameter_server needs a cluster"):
         get("keras", "parameter_server")
-    # tpu: no strategy object; the engine's check says which engine takes it.
-    assert get("estimator", "tpu") is None and get("keras", "tpu") is None and get("tpu_estimator", "tpu") is None
+    # tpu: the estimator engine's check refuses it; --nouse_tpu is each engine's CPU stand-in (no strategy object).
+    assert get("estimator", "tpu") is None
+    assert get("keras", "tpu", use_tpu=False) is None and get("tpu_estimator", "tpu", use_tpu=False) is None
+    # Without a TPU: one usage line, before any op runs on a device.
+    with pytest.raises(UsageError, match="--tpu: --strategy=tpu needs --tpu"):
+        get("keras", "tpu")
+    for engine in ("keras", "tpu_estimator"):
+        with pytest.raises(UsageError, match="--tpu: no TPU on this machine: --tpu=local needs a Cloud TPU VM"):
+            get(engine, "tpu", tpu="local")
+    with pytest.raises(UsageError, match="--tpu: nothing accepts connections at 'grpc://127.0.0.1:"):
+        get("keras", "tpu", tpu=f"grpc://127.0.0.1:{free_ports(1)[0]}")
     ps_task = cluster_lib.parse_tf_config(tf_config(JOBS, "ps"))
     assert get("estimator", "parameter_server", ps_task) is None  # between-graph, from TF_CONFIG
     assert get("keras", "parameter_server", ps_task) is None  # the ps task serves; only the chief coordinates
@@ -397,11 +406,38 @@ def test_tpu_estimator_on_cpu_trains_evaluates_exports(tfds_data_dir, tmp_path):
     assert out["probabilities"].shape == (3, 10)
 
 
+def train_summary_steps(model_dir: Path, tag: str) -> list[int]:
+    """The steps at which the training run (model_dir's own event files) recorded ``tag``."""
+    import tensorflow as tf
+
+    steps = []
+    for path in sorted(model_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return sorted(steps)
+
+
+def test_keras_tpu_stand_in_runs_loops_of_iterations_per_loop(tfds_data_dir, tmp_path):
+    """--strategy=tpu --nouse_tpu: the Keras engine (the default for tpu) with steps_per_execution, exports, reports."""
+    model_dir = tmp_path / "model"
+    tpu_args = ["--strategy=tpu", "--nouse_tpu", "--iterations_per_loop=5", "--save_summary_steps=1"]
+    run = run_script("scripts.train", *train_args(tfds_data_dir, model_dir, *tpu_args), timeout=TASK_TIMEOUT)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    assert_chief_finished(run.stdout, model_dir, STEPS)
+    assert int(summary_value(run.stdout, "global step")) == STEPS
+    assert summary_value(run.stdout, "engine") == "keras"
+    assert report_json(model_dir)["examples"] == DIGITS_TEST
+    # Summaries every step, but the host sees the model once per loop of 5 steps (steps_per_execution).
+    assert train_summary_steps(model_dir, "loss") == [5, 10, 15, 20]
+
+
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--strategy=tpu", "--engine=estimator"], "--strategy: tpu needs --engine=tpu_estimator"),
-        (["--strategy=tpu", "--engine=keras"], "--strategy: tpu trains with --engine=tpu_estimator"),
+        (["--strategy=tpu", "--engine=estimator"], "--strategy: tpu trains with --engine=keras (TPUStrategy) or"),
+        (["--strategy=tpu", "--tpu=local"], "--tpu: no TPU on this machine: --tpu=local needs a Cloud TPU VM"),
+        (["--strategy=tpu", "--tpu=local", "--engine=tpu_estimator"], "--tpu: no TPU on this machine"),
+        (["--strategy=tpu", "--nouse_tpu", "--num_shards=8"], "--num_shards: a TPUStrategy replicates over every"),
         (["--strategy=mirrored", "--engine=tpu_estimator"], "--strategy: tpu_estimator runs --strategy=tpu"),
         (["--strategy=tpu", "--engine=tpu_estimator", "--nouse_tpu", "--fine_tune_steps=10"], "--fine_tune_steps"),
     ],
@@ -410,4 +446,4 @@ def test_strategy_an_engine_cannot_run_is_one_usage_line(args, message, tfds_dat
     run = run_script("scripts.train", *train_args(tfds_data_dir, tmp_path / "model", *args), timeout=TASK_TIMEOUT)
     assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-3000:]
     assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr[-3000:]
-    assert not (tmp_path / "model" / "checkpoint").exists()
+    assert not (tmp_path / "model").exists()  # refused before anything was written

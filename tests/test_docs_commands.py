@@ -217,7 +217,11 @@ def test_every_config_flagfile_parses(verdicts):
 def test_doc_dry_runs_run(command):
     result = run_script(command.module, *command.args)
     assert result.returncode == 0, f"{command.where}: {result.stderr}"
-    assert "gcloud commands:" in result.stdout
+    printed = [shlex.split(line[2:]) for line in result.stdout.split("commands:\n", 1)[1].splitlines()]
+    assert printed and any(line[0] == "gcloud" for line in printed), result.stdout
+    # A Vertex command names its --config file: the dry run wrote it, so the command runs as printed.
+    configs = [arg.split("=", 1)[1] for line in printed for arg in line if arg.startswith("--config=")]
+    assert all(json.loads(Path(config).read_text())["workerPoolSpecs"] for config in configs), configs
 
 
 def _saved_model_cli_lines() -> list[str]:

@@ -1,9 +1,10 @@
-"""TensorBoard shows both engines' runs on one chart per tag (docs/estimators.md, "TensorBoard").
+"""TensorBoard shows the three engines' runs on one chart per tag (docs/estimators.md, "TensorBoard").
 
-One short run per engine, through ``python -m scripts.train``, into two sibling model_dirs; then the
-real ``tensorboard --logdir=<parent>`` is started and read through its HTTP data API, as its
-dashboard reads it: training scalars in the run ``<engine>``, validation in ``<engine>/eval``, each
-under the same tag in both engines, with finite values.
+One short run per engine, through ``python -m scripts.train`` (the TPUEstimator with --nouse_tpu),
+into sibling model_dirs; then the real ``tensorboard --logdir=<parent>`` is started and read through
+its HTTP data API, as its dashboard reads it: training scalars in the run ``<engine>``, validation in
+``<engine>/eval``, the test evaluation in ``<engine>/eval_test``, each under the same tag in every
+engine, with finite values.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import pytest
 from browser import webdriver
 from conftest import REPO_ROOT, run_script
 
-ENGINES = ("estimator", "keras")
+ENGINES = ("estimator", "keras", "tpu_estimator")
+ENGINE_ARGS = {"tpu_estimator": ("--strategy=tpu", "--nouse_tpu", "--iterations_per_loop=2")}
 STEPS = 6
 # Training: every save_summary_steps (1) step. Validation: at the checkpoint and the end.
 TRAIN_TAGS = ("loss", "accuracy", "learning_rate", "examples_per_sec")
@@ -40,6 +42,9 @@ def _train(data_dir: str, model_dir: Path, engine: str) -> None:
         "--noreport",
         f"--train_steps={STEPS}",
         "--save_summary_steps=1",
+        # The Estimators' step-rate hooks every step: TPUEstimator's own would write examples/sec.
+        "--progress_every_steps=1",
+        *ENGINE_ARGS.get(engine, ()),
         "--eval_throttle_secs=0",
         "--validation_split=train[:32]",
         "--test_split=test[:32]",
@@ -115,7 +120,7 @@ def board(tfds_data_dir, tmp_path_factory):
 def test_tensorboard_lists_one_training_and_one_validation_run_per_engine(board):
     api, _ = board
     runs = set(api.get("/data/runs"))
-    assert {"estimator", "estimator/eval", "keras", "keras/eval"} <= runs, runs
+    assert {f"{engine}{run}" for engine in ENGINES for run in ("", "/eval", "/eval_test")} <= runs, runs
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -140,12 +145,23 @@ def test_validation_scalars_share_the_tags_and_are_finite(board, engine):
         assert STEPS in values and all(math.isfinite(v) for v in values.values()), (engine, tag, values)
 
 
-def test_no_engine_writes_a_tag_the_other_does_not(board):
-    # One chart per tag: a tag only one engine writes (loss_1, epoch_loss, batch_loss) would be a chart of its own.
+@pytest.mark.parametrize("engine", ENGINES)
+def test_the_test_evaluation_is_in_eval_test_at_the_last_step(board, engine):
+    api, tags = board
+    assert tags.get(f"{engine}/eval_test") == set(EVAL_TAGS), tags
+    for tag in EVAL_TAGS:
+        values = api.values(f"{engine}/eval_test", tag)
+        assert list(values) == [STEPS] and math.isfinite(values[STEPS]), (engine, tag, values)
+
+
+def test_no_engine_writes_a_tag_the_others_do_not(board):
+    # One chart per tag: a tag only one engine writes (loss_1, loss_2, examples/sec, epoch_loss) is a chart of its own.
     _, tags = board
     scalars = {run: {t for t in found if not t.startswith("sample_images")} for run, found in tags.items()}
     assert scalars.get("estimator", set()) - {"global_step/sec"} == scalars.get("keras"), scalars
-    assert scalars.get("estimator/eval") == scalars.get("keras/eval"), scalars
+    assert scalars.get("keras") == scalars.get("tpu_estimator"), scalars
+    for run in ("eval", "eval_test"):
+        assert scalars.get(f"estimator/{run}") == scalars.get(f"keras/{run}") == scalars.get(f"tpu_estimator/{run}")
 
 
 def test_the_scalars_dashboard_renders_both_engines_in_chromium(board, browser, tmp_path):
@@ -155,12 +171,12 @@ def test_the_scalars_dashboard_renders_both_engines_in_chromium(board, browser, 
     webdriver(port, "POST", f"/session/{session}/url", {"url": f"{data.base}/#timeseries"})
     text = ""
     deadline = time.monotonic() + 90
-    wanted = ("estimator", "keras", "eval", "loss", "accuracy", "learning_rate", "examples_per_sec")
+    wanted = ("estimator", "keras", "tpu_estimator", "eval", "loss", "accuracy", "learning_rate", "examples_per_sec")
     while not all(word in text for word in wanted):
         assert time.monotonic() < deadline, f"the dashboard never showed {wanted}: {text[:2000]!r}"
         time.sleep(1)
         text = webdriver(port, "POST", f"/session/{session}/execute/sync", {"script": _PAGE_TEXT, "args": []})
-    assert "loss_1" not in text and "epoch_loss" not in text and "batch_loss" not in text
+    assert not [tag for tag in ("loss_1", "loss_2", "examples/sec", "epoch_loss", "batch_loss") if tag in text], text
     shot = tmp_path / "tensorboard.png"
     shot.write_bytes(base64.b64decode(webdriver(port, "GET", f"/session/{session}/screenshot")))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -72,3 +72,28 @@ def test_model_dir_flag_wins_over_aip_checkpoint_dir(tfds_data_dir, tmp_path):
     assert not (tmp_path / "checkpoints").exists()
     assert "AIP_CHECKPOINT_DIR" not in result.stdout.split("Vertex AI: ", 1)[1].splitlines()[0]
     _assert_servable(tmp_path / "model")  # AIP_MODEL_DIR has no flag: the copy still lands there
+
+
+def _scalar_tags(directory) -> set[str]:
+    import tensorflow as tf
+
+    tags = set()
+    for path in directory.glob("events.out.tfevents.*"):
+        tags |= {value.tag for event in tf.compat.v1.train.summary_iterator(str(path)) for value in event.summary.value}
+    return tags
+
+
+@pytest.mark.parametrize(
+    "engine_args",
+    [("--engine=estimator",), ("--engine=keras",), ("--strategy=tpu", "--engine=tpu_estimator", "--nouse_tpu")],
+    ids=["estimator", "keras", "tpu_estimator"],
+)
+def test_aip_tensorboard_log_dir_receives_training_and_evaluation_events(tfds_data_dir, tmp_path, engine_args):
+    result = _train(tfds_data_dir, _aip(tmp_path), *engine_args, "--save_summary_steps=1", "--eval_throttle_secs=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    logs = tmp_path / "logs"
+    assert "TensorBoard event files copied to" in result.stdout and str(logs) in result.stdout
+    # The runs Vertex's TensorBoard lists: training at the root, validation and the test evaluation beside it.
+    assert {"loss", "accuracy", "learning_rate", "examples_per_sec"} <= _scalar_tags(logs), sorted(_scalar_tags(logs))
+    for run in ("eval", "eval_test"):
+        assert {"loss", "accuracy"} <= _scalar_tags(logs / run), (run, sorted(_scalar_tags(logs / run)))

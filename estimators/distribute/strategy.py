@@ -15,7 +15,14 @@ Estimator engine (``make_strategy``): the strategy goes into
 Keras engine (``make_keras_strategy``): the same names through tf.distribute
 for ``Model.fit`` (MultiWorkerMirroredStrategy, and ParameterServerStrategy,
 whose ClusterCoordinator Model.fit makes on the chief while the ps and worker
-tasks ``serve_cluster_task``). tpu is refused by the Keras engine's check.
+tasks ``serve_cluster_task``), and tpu: ``tf.distribute.TPUStrategy`` over a
+``TPUClusterResolver``, the TF 2 path Cloud TPU documents (``make_tpu_strategy``).
+
+TPU or not is decided here, first thing in a run: ``--strategy=tpu`` without a
+reachable TPU is a usage error before anything is written; ``--nouse_tpu`` asks
+for the engine's CPU stand-in instead (no strategy object: the TPUEstimator's
+model_fn on the CPU, or Model.fit under the default strategy with the same
+steps_per_execution).
 
 The flow calls ``get_strategy`` only; the per-engine factories stay public for benchmarks/.
 
@@ -54,6 +61,7 @@ class DistributionOptions(Protocol):
     tpu: str | None
     tpu_zone: str | None
     gcp_project: str | None
+    use_tpu: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +74,7 @@ class Options:
     tpu: str | None = None
     tpu_zone: str | None = None
     gcp_project: str | None = None
+    use_tpu: bool = True
 
 
 # --- devices -------------------------------------------------------------------------------------
@@ -184,10 +193,11 @@ def get_strategy(
 
     The Estimator takes it in its RunConfig (v1 multi-worker, and None for
     parameter_server, whose between-graph replication comes from TF_CONFIG);
-    Model.fit runs under its scope; the TPUEstimator places itself. A
-    strategy the engine refuses (tpu outside tpu_estimator) gets None here so
-    that the engine's ``check`` says why; so do the ps and worker tasks of
-    Keras parameter_server, which only serve (``serve_cluster_task``).
+    Model.fit runs under its scope (a TPUStrategy for tpu); the TPUEstimator
+    places itself, after the TPU was found here. A strategy the engine refuses
+    (tpu under the estimator engine) gets None here so that the engine's
+    ``check`` says why; so do the ps and worker tasks of Keras
+    parameter_server, which only serve (``serve_cluster_task``).
     """
     if options.strategy not in STRATEGIES:
         raise UsageError("strategy", f"unknown strategy '{options.strategy}'; allowed: {', '.join(STRATEGIES)}")
@@ -196,7 +206,9 @@ def get_strategy(
         raise UsageError(
             "num_gpus", f"places one machine's GPUs under one_device or mirrored, not '{options.strategy}'"
         )
-    if engine == "tpu_estimator" or options.strategy in ("default", "tpu"):
+    if options.strategy == "tpu":
+        return _tpu_strategy_for(engine, options)
+    if engine == "tpu_estimator" or options.strategy == "default":
         return None
     if engine == "estimator":
         return make_strategy(options.strategy, options.num_gpus, options.all_reduce_alg, cluster)
@@ -234,6 +246,8 @@ def make_keras_strategy(
             min_shard_bytes=256 << 10, max_shards=max(1, cluster.num_ps)
         )
         return tf.distribute.experimental.ParameterServerStrategy(_resolver(cluster), variable_partitioner=partitioner)
+    if name == "tpu":
+        return make_tpu_strategy(options)
     raise UsageError("strategy", f"'{name}' has no Keras strategy here")
 
 
@@ -245,6 +259,49 @@ def _resolver(cluster: cluster_lib.Cluster) -> tf.distribute.cluster_resolver.Cl
         task_id=cluster.task_index,
         rpc_layer="grpc",
     )
+
+
+def _tpu_strategy_for(engine: str, options: DistributionOptions) -> tf.distribute.Strategy | None:
+    """--strategy=tpu: a TPUStrategy for Model.fit; None for the TPUEstimator (which places itself,
+    once the TPU was found), for the engines that refuse tpu, and for --nouse_tpu's CPU stand-in."""
+    if not options.use_tpu or engine not in ("keras", "tpu_estimator"):
+        return None
+    if engine == "tpu_estimator":
+        find_tpu(options)
+        return None
+    return make_tpu_strategy(options)
+
+
+def find_tpu(options: DistributionOptions) -> tf.distribute.cluster_resolver.TPUClusterResolver:
+    """The TPU of ``options`` as a resolver; a usage error, before anything is written, when there is none.
+
+    ``--tpu=local`` (a TPU VM) counts the TPU devices TensorFlow registered on this host, as
+    ``TPUClusterResolver.num_accelerators`` does; a grpc:// address must accept a connection
+    (TensorFlow would wait for it for minutes); a TPU name is resolved through the Cloud TPU API.
+    """
+    if options.tpu and options.tpu.startswith("grpc://") and not _accepts_connections(options.tpu[len("grpc://") :]):
+        raise UsageError(
+            "tpu", f"nothing accepts connections at '{options.tpu}': is the TPU up, and its address right?"
+        )
+    resolver = tpu_cluster_resolver(options.tpu, options.tpu_zone, options.gcp_project)
+    if options.tpu == "local" and not resolver.num_accelerators().get("TPU", 0):
+        raise UsageError(
+            "tpu",
+            "no TPU on this machine: --tpu=local needs a Cloud TPU VM; "
+            "pass --nouse_tpu for the engine's CPU stand-in (docs/distribution.md)",
+        )
+    return resolver
+
+
+def make_tpu_strategy(options: DistributionOptions) -> tf.distribute.TPUStrategy:
+    """TPUStrategy as Cloud TPU documents it for TF 2: resolve, connect, initialise the TPU system."""
+    resolver = find_tpu(options)
+    try:
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (tf.errors.OpError, RuntimeError, ValueError) as err:
+        raise UsageError("tpu", f"cannot initialise TPU '{options.tpu}': {_first_line(err)}") from None
+    return tf.distribute.TPUStrategy(resolver)
 
 
 def tpu_cluster_resolver(

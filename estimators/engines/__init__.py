@@ -163,6 +163,30 @@ def export_assembled(job: Job, weights: dict[str, np.ndarray]) -> str:
     )
 
 
+def check_distribution(engine: str, distribution: DistributionParams, clustered: bool = False) -> None:
+    """The strategy settings ``engine`` cannot honour, from the flags alone: each engine's ``check``
+    starts here, and so does the test of every command the cloud launchers print.
+
+    ``clustered``: a TF_CONFIG cluster was given. --strategy=tpu trains with keras (TPUStrategy,
+    what Cloud TPU documents for TF 2) or tpu_estimator; a TPU is one job either way.
+    """
+    strategy = distribution.strategy
+    if engine == "estimator" and strategy == "tpu":
+        raise UsageError(
+            "strategy",
+            "tpu trains with --engine=keras (TPUStrategy) or --engine=tpu_estimator; "
+            "model_to_estimator cannot take a TPU strategy",
+        )
+    if engine == "tpu_estimator" and strategy not in ("tpu", "default"):
+        raise UsageError("strategy", "tpu_estimator runs --strategy=tpu")
+    if clustered and (engine == "tpu_estimator" or strategy == "tpu"):
+        raise UsageError("strategy", f"{engine} on TPU takes no TF_CONFIG cluster: the TPU is one job")
+    if engine == "keras" and strategy == "tpu" and distribution.num_shards is not None:
+        raise UsageError(
+            "num_shards", "a TPUStrategy replicates over every core of the TPU; --num_shards is for tpu_estimator"
+        )
+
+
 def get_engine(name: str) -> Engine:
     # Imported here: each engine pulls in its own stack only when chosen.
     if name == "estimator":

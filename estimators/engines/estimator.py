@@ -13,14 +13,14 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common.errors import NonFiniteLossError, UsageError
+from common.errors import NonFiniteLossError
 from common.names import BEST_EXPORTER, EXPORT_DIR, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
 from common.progress import counted
 from common.tasks import Task
 from estimators import conversion
 from estimators.distribute import cluster_run
-from estimators.engines import EarlyStopping, Job, Result, export_assembled
+from estimators.engines import EarlyStopping, Job, Result, check_distribution, export_assembled
 from estimators.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.canned import make_canned_estimator
 from estimators.optimizers import learning_rate_at
@@ -42,10 +42,7 @@ class EstimatorEngine:
     name = "estimator"
 
     def check(self, job: Job) -> None:
-        if job.distribution.strategy == "tpu":
-            raise UsageError(
-                "strategy", "tpu needs --engine=tpu_estimator (model_to_estimator cannot take a TPU strategy)"
-            )
+        check_distribution(self.name, job.distribution, job.cluster is not None)
 
     def run(self, job: Job) -> Result:
         estimator, model = self._estimator(job)

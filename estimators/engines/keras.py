@@ -22,7 +22,7 @@ from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import TRAIN, VALIDATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import EarlyStopping, InputFn, Job, Result, export_assembled
+from estimators.engines import EarlyStopping, InputFn, Job, Result, check_distribution, export_assembled
 from estimators.hooks import KerasPredictProgress, KerasProgress, Throughput
 from estimators.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
@@ -38,8 +38,7 @@ class KerasEngine:
     def check(self, job: Job) -> None:
         if job.build is None:
             raise UsageError("engine", f"'{job.model_name}' is a canned Estimator; train it with --engine=estimator")
-        if job.distribution.strategy == "tpu":
-            raise UsageError("strategy", "tpu trains with --engine=tpu_estimator here")
+        check_distribution(self.name, job.distribution, job.cluster is not None)
 
     def run(self, job: Job) -> Result:
         cluster = job.cluster
@@ -52,10 +51,15 @@ class KerasEngine:
         chief = cluster is None or cluster.is_chief
         coordinated = job.strategy is not None and job.strategy._should_use_with_coordinator  # noqa: SLF001
         scope = job.strategy.scope() if job.strategy else contextlib.nullcontext()
+        chunk = _steps_per_epoch(job, coordinated)
         with scope:
             model = job.build()
             if job.warm_start_from:
                 _warm_start(model, job.warm_start_from)
+            per_call = steps_per_execution(job, chunk)
+            if per_call > 1:
+                # Keras's private setter: what compile(steps_per_execution=) sets, without compiling again.
+                model._configure_steps_per_execution(per_call)  # noqa: SLF001
         # Evaluation, prediction and export run on a copy of the model outside the strategy: a
         # distributed evaluate or predict would pad, drop or (with a replica left without
         # examples) fail on the last partial batch, and the report needs one row per example.
@@ -74,7 +78,6 @@ class KerasEngine:
         )
         validate = _Validate(local, job.input_fn(VALIDATION, pipeline_ops.EVAL), job.eval_steps)
         start_step = int(model.optimizer.iterations.numpy())
-        chunk = _steps_per_epoch(job, coordinated)
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
         # Only the chief writes summaries, into the run's model_dir (the others train into scratch).
         chief_writes = scratch is None
@@ -132,6 +135,8 @@ class KerasEngine:
             )
         elapsed = time.perf_counter() - started
         report_metrics, predictions = _evaluate_report(local, job)
+        # Where the Estimator's evaluate(name=role) writes the report role's figures: model_dir/eval_<role>.
+        _write_scalars(os.path.join(job.model_dir, f"{EVAL_DIR}_{job.inputs.report_role}"), metrics, report_metrics)
         return Result(
             metrics=metrics,
             report_metrics=report_metrics,
@@ -140,6 +145,23 @@ class KerasEngine:
             examples_per_sec=progress.examples_per_sec if not coordinated else None,
             train_seconds=elapsed,
         )
+
+
+def steps_per_execution(job: Job, chunk: int) -> int:
+    """Steps per call of the train function under --strategy=tpu: TPUEstimator's iterations_per_loop.
+
+    On a TPU every call is a host round trip, so steps run in loops on the device; the
+    CPU stand-in (--nouse_tpu) runs the same loops. A divisor of the epoch (``chunk``, the
+    steps between checkpoints) and of max_steps: every call stays inside its epoch, so
+    checkpoints and validations keep their steps, and training stops at max_steps exactly.
+    A logged training loss is then the mean over the call's steps. Other strategies: one step per call.
+    """
+    if job.distribution.strategy != "tpu":
+        return 1
+    per_call = min(job.distribution.iterations_per_loop, chunk)
+    while chunk % per_call or job.max_steps % per_call:
+        per_call -= 1
+    return per_call
 
 
 def _steps_per_epoch(job: Job, coordinated: bool) -> int:
@@ -166,6 +188,15 @@ def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float],
     if job.task.output != "probabilities":  # one value per example, as the Estimator predicts it
         outputs = outputs.reshape(-1)
     return {name: float(values[name]) for name in job.task.metrics}, outputs
+
+
+def _write_scalars(directory: str, metrics: dict[str, float], values: dict[str, float]) -> None:
+    """``values`` as scalars at the run's final global step (``metrics["global_step"]``), in ``directory``."""
+    writer = tf.summary.create_file_writer(directory)
+    with writer.as_default(step=int(metrics["global_step"])):
+        for tag, value in values.items():
+            tf.summary.scalar(tag, value)
+    writer.close()
 
 
 class _Validate(tf.keras.callbacks.Callback):

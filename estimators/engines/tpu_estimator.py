@@ -33,8 +33,8 @@ from common.progress import counted
 from common.tasks import CLASSIFICATION
 from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import Inputs, Job, Result
-from estimators.hooks import ProgressHook
+from estimators.engines import Inputs, Job, Result, check_distribution
+from estimators.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec
@@ -140,7 +140,10 @@ def make_model_fn(
                 loss, global_step=tf.compat.v1.train.get_global_step(), var_list=model.trainable_variables
             )
         host_call = _train_host_call(summaries, loss, labels, probabilities, optimizer_spec, learning_rate)
-        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(mode, loss=loss, train_op=train_op, host_call=host_call)
+        scaffold_fn = _no_v1_summaries if host_call is not None else None
+        return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
+            mode, loss=loss, train_op=train_op, host_call=host_call, scaffold_fn=scaffold_fn
+        )
 
     return model_fn
 
@@ -176,6 +179,15 @@ def _train_host_call(summaries, loss, labels, probabilities, optimizer_spec, lea
     ]
 
 
+def _no_v1_summaries() -> tf.compat.v1.train.Scaffold:
+    """A training Scaffold whose summary op writes nothing: the host_call writes every training scalar.
+
+    Without it the Estimator adds a v1 ``loss`` summary of its own, which the Keras model's
+    graph-mode ``loss/...`` ops push to the tag ``loss_1`` (``loss_2`` beside the host_call's).
+    """
+    return tf.compat.v1.train.Scaffold(summary_op=tf.constant(b"", name="no_v1_summaries"))
+
+
 def _sparse_crossentropy(labels: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
     return tf.keras.losses.sparse_categorical_crossentropy(labels, probabilities)
 
@@ -194,9 +206,13 @@ def make_run_config(
         if settings.use_tpu
         else None
     )
+    args = conversion.run_config_args(model_dir, policy, seed)
+    # TPUEstimator turns log_step_count_steps into its own ExamplesPerSecondHook, whose `examples/sec`
+    # and `global_step/sec` no other engine writes; the engine adds ExamplesPerSecHook instead.
+    args["log_step_count_steps"] = None
     return tf.compat.v1.estimator.tpu.RunConfig(
         cluster=resolver,
-        **conversion.run_config_args(model_dir, policy, seed),
+        **args,
         tpu_config=tf.compat.v1.estimator.tpu.TPUConfig(
             iterations_per_loop=settings.iterations_per_loop,
             num_shards=settings.num_shards,
@@ -308,10 +324,9 @@ class TpuEstimatorEngine:
     name = "tpu_estimator"
 
     def check(self, job: Job) -> None:
+        check_distribution(self.name, job.distribution, job.cluster is not None)
         refusals = [
             (job.build is None, "engine", f"'{job.model_name}' is a canned Estimator; use --engine=estimator"),
-            (job.distribution.strategy not in ("tpu", "default"), "strategy", "tpu_estimator runs --strategy=tpu"),
-            (job.cluster is not None, "strategy", "tpu_estimator takes no TF_CONFIG cluster: the TPU is one job"),
             (job.assemble is not None, "bottleneck_cache", "not with --engine=tpu_estimator"),
             (job.warm_start_from is not None, "fine_tune_steps", "not with --engine=tpu_estimator"),
             (job.early_stopping is not None, "early_stopping_steps", "not with --engine=tpu_estimator"),
@@ -321,10 +336,10 @@ class TpuEstimatorEngine:
         for refused, flag, message in refusals:
             if refused:
                 raise UsageError(flag, message)
-        settings = settings_from(job.distribution)
-        if settings.use_tpu:
-            # Before the gate and the model_dir: an unreachable TPU is a usage error, not a failed run.
-            distribution.tpu_cluster_resolver(settings.tpu, settings.tpu_zone, settings.gcp_project)
+        if job.distribution.use_tpu:
+            # Before the gate and the model_dir: an unreachable TPU is a usage error, not a failed run
+            # (the run flow's get_strategy looked first; a Job made by hand is checked here).
+            distribution.find_tpu(job.distribution)
 
     def run(self, job: Job) -> Result:
         settings = settings_from(job.distribution)
@@ -343,6 +358,7 @@ class TpuEstimatorEngine:
             job.spec.optimizer,
         )
         progress = ProgressHook(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
+        rate = ExamplesPerSecHook(job.model_dir, job.batch_size, job.checkpoints.save_summary_steps)
         labels = serving.write_labels(job.model_dir, job.serving.class_names)
         started = time.perf_counter()
         result = train_and_evaluate(
@@ -354,7 +370,7 @@ class TpuEstimatorEngine:
             os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER),
             receiver_fn_for(job.spec.input_name, job.serving.image),
             assets_extra={LABELS_FILE: labels},
-            hooks=[progress],
+            hooks=[progress, rate],
         )
         elapsed = time.perf_counter() - started
         role = job.inputs.report_role

@@ -1,4 +1,4 @@
-"""A training run on a Cloud TPU VM: create the VM, copy the code, train with --strategy=tpu, delete.
+"""A training run on a Cloud TPU VM: pack the code, create the VM, copy, train with --strategy=tpu, delete.
 
 On a TPU VM the TPU is attached to the host, so the run resolves it as
 ``--tpu=local``; single-host slices (v3-8, v4-8, v5litepod-8) use the
@@ -18,11 +18,31 @@ TF_VERSION = "2.15.0"
 # Cores per chip: v2/v3/v4 count TensorCores in the type (v3-8 is 4 chips), v5e/v5p chips.
 _ACCELERATOR = re.compile(r"^v(\d+)([a-z]*)-(\d+)$")
 _SINGLE_HOST_MAX = {"": 8, "litepod": 8, "p": 8, "e": 8}
-MANAGED_FLAGS = ("strategy", "tpu", "tpu_zone", "gcp_project", "model_dir", "use_tpu")
-# The TPU image ships TensorFlow with TPU support: install the rest of the lock, not its tensorflow.
+MANAGED_FLAGS = ("strategy", "tpu", "tpu_zone", "gcp_project", "model_dir", "use_tpu", "engine")
+# keras: Model.fit under TPUStrategy, what Cloud TPU documents for TF 2; tpu_estimator: TPUEstimator.
+TPU_ENGINES = ("keras", "tpu_estimator")
+# The tpu-vm-tf-2.15.0 runtimes run Python 3.10: the lock made for it (docs/distribution.md).
+LOCK = "requirements-py310.lock"
+# The TPU image ships TensorFlow 2.15 built for the TPU: install every other pin of the lock, exactly
+# (--no-deps: the lock is complete), and never PyPI's CPU tensorflow over the image's. g++ builds
+# pyfarmhash (TFDV's), which PyPI has only as source.
 SETUP = (
-    "grep -v -E '^(tensorflow|tensorflow-cpu)==' requirements.lock > /tmp/kestrel-requirements.txt"
+    "(command -v g++ >/dev/null || (sudo apt-get update -qq && sudo apt-get install -y -qq g++))"
+    f" && grep -v -E '^(tensorflow|tensorflow-cpu)==' {LOCK} > /tmp/kestrel-requirements.txt"
     " && python3 -m pip install --quiet --no-deps -r /tmp/kestrel-requirements.txt"
+)
+# Left out of the copy: the virtual environment (the VM installs from the lock), runs and caches,
+# and git's history; none of it is needed to train, and .venv alone is gigabytes.
+# "./x" is the checkout's own top-level x; a bare name is left out at any depth.
+COPY_EXCLUDES = (
+    "./.venv",
+    "./runs",
+    "./.git",
+    "./bazel-*",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
 )
 
 
@@ -37,10 +57,13 @@ class TpuVmJob:
     source_dir: str = "."
     remote_dir: str = "kestrel"
     train_args: tuple[str, ...] = ()
+    engine: str = "keras"
     spot: bool = False
     delete_after: bool = True
 
     def __post_init__(self) -> None:
+        if self.engine not in TPU_ENGINES:
+            raise UsageError("engine", f"'{self.engine}' does not train on a TPU; allowed: {', '.join(TPU_ENGINES)}")
         if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", self.name):
             raise UsageError("name", f"'{self.name}' is not a TPU name (lowercase letters, digits, '-')")
         if not self.zone:
@@ -69,6 +92,7 @@ class TpuVmJob:
             TRAIN_MODULE,
             "--strategy=tpu",
             "--tpu=local",
+            f"--engine={self.engine}",
             f"--model_dir={self.job_dir}",
             *self.train_args,
         ]
@@ -76,8 +100,18 @@ class TpuVmJob:
     def _where(self) -> list[str]:
         return [f"--zone={self.zone}", *([f"--project={self.project}"] if self.project else [])]
 
+    @property
+    def archive(self) -> str:
+        """The local tarball of ``source_dir`` that is copied to the VM."""
+        return f"/tmp/kestrel-{self.name}.tar.gz"
+
+    def pack_command(self) -> list[str]:
+        """tar of the checkout without COPY_EXCLUDES (gcloud's scp has no --exclude)."""
+        excludes = [f"--exclude={pattern}" for pattern in COPY_EXCLUDES]
+        return ["tar", "--create", "--gzip", f"--file={self.archive}", *excludes, f"--directory={self.source_dir}", "."]
+
     def commands(self) -> list[list[str]]:
-        """gcloud create, copy, train (on every host), and delete."""
+        """Pack, gcloud create, copy, unpack + install + train (on every host), and delete."""
         create = [
             "gcloud",
             "compute",
@@ -96,13 +130,16 @@ class TpuVmJob:
             "tpus",
             "tpu-vm",
             "scp",
-            "--recurse",
-            self.source_dir,
-            f"{self.name}:~/{self.remote_dir}",
+            self.archive,
+            f"{self.name}:~/{self.remote_dir}.tar.gz",
             *self._where(),
             "--worker=all",
         ]
-        remote = f"cd ~/{self.remote_dir} && {SETUP} && {format_command(self.train_command())}"
+        unpack = (
+            f"rm -rf ~/{self.remote_dir} && mkdir -p ~/{self.remote_dir}"
+            f" && tar --extract --gzip --file=$HOME/{self.remote_dir}.tar.gz --directory=$HOME/{self.remote_dir}"
+        )
+        remote = f"{unpack} && cd ~/{self.remote_dir} && {SETUP} && {format_command(self.train_command())}"
         train = [
             "gcloud",
             "compute",
@@ -114,7 +151,7 @@ class TpuVmJob:
             "--worker=all",
             f"--command={remote}",
         ]
-        commands = [create, copy, train]
+        commands = [self.pack_command(), create, copy, train]
         if self.delete_after:
             commands.append(["gcloud", "compute", "tpus", "tpu-vm", "delete", self.name, *self._where(), "--quiet"])
         return commands
@@ -129,6 +166,7 @@ class TpuVmJob:
             "runtime_version": self.runtime,
             "hosts": "all" if self.multi_host else 1,
             "tpu": "local",
+            "engine": self.engine,
             "job_dir": self.job_dir,
             "spot": self.spot,
             "command": self.train_command(),

@@ -12,12 +12,12 @@ def define_cloud_flags() -> None:
     flags.DEFINE_string("project", None, "GCP project; default: gcloud's configured one.")
     flags.DEFINE_string("job_dir", None, "gs:// directory: the run's model_dir (checkpoints, exports).")
     flags.DEFINE_string("train_args", "", "More scripts.train flags as one string: '--dataset=x --train_steps=N'.")
-    flags.DEFINE_boolean("dry_run", False, "Print the job specification and gcloud commands; run nothing.")
+    flags.DEFINE_boolean("dry_run", False, "Print the job specification and commands; run nothing.")
     flags.mark_flag_as_required("job_dir")
 
 
 def define_tpu_vm_flags() -> None:
-    from pipeline.launch.tpu_vm import TpuVmJob
+    from pipeline.launch.tpu_vm import TPU_ENGINES, TpuVmJob
 
     d = TpuVmJob(name="x", zone="z", job_dir="gs://x")
     define_cloud_flags()
@@ -25,7 +25,13 @@ def define_tpu_vm_flags() -> None:
     flags.DEFINE_string("zone", None, "Zone with TPU capacity, e.g. us-central1-a (v3) or us-central2-b (v4).")
     flags.DEFINE_string("accelerator_type", d.accelerator_type, "TPU type: v3-8, v4-8, v5litepod-8, v3-32, ...")
     flags.DEFINE_string("runtime_version", None, "TPU software version; default: tpu-vm-tf-2.15.0[-pod]-pjrt.")
-    flags.DEFINE_string("source_dir", d.source_dir, "Local checkout to copy to the VM.")
+    flags.DEFINE_enum(
+        "engine",
+        d.engine,
+        list(TPU_ENGINES),
+        "keras: Model.fit under TPUStrategy (Cloud TPU's TF 2 path); tpu_estimator.",
+    )
+    flags.DEFINE_string("source_dir", d.source_dir, "Local checkout to copy to the VM (without .venv, runs/, .git).")
     flags.DEFINE_boolean("spot", d.spot, "Spot (preemptible) capacity.")
     flags.DEFINE_boolean("keep_vm", not d.delete_after, "Do not delete the VM after training.")
     flags.mark_flags_as_required(["name", "zone"])
@@ -53,7 +59,9 @@ def define_vertex_flags() -> None:
     flags.DEFINE_integer("ps", d.ps, "Parameter servers (pool 2).", lower_bound=0)
     flags.DEFINE_string("ps_machine_type", d.ps_machine_type, "Machine type of the parameter servers.")
     flags.DEFINE_boolean("evaluator", d.evaluator, "Add an evaluator task (pool 3).")
-    flags.DEFINE_string("config_out", None, "Where to write the job specification; default: a temporary file.")
+    flags.DEFINE_string(
+        "config_out", None, "Where to write the CustomJobSpec --config names (dry run too); default: a temporary file."
+    )
     flags.mark_flags_as_required(["display_name", "region", "image_uri"])
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from absl import flags
 
-from common.params import ALL_REDUCE_ALGS, STRATEGIES, DistributionParams
-from scripts.flags.core import record_from_flags
+from common.params import ALL_REDUCE_ALGS, STRATEGIES, DistributionParams, TrainingParams
+from scripts.flags.core import FLAGS, record_from_flags
 
 _D = DistributionParams()
 
@@ -28,8 +30,17 @@ def define_distribution_flags() -> None:
     flags.DEFINE_string("tpu", d.tpu, "TPU name, grpc://host:port, or 'local' on a TPU VM (--strategy=tpu).")
     flags.DEFINE_string("tpu_zone", d.tpu_zone, "GCE zone of the TPU (with a TPU name).")
     flags.DEFINE_string("gcp_project", d.gcp_project, "GCP project of the TPU (with a TPU name).")
-    flags.DEFINE_boolean("use_tpu", d.use_tpu, "--nouse_tpu runs the TPUEstimator's model_fn on the CPU.")
-    flags.DEFINE_integer("iterations_per_loop", d.iterations_per_loop, "TPU steps per host round trip.", lower_bound=1)
+    flags.DEFINE_boolean(
+        "use_tpu",
+        d.use_tpu,
+        "--nouse_tpu: --strategy=tpu's CPU stand-in (keras: no TPUStrategy; tpu_estimator: model_fn on CPU).",
+    )
+    flags.DEFINE_integer(
+        "iterations_per_loop",
+        d.iterations_per_loop,
+        "TPU steps per host round trip (keras: steps_per_execution).",
+        lower_bound=1,
+    )
     flags.DEFINE_integer("num_shards", d.num_shards, "TPU cores to replicate over; default: all.", lower_bound=1)
     flags.DEFINE_boolean(
         "scale_learning_rate", d.scale_learning_rate, "Multiply --learning_rate by the replicas in sync."
@@ -39,3 +50,14 @@ def define_distribution_flags() -> None:
 
 def distribution_params() -> DistributionParams:
     return record_from_flags(DistributionParams)
+
+
+# Cloud TPU's recommended path for TF 2: Keras Model.fit under TPUStrategy (TPUEstimator ends with tf.estimator).
+TPU_DEFAULT_ENGINE = "keras"
+
+
+def engine_for_strategy(training: TrainingParams, distribution: DistributionParams) -> TrainingParams:
+    """--strategy=tpu without --engine trains with TPU_DEFAULT_ENGINE; an --engine given on the command line wins."""
+    if distribution.strategy == "tpu" and not FLAGS["engine"].present:
+        return dataclasses.replace(training, engine=TPU_DEFAULT_ENGINE)
+    return training

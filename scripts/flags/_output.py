@@ -32,7 +32,7 @@ class VertexDirs:
 
     checkpoint_dir: str | None = None  # becomes --model_dir unless the flag is given
     model_dir: str | None = None  # the final serving export is copied here
-    tensorboard_log_dir: str | None = None  # set, but Estimator writes summaries beside its checkpoints
+    tensorboard_log_dir: str | None = None  # the run's TensorBoard event files are copied here
 
     def note(self) -> str | None:
         """One line naming the AIP_ variables used, or None when there are none."""
@@ -42,7 +42,9 @@ class VertexDirs:
         if self.model_dir:
             used.append(f"{AIP_MODEL_DIR} -> the final SavedModel is copied to {self.model_dir}")
         if self.tensorboard_log_dir:
-            used.append(f"{AIP_TENSORBOARD_LOG_DIR} not used: summaries stay in --model_dir with the checkpoints")
+            used.append(
+                f"{AIP_TENSORBOARD_LOG_DIR} -> the TensorBoard event files are copied to {self.tensorboard_log_dir}"
+            )
         return "Vertex AI: " + "; ".join(used) if used else None
 
 
@@ -160,4 +162,10 @@ def output_params() -> OutputParams:
     policy = record_from_flags(CheckpointPolicy, **({"log_step_count_steps": every} if every else {}))
     vertex = vertex_dirs()
     given = {"model_dir": vertex.checkpoint_dir} if vertex.checkpoint_dir else {}
-    return record_from_flags(OutputParams, checkpoints=policy, publish_dir=vertex.model_dir, **given)
+    return record_from_flags(
+        OutputParams,
+        checkpoints=policy,
+        publish_dir=vertex.model_dir,
+        tensorboard_publish_dir=vertex.tensorboard_log_dir,
+        **given,
+    )

@@ -18,7 +18,7 @@ def define_training_flags() -> None:
         "engine",
         t.engine,
         list(ENGINES),
-        "estimator: model_to_estimator / canned; keras: Model.fit; tpu_estimator: TPUEstimator (--strategy=tpu).",
+        "estimator: model_to_estimator / canned; keras: Model.fit (--strategy=tpu: the default); tpu_estimator.",
     )
     flags.DEFINE_integer(
         "batch_size",

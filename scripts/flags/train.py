@@ -28,11 +28,23 @@ def define_train_flags(gate: bool = True, tflite: bool = True) -> tuple:
 def hparams() -> Hparams:
     """One immutable record of every training flag; the run flow reads only this."""
     gate = _gate.gate_params() if "validate_data" in _gate.FLAGS else Hparams().gate
+    distribution = _distribution.distribution_params()
     return Hparams(
         data=_data.data_params(),
         model=_model.model_params(),
-        training=_training.training_params(),
-        distribution=_distribution.distribution_params(),
+        training=_distribution.engine_for_strategy(_training.training_params(), distribution),
+        distribution=distribution,
         output=_output.output_params(),
         gate=gate,
     )
+
+
+def checked_hparams() -> Hparams:
+    """``hparams()`` and the engine's distribution check on them: what a run would refuse, from the
+    flags alone (tests run it on every command the docs and the cloud launchers print).
+    Imports TensorFlow, unlike the rest of scripts/flags."""
+    from estimators.engines import check_distribution
+
+    hp = hparams()
+    check_distribution(hp.training.engine, hp.distribution)
+    return hp
