@@ -1,12 +1,11 @@
 """Synthetic data with the shapes of a real source and no I/O: separates compute from input in benchmarks.
 
 One random batch is made once and repeated, so the input pipeline costs
-nothing; TRAIN repeats forever, EVAL and PREDICT stop after ``num_examples``.
+nothing; TRAIN repeats forever, EVAL and PREDICT yield exactly ``num_examples``
+(the last batch partial, as a real source's), split over the input pipelines.
 """
 
 from __future__ import annotations
-
-import math
 
 import tensorflow as tf
 
@@ -44,13 +43,33 @@ def make_input_fn(
             labels = tf.random.stateless_uniform((per_replica,), key, 0, num_classes, dtype=tf.int64)
         else:  # regression: a number to predict
             labels = tf.random.stateless_normal((per_replica,), key)
-        ds = tf.data.Dataset.from_tensors((features, labels))
         if mode == pipeline_ops.TRAIN or num_examples is None:
-            ds = ds.repeat()
+            ds = tf.data.Dataset.from_tensors((features, labels)).repeat()
         else:
-            ds = ds.repeat(math.ceil(num_examples / batch_size))
+            ds = _exactly((features, labels), per_replica, _pipeline_share(num_examples, input_context))
         if mode == pipeline_ops.PREDICT:
             ds = ds.map(lambda features, labels: features)
         return ds
 
     return pipeline_ops.make_input_fn(build, mode)
+
+
+def _exactly(batch: tuple, per_replica: int, count: int) -> tf.data.Dataset:
+    """``count`` examples: whole copies of ``batch``, then its first rows for the remainder.
+
+    The report checks it predicted every example of its role, no more: a last
+    batch padded to full size would add predictions for examples that do not exist.
+    """
+    whole, rest = divmod(count, per_replica)
+    ds = tf.data.Dataset.from_tensors(batch).repeat(whole)
+    if rest:
+        ds = ds.concatenate(tf.data.Dataset.from_tensors(tf.nest.map_structure(lambda t: t[:rest], batch)))
+    return ds
+
+
+def _pipeline_share(num_examples: int, input_context: tf.distribute.InputContext | None) -> int:
+    """This input pipeline's part of ``num_examples`` (each worker reads its own part)."""
+    if input_context is None:
+        return num_examples
+    pipelines, index = input_context.num_input_pipelines, input_context.input_pipeline_id
+    return num_examples // pipelines + (1 if index < num_examples % pipelines else 0)

@@ -186,6 +186,7 @@ def test_synthetic_data_has_the_real_shapes_and_no_io(tfds_data_dir):
     assert fake_ds.element_spec == real.input_fn("train", TRAIN, 32, "image", DIGITS)().element_spec
     evaluation = list(source.input_fn("test", EVAL, 100, "image", DIGITS)())
     assert len(evaluation) == 4  # ceil(360 / 100)
+    assert sum(len(labels) for _, labels in evaluation) == 360  # the last batch partial, not padded to 400
     graph = fake_ds._as_serialized_graph().numpy()  # the dataset's own graph: no file is read
     assert b"TFRecordDataset" not in graph and b"ReadFile" not in graph
     assert b"TFRecordDataset" in real.input_fn("train", TRAIN, 32, "image", DIGITS)()._as_serialized_graph().numpy()

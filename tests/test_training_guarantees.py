@@ -314,6 +314,28 @@ def test_mixed_precision_computes_in_bfloat16_and_serves_float32(engine, tfds_da
     np.testing.assert_allclose(tf.reduce_sum(probabilities, axis=1).numpy(), 1.0, rtol=1e-5)
 
 
+def test_mixed_precision_on_two_replicas_is_refused_by_the_estimator_and_runs_under_keras(tfds_data_dir, tmp_path):
+    """model_to_estimator's per-replica clones cannot update mirrored variables under a mixed policy."""
+    model_dir = tmp_path / "model"
+    args = (
+        "--train_steps=2",
+        "--synthetic_data",
+        "--strategy=mirrored",
+        "--logical_cpu_devices=2",
+        "--mixed_precision",
+    )
+    refused = _train(tfds_data_dir, model_dir, "estimator", *args)
+    assert refused.returncode == 2, f"exit {refused.returncode}\n{refused.stderr[-3000:]}"
+    assert refused.stderr.strip().splitlines() == [
+        "error: --mixed_precision: not with --engine=estimator on 2 replicas of one process (--strategy=mirrored); "
+        "use --engine=keras, or one replica per process"
+    ], refused.stderr[-3000:]
+    assert not model_dir.exists()
+    result = _ok(_train(tfds_data_dir, model_dir, "keras", *args))
+    assert _summary_line(result.stdout, "precision").split(None, 1)[1] == "mixed_bfloat16 (--mixed_precision)"
+    assert _summary_line(result.stdout, "strategy").endswith("2 replicas in sync")
+
+
 # --- what the summary says ran -----------------------------------------------------------------------
 
 
@@ -341,3 +363,12 @@ def test_synthetic_data_is_named_beside_the_test_accuracy_and_in_the_report(tfds
     assert _summary_line(result.stdout, "strategy").endswith("mirrored: MirroredStrategy, 2 replicas in sync")
     page = (model_dir / "report" / "report.html").read_text()
     assert "SYNTHETIC random data" in page
+
+
+def test_synthetic_data_reports_exactly_the_role_examples_under_keras_mirrored(tfds_data_dir, tmp_path):
+    """32 test examples, fewer than the global batch of 64 over two replicas: 32 predictions, none padded."""
+    model_dir = tmp_path / "model"
+    args = ("--train_steps=2", "--synthetic_data", "--strategy=mirrored", "--logical_cpu_devices=2", "--report")
+    result = _ok(_train(tfds_data_dir, model_dir, "keras", *args))
+    assert "(on test[:32])" in _summary_line(result.stdout, "test accuracy")
+    assert "over 32 examples" in (model_dir / "report" / "report.html").read_text()

@@ -43,6 +43,14 @@ class EstimatorEngine:
 
     def check(self, job: Job) -> None:
         check_distribution(self.name, job.distribution, job.cluster is not None)
+        if job.build is not None and _mixed_precision() and _local_replicas(job.strategy) > 1:
+            # Each replica's model_to_estimator clone wraps the one mirrored variable in its own
+            # AutoCastVariable, and the optimizer's update then fails on the per-replica wrappers.
+            raise UsageError(
+                "mixed_precision",
+                f"not with --engine=estimator on {_local_replicas(job.strategy)} replicas of one process "
+                f"(--strategy={job.distribution.strategy}); use --engine=keras, or one replica per process",
+            )
 
     def run(self, job: Job) -> Result:
         estimator, model = self._estimator(job)
@@ -164,6 +172,16 @@ class EstimatorEngine:
         if job.serving.series is not None:
             return serving.series_receiver_fn(job.serving.series)
         return serving.features_receiver_fn(job.serving.features, job.serving.scaling)
+
+
+def _mixed_precision() -> bool:
+    """Whether the Keras policy the model will be built under computes in another dtype than its variables."""
+    policy = tf.keras.mixed_precision.global_policy()
+    return policy.compute_dtype != policy.variable_dtype
+
+
+def _local_replicas(strategy: tf.distribute.Strategy | None) -> int:
+    return len(strategy.extended.worker_devices) if strategy is not None else 1
 
 
 def _early_stopping_hook(
