@@ -13,7 +13,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from common.errors import NonFiniteLossError
+from common.errors import NonFiniteLossError, UsageError
 from common.names import BEST_EXPORTER, EXPORT_DIR, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
 from common.progress import counted
