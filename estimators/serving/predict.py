@@ -51,7 +51,7 @@ def image_paths(inputs: list[str]) -> tuple[list[str], list[Failure]]:
     paths: list[str] = []
     skipped: list[Failure] = []
     for item in inputs:
-        if "://" not in item and os.path.isdir(item) or "://" in item and tf.io.gfile.isdir(item):
+        if _is_dir(item):
             listing = list_files(item, recursive=False)
             skipped += [Failure(s.shown, f"skipped: {s.reason}") for s in listing.skipped]
             found = [path for path in listing.files if is_image_name(path)]
@@ -65,6 +65,11 @@ def image_paths(inputs: list[str]) -> tuple[list[str], list[Failure]]:
         else:
             paths.append(item)
     return paths, skipped
+
+
+def _is_dir(item: str) -> bool:
+    """A local path is checked by the OS: a name that is not UTF-8 cannot pass through TensorFlow."""
+    return tf.io.gfile.isdir(item) if "://" in item else os.path.isdir(item)
 
 
 def export_signature(export_dir: str):
