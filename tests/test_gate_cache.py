@@ -132,7 +132,8 @@ def _entry(cache: Path) -> Path:
 
 @pytest.mark.parametrize(
     "forged",
-    ["[]", '{"examples": 99999, "verdict": "REFUSED: everything"}'],
+    # The refusal forged with the right count and key: only its verdict gives it away.
+    ["[]", '{"examples": 16, "verdict": "REFUSED: everything"}'],
     ids=["a list", "a refused verdict"],
 )
 def test_a_malformed_or_refused_entry_is_ignored_with_one_warning_and_validated_afresh(images, tmp_path, forged):
