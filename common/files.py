@@ -139,13 +139,16 @@ def hash_contents(digest, path: str, chunk_size: int = 1 << 20) -> None:
     fingerprints both read files through it. sha256 (SHA-NI here) hashed 2,000 JPEGs in 27 ms
     and a 15 MB CSV in 12 ms, ahead of blake2b (37 ms, 20 ms): docs/validation.md.
     """
-    with open(path, "rb") as f:
-        while chunk := f.read(chunk_size):  # a small file is one read of its own size
+    with open(path, "rb", buffering=0) as f:
+        # Reads sized to the file: no 1 MiB buffer allocated for each 10 KB image.
+        left = os.fstat(f.fileno()).st_size
+        while chunk := f.read(min(chunk_size, left + 1)):
             digest.update(chunk)
+            left = max(left - len(chunk), 0)
 
 
 def content_digest(path: str) -> bytes:
-    """The sha256 of the file at ``path``: one file's share of a fingerprint, computed in a thread of its own."""
+    """The sha256 of the file at ``path``: one file's share of a fingerprint."""
     digest = hashlib.sha256()
     hash_contents(digest, path)
     return digest.digest()
