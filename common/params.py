@@ -10,6 +10,7 @@ import its list from here too (one place for each choice).
 from __future__ import annotations
 
 import dataclasses
+from fractions import Fraction
 
 from common.errors import UsageError
 from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
@@ -34,6 +35,16 @@ IMAGES, FEATURES, SERIES = "images", "features", "series"
 # fraction of everything read: the trainer's --check_images and the validation gate both refuse
 # data above it (exit 3). 1 bad file in 20 is let through, skipped and named.
 MAX_BAD_RECORD_FRACTION = 0.05
+
+
+def too_many_bad(bad: int, read: int, max_fraction: float) -> bool:
+    """The one rule of --max_bad_record_fraction: refused when bad / read (every record read, bad
+    ones included) is above ``max_fraction``; exactly at it is let through.
+
+    Compared as fractions of the decimal the user wrote, not as floats: 2 of 40 at 0.05 is
+    exactly 5% in the gate and in the trainer alike, never a rounding error's worth above it.
+    """
+    return bad > 0 and Fraction(bad, read) > Fraction(repr(max_fraction))
 
 
 def _check_range(flag: str, value: float, low: float, high: float) -> None:

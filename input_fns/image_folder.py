@@ -27,13 +27,13 @@ from absl import logging
 
 from common import params
 from common.errors import KestrelError, UsageError
-from common.params import MAX_BAD_RECORD_FRACTION, AugmentParams
+from common.files import IMAGE_EXTENSIONS, list_files, shown
+from common.params import MAX_BAD_RECORD_FRACTION, AugmentParams, too_many_bad
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
 from input_fns.preprocessing import MAX_PIXELS, ImageSpec, decode_image
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 WARN_PATHS = 5
 CHECK_THREADS = 16  # decoding releases the GIL; reads may wait on gs://
 
@@ -236,19 +236,23 @@ def _scan(root: str, flag: str, class_names: Sequence[str] | None) -> _Scan:
 
 
 def _files_under(folder: str) -> tuple[list[str], list[BadFile], list[str]]:
-    """(images, files ruled out by their extension, hidden files) under ``folder``, each sorted."""
-    files, others, hidden = [], [], []
-    for directory, _, names in tf.io.gfile.walk(folder):
-        for name in names:
-            path = os.path.join(directory, name)
-            kind = unsupported_extension(name)
-            if name.startswith("."):
-                hidden.append(path)
-            elif kind:
-                others.append(BadFile(path, kind))
-            else:
-                files.append(path)
-    return sorted(files), sorted(others, key=lambda b: b.path), sorted(hidden)
+    """(images, files ruled out before any read, hidden files) under ``folder``, each sorted.
+
+    Ruled out: a name without an image extension, and what common.files skips (a FIFO, a
+    name that is not UTF-8, a dangling link), each also named in a warning line of its own.
+    """
+    listing = list_files(folder)
+    images, others = [], []
+    for path in listing.files:
+        kind = unsupported_extension(path)
+        if kind:
+            others.append(BadFile(path, kind))
+        else:
+            images.append(path)
+    for skipped in listing.skipped:
+        logging.warning("%s", skipped.line())
+        others.append(BadFile(skipped.path, skipped.kind, skipped.detail))
+    return images, sorted(others, key=lambda b: b.path), list(listing.hidden)
 
 
 def split(files: FileList, val_fraction: float, seed: int) -> tuple[FileList, FileList]:
@@ -296,7 +300,7 @@ def drop_undecodable(files: FileList, channels: int) -> tuple[FileList, list[Bad
 
 def _shown(root: str, path: str) -> str:
     prefix = root.rstrip("/") + "/"
-    return path[len(prefix) :] if path.startswith(prefix) else path
+    return shown(path[len(prefix) :] if path.startswith(prefix) else path)
 
 
 def describe_bad(bad: Sequence[BadFile], root: str = "") -> str:
@@ -322,15 +326,15 @@ def report_files(used: int, bad: Sequence[BadFile], hidden: Sequence[str], root:
     if bad:
         line += "; " + describe_bad(bad, root)
     if hidden:
-        shown = ", ".join(_shown(root, p) for p in hidden[:WARN_PATHS])
-        line += f"; ignored {len(hidden)} hidden file(s) ({shown})"
+        names = ", ".join(_shown(root, p) for p in hidden[:WARN_PATHS])
+        line += f"; ignored {len(hidden)} hidden file(s) ({names})"
     (logging.warning if bad or hidden or not checked else logging.info)("%s", line)
 
 
 def refuse_above(bad: Sequence[BadFile], used: int, max_bad_fraction: float, root: str) -> None:
     """Raises BadImagesError (exit 3) when the bad files are more than ``max_bad_fraction`` of all files."""
     total = used + len(bad)
-    if not bad or len(bad) / total <= max_bad_fraction:
+    if not too_many_bad(len(bad), total, max_bad_fraction):
         return
     raise BadImagesError(
         f"image_folder: {len(bad)} of {total} files ({len(bad) / total:.1%}) in '{root}' are not usable images, "
@@ -361,16 +365,19 @@ def load(
     if test_dir:
         scanned[params.TEST] = _scan(test_dir, "test_dir", class_names)
         splits[params.TEST] = scanned[params.TEST].files
-    bad = [b for s in scanned.values() for b in s.unsupported]
+    # Each folder is judged on its own files, as the gate judges --image_dir: bad over all read.
+    folder = {params.TRAIN: image_dir, params.VALIDATION: val_dir or image_dir, params.TEST: test_dir}
+    bad_in = {folder[role]: list(s.unsupported) for role, s in scanned.items()}
     hidden = [p for s in scanned.values() for p in s.hidden]
     if check_images:
         for role, role_files in splits.items():
             splits[role], undecodable = drop_undecodable(role_files, channels)
-            bad += undecodable
-    used = sum(len(f) for f in splits.values())
-    report_files(used, bad, hidden, image_dir, check_images)
+            bad_in[folder[role]] += undecodable
+    bad = [b for found in bad_in.values() for b in found]
+    report_files(sum(len(f) for f in splits.values()), bad, hidden, image_dir, check_images)
     _check_roles(splits, image_dir, val_dir, val_fraction, test_dir)
-    refuse_above(bad, used, max_bad_fraction, image_dir)
+    for root, found in bad_in.items():
+        refuse_above(found, sum(len(splits[r]) for r in splits if folder[r] == root), max_bad_fraction, root)
     return ImageFolder(image_dir, class_names, splits, tuple(b.path for b in bad), tuple(bad), tuple(hidden))
 
 

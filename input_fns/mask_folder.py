@@ -17,9 +17,9 @@ import tensorflow as tf
 from PIL import Image
 
 from common.errors import UsageError
+from common.files import IMAGE_EXTENSIONS
 from common.params import TEST, TRAIN, VALIDATION
 from input_fns import pipeline_ops, segmentation
-from input_fns.image_folder import IMAGE_EXTENSIONS
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 

@@ -58,6 +58,10 @@ class SourceMeta:
     features: tuple[tuple[str, int], ...] = ()  # FEATURES only: (name, width), the keys of the features dict
     train_files: tuple[str, ...] = ()  # what the training role reads, for the validation gate
     gate_format: str | None = None  # how the gate reads train_files (pipeline.validation.config.FORMATS)
+    # A sliced TFDS split (--train_split='train[:50%]'): the slice, and the (file, skip, take) of each
+    # of train_files that it reads, so the gate validates what trains and not the whole split.
+    train_slice: str = ""
+    train_ranges: tuple[tuple[str, int, int], ...] = ()
     skipped_files: tuple[str, ...] = ()  # image files left out as undecodable
     # FEATURES read into memory (csv, tabular tfds): (feature, mean, std) of the training rows, which the
     # input_fns standardise with and the export takes raw values through.
@@ -228,6 +232,9 @@ def _tfds(data: DataParams, seed, options):
     if data.task == REGRESSION:
         raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")
     info = tfds_source.dataset_meta(builder, data.image_key, data.label_key)
+    gate_slice = _tfds_slice(builder, data.train_split)
+    if gate_slice:
+        train_files = tuple(dict.fromkeys(path for path, _, _ in gate_slice["train_ranges"]))
     meta = SourceMeta(
         info.name,
         IMAGES,
@@ -237,6 +244,7 @@ def _tfds(data: DataParams, seed, options):
         image_shape=info.image_shape,
         train_files=train_files,
         gate_format="tfrecord",
+        **gate_slice,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):
@@ -245,6 +253,19 @@ def _tfds(data: DataParams, seed, options):
         )
 
     return meta, factory
+
+
+def _tfds_slice(builder, split: str) -> dict:
+    """For a sliced split (``train[:50%]``, ``train[10:20]+train[50:]``): the SourceMeta fields that
+    let the gate read only its records (TFDS's own file instructions); {} for a whole split."""
+    if not any(c in split for c in "[+"):
+        return {}
+    instructions = builder.info.splits[split].file_instructions
+    ranges = tuple(
+        (os.path.join(str(builder.data_dir), os.path.basename(str(i.filename))), int(i.skip), int(i.take))
+        for i in instructions
+    )
+    return {"train_slice": split, "train_ranges": ranges}
 
 
 def _tfds_segmentation(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options):

@@ -10,6 +10,7 @@ unchanged data the gate prints it again without loading TFDV or Beam.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import sys
 from typing import TextIO
@@ -29,6 +30,7 @@ def gate_config(hp: Hparams, meta) -> ValidationConfig:
         )
     return ValidationConfig(
         data=meta.train_files,
+        record_ranges=meta.train_ranges,
         data_format=meta.gate_format,
         csv_delimiter=hp.data.csv_separator,
         artifacts_dir=os.path.join(hp.output.model_dir, VALIDATION_DIR),
@@ -44,12 +46,13 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
     config = gate_config(hp, meta)
     data_key = gate_cache.data_fingerprint(meta.train_files) if hp.gate.cache_dir else None
     key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
-    remembered = gate_cache.lookup(hp.gate.cache_dir, key) if key else None
+    warn = functools.partial(print, file=stream, flush=True)
+    remembered = gate_cache.lookup(hp.gate.cache_dir, key, warn) if key else None
     if remembered:
         report = gate_cache.restore(remembered, config.artifacts_dir)
         print(
-            f"validation: {remembered.examples} examples {remembered.verdict} (unchanged since validated: "
-            f"same files, schema and settings; TFDV not run); report {report}",
+            f"validation: {remembered.examples} examples{_of(meta)} {remembered.verdict} (unchanged since validated: "
+            f"same file contents, schema and settings; TFDV not run); report {report}",
             file=stream,
             flush=True,
         )
@@ -58,8 +61,9 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
 
     result = gate.run_gate(config)
     examples = sum(result.num_examples.values())
+    said = verdict(result, "files" if meta.gate_format == "images" else "records")
     print(
-        f"validation: {examples} examples {verdict(result)}; report {result.paths.get('report_html', '')}",
+        f"validation: {examples} examples{_of(meta)} {said}; report {result.paths.get('report_html', '')}",
         file=stream,
         flush=True,
     )
@@ -67,11 +71,14 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
     if data_key:
         gate_cache.mark_span(result.paths["span_dir"], data_key)
         try:
-            gate_cache.store(
-                hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, verdict(result)
-            )
+            gate_cache.store(hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, said)
         except OSError as err:  # a cache that cannot be written costs the next run its shortcut, not this run
             print(f"warning: --gate_cache_dir: verdict not remembered ({err})", file=stream, flush=True)
+
+
+def _of(meta) -> str:
+    """What the gate validated, when it is a slice of a split: it says so."""
+    return f" of the slice {meta.train_slice}" if meta.train_slice else ""
 
 
 def _settings(config: ValidationConfig) -> dict:
@@ -82,10 +89,15 @@ def _settings(config: ValidationConfig) -> dict:
     return settings
 
 
-def verdict(result) -> str:
-    """What happens to the data, in words: the line printed must match the exit status that follows."""
+def verdict(result, unit: str = "records") -> str:
+    """What happens to the data, in words: the line printed must match the exit status that follows.
+
+    Data let through with bad records (files) skipped under --max_bad_record_fraction is not
+    called plainly clean: the count skipped is part of the verdict, and of its recall.
+    """
     if result.clean:
-        return "clean"
+        skipped = sum(sum(counts.values()) for counts in result.bad_record_counts.values())
+        return f"clean but {skipped:,} bad {unit} skipped" if skipped else "clean"
     if result.passed:
         return "ALLOWED despite findings (--allow_anomalies)"
     return "REFUSED: " + "; ".join(f"{f.kind} {f.feature}: {f.description}" for f in result.findings)

@@ -51,19 +51,30 @@ def main(argv: list[str]) -> int:
         if unused:
             print(f"columns not read (the model does not take them): {', '.join(unused)}", file=sys.stderr)
         return 0
-    paths = prediction.image_paths(FLAGS.images)
+    paths, skipped = prediction.image_paths(FLAGS.images)
+    failures = _predicted(paths) if paths else []
+    for failure in skipped + failures:
+        print(f"error: {failure.path}: {failure.reason}", file=sys.stderr)
+    if not skipped and not failures:
+        return 0
+    total = len(paths) + len(skipped)
+    print(
+        f"error: {len(skipped) + len(failures)} of {total} files not predicted (listed above)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return PARTIAL_EXIT
+
+
+def _predicted(paths: list[str]) -> list:
+    """Prints the predictions of ``paths``; returns the files that got none."""
     if predict_masks.is_segmentation(prediction.load_signature(FLAGS.export_dir)):
         masks, failures = predict_masks.predict_masks(FLAGS.export_dir, paths, FLAGS.output_dir)
         print(predict_masks.format_masks(masks, FLAGS.format), flush=True)
     else:
         predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
         print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
-    for failure in failures:
-        print(f"error: {failure.path}: {failure.reason}", file=sys.stderr)
-    if not failures:
-        return 0
-    print(f"error: {len(failures)} of {len(paths)} files not predicted (listed above)", file=sys.stderr, flush=True)
-    return PARTIAL_EXIT
+    return failures
 
 
 if __name__ == "__main__":

@@ -170,4 +170,4 @@ def test_predict_script_names_each_bad_file_and_predicts_the_rest(trained_digits
 def test_predict_script_on_an_empty_folder_is_a_usage_error(trained_digits, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_script("scripts.predict", f"--export_dir={trained_digits.export_path}", f"--images={tmp_path}/empty")
-    assert _one_line_error(result) == f"error: --images: no .png/.jpg/.jpeg/.bmp/.gif files in '{tmp_path}/empty'"
+    assert _one_line_error(result) == f"error: --images: no .jpg/.jpeg/.png/.bmp/.gif files in '{tmp_path}/empty'"

@@ -270,3 +270,38 @@ def test_each_comparator_holds_its_threshold_on_both_sides(comparator_runs, chec
         assert m["flagged"] is flagged
         found = {(f["kind"], f["feature"]) for f in result["findings"]}
         assert ((check, feature) in found) is flagged, result["findings"]
+
+
+# --- one rule for the bad-record fraction, exactly at the threshold ----------------------------
+
+
+@pytest.fixture(scope="module")
+def at_threshold(tmp_path_factory) -> Path:
+    """38 good and 2 bad files: exactly 5%, the default --max_bad_record_fraction."""
+    root = tmp_path_factory.mktemp("at_threshold")
+    return _image_tree(root / "data", ("a", "b"), 19, {"a/cut.jpg": TRUNCATED, "b/empty.jpg": b""})
+
+
+def test_exactly_at_the_threshold_the_gate_and_the_trainer_give_the_same_verdict(at_threshold, tmp_path):
+    data, image_dir = f"--data={at_threshold}", f"--image_dir={at_threshold}"
+    gate_at, gate_below, train_at, train_below, gated = _parallel(
+        (run_script, VALIDATE, data, f"--artifacts_dir={tmp_path / 'a'}", IN_MEMORY),
+        (run_script, VALIDATE, data, f"--artifacts_dir={tmp_path / 'b'}", IN_MEMORY, "--max_bad_record_fraction=0.049"),
+        (run_script, TRAIN, "--source=image_folder", image_dir, "--novalidate_data", f"--model_dir={tmp_path / 'm1'}",
+         *TRAIN_ARGS),
+        (run_script, TRAIN, "--source=image_folder", image_dir, "--novalidate_data", f"--model_dir={tmp_path / 'm2'}",
+         "--max_bad_record_fraction=0.049", *TRAIN_ARGS),
+        (run_script, TRAIN, "--source=image_folder", image_dir, f"--model_dir={tmp_path / 'm3'}",
+         "--gate_cache_dir=", "--gate_running_mode=in_memory", *TRAIN_ARGS),
+    )  # fmt: skip
+    # 2 of 40 at 0.05: let through by both, and neither calls the data plainly clean.
+    assert gate_at.returncode == 0, gate_at.stdout[-3000:] + gate_at.stderr[-3000:]
+    assert "CLEAN but 2 bad records skipped" in gate_at.stdout, gate_at.stdout
+    assert train_at.returncode == 0, train_at.stderr[-3000:]
+    assert "image_folder: 38 images used; 2 skipped" in train_at.stderr, train_at.stderr[-3000:]
+    assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
+    assert "validation: 38 examples clean but 2 bad files skipped; report" in gated.stdout, gated.stdout
+    # Just under it: refused by both, with the same exit status.
+    assert gate_below.returncode == 3 and "above --max_bad_record_fraction=0.049" in gate_below.stdout
+    assert train_below.returncode == 3, train_below.stderr[-3000:]
+    assert "2 of 40 files (5.0%)" in _one_error_line(train_below)

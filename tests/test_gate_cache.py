@@ -7,7 +7,9 @@ changed gate setting validates again.
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,9 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
-RECALLED = "(unchanged since validated: same files, schema and settings; TFDV not run)"
+from pipeline import gate_cache
+
+RECALLED = "(unchanged since validated: same file contents, schema and settings; TFDV not run)"
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +72,125 @@ def test_unchanged_data_is_recalled_without_tfdv_and_a_change_validates_again(im
     stricter = _train(images, cache, tmp_path / "stricter", "--max_bad_record_fraction=0.01")
     assert "validating span 0" in stricter.stdout and RECALLED not in stricter.stdout
 
-    # One file rewritten (new bytes, new modification time): validated again, then remembered anew.
+    # The same bytes written again (a new modification time, as a fresh copy has): still recalled.
     target = images / "dog" / "0.png"
     target.write_bytes(target.read_bytes())
     os.utime(target, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns + 10**9))
+    assert RECALLED in _train(images, cache, tmp_path / "copied").stdout
+
+    # One file rewritten with new bytes (another image): validated again, then remembered anew.
+    from PIL import Image
+
+    Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(target)
     changed = _train(images, cache, tmp_path / "changed")
     assert "validating span 0" in changed.stdout and RECALLED not in changed.stdout
     assert RECALLED in _train(images, cache, tmp_path / "changed_again").stdout
+
+
+# --- the same bytes, or no recall --------------------------------------------------------------
+
+WARNED = "warning: --gate_cache_dir: ignoring the remembered verdict"
+
+
+def _run(images: Path, cache: Path, model_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+    args = [f"--image_dir={images}", "--source=image_folder", "--image_size=8", f"--model_dir={model_dir}"]
+    args += ["--train_steps=2", "--noreport", "--eval_throttle_secs=0", f"--gate_cache_dir={cache}", *extra]
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.train", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
+    )
+
+
+@pytest.fixture
+def own_images(images, tmp_path) -> Path:
+    """A copy of the image tree this test may change."""
+    return Path(shutil.copytree(images, tmp_path / "images"))
+
+
+def test_a_file_changed_with_its_size_and_mtime_kept_is_validated_again_and_refused(own_images, tmp_path):
+    cache = tmp_path / "cache"
+    assert _run(own_images, cache, tmp_path / "first").returncode == 0
+    # New bytes, same size, and the old modification time put back (touch -r, rsync -t, gsutil cp -p):
+    # the PNG's pixel data zeroed, so its CRC no longer holds and it is a corrupt PNG (1 of 16: over 5%).
+    target = own_images / "dog" / "0.png"
+    data, times = target.read_bytes(), target.stat()
+    start = data.index(b"IDAT") + 4
+    target.write_bytes(data[:start] + bytes(len(data) - start - 16) + data[-16:])
+    os.utime(target, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert target.stat().st_size == times.st_size and target.stat().st_mtime_ns == times.st_mtime_ns
+    # --nocheck_images: the trainer's own decode check (which would refuse first) is off; the gate decides.
+    forged = _run(own_images, cache, tmp_path / "forged", "--nocheck_images")
+    assert forged.returncode == 3, forged.stdout[-2000:] + forged.stderr[-2000:]
+    assert RECALLED not in forged.stdout and "validating span 0" in forged.stdout
+    assert "REFUSED" in forged.stdout and "dog/0.png" in forged.stdout
+    assert not (tmp_path / "forged" / "export").exists()  # no training after a refusal
+
+
+def _entry(cache: Path) -> Path:
+    (entry,) = [p for p in cache.iterdir() if (p / gate_cache.ENTRY_FILE).is_file()]
+    return entry / gate_cache.ENTRY_FILE
+
+
+@pytest.mark.parametrize(
+    "forged",
+    # The refusal forged with the right count and key: only its verdict gives it away.
+    ["[]", '{"examples": 16, "verdict": "REFUSED: everything"}'],
+    ids=["a list", "a refused verdict"],
+)
+def test_a_malformed_or_refused_entry_is_ignored_with_one_warning_and_validated_afresh(images, tmp_path, forged):
+    cache = tmp_path / "cache"
+    assert _run(images, cache, tmp_path / "first").returncode == 0
+    entry = _entry(cache)
+    recorded = json.loads(entry.read_text())
+    text = forged if forged == "[]" else json.dumps({**json.loads(forged), "key": recorded["key"]})
+    entry.write_text(text)
+    again = _run(images, cache, tmp_path / "again")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Traceback" not in again.stderr
+    assert not [line for line in again.stdout.splitlines() if line.startswith("validation:") and "REFUSED" in line]
+    warnings = [line for line in again.stdout.splitlines() if line.startswith(WARNED)]
+    assert len(warnings) == 1 and str(entry) in warnings[0], again.stdout
+    assert RECALLED not in again.stdout and "validation: 16 examples clean; report" in again.stdout
+    assert json.loads(entry.read_text())["verdict"] == "clean"  # validated afresh, remembered anew
+
+
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("[]", "not an object: list"),
+        ("{}", "'examples' is None, not a count"),
+        ('{"examples": "lots", "verdict": "clean"}', "'examples' is 'lots', not a count"),
+        ('{"examples": true, "verdict": "clean"}', "'examples' is True, not a count"),
+        ('{"examples": 16, "verdict": "REFUSED: everything"}', "only a verdict that let the data through"),
+        ('{"examples": 16, "verdict": "clean", "key": "another"}', "written for another key"),
+        ('{"examples": 99999, "verdict": "clean", "key": "KEY"}', "99999 examples, unlike its span's result.json"),
+        ('{"examples": 16, "verd', "does not read as JSON"),
+    ],
+)
+def test_every_kind_of_bad_entry_is_named_and_not_believed(tmp_path, text, why):
+    entry = tmp_path / "KEY"
+    (entry / gate_cache.SPAN_COPY).mkdir(parents=True)
+    result = {"passed": True, "num_examples": {"data": 16}}
+    (entry / gate_cache.SPAN_COPY / gate_cache.RESULT_FILE).write_text(json.dumps(result))
+    (entry / gate_cache.ENTRY_FILE).write_text(text)
+    said = []
+    assert gate_cache.lookup(str(tmp_path), "KEY", said.append) is None
+    assert len(said) == 1 and why in said[0] and said[0].startswith(WARNED), said
+    # The same entry, well formed: believed.
+    (entry / gate_cache.ENTRY_FILE).write_text('{"examples": 16, "verdict": "clean", "key": "KEY"}')
+    assert gate_cache.lookup(str(tmp_path), "KEY", said.append).examples == 16 and len(said) == 1
+
+
+def test_editing_the_curated_schema_invalidates_the_recalled_verdict(images, tmp_path):
+    cache, model_dir = tmp_path / "cache", tmp_path / "model"
+    assert _run(images, cache, model_dir).returncode == 0  # validated; the schema is inferred
+    assert _run(images, cache, model_dir).returncode == 0  # validated against the schema now there
+    recalled = _run(images, cache, model_dir)
+    assert recalled.returncode == 0 and RECALLED in recalled.stdout, recalled.stdout
+    # The curated schema edited: "dog" is no longer an allowed label.
+    schema = model_dir / "validation" / "schema.pbtxt"
+    text = schema.read_text()
+    assert '  value: "dog"\n' in text, text
+    schema.write_text(text.replace('  value: "dog"\n', "", 1))
+    edited = _run(images, cache, model_dir)
+    assert RECALLED not in edited.stdout, edited.stdout
+    assert edited.returncode == 3 and "REFUSED" in edited.stdout, edited.stdout[-2000:] + edited.stderr[-2000:]

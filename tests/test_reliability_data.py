@@ -122,3 +122,24 @@ def test_train_script_one_line_error_on_corrupt_shard(tmp_path):
     assert lines[-1].startswith("error: --train_files: '") and "data-00001.tfrecord" in lines[-1]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "model" / EXPORT_DIR).exists()
+
+
+def test_the_gate_validates_the_sliced_train_split_that_trains(tfds_data_dir, digits_builder, tmp_path):
+    """--train_split=train[:50%]: the gate reads that half's records, not the whole split, and says so."""
+    half = digits_builder.info.splits["train[:50%]"].num_examples
+    whole = digits_builder.info.splits["train"].num_examples
+    assert half < whole
+    result = run_script(
+        "scripts.train",
+        f"--data_dir={tfds_data_dir}",
+        f"--model_dir={tmp_path / 'model'}",
+        "--train_split=train[:50%]",
+        "--validation_split=train[50%:]",
+        "--gate_cache_dir=",
+        "--gate_running_mode=in_memory",
+        "--train_steps=1",
+        "--eval_throttle_secs=0",
+        "--noreport",
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert f"validation: {half} examples of the slice train[:50%] clean; report" in result.stdout, result.stdout

@@ -221,3 +221,28 @@ def test_refuses_a_name_too_long_for_the_dynamic_range_model(tfds_data_dir, tmp_
     # 240 + ".tflite" fits a file name; 240 + "_dynamic_range.tflite" does not (255 bytes).
     line = _refused(tfds_data_dir, tmp_path, str(tmp_path / ("x" * 240 + ".tflite")))
     assert "file name too long" in line
+
+
+# --- a write failing partway ------------------------------------------------------------------------
+
+
+class _Unwritable:
+    """A payload GFile cannot write: the write of the file it stands for fails, after the ones before it."""
+
+
+def test_a_write_failing_partway_leaves_the_previous_files_intact(tmp_path):
+    from common.names import tflite_files
+    from estimators.serving import tflite_export
+
+    paths = tflite_files(str(tmp_path / "m.tflite"))
+    for i, path in enumerate(paths):
+        Path(path).write_bytes(f"previous {i}".encode())
+    # The float model is written whole; the dynamic-range model's write then fails.
+    new = dict(zip(paths, (b"new float model", _Unwritable(), b"0\n1\n"), strict=True))
+    with pytest.raises(TypeError):
+        tflite_export._write_all(new)
+    assert [Path(p).read_bytes() for p in paths] == [f"previous {i}".encode() for i in range(3)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(Path(p).name for p in paths)  # no staging left
+    # Nothing failing: every file replaced.
+    tflite_export._write_all(dict(zip(paths, (b"a", b"b", b"c"), strict=True)))
+    assert [Path(p).read_bytes() for p in paths] == [b"a", b"b", b"c"]

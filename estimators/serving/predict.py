@@ -16,10 +16,10 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
+from common.files import IMAGE_EXTENSIONS, is_image_name, judge, list_files
 from common.names import SERVING_KEY
 from estimators.serving import receivers as serving
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 FORMATS = ("table", "csv", "json")
 
 
@@ -31,26 +31,45 @@ class Prediction:
     top: tuple[tuple[str, float], ...]  # (class name, probability), best first
 
 
-def image_paths(inputs: list[str]) -> list[str]:
-    """Files as given, and a folder's image files (sorted); anything else is a usage error."""
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A file that got no prediction, and why."""
+
+    path: str
+    reason: str
+
+
+def image_paths(inputs: list[str]) -> tuple[list[str], list[Failure]]:
+    """Files as given and a folder's image files (sorted); and the entries that cannot be read as files.
+
+    Such an entry (a FIFO, whose open would wait forever for a writer; a name that is not
+    UTF-8; a dangling link) gets no prediction: it is a Failure naming it, never a hang.
+    Anything else unusable (a missing path, a folder without images) is a usage error.
+    """
+    if not inputs:
+        raise UsageError("images", "give image files or a folder")
     paths: list[str] = []
+    skipped: list[Failure] = []
     for item in inputs:
-        if tf.io.gfile.isdir(item):
-            found = sorted(
-                os.path.join(item, name)
-                for name in tf.io.gfile.listdir(item)
-                if name.lower().endswith(IMAGE_EXTENSIONS)
-            )
-            if not found:
+        if _is_dir(item):
+            listing = list_files(item, recursive=False)
+            skipped += [Failure(s.shown, f"skipped: {s.reason}") for s in listing.skipped]
+            found = [path for path in listing.files if is_image_name(path)]
+            if not found and not listing.skipped:
                 raise UsageError("images", f"no {'/'.join(IMAGE_EXTENSIONS)} files in '{item}'")
             paths += found
-        elif tf.io.gfile.exists(item):
-            paths.append(item)
-        else:
+        elif not os.path.lexists(item) and not tf.io.gfile.exists(item):
             raise UsageError("images", f"no file or folder '{item}'")
-    if not paths:
-        raise UsageError("images", "give image files or a folder")
-    return paths
+        elif problem := judge(item):
+            skipped.append(Failure(problem.shown, f"skipped: {problem.reason}"))
+        else:
+            paths.append(item)
+    return paths, skipped
+
+
+def _is_dir(item: str) -> bool:
+    """A local path is checked by the OS: a name that is not UTF-8 cannot pass through TensorFlow."""
+    return tf.io.gfile.isdir(item) if "://" in item else os.path.isdir(item)
 
 
 def export_signature(export_dir: str):
@@ -68,14 +87,6 @@ def load_signature(export_dir: str):
     if serving.BYTES_INPUT not in signature.structured_input_signature[1]:
         raise UsageError("export_dir", f"'{export_dir}' has no serving signature on encoded image bytes")
     return signature
-
-
-@dataclasses.dataclass(frozen=True)
-class Failure:
-    """A file that got no prediction, and why."""
-
-    path: str
-    reason: str
 
 
 # What TensorFlow's decoders say -> the reason a user reads (the first match wins), and whether

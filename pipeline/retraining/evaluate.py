@@ -13,13 +13,13 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 
 import numpy as np
 
 from common.errors import UsageError
+from common.files import is_image_name, list_files
 from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,10 +41,12 @@ def image_folder_files(roots: list[str], flag: str = "spans") -> LabelledFiles:
             folder = os.path.join(root, label)
             if label.startswith(".") or not os.path.isdir(folder):
                 continue
-            for name in sorted(os.listdir(folder)):
-                if name.lower().endswith(IMAGE_EXTENSIONS):
-                    paths.append(os.path.join(folder, name))
-                    labels.append(label)
+            listing = list_files(folder, recursive=False)
+            for skipped in listing.skipped:  # a FIFO, a name that is not UTF-8: named, never opened
+                print(skipped.line(), file=sys.stderr, flush=True)
+            images = [path for path in listing.files if is_image_name(path)]
+            paths += images
+            labels += [label] * len(images)
     if not paths:
         raise UsageError(flag, f"no labelled images under {', '.join(roots)}")
     return LabelledFiles(tuple(paths), tuple(labels))

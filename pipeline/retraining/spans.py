@@ -19,6 +19,7 @@ import os
 import re
 
 from common.errors import UsageError
+from common.files import hash_contents, judge, list_files
 
 SPAN_PLACEHOLDER = "{SPAN}"
 _NUMBER = re.compile(r"^(?:span[-_]?)?(\d+)$", re.IGNORECASE)
@@ -38,12 +39,11 @@ class Span:
     def files(self) -> list[str]:
         """Every data file of the span, sorted, as absolute paths."""
         if os.path.isdir(self.path):
-            found = []
-            for root, dirs, names in os.walk(self.path):
-                dirs[:] = sorted(d for d in dirs if not _IGNORED.search(d))
-                found.extend(os.path.join(root, n) for n in names if not _IGNORED.search(n))
-            return sorted(found)
-        return sorted(p for p in glob.glob(self.path) if os.path.isfile(p))
+            # Regular files only (common/files.py): a FIFO is never opened, a name that is not
+            # UTF-8 never reaches TensorFlow; the gate and the trainer name what is skipped.
+            listing = list_files(self.path)
+            return [p for p in listing.files if not any(map(_IGNORED.search, os.path.relpath(p, self.path).split("/")))]
+        return sorted(p for p in glob.glob(self.path) if judge(p) is None)
 
 
 def span_key(name: str) -> tuple[int, ...] | None:
@@ -137,10 +137,8 @@ def fingerprint(paths: list[str], root: str | None = None, chunk_size: int = 1 <
     if root is None:
         root = os.path.commonpath(paths) if len(paths) > 1 else os.path.dirname(paths[0]) if paths else ""
     for path in sorted(paths):
-        digest.update(os.path.relpath(path, root).encode() + b"\0")
-        with open(path, "rb") as f:
-            while chunk := f.read(chunk_size):
-                digest.update(chunk)
+        digest.update(os.fsencode(os.path.relpath(path, root)) + b"\0")
+        hash_contents(digest, path, chunk_size)
         digest.update(b"\0")
     return digest.hexdigest()[:16]
 

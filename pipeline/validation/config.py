@@ -83,6 +83,9 @@ class ValidationConfig:
 
     data: tuple[str, ...]
     artifacts_dir: str
+    # TFRecord data: (file, skip, take) of each file of ``data`` when only a slice is read (a sliced
+    # TFDS split, as training reads it); () reads every record.
+    record_ranges: tuple[tuple[str, int, int], ...] = ()
     data_format: str = "auto"
     environment: str = "TRAINING"
     # Serving data to compare the training data with (skew); validated in SERVING.

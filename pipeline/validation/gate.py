@@ -28,6 +28,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from common.errors import KestrelError, UsageError
 from common.filesystem import ensure_writable_dir
+from common.params import too_many_bad
 from pipeline.validation import checks, image_samples, readers, report, schema, statistics
 from pipeline.validation.checks import Finding
 from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, Thresholds, ValidationConfig
@@ -235,7 +236,7 @@ def _bad_record_findings(
         records = {k: n for k, n in bad.counts.items() if k != readers.CORRUPT_TFRECORD_FILE}
         bad_total = sum(records.values())
         total = bad_total + rs.num_examples
-        if bad_total and bad_total / total > config.max_bad_record_fraction:
+        if too_many_bad(bad_total, total, config.max_bad_record_fraction):
             kinds = ", ".join(f"{n:,} {k}" for k, n in sorted(records.items()))
             named = "; ".join(_sample_line(b) for b in bad.samples if b["kind"] in records)
             findings.append(
@@ -315,7 +316,10 @@ def _summary_text(
     if "serving" in role_stats:
         lines.append("skew: training data compared with serving data")
     if clean:
-        verdict = "CLEAN"
+        skipped = sum(rs.bad_records.total for rs in role_stats.values())
+        verdict = (
+            f"CLEAN but {skipped:,} bad records skipped (within --max_bad_record_fraction)" if skipped else "CLEAN"
+        )
     elif config.allow_anomalies:
         verdict = f"NOT CLEAN ({result_counts}), allowed by --allow_anomalies"
     else:
@@ -337,7 +341,14 @@ def run_gate(config: ValidationConfig) -> GateResult:
     _check_config(config)
     ensure_writable_dir(config.artifacts_dir, "artifacts_dir")
     specs = [
-        readers.resolve_input(config.data, config.data_format, role="data", flag="data", delimiter=config.csv_delimiter)
+        readers.resolve_input(
+            config.data,
+            config.data_format,
+            role="data",
+            flag="data",
+            delimiter=config.csv_delimiter,
+            ranges=config.record_ranges,
+        )
     ]
     if config.serving_data:
         specs.append(

@@ -29,12 +29,12 @@ import tensorflow as tf
 from tfx_bsl.coders import example_coder
 
 from common.errors import UsageError
+from common.files import IMAGE_EXTENSIONS, list_files
 from common.progress import ProgressLine
 from input_fns import image_folder
 
 IMAGE_FEATURE = "image"
 FILE_NAME_FEATURE = "file_name"
-IMAGE_EXTENSIONS = image_folder.IMAGE_EXTENSIONS
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
 
 # Bad-record kinds, as they appear in the report.
@@ -69,6 +69,11 @@ class InputSpec:
     # Image folders: the class folder of each file in ``files`` (every file but hidden ones).
     image_labels: tuple[str, ...] = ()
     hidden_files: tuple[str, ...] = ()  # image folders: .DS_Store and friends, named and not read
+    # Image folders: entries never opened (a FIFO, a name that is not UTF-8), as (shown path, reason):
+    # bad records, counted with the files that do not decode.
+    skipped_files: tuple[tuple[str, str], ...] = ()
+    # TFRecord files: (file, skip, take) when only part of each is read (a sliced TFDS split); () reads all.
+    ranges: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def num_bytes(self) -> int:
@@ -89,8 +94,19 @@ def _format_of(path: str) -> str:
     return "tfrecord"
 
 
-def resolve_input(patterns: Iterable[str], data_format: str, *, role: str, flag: str, delimiter: str) -> InputSpec:
-    """Expand the globs, pick the format and check the inputs are usable, before Beam starts."""
+def resolve_input(
+    patterns: Iterable[str],
+    data_format: str,
+    *,
+    role: str,
+    flag: str,
+    delimiter: str,
+    ranges: tuple[tuple[str, int, int], ...] = (),
+) -> InputSpec:
+    """Expand the globs, pick the format and check the inputs are usable, before Beam starts.
+
+    ``ranges`` ((file, skip, take), TFRecord files only) reads a slice of each file's records.
+    """
     patterns = tuple(p for p in patterns if p)
     if not patterns:
         raise UsageError(flag, "no input given")
@@ -117,7 +133,7 @@ def resolve_input(patterns: Iterable[str], data_format: str, *, role: str, flag:
     if fmt == "csv":
         columns = _csv_columns(files, delimiter, flag)
         return InputSpec(role, flag, fmt, patterns, tuple(files), csv_columns=columns)
-    return InputSpec(role, flag, fmt, patterns, tuple(files))
+    return InputSpec(role, flag, fmt, patterns, tuple(files), ranges=ranges)
 
 
 def tfds_split_pattern(builder, split: str) -> str:
@@ -165,6 +181,7 @@ def _resolve_image_folders(patterns: tuple[str, ...], *, role: str, flag: str) -
     files: list[str] = []
     labels: list[str] = []
     hidden: list[str] = []
+    skipped: list[tuple[str, str]] = []
     for root in patterns:
         if not tf.io.gfile.isdir(root):
             raise UsageError(flag, f"'{root}' is not a directory of class folders")
@@ -173,19 +190,23 @@ def _resolve_image_folders(patterns: tuple[str, ...], *, role: str, flag: str) -
             class_dir = os.path.join(root, label)
             if label.startswith(".") or not tf.io.gfile.isdir(class_dir):
                 continue
-            for dirpath, _, names in tf.io.gfile.walk(class_dir):
-                for name in sorted(names):
-                    path = os.path.join(dirpath, name)
-                    if name.startswith("."):  # .DS_Store and friends are not data: named, not counted
-                        hidden.append(path)
-                        continue
-                    # Every other file is read: one without an image extension becomes a bad record.
-                    files.append(path)
-                    labels.append(label)
+            listing = list_files(class_dir)
+            # Every other file is read: one without an image extension becomes a bad record.
+            files += listing.files
+            labels += [label] * len(listing.files)
+            hidden += listing.hidden  # .DS_Store and friends are not data: named, not counted
+            skipped += [(s.shown, s.reason) for s in listing.skipped]
     if not any(image_folder.unsupported_extension(f) is None for f in files):
         raise UsageError(flag, f"no image files ({', '.join(IMAGE_EXTENSIONS)}) under {list(patterns)}/<class>/")
     return InputSpec(
-        role, flag, "images", patterns, tuple(files), image_labels=tuple(labels), hidden_files=tuple(hidden)
+        role,
+        flag,
+        "images",
+        patterns,
+        tuple(files),
+        image_labels=tuple(labels),
+        hidden_files=tuple(hidden),
+        skipped_files=tuple(skipped),
     )
 
 
@@ -480,11 +501,14 @@ class _ReadTFRecordFile(beam.DoFn):
     def setup(self) -> None:
         self._bad_counter = beam.metrics.Metrics.counter("kestrel_validation", CORRUPT_TFRECORD_FILE)
 
-    def process(self, path: str) -> Iterator:
+    def process(self, item: str | tuple[str, int, int]) -> Iterator:
+        """``item``: a file's path, or (path, skip, take): only those records of it (a sliced split)."""
+        path, skip, take = (item, 0, -1) if isinstance(item, str) else item
         compressed = path.lower().endswith((".gz", ".gzip"))
         count = consumed = 0
         try:
-            for batch in _tfrecord_dataset(path, compressed).batch(self._batch_size).as_numpy_iterator():
+            records_read = _tfrecord_dataset(path, compressed).skip(skip).take(take)
+            for batch in records_read.batch(self._batch_size).as_numpy_iterator():
                 records = batch.tolist()
                 count += len(records)
                 consumed += sum(map(len, records)) + _FRAMING_BYTES * len(records)
@@ -492,10 +516,10 @@ class _ReadTFRecordFile(beam.DoFn):
         except tf.errors.OpError:
             # The damage is in the batch being read: read that batch record by record, so every
             # readable record before the damage is kept and counted, as an unbatched read would.
-            yield from self._read_damaged(path, compressed, count)
+            yield from self._read_damaged(path, compressed, skip + count)
             return
         # TensorFlow's reader ends quietly at a tail shorter than a record header: a torn record too.
-        tail = 0 if compressed else _size(path) - consumed
+        tail = 0 if compressed or (skip, take) != (0, -1) else _size(path) - consumed
         if tail > 0:
             yield self._corrupt(path, f"{tail:,} bytes after its {count:,} whole records: a torn record")
 
@@ -534,11 +558,14 @@ def _example_batches(pipeline: beam.Pipeline, spec: InputSpec, label: str | None
         batches = converted.examples | f"{step}BatchRecords" >> beam.BatchElements(
             min_batch_size=IMAGE_BATCH_SIZE, max_batch_size=IMAGE_BATCH_SIZE
         )
-        return batches, [converted[_BAD]]
+        skipped = pipeline | f"{step}SkippedFiles" >> beam.Create(
+            [_bad(reason.split(" (")[0], reason, path) for path, reason in spec.skipped_files]
+        )
+        return batches, [converted[_BAD], skipped]
     # The reader batches the records itself (in C++): no per-record Beam step between file and decoder.
     read = (
         pipeline
-        | f"{step}ListTFRecordFiles" >> beam.Create(list(spec.files), reshuffle=True)
+        | f"{step}ListTFRecordFiles" >> beam.Create(list(spec.ranges or spec.files), reshuffle=True)
         | f"{step}ReadTFRecord" >> beam.ParDo(_ReadTFRecordFile()).with_outputs(_BAD, main="records")
     )
     return read.records, [read[_BAD]]

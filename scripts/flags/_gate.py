@@ -46,8 +46,8 @@ def define_gate_flags() -> None:
     flags.DEFINE_string(
         "gate_cache_dir",
         None,
-        "Where the gate remembers its verdicts by data fingerprint, so unchanged data (same files, sizes, "
-        "modification times, schema and gate settings) is not validated again; default "
+        "Where the gate remembers its verdicts by data fingerprint, so unchanged data (the same file contents, "
+        "schema and gate settings) is not validated again; default "
         "$XDG_CACHE_HOME/kestrel/gate (~/.cache/kestrel/gate); empty: validate every time.",
     )
     flags.register_validator("gate_cache_dir", _cache_dir_is_a_folder, "must be a directory, or empty (no cache)")
