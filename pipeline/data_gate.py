@@ -41,8 +41,11 @@ def gate_config(hp: Hparams, meta) -> ValidationConfig:
     )
 
 
-def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
-    """Run the gate, or recall its verdict on unchanged data; raises DataRejectedError if the data is refused."""
+def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> str:
+    """Run the gate, or recall its verdict on unchanged data; raises DataRejectedError if the data is refused.
+
+    Returns what it let through, in words (``718 examples of the slice train[:50%] clean``): the run summary's line.
+    """
     config = gate_config(hp, meta)
     data_key = gate_cache.data_fingerprint(meta.train_files) if hp.gate.cache_dir else None
     key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
@@ -56,7 +59,7 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
             file=stream,
             flush=True,
         )
-        return
+        return f"{remembered.examples} examples{_of(meta)} {remembered.verdict} (recalled)"
     from pipeline.validation import gate  # TFDV and Beam load only when the gate runs (about 1.5 s)
 
     result = gate.run_gate(config)
@@ -74,6 +77,7 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> None:
             gate_cache.store(hp.gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, said)
         except OSError as err:  # a cache that cannot be written costs the next run its shortcut, not this run
             print(f"warning: --gate_cache_dir: verdict not remembered ({err})", file=stream, flush=True)
+    return f"{examples} examples{_of(meta)} {said}"
 
 
 def _of(meta) -> str:

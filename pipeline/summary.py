@@ -26,6 +26,7 @@ class RunSummary:
     synthetic: bool = False  # --synthetic_data: random inputs of the data's shapes, no real example read
     strategy: str = ""  # the tf.distribute strategy and its replicas in sync
     precision: str = ""  # the Keras dtype policy the model computed in
+    gate: str = ""  # what the data gate let through (the slice it read, bad files skipped), or that it was off
 
     @property
     def accuracy(self) -> float:
@@ -83,9 +84,9 @@ class RunSummary:
         return "\n".join(lines)
 
     def _what_ran(self) -> list[str]:
-        """The data, strategy and precision lines (each only when the run said)."""
+        """The data, gate, strategy and precision lines (each only when the run said)."""
         data = f"SYNTHETIC (--synthetic_data): random inputs shaped like {self.data}" if self.synthetic else self.data
-        named = (("data", data), ("strategy", self.strategy), ("precision", self.precision))
+        named = (("data", data), ("gate", self.gate), ("strategy", self.strategy), ("precision", self.precision))
         return [f"{name:<21}{value}" for name, value in named if value]
 
 

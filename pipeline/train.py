@@ -72,8 +72,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     for stage in jobs:
         engine.check(stage)
     tflite_export.check(job, hp.output)
-    if hp.gate.validate:
-        _gate(hp, source.meta, stream)
+    gate = _gate(hp, source.meta, stream) if hp.gate.validate else "off (--novalidate_data)"
     _prepare_model_dir(hp)
 
     for number, stage in enumerate(jobs, start=1):
@@ -85,7 +84,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
     tflite = tflite_export.export_run(hp.output, entry, jobs[-1], result.export_path, stream)
     summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric, tflite=tflite)
-    summary = dataclasses.replace(summary, **_what_ran(hp, source.meta, strategy, policy))
+    summary = dataclasses.replace(summary, gate=gate, **_what_ran(hp, source.meta, strategy, policy))
     if hp.training.report and not result.task:
         summary = dataclasses.replace(summary, report_dir=_write_report(hp, jobs, result, source, summary, stream))
     vertex_export.publish(summary.export_path, hp.output.publish_dir, stream)
@@ -93,7 +92,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     return summary
 
 
-def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> None:
+def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> str:
     from pipeline import data_gate
 
     out = hp.output
@@ -103,7 +102,7 @@ def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> None:
         aside = os.path.join(out.model_dir, PREVIOUS_VALIDATION_DIR)
         filesystem.remove(aside)
         filesystem.move(os.path.join(out.model_dir, VALIDATION_DIR), aside)
-    data_gate.check(hp, meta, stream)
+    return data_gate.check(hp, meta, stream)
 
 
 def _prepare_model_dir(hp: Hparams) -> None:

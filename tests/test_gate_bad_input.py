@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from concurrent import futures
 from pathlib import Path
 
@@ -301,6 +302,7 @@ def test_exactly_at_the_threshold_the_gate_and_the_trainer_give_the_same_verdict
     assert "image_folder: 38 images used; 2 skipped" in train_at.stderr, train_at.stderr[-3000:]
     assert gated.returncode == 0, gated.stdout[-3000:] + gated.stderr[-3000:]
     assert "validation: 38 examples clean but 2 bad files skipped; report" in gated.stdout, gated.stdout
+    assert re.search(r"^gate {2,}38 examples clean but 2 bad files skipped$", gated.stdout, re.M), gated.stdout
     # Just under it: refused by both, with the same exit status.
     assert gate_below.returncode == 3 and "above --max_bad_record_fraction=0.049" in gate_below.stdout
     assert train_below.returncode == 3, train_below.stderr[-3000:]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import re
 import shutil
 
 import pytest
@@ -143,3 +144,5 @@ def test_the_gate_validates_the_sliced_train_split_that_trains(tfds_data_dir, di
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert f"validation: {half} examples of the slice train[:50%] clean; report" in result.stdout, result.stdout
+    summary_line = rf"^gate {{2,}}{half} examples of the slice train\[:50%\] clean$"
+    assert re.search(summary_line, result.stdout, re.M), result.stdout
