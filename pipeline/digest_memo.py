@@ -76,9 +76,10 @@ def identities_digest(entries: Sequence[Entry]) -> tuple[str, int] | None:
     for name, problem, st in entries:
         names += (name, problem)
         if not problem:
-            if st is None or not st.st_ino or not st.st_ctime_ns:
+            ident = identity(st)
+            if ident is None:
                 return None
-            fields += (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+            fields += ident
     digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape") + b"\0")
     try:
         digest.update(b"q" + array("q", fields).tobytes())
