@@ -47,9 +47,9 @@ def check(hp: Hparams, meta, stream: TextIO = sys.stdout) -> str:
     Returns what it let through, in words (``718 examples of the slice train[:50%] clean``): the run summary's line.
     """
     config = gate_config(hp, meta)
-    data_key = gate_cache.data_fingerprint(meta.train_files) if hp.gate.cache_dir else None
-    key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
     warn = functools.partial(print, file=stream, flush=True)
+    data_key = gate_cache.data_fingerprint(meta.train_files, hp.gate.cache_dir, warn) if hp.gate.cache_dir else None
+    key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
     remembered = gate_cache.lookup(hp.gate.cache_dir, key, warn) if key else None
     if remembered:
         report = gate_cache.restore(remembered, config.artifacts_dir)

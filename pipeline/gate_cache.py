@@ -32,7 +32,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from importlib import metadata
 
-from common.files import content_digest, judge, list_files
+from common.files import content_digest, judge_stat, list_files
+from pipeline.digest_memo import DigestMemo, Entry, memo_path
 
 ENTRY_FILE = "verdict.json"
 SPAN_COPY = "span"
@@ -52,23 +53,35 @@ class Verdict:
     entry_dir: str
 
 
-def data_fingerprint(files: tuple[str, ...]) -> str | None:
+def data_fingerprint(files: tuple[str, ...], memo_dir: str = "", warn: Callable[[str], None] = print) -> str | None:
     """A sha256 of the names and contents of every file the gate reads.
 
     Entries the gate skips unread (a FIFO, a name that is not UTF-8: common/files.py) count
     by name and reason, one file at a time (a thread pool was slower: 184 ms against 95 ms for
-    2,000 JPEGs). None when a file is not on the local disk (gs://, missing, unreadable): such
-    data is validated every time.
+    2,000 JPEGs). A file's digest is taken from the memo in ``memo_dir`` when its stat identity
+    (ctime and inode included) is the one it was hashed under, and read otherwise
+    (pipeline/digest_memo.py): the key is the same either way. None when a file is not on the
+    local disk (gs://, missing, unreadable): such data is validated every time.
     """
-    digest = hashlib.sha256()
+    memo = DigestMemo(memo_path(memo_dir, files), warn) if memo_dir else None
     try:
-        for path in files:
-            for name, problem in _entries(path):
-                content = b"" if problem else content_digest(name)
-                digest.update(os.fsencode(name) + b"\0" + problem.encode() + b"\0" + content)
+        entries = [entry for path in files for entry in _entries(path)]
+        recalled = memo.recall(entries) if memo else None
+        if recalled:
+            return recalled
+        digest = hashlib.sha256()
+        for name, problem, st in entries:
+            content = b"" if problem else memo.digest(name, st, content_digest) if memo else content_digest(name)
+            digest.update(os.fsencode(name) + b"\0" + problem.encode() + b"\0" + content)
     except (OSError, _NotLocal):
         return None
-    return digest.hexdigest()[:32]
+    data_key = digest.hexdigest()[:32]
+    if memo:
+        try:
+            memo.save(entries, data_key)
+        except OSError as err:  # an unwritable memo costs the next run a full read, not this run
+            warn(f"warning: --gate_cache_dir: digest memo not written ({err})")
+    return data_key
 
 
 def cache_key(data_key: str, artifacts_dir: str, settings: dict) -> str:
@@ -174,8 +187,8 @@ class _NotLocal(Exception):
     """A file of the data is not on the local disk, or is gone: its content cannot be hashed."""
 
 
-def _entries(path: str) -> Iterator[tuple[str, str]]:
-    """(name, why it is skipped or "") of ``path``, of every file it matches (a glob) or holds (a folder), sorted."""
+def _entries(path: str) -> Iterator[Entry]:
+    """(name, why it is skipped or "", its stat) of every file ``path`` matches (a glob) or holds (a folder), sorted."""
     if "://" in path:
         raise _NotLocal(path)
     if glob.has_magic(path):
@@ -187,13 +200,14 @@ def _entries(path: str) -> Iterator[tuple[str, str]]:
         return
     if os.path.isdir(path):
         listing = list_files(path)
-        named = [(name, "") for name in listing.files] + [(s.path, s.reason) for s in listing.skipped]
-        yield from sorted(named + [(name, "hidden") for name in listing.hidden])
+        named = [(name, "", listing.stats[name]) for name in listing.files]
+        others = [(s.path, s.reason, None) for s in listing.skipped] + [(n, "hidden", None) for n in listing.hidden]
+        yield from sorted(named + others, key=lambda entry: entry[0]) if others else named  # files come sorted
         return
     if not os.path.exists(path):
         raise _NotLocal(path)
-    problem = judge(path)
-    yield path, problem.reason if problem else ""
+    problem, st = judge_stat(path)
+    yield path, problem.reason if problem else "", st
 
 
 def _read(path: str) -> bytes:

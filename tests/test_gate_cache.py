@@ -7,18 +7,20 @@ changed gate setting validates again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import REPO_ROOT
 
-from pipeline import gate_cache
+from pipeline import digest_memo, gate_cache
 
 RECALLED = "(unchanged since validated: same file contents, schema and settings; TFDV not run)"
 
@@ -106,12 +108,34 @@ def own_images(images, tmp_path) -> Path:
     return Path(shutil.copytree(images, tmp_path / "images"))
 
 
+def _settled(folder: Path) -> None:
+    """Waits (at most the racy window) until every file under ``folder`` last changed before it.
+
+    Entries hashed within digest_memo.RACY_NS of their last change are racy and read again
+    anyway: without this wait a test of the memo's key could pass without the memo.
+    """
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in folder.rglob("*"))
+    time.sleep(max(0.0, (newest + digest_memo.RACY_NS) / 1e9 - time.time() + 0.2))
+
+
+def _memo(cache: Path) -> dict:
+    (path,) = [p for p in cache.glob("digests-*.json") if not p.name.endswith(".key.json")]
+    return json.loads(path.read_text())
+
+
 def test_a_file_changed_with_its_size_and_mtime_kept_is_validated_again_and_refused(own_images, tmp_path):
     cache = tmp_path / "cache"
+    _settled(own_images)
     assert _run(own_images, cache, tmp_path / "first").returncode == 0
+    # The memo holds the file, settled: only its ctime stands between the change below and a recall.
+    target = own_images / "dog" / "0.png"
+    memo, st = _memo(cache), target.stat()
+    size, mtime, _, ino, dev, _ = memo["files"][str(target)]
+    assert (size, mtime, ino, dev) == (st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    assert max(st.st_mtime_ns, st.st_ctime_ns) < memo["started_ns"] - digest_memo.RACY_NS
     # New bytes, same size, and the old modification time put back (touch -r, rsync -t, gsutil cp -p):
     # the PNG's pixel data zeroed, so its CRC no longer holds and it is a corrupt PNG (1 of 16: over 5%).
-    target = own_images / "dog" / "0.png"
+    # Only its ctime moves (the kernel's, which no tool can put back): the memo reads it again.
     data, times = target.read_bytes(), target.stat()
     start = data.index(b"IDAT") + 4
     target.write_bytes(data[:start] + bytes(len(data) - start - 16) + data[-16:])
@@ -194,3 +218,99 @@ def test_editing_the_curated_schema_invalidates_the_recalled_verdict(images, tmp
     edited = _run(images, cache, model_dir)
     assert RECALLED not in edited.stdout, edited.stdout
     assert edited.returncode == 3 and "REFUSED" in edited.stdout, edited.stdout[-2000:] + edited.stderr[-2000:]
+
+
+# --- the digest memo: stat identity, or a read ----------------------------------------------------
+
+MEMO_WARNED = "warning: --gate_cache_dir: ignoring the digest memo"
+
+
+def _key_with(path: Path, content: bytes) -> str:
+    """data_fingerprint's key for a folder holding the one file ``path`` whose digest is ``content``."""
+    return hashlib.sha256(os.fsencode(str(path)) + b"\0\0" + content).hexdigest()[:32]
+
+
+def _forge(memo_dir: Path, files: tuple[str, ...], started_ns: int, entries: dict) -> Path:
+    path = Path(digest_memo.memo_path(str(memo_dir), files))
+    path.write_text(json.dumps({"version": digest_memo.VERSION, "started_ns": started_ns, "files": entries}))
+    return path
+
+
+def _identity(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+@pytest.fixture
+def one_file(tmp_path) -> tuple[Path, tuple[str, ...], Path]:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("x,label\n1,0\n")
+    return data / "rows.csv", (str(data),), tmp_path / "cache"
+
+
+def test_a_memo_hit_reads_no_file_and_a_moved_ctime_reads_it_again(one_file):
+    file, files, cache = one_file
+    real = gate_cache.data_fingerprint(files, str(cache))
+    assert real == _key_with(file, hashlib.sha256(file.read_bytes()).digest())
+    # An entry with the file's exact stat identity and a wrong digest, hashed "later" than any change
+    # (and no whole-data key, so the entry is looked up): the key is built from the forged digest,
+    # so the file was not read.
+    forged = "ab" * 32
+    memo = _forge(cache, files, time.time_ns() + 10**10, {str(file): [*_identity(file), forged]})
+    Path(digest_memo.key_path(str(memo))).unlink()
+    assert gate_cache.data_fingerprint(files, str(cache)) == _key_with(file, bytes.fromhex(forged)) != real
+    # The whole-data key it wrote, forged the same way: believed as well, without a read.
+    key_file = Path(digest_memo.key_path(str(memo)))
+    recorded = json.loads(key_file.read_text())
+    key_file.write_text(json.dumps({**recorded, "data_key": "cd" * 16, "started_ns": time.time_ns() + 10**10}))
+    assert gate_cache.data_fingerprint(files, str(cache)) == "cd" * 16
+    # os.utime with the same times moves only the ctime (past the kernel's timestamp tick): read again.
+    st = file.stat()
+    time.sleep(0.05)
+    os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert file.stat().st_mtime_ns == st.st_mtime_ns and file.stat().st_ctime_ns != st.st_ctime_ns
+    assert gate_cache.data_fingerprint(files, str(cache)) == real
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    assert json.loads(memo.read_text())["files"][str(file)] == [*_identity(file), digest]
+    assert json.loads(key_file.read_text())["data_key"] == real
+
+
+def test_a_racy_entry_is_read_again(one_file):
+    file, files, cache = one_file
+    real = gate_cache.data_fingerprint(files, str(cache))
+    # Hashed within the racy window of the file's last change: the same tick could hide a later write.
+    racy = file.stat().st_ctime_ns + digest_memo.RACY_NS
+    memo = _forge(cache, files, racy, {str(file): [*_identity(file), "ab" * 32]})
+    key_file = Path(digest_memo.key_path(str(memo)))
+    key_file.write_text(json.dumps({**json.loads(key_file.read_text()), "data_key": "cd" * 16, "started_ns": racy}))
+    assert gate_cache.data_fingerprint(files, str(cache)) == real
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("digests", "[]"),
+        ("digests", '{"version": 1, "started_ns": 0, "fil'),
+        ("digests", '{"version": 1, "started_ns": "then", "files": {}}'),
+        ("digests", '{"version": 1, "started_ns": 0, "files": {"FILE": [1, 2, 3, 4, 5, "not a sha256"]}}'),
+        ("digests", '{"version": 1, "started_ns": 0, "files": {"FILE": [1, 2, 3, 4, "5", "%s"]}}' % ("ab" * 32)),
+        ("key", '{"version": 1, "started_ns": 0, "newest_ns": 0, "identities": "x", "data_key": "y"}'),
+        ("key", "{"),
+    ],
+    ids=["a list", "torn JSON", "a bad time", "a bad digest", "a bad stat field", "a bad key", "a torn key"],
+)
+def test_a_malformed_memo_is_ignored_with_one_warning_and_every_file_is_read(one_file, name, text):
+    file, files, cache = one_file
+    real = gate_cache.data_fingerprint(files, str(cache))
+    memo = Path(digest_memo.memo_path(str(cache), files))
+    key_file = Path(digest_memo.key_path(str(memo)))
+    if name == "digests":
+        key_file.unlink()  # else the whole-data key answers without the per-file memo
+    bad = memo if name == "digests" else key_file
+    bad.write_text(text.replace("FILE", str(file)))
+    said = []
+    assert gate_cache.data_fingerprint(files, str(cache), said.append) == real
+    assert len(said) == 1 and said[0].startswith(MEMO_WARNED) and str(bad) in said[0], said
+    assert json.loads(memo.read_text())["files"][str(file)][5] == hashlib.sha256(file.read_bytes()).hexdigest()
+    assert json.loads(key_file.read_text())["data_key"] == real
