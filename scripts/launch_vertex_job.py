@@ -29,9 +29,11 @@ def main(argv: list[str]) -> None:
     job = _cloud.vertex_job_from_flags()
     config_path = FLAGS.config_out or os.path.join(tempfile.gettempdir(), f"kestrel-vertex-{job.display_name}.json")
     # Written on a dry run too, before anything is printed: the printed command names it and must run as printed.
-    try:
-        with open(config_path, "w") as f:
+    try:  # its folder made as --model_dir's is; written whole or not at all
+        os.makedirs(os.path.dirname(os.path.abspath(config_path)), exist_ok=True)
+        with open(config_path + ".tmp", "w") as f:
             f.write(job.config_text())
+        os.replace(config_path + ".tmp", config_path)
     except OSError as err:
         raise UsageError("config_out", f"cannot write '{config_path}': {err.strerror}") from None
     command = job.command(config_path)
