@@ -140,7 +140,15 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
         )
     # Under the lock a RUNNING row has no live process: one over other data (or --force) is not resumed.
     reg.supersede_unfinished(config.model_name)
-    run_id = reg.start(
+    run_id = _record_attempt(config, reg, window, fingerprint)
+    model_dir = os.path.join(config.runs_dir, f"run-{run_id:05d}")
+    reg.update(run_id, model_dir=model_dir)
+    return Plan(window, spans.previous(found, window[0]), fingerprint, run_id, model_dir, False, baseline)
+
+
+def _record_attempt(config: RetrainConfig, reg: registry.Registry, window: list[spans.Span], fingerprint: str) -> int:
+    """A registry row for one attempt on ``window`` (RUNNING until its outcome is written); returns its id."""
+    return reg.start(
         model=config.model_name,
         spans=[span.name for span in window],
         fingerprint=fingerprint,
@@ -149,9 +157,6 @@ def plan(config: RetrainConfig, reg: registry.Registry, stream: TextIO) -> Plan 
         flags=config.record(),
         model_dir="",
     )
-    model_dir = os.path.join(config.runs_dir, f"run-{run_id:05d}")
-    reg.update(run_id, model_dir=model_dir)
-    return Plan(window, spans.previous(found, window[0]), fingerprint, run_id, model_dir, False, baseline)
 
 
 def check_holdout(config: RetrainConfig, window: list[spans.Span]) -> str | None:
@@ -180,15 +185,7 @@ def refuse(
     config: RetrainConfig, reg: registry.Registry, window: list[spans.Span], fingerprint: str, why: str
 ) -> Outcome:
     """Record a span refused before the gate (a class missing) as the gate's refusals are: decided, exit 4."""
-    run_id = reg.start(
-        model=config.model_name,
-        spans=[span.name for span in window],
-        fingerprint=fingerprint,
-        schema_key=schema_key(config, window),
-        code_version=code_version(),
-        flags=config.record(),
-        model_dir="",
-    )
+    run_id = _record_attempt(config, reg, window, fingerprint)
     reg.update(run_id, status=registry.VALIDATION_FAILED, validation=why)
     line = (
         f"{_name(config)} run {run_id}: span {window[-1].name} STOPPED by validation: {why}; served version unchanged"
