@@ -256,13 +256,23 @@ class TreeSampler(threading.Thread):
 def _role(proc: psutil.Process, root: psutil.Process) -> str:
     if proc.pid == root.pid:
         return "main"
+    # Beam starts each worker through a shell: the shell is "other", the Python under it the worker.
+    # A worker's own short-lived forks (subprocess between fork and exec) share its name and command
+    # line; they are "other", or one worker would be counted twice.
+    if not _looks_like_worker(proc):
+        return "other"
     try:
-        python = proc.name().startswith("python")
-        cmdline = " ".join(proc.cmdline())
+        parent = proc.parent()
     except psutil.Error:
         return "other"
-    # Beam starts each worker through a shell: the shell is "other", the Python under it the worker.
-    return "beam_worker" if python and "sdk_worker_main" in cmdline else "other"
+    return "other" if parent is not None and _looks_like_worker(parent) else "beam_worker"
+
+
+def _looks_like_worker(proc: psutil.Process) -> bool:
+    try:
+        return proc.name().startswith("python") and "sdk_worker_main" in " ".join(proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _is_noise(line: str) -> bool:
