@@ -1,8 +1,11 @@
-"""What a model is trained to do: the names every engine, export and report reads for a task.
+"""What a model is trained to do: the registry of tasks, one record and one module each.
 
 One record per task. Engines choose the model on ``metric``, report
 ``metrics`` (as Keras names them) and read the prediction ``output``; the
-flag layer lists the tasks from here. No TensorFlow import.
+flag layer lists the tasks from here; the sources read ``labels`` from the
+sources a task names. Everything a task does with TensorFlow (its head, loss,
+serving outputs, evaluation and report) lives in its ``module``, imported when
+it is used. No TensorFlow import here.
 """
 
 from __future__ import annotations
@@ -21,23 +24,43 @@ class Task:
     higher_is_better: bool
     metrics: tuple[str, ...]  # what the engines evaluate and report, the loss last
     output: str  # the model's output layer and the prediction key of engines and exports
+    labels: str  # what the data gives per example: one of LABELS
+    sources: tuple[str, ...]  # the sources (common.params.SOURCES) that can feed it
+    module: str = ""  # the task's plug-in module; "" until it has one
+
+    def __post_init__(self) -> None:
+        if self.labels not in LABELS:
+            raise ValueError(f"task {self.name}: labels '{self.labels}' not in {LABELS}")
 
     @property
     def predicts_value(self) -> bool:
         """One number per example (regression, forecasting), not class probabilities."""
-        return self.name in (REGRESSION, FORECASTING)
+        return self.labels in (VALUES, WINDOWS)
 
+
+# What a source reads as the label: a class id, a number, a class id per pixel, the series itself.
+CLASSES, VALUES, MASKS, WINDOWS = "classes", "values", "masks", "windows"
+LABELS = (CLASSES, VALUES, MASKS, WINDOWS)
+_RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task(CLASSIFICATION, "accuracy", True, ("accuracy", "loss"), "probabilities"),
+        Task(CLASSIFICATION, "accuracy", True, ("accuracy", "loss"), "probabilities", CLASSES, _RECORD_SOURCES),
         # Lecture 03's Boston-housing DNN: mean squared error loss, mean absolute error metric.
-        Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions"),
+        Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions", VALUES, ("csv", "tfds")),
         # Deep Learning with Python ch. 9: per-pixel classes; the intersection over union decides.
-        Task(SEGMENTATION, "mean_iou", True, ("mean_iou", "pixel_accuracy", "loss"), "probabilities"),
+        Task(
+            SEGMENTATION,
+            "mean_iou",
+            True,
+            ("mean_iou", "pixel_accuracy", "loss"),
+            "probabilities",
+            MASKS,
+            ("tfds", "image_folder"),
+        ),
         # Deep Learning with Python ch. 10 (Jena climate): mse loss, mae in the target's units, a value per window.
-        Task(FORECASTING, "mae", False, ("mae", "loss"), "forecast"),
+        Task(FORECASTING, "mae", False, ("mae", "loss"), "forecast", WINDOWS, ("timeseries",)),
     )
 }
 # Every metric early stopping can watch, across tasks, and those where higher is better.
