@@ -14,8 +14,8 @@ import time
 
 import tensorflow as tf
 
-from estimators import conversion
 from estimators.distribute import strategy as distribution
+from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns import tfds_source

@@ -24,8 +24,6 @@ from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, TRAIN, Hparams
 from common.tasks import FORECASTING, REGRESSION, SEGMENTATION
 from estimators import (
-    checkpoints,
-    conversion,
     curves,
     forecast_report,
     regression_report,
@@ -35,7 +33,16 @@ from estimators import (
 )
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
-from estimators.engines import EarlyStopping, Inputs, Job, Result, get_engine, set_mixed_precision
+from estimators.engines import (
+    EarlyStopping,
+    Inputs,
+    Job,
+    Result,
+    checkpoints,
+    conversion,
+    get_engine,
+    set_mixed_precision,
+)
 from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
 from estimators.serving import Serving, tflite_export

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import KestrelError
-from estimators import checkpoints
+from estimators.engines import checkpoints
 
 
 @pytest.fixture()

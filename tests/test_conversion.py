@@ -3,7 +3,7 @@
 import numpy as np
 import tensorflow as tf
 
-from estimators import conversion
+from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns import tfds_source

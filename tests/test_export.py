@@ -11,7 +11,7 @@ from PIL import Image
 
 from common.names import ASSETS_EXTRA, LABELS_FILE, SERVING_KEY
 from common.params import DataParams, Hparams, OutputParams, TrainingParams
-from estimators import conversion
+from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from estimators.serving import receivers as serving

@@ -5,8 +5,8 @@ import pytest
 import tensorflow as tf
 
 from common.errors import NetworkUnavailableError, UsageError
-from estimators import conversion, optimizers
-from estimators.models import build_model
+from estimators.engines import conversion
+from estimators.models import build_model, optimizers
 from estimators.models.spec import ModelSpec
 from estimators.models.transfer import BACKBONES, base_layers
 from estimators.stages.finetune import FineTune, trainable_base_layers, unfreeze

@@ -10,7 +10,7 @@ import sys
 
 import tensorflow as tf
 
-from estimators import checkpoints
+from estimators.engines import checkpoints
 from tests.conftest import REPO_ROOT, run_script
 
 LIMIT_BYTES = 64 * 1024

@@ -25,7 +25,7 @@ from conftest import run_script
 from tensorflow.core.protobuf import saved_model_pb2
 
 from common.names import EXPORT_DIR, SERVING_KEY
-from estimators import checkpoints
+from estimators.engines import checkpoints
 
 ENGINES = ["estimator", "keras"]
 # The checkpoint files each engine writes: model.ckpt-N (Estimator), ckpt-N (tf.train.CheckpointManager).

@@ -18,12 +18,11 @@ from common.names import BEST_EXPORTER, EXPORT_DIR, LATEST_EXPORTER, as_str
 from common.params import TRAIN, VALIDATION
 from common.progress import counted
 from common.tasks import Task
-from estimators import conversion
 from estimators.distribute import cluster_run
-from estimators.engines import EarlyStopping, Job, Result, check_distribution, export_assembled
-from estimators.hooks import ExamplesPerSecHook, ProgressHook
+from estimators.engines import EarlyStopping, Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.canned import make_canned_estimator
-from estimators.optimizers import learning_rate_at
+from estimators.models.optimizers import learning_rate_at
 from estimators.serving import receivers as serving
 from input_fns import pipeline_ops
 

@@ -20,11 +20,10 @@ import tensorflow as tf
 from common.errors import NonFiniteLossError, UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import TRAIN, VALIDATION
-from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import EarlyStopping, InputFn, Job, Result, check_distribution, export_assembled
-from estimators.hooks import KerasPredictProgress, KerasProgress, Throughput
-from estimators.optimizers import learning_rate_at
+from estimators.engines import EarlyStopping, InputFn, Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines.hooks import KerasPredictProgress, KerasProgress, Throughput
+from estimators.models.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
 from input_fns import pipeline_ops
 

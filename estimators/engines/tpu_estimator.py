@@ -31,11 +31,10 @@ from common.params import TRAIN as TRAIN_ROLE
 from common.params import VALIDATION, CheckpointPolicy
 from common.progress import counted
 from common.tasks import CLASSIFICATION
-from estimators import conversion
 from estimators.distribute import strategy as distribution
-from estimators.engines import Inputs, Job, Result, check_distribution
-from estimators.hooks import ExamplesPerSecHook, ProgressHook
-from estimators.optimizers import OptimizerSpec, learning_rate_at
+from estimators.engines import Inputs, Job, Result, check_distribution, conversion
+from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
+from estimators.models.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec
 

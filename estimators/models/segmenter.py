@@ -10,8 +10,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
+from estimators.models.optimizers import make_optimizer
 from estimators.models.spec import OUTPUT_NAME, ModelSpec
-from estimators.optimizers import make_optimizer
 
 STAGES = 3  # each halves the size: inputs must divide by 2**STAGES (the registry's size_multiple)
 

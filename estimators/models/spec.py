@@ -7,7 +7,7 @@ import dataclasses
 import tensorflow as tf
 
 from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, TASKS
-from estimators.optimizers import OptimizerSpec, make_loss, make_optimizer
+from estimators.models.optimizers import OptimizerSpec, make_loss, make_optimizer
 from input_fns.preprocessing import ImageSpec
 from input_fns.timeseries_source import SeriesSpec
 

@@ -23,9 +23,9 @@ from common.errors import UsageError
 from common.params import TRAIN, Hparams
 from common.progress import ProgressLine
 from estimators.engines import Inputs, Job
+from estimators.models.optimizers import OptimizerSpec
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import ModelSpec
-from estimators.optimizers import OptimizerSpec
 from estimators.stages import bottleneck
 from estimators.stages.finetune import FineTune, stage2_spec, unfreeze
 from input_fns import pipeline_ops
