@@ -130,9 +130,9 @@ def _engine_strategy(cfg: RunConfig):
 
 def measure(cfg: RunConfig) -> RunResult:
     """Runs in a fresh process whose TensorFlow has not started yet."""
-    from estimators.distribute import strategy as distribution
+    from estimators.distribute import devices
 
-    distribution.configure_logical_cpus(cfg.logical_cpus if cfg.strategy == "mirrored" else 1)
+    devices.configure_logical_cpus(cfg.logical_cpus if cfg.strategy == "mirrored" else 1)
     import tensorflow as tf
 
     from common.params import TRAIN, VALIDATION

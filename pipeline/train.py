@@ -32,17 +32,19 @@ from estimators import (
     stages,
 )
 from estimators.distribute import cluster as cluster_lib
+from estimators.distribute import devices
 from estimators.distribute import strategy as distribution
 from estimators.engines import (
-    EarlyStopping,
     Inputs,
     Job,
     Result,
     checkpoints,
     conversion,
     get_engine,
-    set_mixed_precision,
+    precision,
+    seeding,
 )
+from estimators.engines.early_stopping import EarlyStopping
 from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
 from estimators.serving import Serving, tflite_export
@@ -59,7 +61,7 @@ __all__ = ["RunSummary", "run"]
 def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     """Train, evaluate and export one model as ``hp`` says; returns the summary."""
     # Logical CPU devices must exist before TensorFlow initialises its devices.
-    distribution.configure_logical_cpus(hp.distribution.logical_cpu_devices)
+    devices.configure_logical_cpus(hp.distribution.logical_cpu_devices)
     cluster = cluster_lib.read_cluster()
     cluster_lib.require_cluster(hp.distribution.strategy, cluster)
     # Before any op too: a multi-worker strategy configures collective ops, which only start-up allows.
@@ -72,8 +74,8 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     registry.check_task(entry, hp.data.task)
     engine = get_engine(hp.training.engine)
     source = sources.make_source(hp.data, seed=hp.training.seed)
-    policy = set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
-    distribution.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
+    policy = precision.set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
+    seeding.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
     job = _job(hp, entry, source, strategy, cluster, stream)
     jobs = stages.plan(job, hp, entry, stream)
     for stage in jobs:

@@ -19,7 +19,7 @@ from absl import flags
 from benchmarks import distribution_model as distribution_benchmark
 from common.filesystem import ensure_writable_dir
 from common.progress import run_counter
-from estimators.distribute import strategy as distribution
+from estimators.distribute import devices
 from scripts.flags._model import positive_ints
 
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")
@@ -35,7 +35,7 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     del argv
-    distribution.configure_logical_cpus(FLAGS.logical_cpu_devices)
+    devices.configure_logical_cpus(FLAGS.logical_cpu_devices)
     ensure_writable_dir(FLAGS.output_dir, "output_dir")
     rows = []
     counter = run_counter(len(FLAGS.batch_sizes) * len(FLAGS.strategies))

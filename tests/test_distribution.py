@@ -28,6 +28,7 @@ import pytest
 from common.errors import UsageError
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
+from estimators.engines import seeding
 from tests.conftest import REPO_ROOT, run_script
 
 STEPS = 20
@@ -161,8 +162,8 @@ def test_global_batch_and_learning_rate_scaling():
 def test_seed_and_op_determinism_give_identical_numbers():
     code = (
         "import numpy as np, random, tensorflow as tf\n"
-        "from estimators.distribute import strategy as distribution\n"
-        "distribution.set_seeds(5, deterministic_ops=True)\n"
+        "from estimators.engines import seeding\n"
+        "seeding.set_seeds(5, deterministic_ops=True)\n"
         "x = tf.random.normal([64, 64]); y = tf.reduce_sum(tf.matmul(x, x))\n"
         "print(repr((random.random(), float(np.random.rand()), float(y))))\n"
     )
@@ -173,7 +174,7 @@ def test_seed_and_op_determinism_give_identical_numbers():
     assert all(r.returncode == 0 for r in runs), runs[0].stderr[-2000:]
     assert runs[0].stdout == runs[1].stdout and runs[0].stdout.strip()
     with pytest.raises(UsageError, match="--deterministic_ops: op determinism needs a --seed"):
-        distribution.set_seeds(None, deterministic_ops=True)
+        seeding.set_seeds(None, deterministic_ops=True)
 
 
 # --- real runs: every one drives `python -m scripts.train`, as a user (or a cluster launcher) does -------

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 from collections.abc import Mapping
 
 from common.errors import UsageError
@@ -153,3 +154,13 @@ def require_cluster(strategy: str, cluster: Cluster | None) -> None:
             f"'{strategy}' trains on one machine but {ENV} describes {cluster.num_workers} training tasks; "
             "use multi_worker_mirrored or parameter_server",
         )
+
+
+def accepts_connections(address: str) -> bool:
+    """Whether something listens at ``address`` (host:port) right now: a chief still up, a TPU's gRPC port."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except (OSError, ValueError):
+        return False

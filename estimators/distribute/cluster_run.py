@@ -86,7 +86,7 @@ def train_and_evaluate(
         return TaskResult("chief", 0, _floats(metrics), _last_path(export_paths))
     if cluster.task_type == cluster_lib.PS:
         # Estimator's own ps task joins its server forever; this one returns once the chief is done.
-        from estimators.distribute.strategy import serve_cluster_task
+        from estimators.distribute.cluster_serve import serve_cluster_task
 
         serve_cluster_task(cluster)
         return TaskResult(cluster.task_type, cluster.task_index, None, None)

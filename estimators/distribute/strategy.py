@@ -15,7 +15,7 @@ Estimator engine (``make_strategy``): the strategy goes into
 Keras engine (``make_keras_strategy``): the same names through tf.distribute
 for ``Model.fit`` (MultiWorkerMirroredStrategy, and ParameterServerStrategy,
 whose ClusterCoordinator Model.fit makes on the chief while the ps and worker
-tasks ``serve_cluster_task``), and tpu: ``tf.distribute.TPUStrategy`` over a
+tasks ``cluster_serve.serve_cluster_task``), and tpu: ``tf.distribute.TPUStrategy`` over a
 ``TPUClusterResolver``, the TF 2 path Cloud TPU documents (``make_tpu_strategy``).
 
 TPU or not is decided here, first thing in a run: ``--strategy=tpu`` without a
@@ -36,9 +36,6 @@ every worker steps on its own, so a step's batch is the per-worker batch and
 from __future__ import annotations
 
 import dataclasses
-import os
-import socket
-import time
 from typing import Protocol
 
 import tensorflow as tf
@@ -46,6 +43,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import STRATEGIES
 from estimators.distribute import cluster as cluster_lib
+from estimators.distribute.devices import local_devices
 
 # auto: NCCL on GPUs, ReductionToOneDevice on CPUs (mirrored) / TF's choice (multi-worker).
 _MIRRORED_ALGS = ("auto", "one_device", "nccl", "hierarchical_copy")
@@ -75,38 +73,6 @@ class Options:
     tpu_zone: str | None = None
     gcp_project: str | None = None
     use_tpu: bool = True
-
-
-# --- devices -------------------------------------------------------------------------------------
-
-
-def configure_logical_cpus(count: int) -> None:
-    """Split the host CPU into ``count`` logical devices, so mirrored has replicas without GPUs.
-
-    Must run before TensorFlow initialises its devices (before the first op);
-    a no-op for ``count`` <= 1.
-    """
-    if count <= 1:
-        return
-    (cpu,) = tf.config.list_physical_devices("CPU")
-    try:
-        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
-    except RuntimeError:
-        existing = len(tf.config.list_logical_devices("CPU"))
-        if existing != count:
-            raise UsageError(
-                "logical_cpu_devices", f"TensorFlow already started with {existing} CPU device(s); set it at start-up"
-            ) from None
-
-
-def local_devices(num_gpus: int) -> list[str]:
-    """The devices one machine mirrors over: its GPUs, or else every logical CPU device."""
-    if num_gpus:
-        available = len(tf.config.list_physical_devices("GPU"))
-        if available < num_gpus:
-            raise UsageError("num_gpus", f"{num_gpus} GPU(s) asked for, {available} visible")
-        return [f"/gpu:{i}" for i in range(num_gpus)]
-    return [f"/cpu:{i}" for i in range(len(tf.config.list_logical_devices("CPU")))]
 
 
 def make_cross_device_ops(all_reduce_alg: str, num_gpus: int) -> tf.distribute.CrossDeviceOps:
@@ -197,7 +163,7 @@ def get_strategy(
     places itself, after the TPU was found here. A strategy the engine refuses
     (tpu under the estimator engine) gets None here so that the engine's
     ``check`` says why; so do the ps and worker tasks of Keras
-    parameter_server, which only serve (``serve_cluster_task``).
+    parameter_server, which only serve (``cluster_serve.serve_cluster_task``).
     """
     if options.strategy not in STRATEGIES:
         raise UsageError("strategy", f"unknown strategy '{options.strategy}'; allowed: {', '.join(STRATEGIES)}")
@@ -227,7 +193,7 @@ def make_keras_strategy(
 
     For parameter_server only the chief calls this (``Model.fit`` makes the
     ClusterCoordinator itself, given a ``tf.keras.utils.experimental.DatasetCreator``);
-    ps and worker tasks call ``serve_cluster_task``. The cluster comes from
+    ps and worker tasks call ``cluster_serve.serve_cluster_task``. The cluster comes from
     ``cluster`` (TF_CONFIG as cluster.py read it), not from TF_CONFIG again.
     """
     name = options.strategy
@@ -279,7 +245,11 @@ def find_tpu(options: DistributionOptions) -> tf.distribute.cluster_resolver.TPU
     ``TPUClusterResolver.num_accelerators`` does; a grpc:// address must accept a connection
     (TensorFlow would wait for it for minutes); a TPU name is resolved through the Cloud TPU API.
     """
-    if options.tpu and options.tpu.startswith("grpc://") and not _accepts_connections(options.tpu[len("grpc://") :]):
+    if (
+        options.tpu
+        and options.tpu.startswith("grpc://")
+        and not cluster_lib.accepts_connections(options.tpu[len("grpc://") :])
+    ):
         raise UsageError(
             "tpu", f"nothing accepts connections at '{options.tpu}': is the TPU up, and its address right?"
         )
@@ -326,49 +296,12 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def serve_cluster_task(cluster: cluster_lib.Cluster, poll_secs: float = 1.0) -> None:
-    """Serve this ps or worker task until the chief is done, then return.
-
-    Under parameter_server the chief runs the program (Keras's coordinator,
-    or the Estimator's chief); ps tasks (and Keras's workers) only host
-    variables and run the steps it sends. A tf.distribute.Server cannot be
-    stopped, so this watches the chief's own server: once it has been up and
-    stops accepting connections, the chief has finished (or died) and this
-    task is no longer needed.
-    """
-    os.environ.setdefault("GRPC_FAIL_FAST", "use_caller")
-    tf.distribute.Server(
-        tf.train.ClusterSpec({job: list(addresses) for job, addresses in cluster.jobs.items()}),
-        job_name=cluster.task_type,
-        task_index=cluster.task_index,
-        protocol="grpc",
-        start=True,
-    )
-    chief = (cluster.jobs.get(cluster_lib.CHIEF) or cluster.jobs.get(cluster_lib.MASTER) or ("",))[0]
-    seen = False
-    while True:
-        up = _accepts_connections(chief)
-        if seen and not up:
-            return
-        seen = seen or up
-        time.sleep(poll_secs)
-
-
-def _accepts_connections(address: str) -> bool:
-    host, _, port = address.rpartition(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=2):
-            return True
-    except (OSError, ValueError):
-        return False
-
-
 def is_keras_server_task(name: str, cluster: cluster_lib.Cluster | None) -> bool:
     """True for the ps and worker tasks of Keras parameter_server, which serve instead of training."""
     return name == "parameter_server" and cluster is not None and cluster.task_type in ("ps", "worker")
 
 
-# --- batch, learning rate, seeds -----------------------------------------------------------------
+# --- batch, learning rate ----------------------------------------------------------------------
 
 
 def num_replicas(strategy: tf.distribute.Strategy | None) -> int:
@@ -396,19 +329,3 @@ def scaled_learning_rate(learning_rate: float, replicas: int, scale: bool) -> fl
     fixed; with a warm-up it holds to a few thousand examples per step.
     """
     return learning_rate * replicas if scale else learning_rate
-
-
-def set_seeds(seed: int | None, deterministic_ops: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow; optionally make TF ops deterministic.
-
-    Op determinism makes two runs with the same seed bit-identical (on one
-    device) at some speed cost, and makes ops without a deterministic kernel
-    raise instead of silently differing.
-    """
-    if seed is not None:
-        # Python's random, NumPy and TensorFlow's global seed, in one call.
-        tf.keras.utils.set_random_seed(seed)
-    if deterministic_ops:
-        if seed is None:
-            raise UsageError("deterministic_ops", "op determinism needs a --seed")
-        tf.config.experimental.enable_op_determinism()

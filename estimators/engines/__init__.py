@@ -7,6 +7,11 @@ model on validation (best export, early stopping), export, then evaluate and
 predict the report role (test, or validation when there is no test data). An
 engine refuses a setting it cannot honour with a usage error before it trains
 (``check``), so the run flow (pipeline/train.py) never asks which engine ran.
+
+Beside the interface, what every engine shares: ``early_stopping`` (the rule),
+``precision`` (the mixed-precision policy), ``seeding`` (the RNGs), ``checkpoints``
+(the resume point), ``hooks`` (progress and throughput) and ``conversion``
+(Keras model -> Estimator).
 """
 
 from __future__ import annotations
@@ -24,54 +29,14 @@ import tensorflow as tf
 from common import tasks
 from common.errors import UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
-from common.params import EARLY_STOPPING_METRICS, ENGINES, CheckpointPolicy, DistributionParams
+from common.params import ENGINES, CheckpointPolicy, DistributionParams
 from common.progress import ProgressLine
 from estimators.distribute.cluster import Cluster
+from estimators.engines.early_stopping import EarlyStopping
 from estimators.models.spec import ModelSpec
 from estimators.serving import Serving
 
 InputFn = Callable[..., tf.data.Dataset]
-
-
-@dataclasses.dataclass(frozen=True)
-class EarlyStopping:
-    """Stop when ``metric`` on the eval split has not improved for ``max_steps_without_improvement``."""
-
-    metric: str = "accuracy"
-    max_steps_without_improvement: int = 1000
-    min_steps: int = 0
-
-    def __post_init__(self) -> None:
-        if self.metric not in EARLY_STOPPING_METRICS:
-            raise UsageError(
-                "early_stopping_metric",
-                f"unknown metric '{self.metric}'; allowed: {', '.join(EARLY_STOPPING_METRICS)}",
-            )
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.metric in tasks.HIGHER_IS_BETTER
-
-    def check_task(self, task: tasks.Task) -> None:
-        if self.metric not in task.metrics:
-            raise UsageError(
-                "early_stopping_metric",
-                f"'{self.metric}' is not a {task.name} metric; allowed: {', '.join(task.metrics)}",
-            )
-
-    def announce(self, step: int, max_steps: int, stream: TextIO) -> None:
-        """The line both engines print when this rule ends a run (their own logs say it at INFO, hidden).
-
-        Not at max_steps: there the run ends anyway, and saying early stopping ended it would mislead.
-        """
-        if step >= max_steps:
-            return
-        print(
-            f"early stopping at step {step}: validation {self.metric} has not improved "
-            f"for {self.max_steps_without_improvement} steps",
-            file=stream,
-            flush=True,
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -202,19 +167,3 @@ def get_engine(name: str) -> Engine:
 
         return TpuEstimatorEngine()
     raise UsageError("engine", f"unknown engine '{name}'; allowed: {', '.join(ENGINES)}")
-
-
-def set_mixed_precision(enabled: bool, on_tpu: bool = False) -> str:
-    """Set Keras's global dtype policy before models are built; returns the policy name.
-
-    float16 with loss scaling where there is a GPU, bfloat16 on TPUs and CPUs
-    (which have no float16 speed-up, and bfloat16 needs no loss scaling).
-    """
-    if not enabled:
-        policy = "float32"
-    elif tf.config.list_physical_devices("GPU") and not on_tpu:
-        policy = "mixed_float16"
-    else:
-        policy = "mixed_bfloat16"
-    tf.keras.mixed_precision.set_global_policy(policy)
-    return policy

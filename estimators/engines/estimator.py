@@ -19,7 +19,8 @@ from common.params import TRAIN, VALIDATION
 from common.progress import counted
 from common.tasks import Task
 from estimators.distribute import cluster_run
-from estimators.engines import EarlyStopping, Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines import Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines.early_stopping import EarlyStopping
 from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.canned import make_canned_estimator
 from estimators.models.optimizers import learning_rate_at

@@ -20,8 +20,10 @@ import tensorflow as tf
 from common.errors import NonFiniteLossError, UsageError
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import TRAIN, VALIDATION
+from estimators.distribute import cluster_serve
 from estimators.distribute import strategy as distribution
-from estimators.engines import EarlyStopping, InputFn, Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines import InputFn, Job, Result, check_distribution, conversion, export_assembled
+from estimators.engines.early_stopping import EarlyStopping
 from estimators.engines.hooks import KerasPredictProgress, KerasProgress, Throughput
 from estimators.models.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
@@ -44,7 +46,7 @@ class KerasEngine:
         if distribution.is_keras_server_task(job.distribution.strategy, cluster):
             # ps and worker tasks of Keras parameter_server run the chief's steps until it is done.
             started = time.perf_counter()
-            distribution.serve_cluster_task(cluster)
+            cluster_serve.serve_cluster_task(cluster)
             task = f"{cluster.task_type}:{cluster.task_index}"
             return Result({}, {}, None, None, None, time.perf_counter() - started, task=task)
         chief = cluster is None or cluster.is_chief
