@@ -124,7 +124,7 @@ def _recall_seconds(hp: Hparams, meta: SourceMeta, fingerprint) -> float:
     try:
         out = io.StringIO()
         start = time.perf_counter()
-        data_gate.check(hp, meta, out)
+        data_gate.check(hp.data, hp.gate, hp.output.model_dir, meta, out)
         seconds = time.perf_counter() - start
     finally:
         gate_cache.data_fingerprint = real
@@ -140,10 +140,10 @@ def _fresh(hp: Hparams, name: str) -> Hparams:
 
 def measure(cfg: Config, name: str, hp: Hparams, meta: SourceMeta, say) -> dict:
     say(f"{name}: validating once for real (TFDV), then remembering")
-    data_gate.check(hp, meta, io.StringIO())
+    data_gate.check(hp.data, hp.gate, hp.output.model_dir, meta, io.StringIO())
     (stored,) = [n for n in os.listdir(hp.gate.cache_dir) if os.path.isdir(os.path.join(hp.gate.cache_dir, n))]
     # The same entry under the stat key as well, so both recalls restore the same artifacts.
-    settings = data_gate._settings(data_gate.gate_config(hp, meta))
+    settings = data_gate._settings(data_gate.gate_config(hp.data, hp.gate, hp.output.model_dir, meta))
     unused = os.path.join(cfg.out_dir, name, "none")
     _copy_entry(hp.gate.cache_dir, stored, gate_cache.cache_key(stat_fingerprint(meta.train_files), unused, settings))
     _settle(hp, meta)

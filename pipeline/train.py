@@ -77,7 +77,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
     policy = precision.set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
     seeding.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)
     job = _job(hp, entry, source, strategy, cluster, stream)
-    jobs = stages.plan(job, hp, entry, stream)
+    jobs = stages.plan(job, hp.data, hp.model, hp.training, entry, stream)
     for stage in jobs:
         engine.check(stage)
     tflite_export.check(job, hp.output)
@@ -111,7 +111,7 @@ def _gate(hp: Hparams, meta: sources.SourceMeta, stream: TextIO) -> str:
         aside = os.path.join(out.model_dir, PREVIOUS_VALIDATION_DIR)
         filesystem.remove(aside)
         filesystem.move(os.path.join(out.model_dir, VALIDATION_DIR), aside)
-    return data_gate.check(hp, meta, stream)
+    return data_gate.check(hp.data, hp.gate, out.model_dir, meta, stream)
 
 
 def _prepare_model_dir(hp: Hparams) -> None:
@@ -138,8 +138,8 @@ def _what_ran(hp: Hparams, meta: sources.SourceMeta, strategy, policy: str) -> d
 
 def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, cluster, stream: TextIO) -> Job:
     meta, t = source.meta, hp.training
-    image = fit.image_spec_for(hp, entry, meta)
-    spec = fit.model_spec_for(hp, entry, meta, image)
+    image = fit.image_spec_for(hp.data, hp.model, entry, meta)
+    spec = fit.model_spec_for(hp.model, hp.training, hp.data.task, entry, meta, image)
     replicas = distribution.num_replicas(strategy)
     if hp.distribution.scale_learning_rate and replicas > 1:
         spec = dataclasses.replace(

@@ -8,7 +8,7 @@ that fit; a features model on images reads their flattened pixels.
 from __future__ import annotations
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES, Hparams
+from common.params import FEATURES, IMAGES, SERIES, DataParams, ModelParams, TrainingParams
 from estimators.models import registry
 from estimators.models.optimizers import OptimizerSpec
 from estimators.models.registry import ModelEntry
@@ -18,7 +18,7 @@ from input_fns.sources import FLATTENED, SourceMeta
 from input_fns.timeseries_source import WINDOW_INPUT
 
 
-def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpec | None:
+def image_spec_for(data: DataParams, model: ModelParams, entry: ModelEntry, meta: SourceMeta) -> ImageSpec | None:
     """The model's image input for an image source (None for a features or series source); refuses a misfit."""
     if (meta.kind == SERIES) != (entry.inputs == SERIES):
         fits = ", ".join(name for name, e in registry.MODELS.items() if (e.inputs == SERIES) == (meta.kind == SERIES))
@@ -31,7 +31,7 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
             raise UsageError("model", f"'{entry.name}' reads images; '{meta.name}' holds named features ({fits} fit)")
         return None
     height, width, channels = meta.image_shape
-    size = hp.data.image_size
+    size = data.image_size
     if size is None and (height is None or width is None):
         raise UsageError("image_size", f"'{meta.name}' does not fix one image size (an image folder may vary); set it")
     image = ImageSpec(
@@ -45,19 +45,21 @@ def image_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta) -> ImageSpe
             "image_size",
             f"'{entry.name}' needs sides divisible by {entry.size_multiple}; got {image.height}x{image.width}",
         )
-    entry.check_image(image.height, image.width, imagenet=hp.model.weights == WEIGHTS_IMAGENET)
+    entry.check_image(image.height, image.width, imagenet=model.weights == WEIGHTS_IMAGENET)
     return image
 
 
-def model_spec_for(hp: Hparams, entry: ModelEntry, meta: SourceMeta, image: ImageSpec | None) -> ModelSpec:
-    m, t = hp.model, hp.training
+def model_spec_for(
+    m: ModelParams, t: TrainingParams, task: str, entry: ModelEntry, meta: SourceMeta, image: ImageSpec | None
+) -> ModelSpec:
+    """The model ``entry`` builds for ``task`` on ``meta``'s data, with ``m``'s settings and ``t``'s optimizer."""
     features = meta.features
     if entry.inputs == FEATURES and image is not None:  # an image source read as flattened pixels
         features = ((FLATTENED, image.height * image.width * image.channels),)
     return ModelSpec(
         image=image if entry.inputs == IMAGES else None,
         num_classes=meta.num_classes,
-        task=hp.data.task,
+        task=task,
         learning_rate=m.learning_rate,
         dropout=m.dropout,
         optimizer=OptimizerSpec(

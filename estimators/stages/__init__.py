@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import TRAIN, Hparams
+from common.params import TRAIN, DataParams, ModelParams, TrainingParams
 from common.progress import ProgressLine
 from estimators.engines import Inputs, Job
 from estimators.models.optimizers import OptimizerSpec
@@ -36,8 +36,7 @@ FULL_WEIGHTS = "full_model.weights.h5"  # base + head after a bottleneck stage: 
 Builder = Callable[[ModelSpec], tf.keras.Model]
 
 
-def fine_tune_rule(hp: Hparams, entry: ModelEntry) -> FineTune | None:
-    m = hp.model
+def fine_tune_rule(m: ModelParams, entry: ModelEntry) -> FineTune | None:
     if m.fine_tune_steps <= 0:
         return None
     if not entry.pretrained_base:
@@ -45,32 +44,37 @@ def fine_tune_rule(hp: Hparams, entry: ModelEntry) -> FineTune | None:
     return FineTune(m.fine_tune_steps, m.fine_tune_from, m.fine_tune_fraction, m.fine_tune_lr_factor)
 
 
-def check_bottleneck(hp: Hparams, entry: ModelEntry) -> None:
-    if not hp.training.bottleneck_cache:
+def check_bottleneck(data: DataParams, model: ModelParams, training: TrainingParams, entry: ModelEntry) -> None:
+    if not training.bottleneck_cache:
         return
     if not entry.pretrained_base:
         raise UsageError("bottleneck_cache", f"'{entry.name}' has no frozen base to cache features of")
-    if hp.data.augment.enabled:
+    if data.augment.enabled:
         raise UsageError("bottleneck_cache", "cached features are computed once, so --augment_* cannot apply")
-    if hp.model.trainable_base:
+    if model.trainable_base:
         raise UsageError("bottleneck_cache", "needs a frozen base; drop --trainable_base")
 
 
-def plan(job: Job, hp: Hparams, entry: ModelEntry, stream: TextIO) -> list[Job]:
+def plan(
+    job: Job, data: DataParams, model: ModelParams, training: TrainingParams, entry: ModelEntry, stream: TextIO
+) -> list[Job]:
     """The jobs to run, in order; each is checked by the engine before any runs."""
-    check_bottleneck(hp, entry)
-    rule = fine_tune_rule(hp, entry)
+    check_bottleneck(data, model, training, entry)
+    rule = fine_tune_rule(model, entry)
     builder = entry.load_builder()
-    first = _bottleneck_job(job, builder, hp, stream) if hp.training.bottleneck_cache else job
+    first = _bottleneck_job(job, builder, data, model, training, stream) if training.bottleneck_cache else job
     if rule is None:
         return [first]
-    start = os.path.join(job.model_dir, FULL_WEIGHTS) if hp.training.bottleneck_cache else None
+    start = os.path.join(job.model_dir, FULL_WEIGHTS) if training.bottleneck_cache else None
     return [first, _fine_tune_job(job, builder, rule, start)]
 
 
-def _bottleneck_job(job: Job, builder: Builder, hp: Hparams, stream: TextIO) -> Job:
-    cache_dir = hp.training.bottleneck_dir or os.path.join(job.model_dir, "bottleneck")
-    key = {"model": dataclasses.asdict(hp.model), "data": dataclasses.asdict(hp.data), "image": str(job.spec.image)}
+def _bottleneck_job(
+    job: Job, builder: Builder, data: DataParams, model: ModelParams, training: TrainingParams, stream: TextIO
+) -> Job:
+    cache_dir = training.bottleneck_dir or os.path.join(job.model_dir, "bottleneck")
+    # Keyed by everything the features depend on: any model or data setting that changes gives a new file.
+    key = {"model": dataclasses.asdict(model), "data": dataclasses.asdict(data), "image": str(job.spec.image)}
 
     @functools.cache
     def features() -> tuple[dict, dict[str, np.ndarray], int]:

@@ -89,11 +89,13 @@ def model_facts(hp: Hparams, meta) -> tuple[int, int, str]:
     from estimators.stages.finetune import unfreeze
 
     entry = registry.get(hp.model.name)
-    image = fit.image_spec_for(hp, entry, meta)
+    image = fit.image_spec_for(hp.data, hp.model, entry, meta)
     # The counts do not depend on the weights' values: no second read of an ImageNet file.
-    spec = dataclasses.replace(fit.model_spec_for(hp, entry, meta, image), weights="none")
+    spec = dataclasses.replace(
+        fit.model_spec_for(hp.model, hp.training, hp.data.task, entry, meta, image), weights="none"
+    )
     model = entry.load_builder()(spec)
-    rule = stages.fine_tune_rule(hp, entry)
+    rule = stages.fine_tune_rule(hp.model, entry)
     if rule is not None:
         model = unfreeze(model, rule, spec)
     trainable = sum(int(w.shape.num_elements()) for w in model.trainable_weights)

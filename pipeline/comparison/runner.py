@@ -72,15 +72,15 @@ def check(cfg: ComparisonConfig) -> Plan:
         entry = registry.get(backbone)
         hp = head_hparams(cfg, backbone, steps)
         try:
-            fit.image_spec_for(hp, entry, meta)
+            fit.image_spec_for(hp.data, hp.model, entry, meta)
         except UsageError as err:
             if not cfg.chose_all:
                 raise
             skipped[backbone] = str(err).removeprefix("--image_size: ")
             continue
-        stages.check_bottleneck(hp, entry)
+        stages.check_bottleneck(hp.data, hp.model, hp.training, entry)
         if cfg.fine_tune_top:
-            stages.fine_tune_rule(fine_tune_hparams(cfg, backbone, steps), entry)
+            stages.fine_tune_rule(fine_tune_hparams(cfg, backbone, steps).model, entry)
     chosen = tuple(b for b in cfg.backbones if b not in skipped)
     if not chosen:
         raise UsageError("image_size", f"fits none of the backbones: {'; '.join(skipped.values())}")
