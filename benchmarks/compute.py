@@ -285,7 +285,8 @@ def _training_plan(cfg: Config):
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
     """Measure, print nothing but progress (through ``echo``); write compute.json and compute.png; return the record."""
-    from benchmarks import memory, reporting, training_throughput
+    from benchmarks import reporting, training_throughput
+    from common import processes as memory
 
     say = echo or print
     load_before = [round(x, 2) for x in os.getloadavg()]

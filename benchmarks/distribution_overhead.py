@@ -10,7 +10,8 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from benchmarks import memory, reporting
+from benchmarks import reporting
+from common import processes as memory
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,7 +23,8 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from benchmarks import memory, reporting, retrain_cycle, startup
+from benchmarks import reporting, retrain_cycle, startup
+from common import processes as memory
 
 TARGETS = {"validate_data": ("tfdv_beam_import", 1.5), "first_step": ("tensorflow_import", 1.5)}
 SKIP_TARGET_SECONDS = 1.5

@@ -14,7 +14,8 @@ import os
 import sys
 from collections.abc import Callable
 
-from benchmarks import memory, reporting
+from benchmarks import reporting
+from common import processes as memory
 from common.progress import run_counter
 from pipeline.retraining import registry
 

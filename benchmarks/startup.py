@@ -23,7 +23,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
-from benchmarks import memory
+from common import processes as memory
 from common.progress import run_counter
 
 TARGET_SECONDS = 6.0  # the first step of a run whose gate recalls its verdict

@@ -306,7 +306,7 @@ def run_configs(plan: Plan) -> list[RunConfig]:
 
 def run(plan: Plan, progress: Callable[[str], None] = print) -> list[RunResult]:
     """Each configuration ``repeats`` times, round-robin over engines (load hits them alike); best run counts."""
-    from benchmarks import memory
+    from common import processes as memory
 
     runs: dict[tuple[str, str, str], list[RunResult]] = {}
     counter = run_counter(plan.repeats * len(run_configs(plan)), progress)

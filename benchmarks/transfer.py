@@ -17,7 +17,8 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from benchmarks import memory, reporting
+from benchmarks import reporting
+from common import processes as memory
 
 # Accuracy "well above chance": at least this many times the chance level (digits: 0.5).
 SIGNAL_OVER_CHANCE = 5.0

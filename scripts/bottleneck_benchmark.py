@@ -3,30 +3,18 @@
 python -m scripts.bottleneck_benchmark --model=vgg16 --image_size=64 --epochs=3 --pretrain_steps=100 \
   --learning_rate=0.003 --l2=0 --dropout=0 --out_dir=runs/bottleneck_benchmark
 
-Both runs train the same head (same initial weights, same seed, same batch
-order) for the same number of epochs on the digits (or another TFDS) train
-split and evaluate on the test split. Without the cache every epoch pushes
-every image through the frozen base; with it, epoch 1 computes the train
-features once (and saves them) and later epochs read them; the evaluation
-computes the test features. Reported: seconds per epoch, the total over all
-the epochs (the first included) and its speed-up, the mean per epoch after the
-first (labelled so), and the accuracy both ways. ``--pretrain_steps`` first
-trains the whole backbone on the train split and uses its base (saved as a
-local weights file) so the features carry signal without network. Prints a
-table, writes benchmark.json and a per-epoch PNG to --out_dir."""
+Flags and main only: the benchmark (both runs, the table, benchmark.json and the per-epoch PNG in
+--out_dir) is benchmarks/bottleneck_cache.py.
+"""
 
 from __future__ import annotations
 
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
 # isort: split
-import json
-import os
-import time
-
 from absl import flags
 
-from common.progress import ProgressLine, run_counter
+from benchmarks import bottleneck_cache
 
 flags.DEFINE_enum("model", "vgg16", ["vgg16", "mobilenet_v2", "nasnet_mobile"], "Frozen backbone.")
 flags.DEFINE_string("weights", "none", "imagenet, none or a local weights file (as --weights of train.py).")
@@ -71,227 +59,26 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     del argv
-    import numpy as np
-    import tensorflow as tf
-
-    from common.filesystem import ensure_writable_dir
-    from estimators.models import MODELS, build_model
-    from estimators.models.spec import ModelSpec
-    from estimators.stages import bottleneck
-    from input_fns import tfds_source
-    from input_fns.preprocessing import ImageSpec
-
-    ensure_writable_dir(FLAGS.out_dir, "out_dir")
-    builder = tfds_source.load_builder(FLAGS.dataset, FLAGS.data_dir)
-    meta = tfds_source.dataset_meta(builder)
-    image = ImageSpec(FLAGS.image_size, FLAGS.image_size, 3, MODELS[FLAGS.model].preprocessing)
-    weights, pretraining = FLAGS.weights, None
-    if FLAGS.pretrain_steps:
-        weights, pretraining = _pretrain_base(builder, meta.num_classes)
-    spec = ModelSpec(
-        image=image,
-        num_classes=meta.num_classes,
+    cfg = bottleneck_cache.Config(
+        out_dir=FLAGS.out_dir,
+        model=FLAGS.model,
+        weights=FLAGS.weights,
+        dataset=FLAGS.dataset,
+        data_dir=FLAGS.data_dir,
+        train_split=FLAGS.train_split,
+        eval_split=FLAGS.eval_split,
+        image_size=FLAGS.image_size,
+        epochs=FLAGS.epochs,
+        batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate,
         dropout=FLAGS.dropout,
         l2=FLAGS.l2,
-        weights=weights,
+        pretrain_steps=FLAGS.pretrain_steps,
+        pretrain_image_size=FLAGS.pretrain_image_size,
+        pretrain_learning_rate=FLAGS.pretrain_learning_rate,
+        seed=FLAGS.seed,
     )
-    tf.keras.utils.set_random_seed(FLAGS.seed)
-    model = build_model(FLAGS.model, spec)
-    extractor = bottleneck.feature_extractor(model)
-    width = int(extractor.output_shape[-1])
-    head = bottleneck.head_model(width, spec)
-    initial_head = head.get_weights()
-
-    def images(split: str):
-        return tfds_source.make_input_fn(
-            builder, split, tfds_source.EVAL, FLAGS.batch_size, "image", image, cache=False
-        )
-
-    # Both runs see the examples in the same order: one seeded permutation per epoch.
-    train_size = meta.split_sizes.get(FLAGS.train_split) or sum(1 for _ in images(FLAGS.train_split)().unbatch())
-    orders = [np.random.default_rng(FLAGS.seed + e).permutation(train_size) for e in range(FLAGS.epochs)]
-
-    # --- without the cache: every epoch runs the base on every image --------------------------------
-    # The decoded images are kept in memory (as ds.cache() would), so only the base's work differs.
-    train_images, train_labels = _arrays(images(FLAGS.train_split))
-    eval_images, eval_labels = _arrays(images(FLAGS.eval_split))
-    head.set_weights(initial_head)
-    tf.keras.utils.set_random_seed(FLAGS.seed)
-    full = tf.keras.Model(extractor.inputs, head(extractor.outputs[0]), name="full")
-    full.compile(
-        optimizer=head.optimizer.__class__(learning_rate=FLAGS.learning_rate), loss=head.loss, metrics=["accuracy"]
-    )
-    uncached = []
-    counter = run_counter(FLAGS.epochs, what="no cache: epoch", unit="epochs")
-    for order in orders:
-        started = time.perf_counter()
-        full.fit(
-            {"image": train_images[order]}, train_labels[order], batch_size=FLAGS.batch_size, shuffle=False, verbose=0
-        )
-        uncached.append(time.perf_counter() - started)
-        counter.update(len(uncached), f"{uncached[-1]:.1f} s")
-    started = time.perf_counter()
-    uncached_acc = full.evaluate({"image": eval_images}, eval_labels, batch_size=FLAGS.batch_size, verbose=0)[1]
-    evaluate_uncached = time.perf_counter() - started
-
-    # --- with the cache: features once (and saved), then the head alone ------------------------------
-    cache_dir = os.path.join(FLAGS.out_dir, "cache")
-    for name in tf.io.gfile.glob(os.path.join(cache_dir, "*.npz")):
-        tf.io.gfile.remove(name)  # measure the first epoch cold
-    head.set_weights(initial_head)
-    tf.keras.utils.set_random_seed(FLAGS.seed)
-    head.compile(
-        optimizer=head.optimizer.__class__(learning_rate=FLAGS.learning_rate), loss=head.loss, metrics=["accuracy"]
-    )
-    cached = []
-    counter = run_counter(FLAGS.epochs, what="cache: epoch", unit="epochs")  # epoch 1 extracts the features
-    paths = {
-        s: os.path.join(
-            cache_dir,
-            f"{FLAGS.model}-{FLAGS.image_size}-{s.replace('[', '_').replace(']', '').replace(':', '-').replace('%', 'pct')}.npz",
-        )
-        for s in (FLAGS.train_split, FLAGS.eval_split)
-    }
-    for order in orders:
-        started = time.perf_counter()
-        # Epoch 1 computes and saves the train features; later epochs read them back from the file.
-        train_x, train_y, _, _ = bottleneck.cached_features(
-            extractor, images(FLAGS.train_split), "image", paths[FLAGS.train_split]
-        )
-        head.fit(
-            {bottleneck.FEATURES_NAME: train_x[order]},
-            train_y[order],
-            batch_size=FLAGS.batch_size,
-            shuffle=False,
-            verbose=0,
-        )
-        cached.append(time.perf_counter() - started)
-        counter.update(len(cached), f"{cached[-1]:.2f} s")
-    # Evaluation pays for the test features, as the run without the cache pays for its test pass.
-    started = time.perf_counter()
-    eval_x, eval_y, _, _ = bottleneck.cached_features(
-        extractor, images(FLAGS.eval_split), "image", paths[FLAGS.eval_split]
-    )
-    cached_acc = head.evaluate({bottleneck.FEATURES_NAME: eval_x}, eval_y, batch_size=FLAGS.batch_size, verbose=0)[1]
-    evaluate_cached = time.perf_counter() - started
-
-    result = {
-        "model": FLAGS.model,
-        "weights": FLAGS.weights,
-        "pretraining": pretraining,
-        "image_size": FLAGS.image_size,
-        "dataset": meta.name,
-        "train_examples": int(train_size),
-        "eval_examples": int(len(eval_labels)),
-        "epochs": FLAGS.epochs,
-        "batch_size": FLAGS.batch_size,
-        "seconds_per_epoch_no_cache": uncached,
-        "seconds_per_epoch_cache": cached,
-        **bottleneck.end_to_end(uncached, cached, evaluate_uncached, evaluate_cached),
-        "accuracy_no_cache": float(uncached_acc),
-        "accuracy_cache": float(cached_acc),
-        "accuracy_difference_points": 100 * abs(float(uncached_acc) - float(cached_acc)),
-        "chance_accuracy": 1.0 / meta.num_classes,
-        "load_average": [round(x, 2) for x in os.getloadavg()],
-    }
-    with open(os.path.join(FLAGS.out_dir, "benchmark.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    _plot(uncached, cached, os.path.join(FLAGS.out_dir, "benchmark.png"))
-    print()
-    print(bottleneck.figures_table(result))
-    print(f"wrote {FLAGS.out_dir}/benchmark.json and benchmark.png")
-
-
-def _pretrain_base(builder, num_classes: int) -> tuple[str, dict]:
-    """Train the whole backbone with a softmax top on the train split; save the base alone as a weights file.
-
-    Without network there are no ImageNet weights, and a random base's features give a chance-level head in
-    a few epochs. A base trained on the data first has features that carry signal; the weights file has the
-    layout of Keras's include_top=False weights, so it goes in as --weights would. Convolution weights do
-    not depend on the input size, so the pretraining runs at a small size to stay short.
-    """
-    import tensorflow as tf
-
-    from estimators.models import MODELS, build_model
-    from estimators.models.spec import ModelSpec
-    from estimators.models.transfer import POOL_NAME
-    from input_fns import tfds_source
-    from input_fns.preprocessing import ImageSpec
-
-    size = FLAGS.pretrain_image_size or FLAGS.image_size
-    image = ImageSpec(size, size, 3, MODELS[FLAGS.model].preprocessing)
-    spec = ModelSpec(
-        image=image,
-        num_classes=num_classes,
-        learning_rate=FLAGS.pretrain_learning_rate,
-        dropout=0.0,
-        l2=0.0,
-        weights=FLAGS.weights,
-        trainable_base=True,
-    )
-    tf.keras.utils.set_random_seed(FLAGS.seed)
-    model = build_model(FLAGS.model, spec)
-
-    def split(name: str, mode: str):
-        return tfds_source.make_input_fn(builder, name, mode, FLAGS.batch_size, "image", image, seed=FLAGS.seed)()
-
-    counter = ProgressLine(FLAGS.pretrain_steps, FLAGS.batch_size, every=25, what="pretraining the base: step")
-    counter.update(0)
-    started = time.perf_counter()
-    model.fit(
-        split(FLAGS.train_split, tfds_source.TRAIN),
-        steps_per_epoch=FLAGS.pretrain_steps,
-        epochs=1,
-        verbose=0,
-        callbacks=[tf.keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, _: counter.update(b + 1))],
-    )
-    seconds = time.perf_counter() - started
-    accuracy = float(model.evaluate(split(FLAGS.eval_split, tfds_source.EVAL), verbose=0)[1])
-    base = tf.keras.Model(model.inputs, model.get_layer(POOL_NAME).input, name=f"{FLAGS.model}_base")
-    path = os.path.join(FLAGS.out_dir, "pretrained_base.h5")
-    base.save_weights(path)
-    record = {
-        "steps": FLAGS.pretrain_steps,
-        "image_size": size,
-        "split": FLAGS.train_split,
-        "learning_rate": FLAGS.pretrain_learning_rate,
-        "seconds": seconds,
-        "accuracy": accuracy,
-        "weights_file": path,
-    }
-    return path, record
-
-
-def _arrays(input_fn):
-    import numpy as np
-
-    xs, ys = [], []
-    for features, labels in input_fn():
-        xs.append(features["image"].numpy())
-        ys.append(labels.numpy())
-    return np.concatenate(xs), np.concatenate(ys)
-
-
-def _plot(uncached: list[float], cached: list[float], path: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = range(1, len(uncached) + 1)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.bar([e - 0.2 for e in epochs], uncached, width=0.4, label="no cache")
-    ax.bar([e + 0.2 for e in epochs], cached, width=0.4, label="bottleneck cache")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("seconds")
-    ax.set_yscale("log")
-    ax.set_xticks(list(epochs))
-    ax.legend()
-    ax.set_title("Head training on a frozen base, seconds per epoch")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    bottleneck_cache.run(cfg)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ import os
 import re
 import sys
 
-from benchmarks import memory, suite, training_throughput
+from benchmarks import suite, training_throughput
+from common import processes as memory
 
 
 def test_peak_memory_counts_the_children(tmp_path):

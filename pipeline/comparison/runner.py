@@ -134,13 +134,13 @@ def _fine_tune_best(cfg: ComparisonConfig, plan: Plan, results: ResultsFile, say
 
 def run_one(hp: Hparams, say: Callable[[str], None]) -> RunFigures:
     """``hp``'s run in a child process, started afresh: its figures, peak memory and wall time."""
-    from benchmarks import memory
+    from common import processes
 
     # An unfinished earlier attempt's checkpoints and feature cache would make its figures a resume's.
     shutil.rmtree(hp.output.model_dir, ignore_errors=True)
     name = hp.model.name
-    measured = memory.run_measured(
-        memory.python_module("pipeline.comparison.child", job(hp)),
+    measured = processes.run_measured(
+        processes.python_module("pipeline.comparison.child", job(hp)),
         echo=lambda line: None if line.startswith(RESULT_PREFIX) else say(f"  {name}: {line}"),
     )
     found = measured.first_line(lambda line: line.startswith(RESULT_PREFIX))

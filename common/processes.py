@@ -1,8 +1,9 @@
-"""Peak resident memory of a child process and all its descendants, with its output lines timed.
+"""Child processes: run one, sample the peak resident memory of it and all its descendants, time its lines.
 
-Every benchmark of the suite runs in its own child process through ``run_measured``,
-so a peak belongs to one benchmark (Beam workers and other grandchildren included)
-and the timestamps of its output lines mark events such as the first training step.
+The backbone comparison (pipeline/comparison) runs each backbone this way, and every
+benchmark of the suite runs in its own child process through ``run_measured``, so a
+peak belongs to one run (Beam workers and other grandchildren included) and the
+timestamps of its output lines mark events such as the first training step.
 """
 
 from __future__ import annotations
