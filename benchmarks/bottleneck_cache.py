@@ -56,12 +56,12 @@ def run(cfg: Config) -> None:
     import numpy as np
     import tensorflow as tf
 
-    from common.filesystem import ensure_writable_dir
     from estimators.models import MODELS, build_model
     from estimators.models.spec import ModelSpec
     from estimators.stages import bottleneck
     from input_fns import tfds_source
     from input_fns.preprocessing import ImageSpec
+    from pipeline.filesystem import ensure_writable_dir
 
     ensure_writable_dir(cfg.out_dir, "out_dir")
     builder = tfds_source.load_builder(cfg.dataset, cfg.data_dir)

@@ -18,7 +18,7 @@ from typing import TextIO
 
 import numpy as np
 
-from common import filesystem, tasks
+from common import tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
 from common.params import FEATURES, IMAGES, TRAIN, Hparams
@@ -49,7 +49,7 @@ from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
 from estimators.serving import Serving, tflite_export
 from input_fns import pipeline_ops, sources
-from pipeline import vertex_export
+from pipeline import filesystem, vertex_export
 from pipeline.summary import RunSummary
 
 REPORT_DIR = "report"

@@ -17,7 +17,7 @@ from absl import flags
 
 from benchmarks import compute
 from common.errors import UsageError
-from common.filesystem import ensure_writable_dir
+from pipeline.filesystem import ensure_writable_dir
 
 flags.DEFINE_string("out_dir", "/tmp/kestrel/compute", "Where compute.json and compute.png go.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")

@@ -17,9 +17,9 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from benchmarks import distribution_model as distribution_benchmark
-from common.filesystem import ensure_writable_dir
 from common.progress import run_counter
 from estimators.distribute import devices
+from pipeline.filesystem import ensure_writable_dir
 from scripts.flags._model import positive_ints
 
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")

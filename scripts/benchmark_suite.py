@@ -22,7 +22,7 @@ from absl import flags
 
 from benchmarks import suite
 from common.errors import UsageError
-from common.filesystem import ensure_writable_dir
+from pipeline.filesystem import ensure_writable_dir
 
 flags.DEFINE_string("out_dir", "runs/benchmark_suite", "Where each benchmark's outputs, suite.json and memory.png go.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there); default: <out_dir>/tfds.")

@@ -92,7 +92,7 @@ def compare(cfg: ComparisonConfig, say: Callable[[str], None] = print) -> output
     fine_tune = cfg.fine_tune_settings() if cfg.fine_tune_top else None
     results = ResultsFile(cfg.out_dir, cfg.fingerprint(), fine_tune).load()  # before TensorFlow loads
     plan = check(cfg)
-    from common.filesystem import ensure_writable_dir
+    from pipeline.filesystem import ensure_writable_dir
 
     ensure_writable_dir(cfg.out_dir, "out_dir")
     if results.stale_fine_tunes:

@@ -27,8 +27,8 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from common.errors import KestrelError, UsageError
-from common.filesystem import ensure_writable_dir
 from common.params import too_many_bad
+from pipeline.filesystem import ensure_writable_dir
 from pipeline.validation import checks, image_samples, readers, report, schema, statistics
 from pipeline.validation.checks import Finding
 from pipeline.validation.config import ENVIRONMENTS, FORMATS, RUNNING_MODES, Thresholds, ValidationConfig

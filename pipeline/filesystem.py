@@ -1,4 +1,8 @@
-"""Path checks done before a run starts, through tf.io.gfile so gs:// works too."""
+"""Path checks done before a run starts, through tf.io.gfile so gs:// works too.
+
+Here, not in common/: tf.io.gfile is TensorFlow, and common/ imports none (the flag layer
+reads common/ at start-up, before TensorFlow is needed).
+"""
 
 from __future__ import annotations
 
