@@ -50,9 +50,14 @@ def image_spec_for(data: DataParams, model: ModelParams, entry: ModelEntry, meta
 
 
 def model_spec_for(
-    m: ModelParams, t: TrainingParams, task: str, entry: ModelEntry, meta: SourceMeta, image: ImageSpec | None
+    model: ModelParams,
+    training: TrainingParams,
+    task: str,
+    entry: ModelEntry,
+    meta: SourceMeta,
+    image: ImageSpec | None,
 ) -> ModelSpec:
-    """The model ``entry`` builds for ``task`` on ``meta``'s data, with ``m``'s settings and ``t``'s optimizer."""
+    """The model ``entry`` builds for ``task`` on ``meta``'s data, with ``model``'s settings and ``training``'s optimizer."""
     features = meta.features
     if entry.inputs == FEATURES and image is not None:  # an image source read as flattened pixels
         features = ((FLATTENED, image.height * image.width * image.channels),)
@@ -60,26 +65,26 @@ def model_spec_for(
         image=image if entry.inputs == IMAGES else None,
         num_classes=meta.num_classes,
         task=task,
-        learning_rate=m.learning_rate,
-        dropout=m.dropout,
+        learning_rate=model.learning_rate,
+        dropout=model.dropout,
         optimizer=OptimizerSpec(
-            name=t.optimizer,
-            momentum=t.momentum,
-            schedule=t.lr_schedule,
-            decay_steps=t.lr_decay_steps,
-            decay_rate=t.lr_decay_rate,
-            warmup_steps=t.warmup_steps,
-            total_steps=t.train_steps,
+            name=training.optimizer,
+            momentum=training.momentum,
+            schedule=training.lr_schedule,
+            decay_steps=training.lr_decay_steps,
+            decay_rate=training.lr_decay_rate,
+            warmup_steps=training.warmup_steps,
+            total_steps=training.train_steps,
         ),
-        label_smoothing=t.label_smoothing,
-        weights=m.weights,
-        trainable_base=m.trainable_base,
-        l2=m.l2,
-        hub_handle=m.hub_handle,
+        label_smoothing=training.label_smoothing,
+        weights=model.weights,
+        trainable_base=model.trainable_base,
+        l2=model.l2,
+        hub_handle=model.hub_handle,
         features=features if entry.inputs == FEATURES else (),
-        hidden_units=tuple(m.hidden_units),
-        augment=m.augment,
+        hidden_units=tuple(model.hidden_units),
+        augment=model.augment,
         series=meta.series if entry.inputs == SERIES else None,
-        recurrent_dropout=m.recurrent_dropout,
+        recurrent_dropout=model.recurrent_dropout,
         **({"input_name": WINDOW_INPUT} if entry.inputs == SERIES else {}),
     )

@@ -36,12 +36,12 @@ FULL_WEIGHTS = "full_model.weights.h5"  # base + head after a bottleneck stage: 
 Builder = Callable[[ModelSpec], tf.keras.Model]
 
 
-def fine_tune_rule(m: ModelParams, entry: ModelEntry) -> FineTune | None:
-    if m.fine_tune_steps <= 0:
+def fine_tune_rule(model: ModelParams, entry: ModelEntry) -> FineTune | None:
+    if model.fine_tune_steps <= 0:
         return None
     if not entry.pretrained_base:
-        raise UsageError("fine_tune_steps", f"'{m.name}' has no pretrained base to fine-tune")
-    return FineTune(m.fine_tune_steps, m.fine_tune_from, m.fine_tune_fraction, m.fine_tune_lr_factor)
+        raise UsageError("fine_tune_steps", f"'{model.name}' has no pretrained base to fine-tune")
+    return FineTune(model.fine_tune_steps, model.fine_tune_from, model.fine_tune_fraction, model.fine_tune_lr_factor)
 
 
 def check_bottleneck(data: DataParams, model: ModelParams, training: TrainingParams, entry: ModelEntry) -> None:
