@@ -22,7 +22,7 @@ from pipeline import gate_cache
 from pipeline.validation.config import RunnerOptions, ValidationConfig
 
 
-def gate_config(data: DataParams, gate: GateParams, model_dir: str, meta) -> ValidationConfig:
+def gate_config(data: DataParams, gate_params: GateParams, model_dir: str, meta) -> ValidationConfig:
     """Which files the gate reads for the training role of ``meta`` (an input_fns.sources.SourceMeta), and how.
 
     Its verdict and reports go to <model_dir>/validation.
@@ -38,22 +38,24 @@ def gate_config(data: DataParams, gate: GateParams, model_dir: str, meta) -> Val
         csv_delimiter=data.csv_separator,
         artifacts_dir=os.path.join(model_dir, VALIDATION_DIR),
         label=data.label_key,
-        allow_anomalies=gate.allow_anomalies,
+        allow_anomalies=gate_params.allow_anomalies,
         max_bad_record_fraction=data.max_bad_record_fraction,
-        runner=RunnerOptions(direct_running_mode=gate.running_mode),
+        runner=RunnerOptions(direct_running_mode=gate_params.running_mode),
     )
 
 
-def check(data: DataParams, gate: GateParams, model_dir: str, meta, stream: TextIO = sys.stdout) -> str:
+def check(data: DataParams, gate_params: GateParams, model_dir: str, meta, stream: TextIO = sys.stdout) -> str:
     """Run the gate, or recall its verdict on unchanged data; raises DataRejectedError if the data is refused.
 
     Returns what it let through, in words (``718 examples of the slice train[:50%] clean``): the run summary's line.
     """
-    config = gate_config(data, gate, model_dir, meta)
+    config = gate_config(data, gate_params, model_dir, meta)
     warn = functools.partial(print, file=stream, flush=True)
-    data_key = gate_cache.data_fingerprint(meta.train_files, gate.cache_dir, warn) if gate.cache_dir else None
+    data_key = (
+        gate_cache.data_fingerprint(meta.train_files, gate_params.cache_dir, warn) if gate_params.cache_dir else None
+    )
     key = gate_cache.cache_key(data_key, config.artifacts_dir, _settings(config)) if data_key else None
-    remembered = gate_cache.lookup(gate.cache_dir, key, warn) if key else None
+    remembered = gate_cache.lookup(gate_params.cache_dir, key, warn) if key else None
     if remembered:
         report = gate_cache.restore(remembered, config.artifacts_dir)
         print(
@@ -77,7 +79,7 @@ def check(data: DataParams, gate: GateParams, model_dir: str, meta, stream: Text
     if data_key:
         gate_cache.mark_span(result.paths["span_dir"], data_key)
         try:
-            gate_cache.store(gate.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, said)
+            gate_cache.store(gate_params.cache_dir, key, result.paths["span_dir"], config.artifacts_dir, examples, said)
         except OSError as err:  # a cache that cannot be written costs the next run its shortcut, not this run
             print(f"warning: --gate_cache_dir: verdict not remembered ({err})", file=stream, flush=True)
     return f"{examples} examples{_of(meta)} {said}"
