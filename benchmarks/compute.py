@@ -175,14 +175,14 @@ def _inference_passes(name: str, work: dict, cfg: Config, builder, counter, done
     import tensorflow as tf
 
     from estimators.stages import bottleneck
-    from input_fns import tfds_source
+    from input_fns import pipeline_ops, tfds_source
 
     examples = cfg.batch_size * cfg.forward_batches
 
     def images(split: str):
         # As scripts/bottleneck_benchmark.py reads the images for the cache.
-        return tfds_source.make_input_fn(
-            builder, split, tfds_source.EVAL, cfg.batch_size, "image", work["image"], cache=False
+        return tfds_source.input_fn(
+            builder, split, pipeline_ops.EVALUATE, cfg.batch_size, "image", work["image"], cache=False
         )
 
     model = work["forward_model"]

@@ -42,7 +42,7 @@ from common.errors import UsageError
 from common.params import AugmentParams
 from common.progress import run_counter
 from input_fns import image_folder
-from input_fns.pipeline_ops import TRAIN, InputFn, PipelineOptions
+from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 
 NAIVE = "naive"
@@ -115,7 +115,7 @@ def image_folder_workload(image_dir: str, spec: ImageSpec) -> Workload:
     _, files = image_folder.scan(image_dir)
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return image_folder.make_input_fn(files, TRAIN, batch_size, "image", spec, options, augment)
+        return image_folder.input_fn(files, FIT, batch_size, "image", spec, options, augment)
 
     return Workload(
         image_dir,
@@ -133,9 +133,7 @@ def tfds_workload(builder, split: str, spec: ImageSpec) -> Workload:
     from input_fns import tfds_source
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return tfds_source.make_input_fn(
-            builder, split, TRAIN, batch_size, "image", spec, options=options, augment=augment
-        )
+        return tfds_source.input_fn(builder, split, FIT, batch_size, "image", spec, options=options, augment=augment)
 
     def ceiling(batch_size: int) -> tf.data.Dataset:
         ds = builder.as_dataset(split=split, as_supervised=True).repeat()
@@ -248,7 +246,7 @@ def ceiling_dataset(paths: Sequence[str], spec: ImageSpec, batch_size: int, cach
 def synthetic_dataset(spec: ImageSpec, batch_size: int) -> tf.data.Dataset:
     from input_fns import synthetic
 
-    return synthetic.make_input_fn(TRAIN, batch_size, 10, "image", spec)()
+    return synthetic.input_fn(FIT, batch_size, 10, "image", spec)()
 
 
 def cache_fill_batches(workload: Workload, cfg: BenchmarkConfig) -> int:

@@ -18,7 +18,7 @@ from estimators.distribute import strategy as distribution
 from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
-from input_fns import tfds_source
+from input_fns import pipeline_ops, tfds_source
 from input_fns.preprocessing import ImageSpec
 
 
@@ -75,7 +75,7 @@ def measure(
         tf.keras.backend.clear_session()
         estimator = conversion.keras_to_estimator(build_model("small_cnn", spec), config)
         timer = StepTimer(warmup)
-        input_fn = tfds_source.make_input_fn(builder, "train", tfds_source.TRAIN, global_batch, spec.input_name, image)
+        input_fn = tfds_source.input_fn(builder, "train", pipeline_ops.FIT, global_batch, spec.input_name, image)
         estimator.train(input_fn, max_steps=warmup + steps, hooks=[timer])
     ms = sorted(d * 1000 for d in timer.durations)
     return StepTiming(

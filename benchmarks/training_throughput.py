@@ -138,7 +138,7 @@ def measure(cfg: RunConfig) -> RunResult:
     from common.params import TRAIN, VALIDATION
     from estimators.engines import Inputs
     from estimators.models.spec import ModelSpec
-    from input_fns import tfds_source
+    from input_fns import pipeline_ops, tfds_source
 
     builder = tfds_source.load_builder("digits", cfg.data_dir)
     meta = tfds_source.dataset_meta(builder)
@@ -150,10 +150,10 @@ def measure(cfg: RunConfig) -> RunResult:
     splits = {TRAIN: "train", VALIDATION: "test"}
 
     def make(role: str, mode: str, batch_size: int):
-        return tfds_source.make_input_fn(builder, splits[role], mode, batch_size, spec.input_name, image, seed=cfg.seed)
+        return tfds_source.input_fn(builder, splits[role], mode, batch_size, spec.input_name, image, seed=cfg.seed)
 
     if cfg.engine == "tf_function":
-        return _measure_plain_loop(cfg, spec, make(TRAIN, tfds_source.TRAIN, cfg.batch_size))
+        return _measure_plain_loop(cfg, spec, make(TRAIN, pipeline_ops.FIT, cfg.batch_size))
     sizes = {role: builder.info.splits[split].num_examples for role, split in splits.items()}
     return _measure_engine(cfg, spec, Inputs(make, sizes, report_role=VALIDATION))
 

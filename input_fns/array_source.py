@@ -1,4 +1,4 @@
-"""Input functions over in-memory NumPy arrays: images or tabular features.
+"""The ``arrays`` source: in-memory NumPy arrays (an ``.npz`` file, or arrays from Python), images or features.
 
 The arrays become constants of the input graph, so keep them to a few
 hundred MB; larger data belongs in TFRecord files.
@@ -12,16 +12,45 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import TEST, TRAIN, VALIDATION, AugmentParams
+from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentParams, DataParams
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
+from input_fns.source_base import Opened, SourceMeta, class_names, described
 
 Features = np.ndarray | Mapping[str, np.ndarray]
 FEATURES_KEY = "features"  # the one input of a 2-D feature array
 # The arrays of each role in an --array_file (.npz); validation is carved off train when absent.
 NPZ_KEYS = {TRAIN: ("x_train", "y_train"), VALIDATION: ("x_val", "y_val"), TEST: ("x_test", "y_test")}
+
+
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """``--array_file``'s roles: uint8 images [N, H, W(, C)] or 2-D features, integer class labels."""
+    splits, carved = load_npz(data.array_file, data.val_fraction, seed or 0)
+    x_train, _ = splits[TRAIN]
+    images = x_train.dtype == np.uint8 and x_train.ndim in (3, 4)
+    if not images and x_train.ndim != 2:
+        raise UsageError("array_file", f"x_train {x_train.dtype} {x_train.shape}: want uint8 images or 2-D features")
+    top = max(int(np.max(labels)) for _, labels in splits.values())
+    named = {r: f"{data.array_file} {x}" for r, (x, _) in NPZ_KEYS.items() if not (carved and r == VALIDATION)}
+    meta = SourceMeta(
+        data.array_file,
+        IMAGES if images else FEATURES,
+        class_names(data.class_names, top),
+        {role: len(labels) for role, (_, labels) in splits.items()},
+        described(splits, named, data),
+        image_shape=(*x_train.shape[1:3], x_train.shape[3] if x_train.ndim == 4 else 1) if images else None,
+        features=() if images else ((FEATURES_KEY, int(x_train.shape[1])),),
+    )
+    augment = data.augment if images else NO_AUGMENTATION
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        x, y = splits[role]
+        features = x if images else {FEATURES_KEY: x.astype(np.float32)}
+        return input_fn(features, y, mode, batch_size, input_name, image_spec, options, augment)
+
+    return meta, factory
 
 
 def load_npz(path: str | None, val_fraction: float, seed: int) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], bool]:
@@ -70,7 +99,7 @@ def check_arrays(features: Features, labels: np.ndarray | None) -> int:
     return count
 
 
-def make_input_fn(
+def input_fn(
     features: Features,
     labels: np.ndarray | None,
     mode: str,
@@ -102,7 +131,7 @@ def make_input_fn(
             raise UsageError("input_name", "one feature array needs the model's input name")
         features = {input_name: features}
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, mode == pipeline_ops.TRAIN, augment, cached=cached) if image else None
+    stages = image_stages(image_spec, mode == pipeline_ops.FIT, augment, cached=cached) if image else None
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((features, labels))
@@ -110,7 +139,7 @@ def make_input_fn(
             return stages.finish(ds, mode, batch_size, options, input_context, input_name)
         return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)
 
 
 def _image_array(features: Features) -> np.ndarray:

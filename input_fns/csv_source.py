@@ -1,4 +1,4 @@
-"""Input functions over CSV files of tabular data, such as the wine-quality CSV (``;``-separated).
+"""The ``csv`` source: CSV files of tabular data, such as the wine-quality CSV (``;``-separated).
 
 The files are read once, in memory (tabular data of this kind is small),
 split, and standardised with the mean and standard deviation of the
@@ -17,9 +17,11 @@ import pandas as pd
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import TEST, TRAIN, VALIDATION
+from common.params import FEATURES, TEST, TRAIN, VALIDATION, DataParams
+from common.tasks import VALUES
 from input_fns import array_source
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
+from input_fns.source_base import Opened, SourceMeta, class_names, described, labels_read, role_files
 from input_fns.tfrecord_source import resolve_files
 
 
@@ -161,7 +163,43 @@ def _carve(rows: pd.DataFrame, val_fraction: float, seed: int) -> tuple[pd.DataF
     return train, validation
 
 
-def make_input_fn(
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """The rows of each role in memory, standardised on the training rows; labels are classes or values."""
+    if not data.train_files:
+        raise UsageError("train_files", "not set; the csv source reads its training rows from it")
+    values = labels_read(data) == VALUES
+    table = load(
+        data.train_files,
+        data.validation_files,
+        data.test_files,
+        data.csv_separator,
+        data.label_key,
+        data.val_fraction,
+        seed or 0,
+        regression=values,
+    )
+    text = [name for name in table.feature_names if name not in table.numeric]
+    if text:
+        raise UsageError("train_files", f"columns {text} are not numeric; kestrel's tabular models read numbers")
+    meta = SourceMeta(
+        data.train_files,
+        FEATURES,
+        table.class_names if values else class_names(data.class_names, len(table.class_names) - 1, table.class_names),
+        {role: len(labels) for role, (_, labels) in table.splits.items()},
+        described(table.splits, role_files(data), data),
+        features=tuple((name, 1) for name in table.feature_names),
+        train_files=tuple(p for p in data.train_files.split(",") if p),
+        gate_format="csv",
+        scaling=table.scaling,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return input_fn(table, role, mode, batch_size, None, options)
+
+    return meta, factory
+
+
+def input_fn(
     data: CsvData,
     role: str,
     mode: str,
@@ -176,4 +214,4 @@ def make_input_fn(
         if text:
             raise UsageError("input_name", f"non-numeric columns {text} cannot go into one numeric input")
         features = np.concatenate([features[name] for name in data.numeric], axis=1)
-    return array_source.make_input_fn(features, labels, mode, batch_size, input_name=input_name, options=options)
+    return array_source.input_fn(features, labels, mode, batch_size, input_name=input_name, options=options)

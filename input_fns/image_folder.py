@@ -1,4 +1,4 @@
-"""Input functions over an image folder tree: one subfolder per class, JPEG/PNG/BMP/GIF files.
+"""The ``image_folder`` source: one subfolder per class, JPEG/PNG/BMP/GIF files.
 
 Every file in a class folder is either used or named in a count with its reason:
 files without a supported extension (``.webp``, ``.tiff``, ``.txt``) are counted
@@ -28,11 +28,13 @@ from absl import logging
 from common import params
 from common.errors import KestrelError, UsageError
 from common.files import IMAGE_EXTENSIONS, list_files, shown
-from common.params import MAX_BAD_RECORD_FRACTION, AugmentParams, too_many_bad
-from input_fns import pipeline_ops
+from common.params import IMAGES, MAX_BAD_RECORD_FRACTION, AugmentParams, DataParams, too_many_bad
+from common.tasks import MASKS
+from input_fns import mask_folder, pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import MAX_PIXELS, ImageSpec, decode_image
+from input_fns.source_base import Opened, SourceMeta, described, labels_read
 
 WARN_PATHS = 5
 CHECK_THREADS = 16  # decoding releases the GIL; reads may wait on gs://
@@ -396,7 +398,51 @@ def _check_roles(
             raise UsageError(flag, f"no decodable images for the {role} role in {where}")
 
 
-def make_input_fn(
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """``--image_dir`` (and ``--val_dir``, ``--test_dir``): scanned, split and decode-checked; for a task
+    whose labels are masks, its images and ``--mask_dir`` (``input_fns.mask_folder``)."""
+    if not data.image_dir:
+        raise UsageError("image_dir", "not set; the image_folder source reads one subfolder per class from it")
+    if labels_read(data) == MASKS:
+        return mask_folder.open(data, seed, options)
+    folder = load(
+        data.image_dir,
+        data.val_dir,
+        data.val_fraction,
+        seed or 0,
+        data.check_images,
+        test_dir=data.test_dir,
+        max_bad_fraction=data.max_bad_record_fraction,
+    )
+    roles = {params.TRAIN: data.image_dir, params.VALIDATION: data.val_dir, params.TEST: data.test_dir}
+    meta = SourceMeta(
+        data.image_dir,
+        IMAGES,
+        folder.class_names,
+        {role: len(files) for role, files in folder.splits.items()},
+        described(folder.splits, roles, data),
+        image_shape=(None, None, 3),
+        train_files=(data.image_dir,),
+        gate_format="images",
+        skipped_files=folder.skipped,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return input_fn(
+            folder.splits[role],
+            mode,
+            batch_size,
+            input_name,
+            image_spec,
+            options,
+            data.augment,
+            skip_errors=not data.check_images,
+        )
+
+    return meta, factory
+
+
+def input_fn(
     files: FileList,
     mode: str,
     batch_size: int,
@@ -413,7 +459,7 @@ def make_input_fn(
     """
     if not len(files):
         raise UsageError("image_dir", "no images in this split")
-    training = mode == TRAIN
+    training = mode == FIT
     cached = options.cache != pipeline_ops.CACHE_NONE
     stages = image_stages(image_spec, training, augment, read=tf.io.read_file, cached=cached)
 
@@ -435,4 +481,4 @@ def make_input_fn(
             skip_errors=skip_errors,
         )
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)

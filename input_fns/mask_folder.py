@@ -18,10 +18,11 @@ from PIL import Image
 
 from common.errors import UsageError
 from common.files import IMAGE_EXTENSIONS
-from common.params import TEST, TRAIN, VALIDATION
+from common.params import IMAGES, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops, segmentation
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
+from input_fns.source_base import Opened, SourceMeta, class_names, described
 
 Pairs = list[tuple[str, str]]  # (image path, mask path)
 
@@ -102,7 +103,27 @@ def load(
     return MaskFolder(splits, tuple(class_names) if class_names else tuple(str(i) for i in range(top + 1)))
 
 
-def make_input_fn(
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """``--image_dir`` with ``--mask_dir`` (``image_folder.open`` for a task whose labels are masks)."""
+    segmentation.check_augment(data.augment)
+    names = class_names(data.class_names, 0) if data.class_names else None
+    folder = load(data.image_dir, data.mask_dir, data.test_dir, data.val_fraction, seed or 0, names)
+    meta = SourceMeta(
+        data.image_dir,
+        IMAGES,
+        folder.class_names,
+        {role: len(pairs) for role, pairs in folder.splits.items()},
+        described(folder.splits, {TRAIN: data.image_dir, TEST: data.test_dir}, data),
+        image_shape=(None, None, 3),
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return _input_fn(folder.splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory
+
+
+def _input_fn(
     pairs: Pairs, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec, options: PipelineOptions
 ) -> InputFn:
     images, masks = [p for p, _ in pairs], [m for _, m in pairs]
@@ -124,4 +145,4 @@ def make_input_fn(
             to_features=lambda x, y: ({input_name: x}, y),
         )
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)

@@ -17,10 +17,13 @@ from absl import logging
 from common.errors import UsageError
 from common.params import CACHE_MEMORY, CACHE_NONE
 
-TRAIN = tf.estimator.ModeKeys.TRAIN
-EVAL = tf.estimator.ModeKeys.EVAL
+# What an input_fn is made for: fit the model (repeat, shuffle, augment), evaluate it (each example once)
+# or predict (features only). Not a role (common.params TRAIN/VALIDATION/TEST: which data): a role is read
+# in any mode. The values are tf.estimator's ModeKeys, which Estimators and TPUEstimator compare.
+FIT = tf.estimator.ModeKeys.TRAIN
+EVALUATE = tf.estimator.ModeKeys.EVAL
 PREDICT = tf.estimator.ModeKeys.PREDICT
-MODES = (TRAIN, EVAL, PREDICT)
+MODES = (FIT, EVALUATE, PREDICT)
 
 
 # What a corrupt TFRecord shard (tf.errors.DataLossError) does: stop naming the file, or skip its
@@ -40,7 +43,7 @@ class PipelineOptions:
 
     ``cache`` is ``none``, ``memory`` or a file path prefix (local or gs://).
     ``drop_remainder`` drops the last partial batch in every mode (TPUs need
-    static shapes); TRAIN always drops it because it repeats anyway.
+    static shapes); FIT always drops it because it repeats anyway.
     """
 
     parallel: bool = True
@@ -110,7 +113,7 @@ def read_files(
     ds = tf.data.Dataset.from_tensor_slices(list(files))
     if by_file:
         ds = shard(ds, input_context)
-    if mode == TRAIN and len(files) > 1:
+    if mode == FIT and len(files) > 1:
         ds = ds.shuffle(len(files), seed=options.seed, reshuffle_each_iteration=True)
     cycle = min(len(files), 8)
     if options.parallel and cycle > 1:
@@ -203,7 +206,7 @@ def finish(
     """The shared tail; see the module docstring for the order and why.
 
     - ``decode(*example)``: the deterministic, cacheable work (read, decode, resize).
-    - ``element(*example, seed)``: per-example random work after the cache (TRAIN only).
+    - ``element(*example, seed)``: per-example random work after the cache (FIT only).
     - ``batch(*batch)``: per-batch work (the backbone's normalisation, vectorised).
     - ``to_features(*batch)``: ``(features_dict, labels)``; PREDICT keeps the features only.
     ``element_shuffle`` False leaves shuffling to the caller's file-level shuffle
@@ -211,7 +214,7 @@ def finish(
     ``skip_errors`` drops examples whose ``decode`` fails instead of ending the run.
     """
     check_mode(mode)
-    training = mode == TRAIN
+    training = mode == FIT
     per_replica = per_replica_batch(batch_size, input_context)
     if not sharded:
         ds = shard(ds, input_context)
@@ -278,7 +281,9 @@ def _tf_options(options: PipelineOptions) -> tf.data.Options:
     return tf_options
 
 
-def make_input_fn(build: Callable[[str, tf.distribute.InputContext | None], tf.data.Dataset], mode: str) -> InputFn:
+def estimator_input_fn(
+    build: Callable[[str, tf.distribute.InputContext | None], tf.data.Dataset], mode: str
+) -> InputFn:
     """An Estimator input_fn (optionally taking an InputContext) over ``build(mode, ctx)``."""
     check_mode(mode)
 

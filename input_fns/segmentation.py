@@ -1,4 +1,8 @@
-"""Input functions for segmentation: an image and its per-pixel class mask, resized together.
+"""Images and their per-pixel class masks (a task whose labels are masks), resized together.
+
+What every mask source shares (``prepare``, ``check_augment``), and the ``tfds``
+source's masks: a TFDS dataset with ``image`` and ``segmentation_mask``
+(``open_tfds``). Mask folders are ``input_fns.mask_folder``.
 
 The image is resized bilinearly and normalised as the model expects; the mask
 is resized by nearest neighbour, so every pixel keeps a class id. Augmentation
@@ -12,10 +16,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from common.errors import UsageError
-from common.params import AugmentParams
+from common.params import IMAGES, AugmentParams, DataParams
 from input_fns import pipeline_ops
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
+from input_fns.source_base import Opened, SourceMeta
 
 MASK_KEY = "segmentation_mask"  # as TFDS's oxford_iiit_pet names it
 
@@ -36,7 +41,7 @@ def prepare(image: tf.Tensor, mask: tf.Tensor, spec: ImageSpec) -> tuple[tf.Tens
     return PREPROCESSORS[spec.preprocessing](image), tf.cast(mask, tf.int32)
 
 
-def tfds_input_fn(
+def _tfds_input_fn(
     builder: tfds.core.DatasetBuilder,
     split: str,
     mode: str,
@@ -49,7 +54,7 @@ def tfds_input_fn(
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-        ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.TRAIN, read_config=read_config)
+        ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
         ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
         return pipeline_ops.finish(
             ds,
@@ -61,7 +66,7 @@ def tfds_input_fn(
             to_features=lambda images, masks: ({input_name: images}, masks),
         )
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)
 
 
 def mask_classes(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
@@ -82,3 +87,24 @@ def check_dataset(builder: tfds.core.DatasetBuilder) -> None:
             "task",
             f"'{builder.info.name}' has features {sorted(features)}; --task=segmentation needs 'image' and '{MASK_KEY}'",
         )
+
+
+def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
+    """The images and masks of the TFDS splits of each role (``tfds_source.open`` has sized them)."""
+    check_dataset(builder)
+    check_augment(data.augment)
+    meta = SourceMeta(
+        builder.info.name,
+        IMAGES,
+        mask_classes(builder),
+        sizes,
+        splits,
+        image_shape=tuple(builder.info.features["image"].shape),
+        train_files=train_files,
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return _tfds_input_fn(builder, splits[role], mode, batch_size, input_name, image_spec, options)
+
+    return meta, factory

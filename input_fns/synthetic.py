@@ -1,7 +1,7 @@
 """Synthetic data with the shapes of a real source and no I/O: separates compute from input in benchmarks.
 
 One random batch is made once and repeated, so the input pipeline costs
-nothing; TRAIN repeats forever, EVAL and PREDICT yield exactly ``num_examples``
+nothing; FIT repeats forever, EVALUATE and PREDICT yield exactly ``num_examples``
 (the last batch partial, as a real source's), split over the input pipelines.
 """
 
@@ -14,7 +14,7 @@ from input_fns.pipeline_ops import InputFn
 from input_fns.preprocessing import PREPROCESSORS, ImageSpec
 
 
-def make_input_fn(
+def input_fn(
     mode: str,
     batch_size: int,
     num_classes: int,  # 0: regression targets
@@ -43,7 +43,7 @@ def make_input_fn(
             labels = tf.random.stateless_uniform((per_replica,), key, 0, num_classes, dtype=tf.int64)
         else:  # regression: a number to predict
             labels = tf.random.stateless_normal((per_replica,), key)
-        if mode == pipeline_ops.TRAIN or num_examples is None:
+        if mode == pipeline_ops.FIT or num_examples is None:
             ds = tf.data.Dataset.from_tensors((features, labels)).repeat()
         else:
             ds = _exactly((features, labels), per_replica, _pipeline_share(num_examples, input_context))
@@ -51,7 +51,7 @@ def make_input_fn(
             ds = ds.map(lambda features, labels: features)
         return ds
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)
 
 
 def _exactly(batch: tuple, per_replica: int, count: int) -> tf.data.Dataset:

@@ -1,4 +1,7 @@
-"""Input functions over TFDS datasets: kestrel's own builders or the TFDS catalog.
+"""The ``tfds`` source: TFDS datasets, kestrel's own builders or the TFDS catalog.
+
+Images with class labels, a tabular dataset (diabetes: numeric features, a class
+or a value), or images with a per-pixel mask (``segmentation``).
 
 Nothing here reaches the network unless the caller passes ``download=True``:
 TFDS's GCS lookups stay off, and a dataset that is not prepared in
@@ -17,19 +20,16 @@ import tensorflow_datasets as tfds
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
 from common import network
 from common.errors import NetworkUnavailableError, UsageError
-from common.params import TRAIN as TRAIN_ROLE
-from common.params import AugmentParams
-from input_fns import csv_source, pipeline_ops
+from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentParams, DataParams
+from common.tasks import MASKS, VALUES
+from input_fns import csv_source, pipeline_ops, segmentation
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, InputFn, PipelineOptions, per_replica_batch
+from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
+from input_fns.source_base import Opened, SourceMeta, labels_read
 
 # Builders whose data ships with kestrel's dependencies: preparing them is local.
 LOCAL_DATASETS = frozenset({"digits", "diabetes", "shapes"})
-
-__all__ = ["EVAL", "PREDICT", "TRAIN", "DatasetMeta", "dataset_meta", "load_builder", "make_input_fn"]
-# Kept for callers of the old private name.
-_per_replica_batch = per_replica_batch
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +133,7 @@ def tabular_table(
         )
     columns = [name for name in features if name != label_key]
     rows = {role: _read_columns(builder, split) for role, split in splits.items()}
-    train = rows[TRAIN_ROLE]
+    train = rows[TRAIN]
     mean = {c: float(np.mean(train[c])) for c in columns}
     std = {c: float(np.std(train[c])) or 1.0 for c in columns}
     standardizer = csv_source.Standardizer(mean, std)
@@ -168,18 +168,19 @@ def _read_columns(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, np
     return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
 
 
-def make_input_fn(
+def input_fn(
     builder: tfds.core.DatasetBuilder,
     split: str,
     mode: str,
     batch_size: int,
     input_name: str,
     image_spec: ImageSpec,
+    options: PipelineOptions | None = None,
+    augment: AugmentParams = NO_AUGMENTATION,
+    *,
     seed: int | None = None,
     shuffle_buffer: int = 10_000,
     cache: bool = True,
-    options: PipelineOptions | None = None,
-    augment: AugmentParams = NO_AUGMENTATION,
 ) -> InputFn:
     """An Estimator input_fn yielding ``({input_name: images}, labels)`` batches.
 
@@ -194,7 +195,7 @@ def make_input_fn(
             shuffle_buffer=shuffle_buffer,
             cache=pipeline_ops.CACHE_MEMORY if cache else pipeline_ops.CACHE_NONE,
         )
-    training = mode == TRAIN
+    training = mode == FIT
     try:
         num_files = len(builder.info.splits[split].file_instructions)
     except (KeyError, ValueError) as err:
@@ -217,4 +218,121 @@ def make_input_fn(
         sharded = by_file or input_context is None
         return stages.finish(ds, mode, batch_size, options, input_context, input_name, sharded=sharded)
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)
+
+
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """A prepared TFDS dataset's roles: its images and class labels, its table, or its images and masks."""
+    if data.on_corrupt_record != pipeline_ops.ON_CORRUPT_FAIL:
+        # TFDS reads through its own parallel interleave, where a skipped error does not end the stream.
+        raise UsageError(
+            "on_corrupt_record",
+            f"'{data.on_corrupt_record}' applies to --source=tfrecord; a TFDS dataset's prepared shards are "
+            "checked up front and a corrupt one is an error (re-prepare it, or read its shards with "
+            "--source=tfrecord --on_corrupt_record=skip)",
+        )
+    builder = load_builder(data.dataset, data.data_dir, data.download)
+    splits = role_splits(data)
+    flags = {TRAIN: "train_split", VALIDATION: "validation_split" if data.validation_split else "train_split"}
+    flags[TEST] = "test_split"
+    sizes = {role: _split_size(builder, split, flags[role]) for role, split in splits.items()}
+    train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    labels = labels_read(data)
+    if labels == MASKS:
+        return segmentation.open_tfds(data, builder, splits, sizes, train_files, options)
+    if is_tabular(builder, data.image_key):
+        return _open_table(data, builder, splits, sizes, train_files, options)
+    if labels == VALUES:
+        raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")
+    return _open_images(data, builder, splits, sizes, train_files, options)
+
+
+def role_splits(data: DataParams) -> dict[str, str]:
+    """The TFDS split string of each role; validation carved off the end of train_split if not named."""
+    splits = {TRAIN: data.train_split, VALIDATION: data.validation_split}
+    if not data.validation_split:
+        if any(c in data.train_split for c in "[+"):
+            raise UsageError(
+                "validation_split",
+                f"not set, and --train_split='{data.train_split}' is sliced, so no validation can be carved "
+                "off it; name one, e.g. --train_split='train[:80%]' --validation_split='train[80%:]'",
+            )
+        cut = 100 - round(100 * data.val_fraction)
+        if not 0 < cut < 100:
+            raise UsageError("val_fraction", f"{data.val_fraction} leaves no training or no validation examples")
+        splits = {TRAIN: f"{data.train_split}[:{cut}%]", VALIDATION: f"{data.train_split}[{cut}%:]"}
+    if data.test_split:
+        splits[TEST] = data.test_split
+    return splits
+
+
+def _open_images(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
+    info = dataset_meta(builder, data.image_key, data.label_key)
+    gate_slice = _gate_slice(builder, data.train_split)
+    if gate_slice:
+        train_files = tuple(dict.fromkeys(path for path, _, _ in gate_slice["train_ranges"]))
+    meta = SourceMeta(
+        info.name,
+        IMAGES,
+        info.class_names,
+        sizes,
+        splits,
+        image_shape=info.image_shape,
+        train_files=train_files,
+        gate_format="tfrecord",
+        **gate_slice,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return input_fn(
+            builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
+        )
+
+    return meta, factory
+
+
+def _gate_slice(builder, split: str) -> dict:
+    """For a sliced split (``train[:50%]``, ``train[10:20]+train[50:]``): the SourceMeta fields that
+    let the gate read only its records (TFDS's own file instructions); {} for a whole split."""
+    if not any(c in split for c in "[+"):
+        return {}
+    instructions = builder.info.splits[split].file_instructions
+    ranges = tuple(
+        (os.path.join(str(builder.data_dir), os.path.basename(str(i.filename))), int(i.skip), int(i.take))
+        for i in instructions
+    )
+    return {"train_slice": split, "train_ranges": ranges}
+
+
+def _open_table(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
+    table = tabular_table(builder, splits, data.label_key, labels_read(data) == VALUES)
+    meta = SourceMeta(
+        builder.info.name,
+        FEATURES,
+        table.class_names,
+        sizes,
+        splits,
+        features=tuple((name, 1) for name in table.feature_names),
+        train_files=train_files,
+        gate_format="tfrecord",
+        scaling=table.scaling,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return csv_source.input_fn(table, role, mode, batch_size, None, options)
+
+    return meta, factory
+
+
+def _split_size(builder, split: str, flag: str) -> int:
+    name = builder.info.name
+    try:
+        size = builder.info.splits[split].num_examples
+    except (KeyError, ValueError) as err:
+        raise UsageError(flag, f"{err}; splits of '{name}': {sorted(builder.info.splits)}") from None
+    if not size:
+        raise UsageError(flag, f"'{split}' of '{name}' is empty")
+    shards = sorted({i.filename for i in builder.info.splits[split].file_instructions})
+    shards = [p if os.path.isabs(p) or "://" in p else os.path.join(builder.data_dir, p) for p in shards]
+    pipeline_ops.check_records(shards, pipeline_ops.ON_CORRUPT_FAIL, flag)
+    return size

@@ -1,4 +1,4 @@
-"""Input functions over TFRecord files of tf.Example, with a declared feature spec.
+"""The ``tfrecord`` source: TFRecord files of tf.Example, with a declared feature spec.
 
 The spec is declared as ``name:type[shape]`` items, for example
 ``image:bytes,label:int64`` (what TFDS writes for an image dataset) or
@@ -16,11 +16,12 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import AugmentParams
+from common.params import FEATURES, IMAGES, TRAIN, VALIDATION, AugmentParams, DataParams
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, TRAIN, InputFn, PipelineOptions
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
+from input_fns.source_base import Opened, SourceMeta, class_names, role_files
 
 TYPES = {"bytes": tf.string, "string": tf.string, "int64": tf.int64, "float": tf.float32, "float32": tf.float32}
 _ITEM = re.compile(r"^\s*([A-Za-z0-9_./-]+)\s*:\s*([a-z0-9]+)\s*(?:\[([0-9, ]*)\])?\s*$")
@@ -92,6 +93,58 @@ def _reader(files: list[str], on_corrupt: str = pipeline_ops.ON_CORRUPT_FAIL):
     return read
 
 
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """The files of each role (validation named: it chooses the model), every record checked and its label read."""
+    spec = parse_feature_spec(data.feature_spec, data.label_key, data.image_key)
+    patterns = role_files(data)
+    if VALIDATION not in patterns:
+        raise UsageError("validation_files", "required with --source=tfrecord (the data that chooses the model)")
+    files = {role: resolve_files(p, f"{role}_files") for role, p in patterns.items()}
+    sizes, top_label = {}, -1
+    for role, paths in files.items():
+        labels = _role_labels(paths, spec, options.on_corrupt_record, role, patterns[role])
+        sizes[role] = len(labels)
+        top_label = max(top_label, int(np.max(labels)))
+    meta = SourceMeta(
+        data.train_files,
+        IMAGES if spec.image_key else FEATURES,
+        class_names(data.class_names, top_label),
+        sizes,
+        patterns,
+        image_shape=_image_shape(spec),
+        features=() if spec.image_key else tuple((n, _width(s)) for n, _, s in spec.features if n != spec.label_key),
+        train_files=tuple(files[TRAIN]),
+        gate_format="tfrecord",
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return input_fn(files[role], spec, mode, batch_size, input_name, image_spec, options, data.augment)
+
+    return meta, factory
+
+
+def _role_labels(paths, spec: FeatureSpec, on_corrupt: str, role: str, pattern: str) -> np.ndarray:
+    pipeline_ops.check_records(paths, on_corrupt, f"{role}_files")
+    try:
+        labels = scan_labels(paths, spec, on_corrupt)
+    except tf.errors.OpError as err:
+        raise UsageError(f"{role}_files", f"not TFRecords of tf.Example with {spec.label_key}: {err.message}") from None
+    if not len(labels):
+        raise UsageError(f"{role}_files", f"'{pattern}' holds no records")
+    return labels
+
+
+def _image_shape(spec: FeatureSpec) -> tuple | None:
+    if spec.image_key is None:
+        return None
+    shape = dict((n, s) for n, _, s in spec.features)[spec.image_key]
+    return (*shape[:2], shape[2] if len(shape) > 2 else 1) if len(shape) >= 2 else (None, None, 3)
+
+
+def _width(shape) -> int:
+    return int(np.prod(shape)) if shape else 1
+
+
 def scan_labels(files: list[str], spec: FeatureSpec, on_corrupt: str = pipeline_ops.ON_CORRUPT_FAIL) -> np.ndarray:
     """Every label in ``files`` (parsing only the label): for class counts and split sizes."""
     label_only = {spec.label_key: spec.parsing_spec()[spec.label_key]}
@@ -103,7 +156,7 @@ def scan_labels(files: list[str], spec: FeatureSpec, on_corrupt: str = pipeline_
     return np.concatenate(chunks) if chunks else np.zeros([0], np.int64)
 
 
-def make_input_fn(
+def input_fn(
     files: list[str],
     spec: FeatureSpec,
     mode: str,
@@ -128,7 +181,7 @@ def make_input_fn(
     encoded = image and dict((n, t) for n, t, _ in spec.features)[spec.image_key] == tf.string
     read = tf.identity if encoded else None
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, mode == TRAIN, augment, read, cached) if image else None
+    stages = image_stages(image_spec, mode == FIT, augment, read, cached) if image else None
 
     def parse(record: tf.Tensor) -> tuple:
         example = tf.io.parse_single_example(record, parsing)
@@ -153,4 +206,4 @@ def make_input_fn(
             )
         return pipeline_ops.finish(ds, mode, batch_size, options, input_context, decode=parse, sharded=sharded)
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)

@@ -1,4 +1,4 @@
-"""Windows of a time series in a CSV with a time column, split by time, for forecasting.
+"""The ``timeseries`` source: windows of a time series in a CSV with a time column, split by time.
 
 As Deep Learning with Python (ch. 10) does it on Jena: the rows are read in
 order; the first ``series_split[0]`` of them train, the next validate, the
@@ -25,9 +25,10 @@ import pandas as pd
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import ROLES, TRAIN, DataParams
+from common.params import ROLES, SERIES, TRAIN, DataParams
 from input_fns import climate_series, pipeline_ops
 from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.source_base import Opened, SourceMeta
 
 WINDOW_INPUT = "window"  # the model's input and the serving signature's
 EMBEDDED_DIR = os.path.join(os.path.expanduser("~"), ".cache", "kestrel", "series")
@@ -245,10 +246,37 @@ def window_dataset(values: np.ndarray, target: np.ndarray, spec: SeriesSpec, shu
     )
 
 
-def make_input_fn(series: SeriesData, role: str, mode: str, batch_size: int, options: PipelineOptions) -> InputFn:
+def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
+    """The series' parts by time (train, validation[, test]) and the windows each holds."""
+    if data.synthetic:
+        raise UsageError("synthetic_data", "not for --source=timeseries (its embedded series needs no download)")
+    series = load(data)
+    spec, first = series.spec, series.first_lines
+    meta = SourceMeta(
+        series.path,
+        SERIES,
+        (),
+        {role: series.windows(role) for role in series.parts},
+        {
+            role: f"lines {first[role]}-{first[role] + len(values) - 1} of {series.path}"
+            for role, (values, _) in series.parts.items()
+        },
+        features=((WINDOW_INPUT, spec.window_steps * len(spec.columns)),),
+        train_files=(series.path,),
+        gate_format="csv",
+        series=spec,
+    )
+
+    def factory(role, mode, batch_size, input_name, image_spec):
+        return _input_fn(series, role, mode, batch_size, options)
+
+    return meta, factory
+
+
+def _input_fn(series: SeriesData, role: str, mode: str, batch_size: int, options: PipelineOptions) -> InputFn:
     """``({"window": [batch, steps, channels]}, target [batch])``; training windows shuffled, the others in order."""
     values, target = series.parts[role]
-    training, shape = mode == pipeline_ops.TRAIN, series.spec.shape
+    training, shape = mode == pipeline_ops.FIT, series.spec.shape
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = window_dataset(values, target, series.spec, shuffle=training, seed=options.seed)
@@ -256,4 +284,4 @@ def make_input_fn(series: SeriesData, role: str, mode: str, batch_size: int, opt
         ds = ds.map(lambda window, label: ({WINDOW_INPUT: tf.ensure_shape(window, shape)}, label))
         return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
 
-    return pipeline_ops.make_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, mode)

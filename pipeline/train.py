@@ -206,7 +206,7 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
 
 def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, split: str):
     """The task's evaluation of the report role, the call that writes it into a folder, and its page module."""
-    make = lambda r: job.inputs.make(r, pipeline_ops.EVAL, job.batch_size)  # noqa: E731
+    make = lambda r: job.inputs.make(r, pipeline_ops.EVALUATE, job.batch_size)  # noqa: E731
     labels = report.collect_labels(make(role))
     if job.task.name == REGRESSION:
         train_labels = report.collect_labels(make(TRAIN))

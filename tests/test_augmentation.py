@@ -8,7 +8,7 @@ from common.errors import UsageError
 from common.params import AugmentParams
 from input_fns import array_source
 from input_fns.augmentation import NO_AUGMENTATION, augment_image, crop_decoder, image_stages, rotate
-from input_fns.pipeline_ops import EVAL, TRAIN, PipelineOptions
+from input_fns.pipeline_ops import EVALUATE, FIT, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 SPEC = ImageSpec(8, 8, 3, "unit")
@@ -62,7 +62,7 @@ def test_rot90_gives_the_four_rotations():
 def test_rot90_needs_square_images():
     with pytest.raises(UsageError, match="--augment_rot90: needs square images"):
         image_stages(ImageSpec(8, 6, 3), training=True, augment=AugmentParams(rot90=True))
-    image_stages(ImageSpec(8, 6, 3), training=False, augment=AugmentParams(rot90=True))  # EVAL never augments
+    image_stages(ImageSpec(8, 6, 3), training=False, augment=AugmentParams(rot90=True))  # EVALUATE never augments
 
 
 def test_small_rotation_keeps_the_centre():
@@ -109,15 +109,15 @@ def test_only_training_is_augmented_and_seeded_runs_repeat():
     params = AugmentParams(horizontal_flip=True, vertical_flip=True, brightness=0.2)
 
     def first_batch(mode, seed):
-        fn = array_source.make_input_fn(images, labels, mode, 16, "image", SPEC, PipelineOptions(seed=seed), params)
+        fn = array_source.input_fn(images, labels, mode, 16, "image", SPEC, PipelineOptions(seed=seed), params)
         return next(iter(fn()))[0]["image"].numpy()
 
-    evaluated = first_batch(EVAL, 1)
+    evaluated = first_batch(EVALUATE, 1)
     np.testing.assert_allclose(evaluated, np.broadcast_to(_ramp() / 255.0, evaluated.shape), atol=1e-6)
-    trained = first_batch(TRAIN, 1)
+    trained = first_batch(FIT, 1)
     assert not np.allclose(trained, evaluated)
-    np.testing.assert_array_equal(trained, first_batch(TRAIN, 1))
-    assert not np.array_equal(trained, first_batch(TRAIN, 2))
+    np.testing.assert_array_equal(trained, first_batch(FIT, 1))
+    assert not np.array_equal(trained, first_batch(FIT, 2))
 
 
 def test_naive_and_tuned_pipelines_yield_the_same_examples():
@@ -125,7 +125,7 @@ def test_naive_and_tuned_pipelines_yield_the_same_examples():
     labels = np.arange(20)
 
     def epoch(options):
-        fn = array_source.make_input_fn(images, labels, EVAL, 6, "image", SPEC, options)
+        fn = array_source.input_fn(images, labels, EVALUATE, 6, "image", SPEC, options)
         return np.concatenate([y.numpy() for _, y in fn()])
 
     naive = PipelineOptions(parallel=False, prefetch=False)

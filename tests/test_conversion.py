@@ -6,7 +6,7 @@ import tensorflow as tf
 from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
-from input_fns import tfds_source
+from input_fns import pipeline_ops, tfds_source
 from input_fns.preprocessing import ImageSpec
 
 SPEC = ModelSpec(image=ImageSpec(8, 8, 1), num_classes=10)
@@ -21,15 +21,15 @@ def test_estimator_trains_evaluates_and_predicts_names(digits_builder, tmp_path)
     assert isinstance(estimator, tf.estimator.Estimator)
 
     def input_fn(split, mode):
-        return tfds_source.make_input_fn(digits_builder, split, mode, 32, "image", SPEC.image, seed=0)
+        return tfds_source.input_fn(digits_builder, split, mode, 32, "image", SPEC.image, seed=0)
 
-    estimator.train(input_fn("train", tfds_source.TRAIN), max_steps=20)
+    estimator.train(input_fn("train", pipeline_ops.FIT), max_steps=20)
     assert estimator.get_variable_value("global_step") == 20
-    metrics = estimator.evaluate(input_fn("test", tfds_source.EVAL))
+    metrics = estimator.evaluate(input_fn("test", pipeline_ops.EVALUATE))
     assert {"accuracy", "loss", "global_step"} <= set(metrics)
     assert metrics["global_step"] == 20
 
-    predictions = list(estimator.predict(input_fn("test[:5]", tfds_source.PREDICT)))
+    predictions = list(estimator.predict(input_fn("test[:5]", pipeline_ops.PREDICT)))
     assert len(predictions) == 5
     for p in predictions:
         assert p["probabilities"].shape == (10,)

@@ -15,7 +15,7 @@ from conftest import run_script
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from estimators.serving import receivers as serving
-from input_fns import tfds_source
+from input_fns import pipeline_ops, tfds_source
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
 
@@ -56,7 +56,7 @@ def test_keras_fine_tuning_by_fraction(tfds_data_dir, tmp_path):
 
 def _eval_images(builder, count=64):
     spec = ImageSpec(32, 32, 3, "caffe")
-    fn = tfds_source.make_input_fn(builder, f"test[:{count}]", tfds_source.EVAL, count, "image", spec)
+    fn = tfds_source.input_fn(builder, f"test[:{count}]", pipeline_ops.EVALUATE, count, "image", spec)
     features, labels = next(iter(fn()))
     return features["image"], labels.numpy()
 

@@ -13,7 +13,7 @@ from common.errors import UsageError
 from common.names import EXPORT_DIR
 from common.params import VALIDATION, DataParams
 from input_fns import sources
-from input_fns.pipeline_ops import EVAL
+from input_fns.pipeline_ops import EVALUATE
 from tests.conftest import run_script
 
 RECORDS_PER_SHARD = 20
@@ -63,7 +63,7 @@ def _params(folder, on_corrupt: str) -> DataParams:
 
 
 def _read_all(source) -> int:
-    ds = source.input_fn(VALIDATION, EVAL, batch_size=7)()
+    ds = source.input_fn(VALIDATION, EVALUATE, batch_size=7)()
     return sum(int(labels.shape[0]) for _, labels in ds)
 
 

@@ -72,10 +72,8 @@ class EstimatorEngine:
         if job.early_stopping is not None:
             hook = _early_stopping_hook(estimator, job.early_stopping, job.checkpoints.save_checkpoints_steps)
             hooks.append(_Announced(hook, job.early_stopping, job.max_steps, job.stream))
-        train_spec = tf.estimator.TrainSpec(
-            job.input_fn(TRAIN, pipeline_ops.TRAIN), max_steps=job.max_steps, hooks=hooks
-        )
-        validation_fn = job.input_fn(VALIDATION, pipeline_ops.EVAL)
+        train_spec = tf.estimator.TrainSpec(job.input_fn(TRAIN, pipeline_ops.FIT), max_steps=job.max_steps, hooks=hooks)
+        validation_fn = job.input_fn(VALIDATION, pipeline_ops.EVALUATE)
         eval_spec = tf.estimator.EvalSpec(
             validation_fn,
             steps=job.eval_steps,
@@ -233,7 +231,7 @@ class _Announced(tf.estimator.SessionRunHook):
 def _evaluate_report(estimator: tf.estimator.Estimator, job: Job) -> tuple[dict[str, float], np.ndarray]:
     """The task's metrics and every prediction on the report role, from the latest checkpoint."""
     role, key = job.inputs.report_role, job.task.output
-    input_fn = job.input_fn(role, pipeline_ops.EVAL)
+    input_fn = job.input_fn(role, pipeline_ops.EVALUATE)
     metrics = estimator.evaluate(input_fn, name=role)
     predictions = estimator.predict(job.input_fn(role, pipeline_ops.PREDICT), yield_single_examples=True)
     outputs = np.stack([p[key] for p in counted(predictions, job.prediction_progress(role))])

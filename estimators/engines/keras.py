@@ -72,12 +72,12 @@ class KerasEngine:
         scratch = None if chief else os.path.join(job.model_dir, f"tmp_{cluster.task_type}_{cluster.task_index}")
         saver = manager if scratch is None else tf.train.CheckpointManager(checkpoint, scratch, max_to_keep=1)
 
-        train_fn = job.input_fn(TRAIN, pipeline_ops.TRAIN)
+        train_fn = job.input_fn(TRAIN, pipeline_ops.FIT)
         # ParameterServerStrategy: Model.fit makes the ClusterCoordinator and a dataset on every worker.
         train_data = (
             tf.keras.utils.experimental.DatasetCreator(train_fn) if coordinated else _dataset(train_fn, job.strategy)
         )
-        validate = _Validate(local, job.input_fn(VALIDATION, pipeline_ops.EVAL), job.eval_steps)
+        validate = _Validate(local, job.input_fn(VALIDATION, pipeline_ops.EVALUATE), job.eval_steps)
         start_step = int(model.optimizer.iterations.numpy())
         progress = KerasProgress(job.max_steps, job.batch_size, job.progress_every_steps, job.stream)
         # Only the chief writes summaries, into the run's model_dir (the others train into scratch).
@@ -180,7 +180,7 @@ def _steps_per_epoch(job: Job, coordinated: bool) -> int:
 def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float], np.ndarray]:
     """The task's metrics and every prediction on the report role (on the model outside any strategy)."""
     role = job.inputs.report_role
-    values = local.evaluate(job.input_fn(role, pipeline_ops.EVAL)(), verbose=0, return_dict=True)
+    values = local.evaluate(job.input_fn(role, pipeline_ops.EVALUATE)(), verbose=0, return_dict=True)
     expected = job.inputs.sizes[role]
     progress = KerasPredictProgress(job.prediction_progress(role), job.batch_size, expected)
     outputs = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0, callbacks=[progress])

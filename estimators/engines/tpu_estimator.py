@@ -36,11 +36,8 @@ from estimators.engines import Inputs, Job, Result, check_distribution, conversi
 from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
+from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT
 from input_fns.preprocessing import ImageSpec
-
-TRAIN = tf.estimator.ModeKeys.TRAIN
-EVAL = tf.estimator.ModeKeys.EVAL
-PREDICT = tf.estimator.ModeKeys.PREDICT
 
 ModelBuilder = Callable[[], tf.keras.Model]
 DEFAULT_OPTIMIZER = OptimizerSpec()
@@ -103,7 +100,7 @@ def make_model_fn(
         del params  # the batch size is in the input pipeline's shapes
         images = features[input_name] if isinstance(features, dict) else features
         model = build()
-        probabilities = model(images, training=mode == TRAIN)
+        probabilities = model(images, training=mode == FIT)
 
         if mode == PREDICT:
             class_ids = tf.argmax(probabilities, axis=-1)
@@ -124,7 +121,7 @@ def make_model_fn(
         if model.losses:  # weight decay and other regularisers of the Keras layers
             loss += tf.add_n(model.losses)
 
-        if mode == EVAL:
+        if mode == EVALUATE:
             return tf.compat.v1.estimator.tpu.TPUEstimatorSpec(
                 mode, loss=loss, eval_metrics=(_metric_fn, [labels, probabilities])
             )
@@ -268,7 +265,7 @@ def make_input_fn(inputs: Inputs, role: str, mode: str, use_tpu: bool) -> Callab
         batch = params["batch_size"]
         ds = inputs.make(role, mode, batch)()
         # PREDICT keeps its partial last batch: TPUEstimator pads it and drops the padding.
-        if use_tpu and mode == EVAL:
+        if use_tpu and mode == EVALUATE:
             ds = ds.unbatch().batch(batch, drop_remainder=True)
         return ds
 
@@ -362,8 +359,8 @@ class TpuEstimatorEngine:
         started = time.perf_counter()
         result = train_and_evaluate(
             estimator,
-            make_input_fn(job.inputs, TRAIN_ROLE, TRAIN, settings.use_tpu),
-            make_input_fn(job.inputs, VALIDATION, EVAL, settings.use_tpu),
+            make_input_fn(job.inputs, TRAIN_ROLE, FIT, settings.use_tpu),
+            make_input_fn(job.inputs, VALIDATION, EVALUATE, settings.use_tpu),
             job.max_steps,
             eval_steps_for(job.inputs.sizes[VALIDATION], job.batch_size, job.eval_steps),
             os.path.join(job.model_dir, EXPORT_DIR, LATEST_EXPORTER),
@@ -374,7 +371,7 @@ class TpuEstimatorEngine:
         elapsed = time.perf_counter() - started
         role = job.inputs.report_role
         report = estimator.evaluate(
-            make_input_fn(job.inputs, role, EVAL, settings.use_tpu),
+            make_input_fn(job.inputs, role, EVALUATE, settings.use_tpu),
             # Static shapes on a TPU: whole batches only; on the CPU every example counts.
             steps=eval_steps_for(job.inputs.sizes[role], job.batch_size, None) if settings.use_tpu else None,
             name=role,

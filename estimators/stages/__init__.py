@@ -86,7 +86,7 @@ def _bottleneck_job(
         arrays = {}
         for role in job.inputs.sizes:
             path = os.path.join(cache_dir, f"{bottleneck.cache_key(**key, role=role)}.npz")
-            finite = job.inputs.make(role, pipeline_ops.EVAL, job.batch_size)
+            finite = job.inputs.make(role, pipeline_ops.EVALUATE, job.batch_size)
             size = job.inputs.sizes[role]
             # A line about every tenth of the pass (and at its end), counting examples.
             line = ProgressLine(size, 1, max(job.batch_size, size // 10), stream, what=f"bottleneck {role} examples")
@@ -98,7 +98,7 @@ def _bottleneck_job(
 
     def make(role: str, mode: str, batch_size: int):
         x, y = features()[0][role]
-        return bottleneck.arrays_input_fn(x, y, batch_size, mode == pipeline_ops.TRAIN, job.seed)
+        return bottleneck.arrays_input_fn(x, y, batch_size, mode == pipeline_ops.FIT, job.seed)
 
     def assemble(head_weights: dict[str, np.ndarray]) -> tf.keras.Model:
         full = builder(job.spec)
