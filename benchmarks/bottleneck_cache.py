@@ -59,7 +59,7 @@ def run(cfg: Config) -> None:
     from estimators.models import MODELS, build_model
     from estimators.models.spec import ModelSpec
     from estimators.stages import bottleneck
-    from input_fns import tfds_source
+    from input_fns import pipeline_ops, tfds_source
     from input_fns.preprocessing import ImageSpec
     from pipeline.filesystem import ensure_writable_dir
 
@@ -86,7 +86,7 @@ def run(cfg: Config) -> None:
     initial_head = head.get_weights()
 
     def images(split: str):
-        return tfds_source.make_input_fn(builder, split, tfds_source.EVAL, cfg.batch_size, "image", image, cache=False)
+        return tfds_source.input_fn(builder, split, pipeline_ops.EVALUATE, cfg.batch_size, "image", image, cache=False)
 
     # Both runs see the examples in the same order: one seeded permutation per epoch.
     train_size = meta.split_sizes.get(cfg.train_split) or sum(1 for _ in images(cfg.train_split)().unbatch())
@@ -194,7 +194,7 @@ def _pretrain_base(cfg: Config, builder, num_classes: int) -> tuple[str, dict]:
     from estimators.models import MODELS, build_model
     from estimators.models.spec import ModelSpec
     from estimators.models.transfer import POOL_NAME
-    from input_fns import tfds_source
+    from input_fns import pipeline_ops, tfds_source
     from input_fns.preprocessing import ImageSpec
 
     size = cfg.pretrain_image_size or cfg.image_size
@@ -212,20 +212,20 @@ def _pretrain_base(cfg: Config, builder, num_classes: int) -> tuple[str, dict]:
     model = build_model(cfg.model, spec)
 
     def split(name: str, mode: str):
-        return tfds_source.make_input_fn(builder, name, mode, cfg.batch_size, "image", image, seed=cfg.seed)()
+        return tfds_source.input_fn(builder, name, mode, cfg.batch_size, "image", image, seed=cfg.seed)()
 
     counter = ProgressLine(cfg.pretrain_steps, cfg.batch_size, every=25, what="pretraining the base: step")
     counter.update(0)
     started = time.perf_counter()
     model.fit(
-        split(cfg.train_split, tfds_source.TRAIN),
+        split(cfg.train_split, pipeline_ops.FIT),
         steps_per_epoch=cfg.pretrain_steps,
         epochs=1,
         verbose=0,
         callbacks=[tf.keras.callbacks.LambdaCallback(on_train_batch_end=lambda b, _: counter.update(b + 1))],
     )
     seconds = time.perf_counter() - started
-    accuracy = float(model.evaluate(split(cfg.eval_split, tfds_source.EVAL), verbose=0)[1])
+    accuracy = float(model.evaluate(split(cfg.eval_split, pipeline_ops.EVALUATE), verbose=0)[1])
     base = tf.keras.Model(model.inputs, model.get_layer(POOL_NAME).input, name=f"{cfg.model}_base")
     path = os.path.join(cfg.out_dir, "pretrained_base.h5")
     base.save_weights(path)
