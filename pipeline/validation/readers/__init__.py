@@ -25,7 +25,15 @@ import tensorflow as tf
 from common.errors import UsageError
 from pipeline.validation.readers import csv_files, image_folders, tfrecord_files
 from pipeline.validation.readers.bad_records import SummarizeBadRecords
-from pipeline.validation.readers.base import RECORD_BATCH_SIZE, InputSpec, Reader, ReadOptions, Request, glob_files
+from pipeline.validation.readers.base import (
+    RECORD_BATCH_SIZE,
+    InputSpec,
+    Reader,
+    ReadOptions,
+    Request,
+    glob_files,
+    step_name,
+)
 from pipeline.validation.readers.csv_files import CSV_EXTENSIONS, MALFORMED_CSV_LINE
 from pipeline.validation.readers.examples import UNPARSEABLE_RECORD
 from pipeline.validation.readers.image_folders import FILE_NAME_FEATURE, IMAGE_BATCH_SIZE, IMAGE_FEATURE
@@ -117,7 +125,7 @@ def read_record_batches(
 
     ``workers`` is how many workers share the decoding, for each one's progress line.
     """
-    step = spec.role.capitalize()
+    step = step_name(spec)
     reader = READERS[spec.format]
     batches, bad_parts = reader.read(pipeline, spec, ReadOptions(label, delimiter))
     # Exact only on one worker (image folders: every file is a row, less its bad files).
