@@ -246,3 +246,70 @@ def test_readme_saved_model_cli_runs_on_a_real_export(trained_digits, tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     assert "probabilities" in result.stdout and "class_names" in result.stdout, result.stdout
+
+
+_LINK = re.compile(r"\]\(([^()\s]+)\)")
+
+
+def _anchor(heading: str) -> str:
+    """A heading's anchor as GitHub makes it: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def _anchors(path: Path) -> set[str]:
+    """The anchors of a page's headings (lines starting with # outside fenced code)."""
+    anchors, fenced = set(), False
+    for line in path.read_text().splitlines():
+        fenced ^= line.lstrip().startswith("```")
+        if not fenced and line.startswith("#"):
+            anchors.add(_anchor(line.lstrip("#")))
+    return anchors
+
+
+def test_the_readme_lists_every_docs_page():
+    # The README is the map of docs/: a page it does not list is a page nobody finds.
+    readme = (REPO_ROOT / "README.md").read_text()
+    missing = [p.name for p in sorted((REPO_ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
+    assert not missing, missing
+
+
+def test_every_relative_link_in_the_docs_reaches_its_file_and_heading():
+    broken = []
+    for page in DOCS:
+        for target in _LINK.findall(page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            file, _, anchor = target.partition("#")
+            linked = (page.parent / file).resolve() if file else page
+            if not linked.exists() or (anchor and linked.suffix == ".md" and anchor not in _anchors(linked)):
+                broken.append(f"{page.relative_to(REPO_ROOT)}: {target}")
+    assert not broken, "\n".join(broken)
+
+
+def _readme_commands() -> list[tuple[str, str]]:
+    """The README's code-block commands that run a kestrel script, in order: (module, the rest as written)."""
+    blocks, _ = _code_lines(REPO_ROOT / "README.md")
+    found = [_COMMAND.search(text) for block in blocks for _, text in _logical_lines(block)]
+    return [(match.group(1), match.group(2)) for match in found if match]
+
+
+def test_the_readme_opens_with_an_image_folder_and_its_commands_run_as_written(tmp_path):
+    # The first two commands a reader meets: train on their own class folders, then predict with the export.
+    from validation_spans import write_image_folder
+
+    (train, train_rest), (predict, predict_rest) = _readme_commands()[:2]
+    assert train == "scripts.train" and "--source=image_folder --image_dir=flowers " in train_rest, train_rest
+    assert predict == "scripts.predict" and "--images=flowers/" in predict_rest, predict_rest
+    write_image_folder(tmp_path / "flowers", per_class=4, classes=("daisy", "roses", "tulips"))
+
+    def here(rest: str) -> tuple[str, ...]:  # the README's relative paths, under tmp_path
+        return _tokens(rest.replace("=flowers", f"={tmp_path}/flowers").replace("=runs/", f"={tmp_path}/runs/"))
+
+    trained = run_script(train, *here(train_rest), "--train_steps=2")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert re.search(rf"^data +image_folder {tmp_path}/flowers$", trained.stdout, re.M), trained.stdout
+    (version,) = os.listdir(tmp_path / "runs" / "flowers" / "export" / "serving")
+    predicted = run_script(predict, *here(predict_rest.replace("<version>", version)))
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    rows = [line.split() for line in predicted.stdout.splitlines()[1:]]
+    assert len(rows) == 4 and {row[1] for row in rows} <= {"daisy", "roses", "tulips"}, predicted.stdout
