@@ -26,7 +26,7 @@ class Task:
     output: str  # the model's output layer and the prediction key of engines and exports
     labels: str  # what the data gives per example: one of LABELS
     sources: tuple[str, ...]  # the sources (common.params.SOURCES) that can feed it
-    module: str = ""  # the task's plug-in module; "" until it has one
+    module: str  # the task's plug-in (estimators/tasks): head, loss, outputs, evaluation and report
 
     def __post_init__(self) -> None:
         if self.labels not in LABELS:
@@ -46,9 +46,27 @@ _RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 TASKS: dict[str, Task] = {
     task.name: task
     for task in (
-        Task(CLASSIFICATION, "accuracy", True, ("accuracy", "loss"), "probabilities", CLASSES, _RECORD_SOURCES),
+        Task(
+            CLASSIFICATION,
+            "accuracy",
+            True,
+            ("accuracy", "loss"),
+            "probabilities",
+            CLASSES,
+            _RECORD_SOURCES,
+            "estimators.tasks.classification",
+        ),
         # Lecture 03's Boston-housing DNN: mean squared error loss, mean absolute error metric.
-        Task(REGRESSION, "mae", False, ("mae", "loss"), "predictions", VALUES, ("csv", "tfds")),
+        Task(
+            REGRESSION,
+            "mae",
+            False,
+            ("mae", "loss"),
+            "predictions",
+            VALUES,
+            ("csv", "tfds"),
+            "estimators.tasks.regression",
+        ),
         # Deep Learning with Python ch. 9: per-pixel classes; the intersection over union decides.
         Task(
             SEGMENTATION,
@@ -58,9 +76,19 @@ TASKS: dict[str, Task] = {
             "probabilities",
             MASKS,
             ("tfds", "image_folder"),
+            "estimators.tasks.segmentation",
         ),
         # Deep Learning with Python ch. 10 (Jena climate): mse loss, mae in the target's units, a value per window.
-        Task(FORECASTING, "mae", False, ("mae", "loss"), "forecast", WINDOWS, ("timeseries",)),
+        Task(
+            FORECASTING,
+            "mae",
+            False,
+            ("mae", "loss"),
+            "forecast",
+            WINDOWS,
+            ("timeseries",),
+            "estimators.tasks.forecasting",
+        ),
     )
 }
 # Every metric early stopping can watch, across tasks, and those where higher is better.

@@ -16,21 +16,11 @@ import os
 import sys
 from typing import TextIO
 
-import numpy as np
-
 from common import tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
-from common.params import FEATURES, IMAGES, TRAIN, Hparams
-from common.tasks import FORECASTING, REGRESSION, SEGMENTATION
-from estimators import (
-    curves,
-    forecast_report,
-    regression_report,
-    report,
-    segmentation_report,
-    stages,
-)
+from common.params import FEATURES, IMAGES, Hparams
+from estimators import stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import devices
 from estimators.distribute import strategy as distribution
@@ -39,7 +29,6 @@ from estimators.engines import (
     Job,
     Result,
     checkpoints,
-    conversion,
     get_engine,
     precision,
     seeding,
@@ -47,7 +36,10 @@ from estimators.engines import (
 from estimators.engines.early_stopping import EarlyStopping
 from estimators.models import fit, registry
 from estimators.models.registry import ModelEntry
+from estimators.reports import curves
 from estimators.serving import Serving, tflite_export
+from estimators.tasks import load as load_task
+from estimators.tasks.base import ReportData
 from input_fns import pipeline_ops, sources
 from pipeline import filesystem, vertex_export
 from pipeline.summary import RunSummary
@@ -205,34 +197,13 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
 
 
 def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, split: str):
-    """The task's evaluation of the report role, the call that writes it into a folder, and its page module."""
-    make = lambda r: job.inputs.make(r, pipeline_ops.EVALUATE, job.batch_size)  # noqa: E731
-    labels = report.collect_labels(make(role))
-    if job.task.name == REGRESSION:
-        train_labels = report.collect_labels(make(TRAIN))
-        evaluation = regression_report.build_report(result.predictions, labels, train_labels, split)
-        # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
-        # batch as a full one, so its figures drift from the report's by a few percent.
-        result.report_metrics.update(evaluation.metrics())
-        return evaluation, lambda out: regression_report.write_report(evaluation, out), regression_report
-    if job.task.name == FORECASTING:
-        baseline = forecast_report.collect_baseline(make(role), meta.series)
-        evaluation = forecast_report.build_report(result.predictions, labels, baseline, meta.series, split)
-        result.report_metrics.update(evaluation.metrics())  # over every window, as for regression
-        return evaluation, lambda out: forecast_report.write_report(evaluation, out), forecast_report
-    if job.task.name == SEGMENTATION:
-        evaluation = segmentation_report.build_report(result.predictions, labels, meta.class_names, split)
-        features, masks = next(iter(make(role)()))
-        k = min(segmentation_report.SAMPLES, len(masks))
-        images = conversion.displayable(features[job.spec.input_name][:k]).numpy()
-        true, predicted = masks.numpy()[:k, ..., 0], np.argmax(result.predictions[:k], axis=-1)
-        return (
-            evaluation,
-            lambda out: segmentation_report.write_report(evaluation, out, images, true, predicted),
-            segmentation_report,
-        )
-    evaluation = report.build_report(result.predictions, labels, meta.class_names, split)
-    return evaluation, lambda out: report.write_report(evaluation, out), report
+    """The task's evaluation of the report role (its plug-in's), the call that writes it into a folder, and its
+    page module."""
+    read = lambda r: job.inputs.make(r, pipeline_ops.EVALUATE, job.batch_size)  # noqa: E731
+    data = ReportData(result.predictions, role, split, read, meta.class_names, meta.series, job.spec.input_name)
+    evaluation = load_task(job.task).evaluate(data)
+    result.report_metrics.update(evaluation.report_metrics)
+    return evaluation.report, evaluation.write, evaluation.page
 
 
 def _role_label(role: str, split: str) -> str:

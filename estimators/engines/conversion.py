@@ -13,7 +13,7 @@ from common.names import SERVING_KEY
 from common.params import CheckpointPolicy
 from common.tasks import CLASSIFICATION, TASKS, Task
 from estimators.serving import receivers
-from estimators.serving.outputs import task_outputs
+from estimators.tasks import load as load_task
 
 PREDICT = tf.estimator.ModeKeys.PREDICT
 
@@ -216,7 +216,7 @@ def with_serving_outputs(
     warm_start_from: tf.estimator.WarmStartSettings | str | None = None,
     task: Task = TASKS[CLASSIFICATION],
 ) -> tf.estimator.Estimator:
-    """Wrap ``estimator`` so predictions and exports carry the task's outputs (estimators/serving/outputs.py).
+    """Wrap ``estimator`` so predictions and exports carry the task's outputs (its plug-in's, estimators/tasks).
 
     A model_to_estimator Estimator predicts only its Keras outputs; serving
     clients want the decision too (class ids and names; a regression's value as
@@ -241,7 +241,7 @@ def with_serving_outputs(
                 output = output[task.output]
             else:
                 (output,) = output.values()
-        predictions = task_outputs(task, output[:rows], class_names)
+        predictions = load_task(task).outputs(output[:rows], class_names)
         return spec._replace(
             predictions=predictions,
             export_outputs={SERVING_KEY: tf.estimator.export.PredictOutput(predictions)},

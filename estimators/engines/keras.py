@@ -186,7 +186,7 @@ def _evaluate_report(local: tf.keras.Model, job: Job) -> tuple[dict[str, float],
     outputs = local.predict(job.input_fn(role, pipeline_ops.PREDICT)(), verbose=0, callbacks=[progress])
     if len(outputs) != expected:
         raise RuntimeError(f"predicted {len(outputs)} rows for the {role} role's {expected} examples")
-    if job.task.output != "probabilities":  # one value per example, as the Estimator predicts it
+    if job.task.predicts_value:  # one value per example, as the Estimator predicts it
         outputs = outputs.reshape(-1)
     return {name: float(values[name]) for name in job.task.metrics}, outputs
 

@@ -25,12 +25,12 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import tensorflow as tf
 
+from common import tasks
 from common.errors import UsageError
 from common.names import EXPORT_DIR, LABELS_FILE, LATEST_EXPORTER, SERVING_KEY, as_str
 from common.params import TRAIN as TRAIN_ROLE
 from common.params import VALIDATION, CheckpointPolicy
 from common.progress import counted
-from common.tasks import CLASSIFICATION
 from estimators.distribute import strategy as distribution
 from estimators.engines import Inputs, Job, Result, check_distribution, conversion
 from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
@@ -318,6 +318,7 @@ class TpuEstimatorEngine:
     """
 
     name = "tpu_estimator"
+    trains = (tasks.CLASSIFICATION,)  # the tasks it trains: its route builds image classifiers only
 
     def check(self, job: Job) -> None:
         check_distribution(self.name, job.distribution, job.cluster is not None)
@@ -326,7 +327,11 @@ class TpuEstimatorEngine:
             (job.assemble is not None, "bottleneck_cache", "not with --engine=tpu_estimator"),
             (job.warm_start_from is not None, "fine_tune_steps", "not with --engine=tpu_estimator"),
             (job.early_stopping is not None, "early_stopping_steps", "not with --engine=tpu_estimator"),
-            (job.spec.task != CLASSIFICATION, "task", "tpu_estimator trains classification (use --engine=estimator)"),
+            (
+                job.spec.task not in self.trains,
+                "task",
+                f"{self.name} trains {', '.join(self.trains)} (use --engine=estimator)",
+            ),
             (job.spec.image is None, "model", "tpu_estimator trains image models"),
         ]
         for refused, flag, message in refusals:

@@ -9,7 +9,8 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import CNN_AUGMENTATIONS as AUGMENTATIONS
-from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.spec import ModelSpec
+from estimators.tasks.classification import classifier_head, compile_classifier
 
 _MIN_SIZE = 8  # three 2x2 poolings
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.spec import ModelSpec, compile_for_task, task_head
+from estimators.models.spec import ModelSpec
+from estimators.tasks import compile_for_task, task_head
 
 
 def build_dnn(spec: ModelSpec) -> tf.keras.Model:

@@ -2,7 +2,7 @@
 
 Each reads ``window`` [batch, steps, columns] of raw values, standardises it
 with the training part's statistics (a fixed Normalization layer, so the
-export takes raw windows) and ends in spec.forecast_head, which gives the
+export takes raw windows) and ends in the forecasting task's head, which gives the
 forecast back in the target's units. The recurrent models take
 ``--recurrent_dropout`` on their state and ``--dropout`` before their head, as
 the book's regularised LSTM and GRU do (recurrent_dropout=0.25, dropout=0.5);
@@ -14,7 +14,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.spec import ModelSpec, compile_for_task, task_head
+from estimators.models.spec import ModelSpec
+from estimators.tasks import compile_for_task, task_head
 from input_fns.timeseries_source import WINDOW_INPUT
 
 layers = tf.keras.layers

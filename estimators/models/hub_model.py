@@ -10,8 +10,9 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 from common.errors import NetworkUnavailableError, UsageError
-from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.spec import ModelSpec
 from estimators.models.transfer import HEAD_DROPOUT_NAME
+from estimators.tasks.classification import classifier_head, compile_classifier
 
 HUB_LAYER_NAME = "hub_module"
 _REMOTE_PREFIXES = ("http://", "https://")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.optimizers import make_optimizer
-from estimators.models.spec import OUTPUT_NAME, ModelSpec
+from estimators.models.spec import ModelSpec
+from estimators.tasks.segmentation import PLUGIN as SEGMENTATION
 
 STAGES = 3  # each halves the size: inputs must divide by 2**STAGES (the registry's size_multiple)
 
@@ -30,16 +30,6 @@ def build_segmenter(spec: ModelSpec, base_filters: int = 16) -> tf.keras.Model:
         x = layers.Conv2DTranspose(width, 3, activation="relu", padding="same", name=f"up{i}_conv")(x)
         x = layers.Conv2DTranspose(width, 3, strides=2, activation="relu", padding="same", name=f"up{i}_stride")(x)
     x = layers.Dropout(spec.dropout, name="head_dropout")(x)
-    outputs = layers.Conv2D(
-        spec.num_classes, 3, activation="softmax", padding="same", dtype="float32", name=OUTPUT_NAME
-    )(x)
-    model = tf.keras.Model(inputs, outputs, name="segmenter")
-    model.compile(
-        optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=[
-            tf.keras.metrics.MeanIoU(spec.num_classes, sparse_y_pred=False, name="mean_iou"),
-            tf.keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
-        ],
-    )
-    return model
+    # The head, loss and metrics are the segmentation task's (a softmax per pixel, mean IoU).
+    model = tf.keras.Model(inputs, SEGMENTATION.head(x, spec), name="segmenter")
+    return SEGMENTATION.compile(model, spec)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.spec import ModelSpec
+from estimators.tasks.classification import classifier_head, compile_classifier
 
 
 def build_small_cnn(spec: ModelSpec) -> tf.keras.Model:

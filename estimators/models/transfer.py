@@ -19,14 +19,8 @@ import tensorflow as tf
 from common.errors import NetworkUnavailableError, UsageError
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
-from estimators.models.spec import (
-    OUTPUT_NAME,
-    WEIGHTS_IMAGENET,
-    WEIGHTS_NONE,
-    ModelSpec,
-    classifier_head,
-    compile_classifier,
-)
+from estimators.models.spec import OUTPUT_NAME, WEIGHTS_IMAGENET, WEIGHTS_NONE, ModelSpec
+from estimators.tasks.classification import classifier_head, compile_classifier
 
 POOL_NAME = "avg_pool"
 HEAD_DROPOUT_NAME = "head_dropout"

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from common import tasks
 from common.names import ASSETS_EXTRA, SERVING_KEY
 from estimators.serving import receivers as serving
-from estimators.serving.outputs import task_outputs
+from estimators.tasks import load as load_task
 
 if TYPE_CHECKING:
     from estimators.serving import Serving
@@ -24,7 +23,7 @@ if TYPE_CHECKING:
 def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], how: Serving) -> dict[str, tf.Tensor]:
     # A batch of 0 runs as one zero row, sliced off again (see serving.pad_empty_batch).
     padded, rows = serving.pad_empty_batch(features)
-    return task_outputs(tasks.get(how.task), model(padded, training=False)[:rows], how.class_names)
+    return load_task(how.task).outputs(model(padded, training=False)[:rows], how.class_names)
 
 
 def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:

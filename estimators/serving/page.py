@@ -5,17 +5,17 @@ from __future__ import annotations
 import html as html_lib
 import json
 
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>kestrel serving</title>
-<style>
+from estimators.reports.page import document
+
+_STYLE = """
 body { font-family: sans-serif; max-width: 40em; margin: 2em auto; }
 table { border-collapse: collapse; } td, th { padding: .2em .8em; text-align: left; }
 #error { color: #b00; }
 /* Digits are 8x8 pixels: shown at a fixed, visible size, each pixel a crisp square. */
 #preview { width: 12em; height: 12em; object-fit: contain; image-rendering: pixelated; border: 1px solid #ccc; }
 #preview:not([src]) { visibility: hidden; }
-</style></head>
-<body>
+"""
+_BODY = """
 <h1>kestrel serving</h1>
 <p>Model <select id="model">__OPTIONS__</select> (TF Serving REST API: <code>POST /v1/models/&lt;name&gt;:predict</code>)</p>
 <p><input type="file" id="file" accept="image/png,image/jpeg,image/bmp,image/gif"></p>
@@ -69,7 +69,6 @@ $("file").addEventListener("change", () => {
   reader.readAsDataURL(file);
 });
 </script>
-</body></html>
 """
 
 
@@ -77,4 +76,5 @@ def html(labels: dict[str, list[str]]) -> str:
     """The page for these models (name -> class names, empty if the served version has no labels.txt)."""
     options = "".join(f"<option>{html_lib.escape(n)}</option>" for n in sorted(labels))
     # "</" inside a script would end it: JSON's \\u003c keeps a model or class name from doing so.
-    return _PAGE.replace("__OPTIONS__", options).replace("__LABELS__", json.dumps(labels).replace("<", "\\u003c"))
+    page = document("kestrel serving", _STYLE, _BODY, lang="en")
+    return page.replace("__OPTIONS__", options).replace("__LABELS__", json.dumps(labels).replace("<", "\\u003c"))

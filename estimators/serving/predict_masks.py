@@ -20,7 +20,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from estimators.serving import predict
 from estimators.serving import receivers as serving
-from estimators.serving.outputs import MASK_OUTPUT
+from estimators.tasks.segmentation import MASK_OUTPUT
 
 
 @dataclasses.dataclass(frozen=True)

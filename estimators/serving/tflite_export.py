@@ -32,14 +32,13 @@ from typing import TYPE_CHECKING, TextIO
 import numpy as np
 import tensorflow as tf
 
-from common import tasks
 from common.errors import KestrelError, UsageError
 from common.names import tflite_files
 from common.params import OutputParams
 from estimators.models.spec import WEIGHTS_NONE
 from estimators.serving import receivers
-from estimators.serving.outputs import task_outputs
 from estimators.serving.predict import native_stderr_silenced
+from estimators.tasks import load as load_task
 from input_fns.preprocessing import PREPROCESSORS
 
 if TYPE_CHECKING:
@@ -119,7 +118,7 @@ def export(
 
 def _has_labels(how: Serving) -> bool:
     """A classifier's outputs are its classes, named in the labels file; a regression's one value has none."""
-    return how.task != tasks.REGRESSION
+    return load_task(how.task).tflite_labels
 
 
 def served_model(build: Callable[[], tf.keras.Model], export_dir: str) -> tf.keras.Model:
@@ -157,10 +156,11 @@ def serving_function(model: tf.keras.Model, how: Serving) -> tf.types.experiment
     Classification gives ``probabilities``, regression ``predictions`` (common.tasks), as the SavedModel's
     signatures name them; the class ids and names they also return are left to the client (the labels file).
     """
-    task = tasks.get(how.task)
+    plugin = load_task(how.task)
+    output = plugin.task.output
 
     def predict(features: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        return {task.output: task_outputs(task, model(features, training=False), how.class_names)[task.output]}
+        return {output: plugin.outputs(model(features, training=False), how.class_names)[output]}
 
     if how.image is not None:
         image = how.image

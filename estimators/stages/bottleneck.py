@@ -23,8 +23,9 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.progress import ProgressLine
 from estimators.models.hub_model import HUB_LAYER_NAME
-from estimators.models.spec import ModelSpec, classifier_head, compile_classifier
+from estimators.models.spec import ModelSpec
 from estimators.models.transfer import HEAD_DROPOUT_NAME, POOL_NAME
+from estimators.tasks.classification import classifier_head, compile_classifier
 
 FEATURES_NAME = "bottleneck_features"
 

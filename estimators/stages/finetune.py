@@ -15,8 +15,9 @@ import dataclasses
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.spec import ModelSpec, compile_classifier
+from estimators.models.spec import ModelSpec
 from estimators.models.transfer import base_layers, freeze_base
+from estimators.tasks.classification import compile_classifier
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ _COLOURS = {"pushed": "tab:green", "not_blessed": "tab:orange"}  # any other sta
 
 def write_run_curves(run: Run) -> str | None:
     """``<run model_dir>/report/curves.png`` from the run's event files (both stages); None once they are gone."""
-    from estimators import curves
+    from estimators.reports import curves
     from estimators.stages import FINE_TUNE_DIR
 
     if not os.path.isdir(run.model_dir):

@@ -9,13 +9,12 @@ the curves after the first stage's last step, behind a marker.
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import os
 
 import tensorflow as tf
 
-from estimators.report import CURVES_PNG
+from estimators.reports.page import CURVES_PNG, png_bytes
 
 CURVES_JSON = "curves.json"
 METRICS = ("loss", "accuracy")
@@ -100,11 +99,7 @@ def curves_png(curves: Curves, title: str = "") -> bytes:
         ax.legend()
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 def write_curves(stage_dirs: list[str], out_dir: str, title: str = "", metrics: tuple[str, ...] = METRICS) -> Curves:

@@ -7,19 +7,14 @@ eval split the run was given, which defaults to the test split.)
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import html
-import json
-import os
 
 import numpy as np
-import tensorflow as tf
 
-REPORT_JSON = "report.json"
-REPORT_HTML = "report.html"
+from estimators.reports.page import CURVES_PNG, Table, figures_html, png_bytes, report_page, write_files, write_page
+
 CONFUSION_PNG = "confusion_matrix.png"
-CURVES_PNG = "curves.png"  # written by estimators.curves beside the others
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,30 +76,6 @@ def write_report(report: EvaluationReport, directory: str) -> str:
     return write_files(directory, report, {CONFUSION_PNG: confusion_png(report)})
 
 
-def write_files(directory: str, report, pngs: dict[str, bytes]) -> str:
-    """Any task's report record as report.json, and its PNGs by file name, in ``directory``; returns it."""
-    tf.io.gfile.makedirs(directory)
-    with tf.io.gfile.GFile(os.path.join(directory, REPORT_JSON), "w") as f:
-        json.dump(dataclasses.asdict(report), f, indent=2)
-    for name, data in pngs.items():
-        with tf.io.gfile.GFile(os.path.join(directory, name), "wb") as f:
-            f.write(data)
-    return directory
-
-
-def png_bytes(fig, dpi: int = 100) -> bytes:
-    """A matplotlib figure as PNG bytes; the figure is closed."""
-    import io
-
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def confusion_png(report: EvaluationReport) -> bytes:
     import matplotlib
 
@@ -128,66 +99,18 @@ def confusion_png(report: EvaluationReport) -> bytes:
 
 
 def write_html(report: EvaluationReport, directory: str, title: str) -> str:
-    """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file.
-
-    The PNGs beside it are embedded as data: URIs, so the page opens anywhere (a
-    bucket, an attachment) without its folder and without network.
-    """
-    rows = "".join(
-        f"<tr><td>{html.escape(c.name)}</td><td>{c.precision:.3f}</td><td>{c.recall:.3f}</td><td>{c.support}</td></tr>"
-        for c in report.classes
+    """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file."""
+    table = Table(
+        "per class",
+        ("class", "precision", "recall", "support"),
+        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in report.classes),
     )
-    figures = figures_html(directory, _FIGURES)
-    page = _PAGE.format(
-        title=html.escape(title),
-        split=html.escape(report.split),
-        accuracy=report.accuracy,
-        examples=report.examples,
-        rows=rows,
-        figures=figures,
+    summary = (
+        f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
+        f"over {report.examples} examples"
     )
+    page = report_page(title, summary, figures_html(directory, _FIGURES), table=table)
     return write_page(directory, page)
 
 
-def write_page(directory: str, page: str) -> str:
-    """``page`` as ``directory``/report.html; returns its path."""
-    path = os.path.join(directory, REPORT_HTML)
-    with tf.io.gfile.GFile(path, "w") as f:
-        f.write(page)
-    return path
-
-
 _FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
-figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:380px}}</style></head>
-<body><h1>{title}</h1>
-<p>evaluation on <b>{split}</b>: accuracy <b>{accuracy:.4f}</b> over {examples} examples</p>
-{figures}
-<h2>per class</h2>
-<table><tr><th>class</th><th>precision</th><th>recall</th><th>support</th></tr>{rows}</table>
-</body></html>
-"""
-
-
-def figures_html(directory: str, figures: tuple[tuple[str, str], ...]) -> str:
-    """The (caption, PNG file) figures of ``directory`` that exist, embedded as data: URIs."""
-    return "".join(
-        f'<figure><img alt="{alt}" src="data:image/png;base64,{data}"><figcaption>{alt}</figcaption></figure>'
-        for alt, data in ((alt, _png_base64(directory, name)) for alt, name in figures)
-        if data
-    )
-
-
-def _png_base64(directory: str, name: str) -> str:
-    path = os.path.join(directory, name)
-    if not tf.io.gfile.exists(path):
-        return ""
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return base64.b64encode(f.read()).decode()
-
-
-def collect_labels(input_fn) -> np.ndarray:
-    return np.concatenate([labels.numpy().reshape(-1) for _, labels in input_fn()])

@@ -8,11 +8,18 @@ error looks on its own.
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import numpy as np
 
-from estimators.report import CURVES_PNG, figures_html, png_bytes, write_files, write_page
+from estimators.reports.page import (
+    CURVES_PNG,
+    figures_html,
+    png_bytes,
+    report_page,
+    text_summary,
+    write_files,
+    write_page,
+)
 
 SCATTER_PNG = "predictions.png"
 
@@ -96,20 +103,6 @@ def scatter_png(report: RegressionReport) -> bytes:
 
 def write_html(report: RegressionReport, directory: str, title: str) -> str:
     """report.html: the errors beside the baseline's, the learning curves and the scatter, self-contained."""
-    page = _PAGE.format(
-        title=html.escape(title),
-        summary=html.escape(report.format()).replace("\n", "<br>"),
-        figures=figures_html(directory, (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG))),
-    )
+    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG)))
+    page = report_page(title, text_summary(report.format()), figures)
     return write_page(directory, page)
-
-
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:380px}}</style></head>
-<body><h1>{title}</h1>
-<p>{summary}</p>
-{figures}
-</body></html>
-"""

@@ -9,11 +9,18 @@ that does not beat it has learnt nothing, however small its error looks.
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import numpy as np
 
-from estimators.report import CURVES_PNG, figures_html, png_bytes, write_files, write_page
+from estimators.reports.page import (
+    CURVES_PNG,
+    figures_html,
+    png_bytes,
+    report_page,
+    text_summary,
+    write_files,
+    write_page,
+)
 from input_fns.timeseries_source import WINDOW_INPUT, SeriesSpec
 
 FORECASTS_PNG = "forecasts.png"
@@ -114,20 +121,6 @@ def forecasts_png(report: ForecastReport) -> bytes:
 
 def write_html(report: ForecastReport, directory: str, title: str) -> str:
     """report.html: the errors beside the common-sense forecast's, the learning curves and the forecasts."""
-    page = _PAGE.format(
-        title=html.escape(title),
-        summary=html.escape(report.format()).replace("\n", "<br>"),
-        figures=figures_html(directory, (("learning curves", CURVES_PNG), ("forecasts", FORECASTS_PNG))),
-    )
+    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("forecasts", FORECASTS_PNG)))
+    page = report_page(title, text_summary(report.format()), figures, image_height=420)
     return write_page(directory, page)
-
-
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}
-figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:420px}}</style></head>
-<body><h1>{title}</h1>
-<p>{summary}</p>
-{figures}
-</body></html>
-"""

@@ -11,7 +11,7 @@ import html
 
 import numpy as np
 
-from estimators.report import CURVES_PNG, figures_html, png_bytes, write_files, write_page
+from estimators.reports.page import CURVES_PNG, Table, figures_html, png_bytes, report_page, write_files, write_page
 
 MASKS_PNG = "masks.png"
 SAMPLES = 4
@@ -91,31 +91,15 @@ def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, 
 
 
 def write_html(report: SegmentationReport, directory: str, title: str) -> str:
-    rows = "".join(
-        f"<tr><td>{html.escape(n)}</td><td>{v:.3f}</td></tr>"
-        for n, v in zip(report.class_names, report.iou, strict=True)
+    """report.html: mean IoU and pixel accuracy, the learning curves and the masks, IoU per class."""
+    table = Table(
+        "per class",
+        ("class", "IoU"),
+        tuple((n, f"{v:.3f}") for n, v in zip(report.class_names, report.iou, strict=True)),
     )
-    page = _PAGE.format(
-        title=html.escape(title),
-        split=html.escape(report.split),
-        mean_iou=report.mean_iou,
-        pixel_accuracy=report.pixel_accuracy,
-        examples=report.examples,
-        figures=figures_html(directory, (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG))),
-        rows=rows,
+    summary = (
+        f"evaluation on <b>{html.escape(report.split)}</b>: mean IoU <b>{report.mean_iou:.4f}</b>, "
+        f"pixel accuracy {report.pixel_accuracy:.4f} over {report.examples} images"
     )
-    return write_page(directory, page)
-
-
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}} table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:2px 8px;text-align:right}} td:first-child{{text-align:left}}
-figure{{display:inline-block;vertical-align:top;margin:1em 1em 0 0}} img{{max-width:100%;max-height:600px}}</style></head>
-<body><h1>{title}</h1>
-<p>evaluation on <b>{split}</b>: mean IoU <b>{mean_iou:.4f}</b>, pixel accuracy {pixel_accuracy:.4f} over {examples} images</p>
-{figures}
-<h2>per class</h2>
-<table><tr><th>class</th><th>IoU</th></tr>{rows}</table>
-</body></html>
-"""
+    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG)))
+    return write_page(directory, report_page(title, summary, figures, image_height=600, table=table))

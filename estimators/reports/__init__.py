@@ -1,0 +1,1 @@
+"""The report kit (page, PNGs, tables) and the learning curves every report shows."""

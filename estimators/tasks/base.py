@@ -1,0 +1,94 @@
+"""The task plug-in interface: what a task does with TensorFlow, asked by the models, engines, exports and the flow.
+
+Each task module (``estimators/tasks/<task>.py``, named by its record's
+``module`` in common/tasks.py) holds one ``PLUGIN``: its head and loss, the
+Keras metrics under the names its record gives them, its serving outputs,
+whether a TFLite export carries a labels file, and its evaluation of the
+report role. As tensorflow/models' ``base_task.Task`` (build_model head,
+build_losses, build_metrics), so that no caller branches on a task's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import tensorflow as tf
+
+from common import tasks
+from estimators.models.optimizers import make_optimizer
+
+if TYPE_CHECKING:
+    from estimators.models.spec import ModelSpec
+    from input_fns.timeseries_source import SeriesSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportData:
+    """What a task's evaluation reads: the report role's predictions, and the way to read any role again."""
+
+    predictions: np.ndarray  # in the order of read(role)'s examples
+    role: str
+    split: str  # the report role's label, as the report prints it
+    read: Callable[[str], Callable[[], tf.data.Dataset]]  # a role -> its evaluation input_fn
+    class_names: tuple[str, ...]
+    series: SeriesSpec | None
+    input_name: str  # the model's input feature (images, for a report that shows some)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+    """A task's report of the report role, how to write it into a folder, and the module that writes its page."""
+
+    report: Any  # a dataclass with format(): the lines printed, and report.json
+    write: Callable[[str], str]  # report.json and its PNGs into a folder
+    page: Any  # has write_html(report, directory, title)
+    # Figures over every example that replace the engine's batch-averaged ones in the summary.
+    report_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class TaskPlugin:
+    """One task's TensorFlow side. Subclasses set ``name`` and override what differs."""
+
+    name: str = ""
+    tflite_labels: bool = True  # a TFLite export writes the class names as labels.txt beside the model
+
+    @property
+    def task(self) -> tasks.Task:
+        """The task's record (common.tasks): its metric, metrics and output names."""
+        return tasks.TASKS[self.name]
+
+    def head(self, x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
+        """The output layer, named as the record's ``output``, in float32 even under mixed precision."""
+        raise NotImplementedError
+
+    def loss(self, spec: ModelSpec) -> str | tf.keras.losses.Loss:
+        raise NotImplementedError
+
+    def metrics(self, spec: ModelSpec) -> list[tf.keras.metrics.Metric]:
+        """Keras metrics under the names of the record's ``metrics`` (the engines read those)."""
+        raise NotImplementedError
+
+    def compile(self, model: tf.keras.Model, spec: ModelSpec) -> tf.keras.Model:
+        # model_to_estimator only accepts the legacy (v1-style) optimizers in TF 2.11+;
+        # make_optimizer builds only those, and Model.fit takes them as well.
+        model.compile(
+            optimizer=make_optimizer(spec.optimizer, spec.learning_rate),
+            loss=self.loss(spec),
+            metrics=self.metrics(spec),
+        )
+        return model
+
+    def outputs(self, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+        """What a prediction or a served request returns, from the model's output: Estimator, Keras and exports."""
+        raise NotImplementedError
+
+    def evaluate(self, data: ReportData) -> Evaluation:
+        """The report of the report role (printed, written into <model_dir>/report, and its page)."""
+        raise NotImplementedError
+
+
+def collect_labels(input_fn) -> np.ndarray:
+    return np.concatenate([labels.numpy().reshape(-1) for _, labels in input_fn()])

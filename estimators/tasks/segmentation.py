@@ -1,0 +1,67 @@
+"""Segmentation: a softmax over the mask classes per pixel, sparse cross-entropy, mean IoU and pixel accuracy.
+
+Deep Learning with Python ch. 9. A prediction is the per-pixel probabilities and
+the class mask; the report (segmentation_report.py) adds IoU per class and a
+few test images beside their true and predicted masks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import tensorflow as tf
+
+from common import tasks
+from estimators.tasks import segmentation_report
+from estimators.tasks.base import Evaluation, ReportData, TaskPlugin, collect_labels
+
+if TYPE_CHECKING:
+    from estimators.models.spec import ModelSpec
+
+MASK_OUTPUT = "mask"
+
+
+class Segmentation(TaskPlugin):
+    name = tasks.SEGMENTATION
+
+    def head(self, x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
+        """A 3x3 convolution to the mask classes with a softmax per pixel, in float32."""
+        return tf.keras.layers.Conv2D(
+            spec.num_classes, 3, activation="softmax", padding="same", dtype="float32", name=self.task.output
+        )(x)
+
+    def loss(self, spec: ModelSpec) -> str | tf.keras.losses.Loss:
+        return "sparse_categorical_crossentropy"
+
+    def metrics(self, spec: ModelSpec) -> list[tf.keras.metrics.Metric]:
+        return [
+            tf.keras.metrics.MeanIoU(spec.num_classes, sparse_y_pred=False, name="mean_iou"),
+            tf.keras.metrics.SparseCategoricalAccuracy(name="pixel_accuracy"),
+        ]
+
+    def outputs(self, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
+        """Per pixel: the probabilities and the class mask [batch, height, width]."""
+        probabilities = tf.cast(output, tf.float32)
+        return {"probabilities": probabilities, MASK_OUTPUT: tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
+
+    def evaluate(self, data: ReportData) -> Evaluation:
+        labels = collect_labels(data.read(data.role))
+        report = segmentation_report.build_report(data.predictions, labels, data.class_names, data.split)
+        features, masks = next(iter(data.read(data.role)()))
+        k = min(segmentation_report.SAMPLES, len(masks))
+        images = _displayable(features[data.input_name][:k].numpy())
+        true, predicted = masks.numpy()[:k, ..., 0], np.argmax(data.predictions[:k], axis=-1)
+        write = lambda out: segmentation_report.write_report(report, out, images, true, predicted)  # noqa: E731
+        return Evaluation(report, write, segmentation_report)
+
+
+def _displayable(images: np.ndarray) -> np.ndarray:
+    """Model inputs (any normalisation) stretched to [0, 1] per image, to be shown beside their masks."""
+    images = images.astype(np.float32)
+    low = images.min(axis=(1, 2, 3), keepdims=True)
+    high = images.max(axis=(1, 2, 3), keepdims=True)
+    return (images - low) / np.maximum(high - low, np.float32(1e-6))
+
+
+PLUGIN = Segmentation()
