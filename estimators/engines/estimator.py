@@ -23,8 +23,8 @@ from estimators.engines import Job, Result, check_distribution, conversion, expo
 from estimators.engines.early_stopping import EarlyStopping
 from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
 from estimators.models.canned import make_canned_estimator
-from estimators.models.optimizers import learning_rate_at
 from estimators.serving import receivers as serving
+from estimators.training.optimizers import learning_rate_at
 from input_fns import pipeline_ops
 
 

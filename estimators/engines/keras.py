@@ -25,8 +25,8 @@ from estimators.distribute import strategy as distribution
 from estimators.engines import InputFn, Job, Result, check_distribution, conversion, export_assembled
 from estimators.engines.early_stopping import EarlyStopping
 from estimators.engines.hooks import KerasPredictProgress, KerasProgress, Throughput
-from estimators.models.optimizers import learning_rate_at
 from estimators.serving.keras_export import export_keras_model
+from estimators.training.optimizers import learning_rate_at
 from input_fns import pipeline_ops
 
 # tf.estimator.train_and_evaluate's evaluations (EvalSpec's default name) write into model_dir/eval.

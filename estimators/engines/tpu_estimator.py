@@ -34,8 +34,8 @@ from common.progress import counted
 from estimators.distribute import strategy as distribution
 from estimators.engines import Inputs, Job, Result, check_distribution, conversion
 from estimators.engines.hooks import ExamplesPerSecHook, ProgressHook
-from estimators.models.optimizers import OptimizerSpec, learning_rate_at
 from estimators.serving import receivers as serving
+from estimators.training.optimizers import OptimizerSpec, learning_rate_at
 from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT
 from input_fns.preprocessing import ImageSpec
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.models.optimizers import make_optimizer
 from estimators.models.spec import ModelSpec
+from estimators.training.optimizers import make_optimizer
 
 
 def feature_columns(spec: ModelSpec) -> list:

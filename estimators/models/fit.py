@@ -10,9 +10,9 @@ from __future__ import annotations
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES, DataParams, ModelParams, TrainingParams
 from estimators.models import registry
-from estimators.models.optimizers import OptimizerSpec
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import WEIGHTS_IMAGENET, ModelSpec
+from estimators.training.optimizers import OptimizerSpec
 from input_fns.preprocessing import ImageSpec
 from input_fns.sources import FLATTENED, SourceMeta
 from input_fns.timeseries_source import WINDOW_INPUT

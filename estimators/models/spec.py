@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from common.tasks import CLASSIFICATION
-from estimators.models.optimizers import OptimizerSpec
+from estimators.training.optimizers import OptimizerSpec
 from input_fns.preprocessing import ImageSpec
 from input_fns.timeseries_source import SeriesSpec
 

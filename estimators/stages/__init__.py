@@ -23,11 +23,11 @@ from common.errors import UsageError
 from common.params import TRAIN, DataParams, ModelParams, TrainingParams
 from common.progress import ProgressLine
 from estimators.engines import Inputs, Job
-from estimators.models.optimizers import OptimizerSpec
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import ModelSpec
 from estimators.stages import bottleneck
 from estimators.stages.finetune import FineTune, stage2_spec, unfreeze
+from estimators.training.optimizers import OptimizerSpec
 from input_fns import pipeline_ops
 
 FINE_TUNE_DIR = "fine_tune"

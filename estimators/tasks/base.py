@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import tasks
-from estimators.models.optimizers import make_optimizer
+from estimators.training.optimizers import make_optimizer
 
 if TYPE_CHECKING:
     from estimators.models.spec import ModelSpec

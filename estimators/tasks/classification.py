@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 
 from common import tasks
-from estimators.models.optimizers import make_loss
 from estimators.tasks import classification_report
 from estimators.tasks.base import Evaluation, ReportData, TaskPlugin, collect_labels
+from estimators.training.optimizers import make_loss
 
 if TYPE_CHECKING:
     from estimators.models.spec import ModelSpec
