@@ -4,6 +4,8 @@
 
 import textwrap
 
+import pytest
+
 from tools import gen_build
 
 
@@ -53,3 +55,36 @@ def test_check_mode_reports_a_stale_file(tmp_path, capsys):
     (tmp_path / "pkg" / "b.py").write_text("from pkg import a\n")
     assert gen_build.main(["--root", str(tmp_path), "--check"]) == 1
     assert "out of date: pkg/BUILD" in capsys.readouterr().out
+
+
+def test_tests_in_subfolders_get_their_own_build_file(tmp_path):
+    out = _linked(
+        tmp_path,
+        {
+            "tests/conftest.py": "import json\n",
+            "tests/helper.py": "import json\n",
+            "tests/pytest_main.py": "import pytest\n",
+            "tests/e2e/test_a.py": 'import helper\nHARNESS = "helper.py"\n',
+            "tests/e2e/test_b.py": "from conftest import REPO_ROOT\nfrom test_a import HARNESS\n",
+            "tests/unit/pkg/test_c.py": "from pkg import c\n",
+            "pkg/c.py": "import json\n",
+        },
+    )
+    e2e = out["tests/e2e/BUILD"]
+    assert 'load("//tests:defs.bzl", "kestrel_py_test")' in e2e
+    assert 'kestrel_py_test(name = "test_a", data = ["//tests:helper"])' in e2e  # a helper of tests/ named as a file
+    assert 'kestrel_py_test(name = "test_b", deps = [":test_a"])' in e2e  # by bare name; conftest is implicit
+    assert 'kestrel_py_test(name = "test_c", deps = ["//pkg:c"])' in out["tests/unit/pkg/BUILD"]
+    assert 'exports_files(["pytest_main.py"])' in out["tests/BUILD"]  # the macro's main, named from every folder
+    assert 'visibility = ["//tests:__subpackages__"]' in out["pkg/BUILD"]
+    # No test imports conftest here: the macro's implicit dependency alone must make it visible.
+    alone = _linked(
+        tmp_path / "implicit", {"tests/conftest.py": "import json\n", "tests/e2e/test_d.py": "import json\n"}
+    )
+    conftest = 'py_library(name = "conftest", srcs = ["conftest.py"], visibility = ["//tests:__subpackages__"])'
+    assert conftest in alone["tests/BUILD"]
+
+
+def test_two_test_files_of_one_basename_are_refused(tmp_path):
+    with pytest.raises(SystemExit, match="share a name"):
+        _linked(tmp_path, {"tests/e2e/test_a.py": "import json\n", "tests/unit/test_a.py": "import json\n"})

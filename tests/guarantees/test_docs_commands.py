@@ -29,7 +29,7 @@ from conftest import REPO_ROOT, run_script
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 CONFIGS = sorted((REPO_ROOT / "configs").glob("*.flags"))
-HARNESS = str(Path(__file__).with_name("doc_flags_harness.py"))
+HARNESS = str(REPO_ROOT / "tests" / "doc_flags_harness.py")
 _COMMAND = re.compile(r"python3? -m (scripts\.\w+)(.*)")
 _INLINE = re.compile(r"`([^`]*python3? -m scripts\.[^`]*)`")
 _PLACEHOLDER = re.compile(r"<[^<>\n]+>|\$\{?[A-Z_]+\}?")

@@ -58,7 +58,7 @@ _KILLED_EXPORT = """
 import os, signal, sys
 from estimators.serving import keras_export as export
 from estimators.serving import receivers as serving
-from tests.test_reliability_export import HOW, _model
+from tests.guarantees.test_reliability_export import HOW, _model
 
 base = sys.argv[1]
 model = _model()
