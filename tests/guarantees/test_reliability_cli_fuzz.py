@@ -13,7 +13,7 @@ A case fails on a traceback, an exit status outside 0-3, a non-zero exit without
 out of a script's draw are listed with it (LONG_RUN): their hostile-but-valid values mean a long
 run (a billion steps, a wait of days), which is what they ask for. scripts.serve is the one entry
 point not drawn here: a server runs until stopped, so a case would never end; its bad flags and bad
-requests are tests/test_serve.py's.
+requests are tests/e2e/test_serve.py's.
 """
 
 # bazel: size = "enormous"
