@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/digits
 ARGS ?=
 
-.PHONY: setup run test lint format browser-setup bazel-setup bazel-test bazel-check clean
+.PHONY: setup run test test-unit lint format browser-setup bazel-setup bazel-test bazel-check clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ run: setup
 TEST_WORKERS ?= 2
 test: setup browser-setup
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+# The unit layer alone (tests/unit/<package>/: in-process, no child process, no browser): the quick
+# check while editing one package. `make test` runs it too, once, with the rest.
+test-unit: setup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests/unit $(ARGS)
 
 lint: setup
 	$(PY) -m ruff check .

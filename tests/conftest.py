@@ -15,6 +15,33 @@ os.environ.setdefault("NO_GCE_CHECK", "true")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml: Bazel's runfiles hold this file but no pyproject.toml.
+    from tools.gen_build import SIZES
+
+    for size in SIZES:
+        config.addinivalue_line("markers", f"{size}: Bazel's test size {size} (tools/gen_build.py reads it)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test carries its file's size marker, read as tools/gen_build.py reads it for Bazel.
+
+    A file without ``pytestmark = pytest.mark.<size>`` still gets its layer's default, so
+    ``pytest -m small`` runs what ``bazel test --test_size_filters=small`` runs.
+    """
+    import ast
+
+    from tools.gen_build import test_size  # stdlib only: cheap, and the one reading of the marker
+
+    sizes: dict[Path, str] = {}
+    for item in items:
+        path = Path(item.path).resolve()  # under Bazel, a link in the runfiles
+        if path not in sizes:
+            sizes[path] = test_size(path.relative_to(REPO_ROOT), ast.parse(path.read_text()))
+        if item.get_closest_marker(sizes[path]) is None:  # else the file's pytestmark already says it
+            item.add_marker(sizes[path])
+
+
 @pytest.fixture(scope="session", autouse=True)
 def gate_cache_home(tmp_path_factory) -> str:
     """The gate's verdict cache (~/.cache/kestrel/gate by default) in this session's own folder.

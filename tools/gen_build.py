@@ -25,7 +25,10 @@ One target a module, each listing exactly what it uses directly:
 - visibility: private, or the packages that use the target (``//tests:__subpackages__``
   for any folder of tests/).
 
-Test sizes come from a ``# bazel: size = "large"`` comment in the test file.
+A test's ``size`` is the pytest marker its file declares, ``pytestmark = pytest.mark.large``
+(alone or in a list; tests/conftest.py registers the four markers and marks
+every test with this same reading, so ``pytest -m small`` and Bazel's ``--test_size_filters=small``
+pick the same files). A file without one is ``small`` under tests/unit/, else ``medium``.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ TEST_MACRO = 'load("//tests:defs.bzl", "kestrel_py_test")\n'
 IMPLICIT_TEST_DEPS = ("//tests:conftest",)  # kestrel_py_test adds it to every test
 MACRO_FILES = ("tests/pytest_main.py",)  # kestrel_py_test's main: part of every test, not a target
 TESTS = "tests"
+SIZES = ("small", "medium", "large", "enormous")  # Bazel's test sizes; pytest markers of the same names
+DEFAULT_SIZE = "medium"  # kestrel_py_test's default (tests/defs.bzl): not written out
 _BUILDER = re.compile(r"([A-Za-z_]\w*(?:\.\w+)+):\w*")
-_SIZE = re.compile(r'^# bazel: size = "(small|medium|large|enormous)"$', re.M)
 
 
 @dataclasses.dataclass
@@ -82,6 +86,17 @@ def _has_main(tree: ast.Module) -> bool:
         isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test)
         for node in tree.body
     )
+
+
+def test_size(rel: Path, tree: ast.Module) -> str:
+    """The size marker of a test file's ``pytestmark``; without one, its layer's size (unit tests are small)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+            declared = [size for size in SIZES for value in values if ast.unparse(value) == f"pytest.mark.{size}"]
+            if declared:
+                return declared[0]
+    return "small" if rel.parts[:2] == (TESTS, "unit") else DEFAULT_SIZE
 
 
 def _is_trivial(tree: ast.Module) -> bool:
@@ -285,8 +300,8 @@ def targets(modules: dict[str, Module]) -> dict[str, Target]:
         kind = kinds.pop() if len(kinds) == 1 else "py_library"
         target = Target(first.package, name, kind, sorted(m.path.name for m in members))
         if kind == "kestrel_py_test":
-            size = _SIZE.search((ROOT / first.path).read_text()) if (ROOT / first.path).exists() else None
-            target.size = size.group(1) if size else None
+            size = test_size(first.path, first.tree)
+            target.size = size if size != DEFAULT_SIZE else None
         for m in members:
             of[m.name] = target
     for module in modules.values():

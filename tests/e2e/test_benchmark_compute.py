@@ -5,8 +5,6 @@ part (the in-process child, both training loops of benchmarks/training_throughpu
 well-formed JSON and a PNG with positive figures; the profiler's count agrees with the analytic one.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import json
@@ -14,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import run_script
+
+pytestmark = pytest.mark.large
 
 TINY = [
     "--models=vgg16",

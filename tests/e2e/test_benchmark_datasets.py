@@ -13,6 +13,8 @@ from benchmarks import dataset_benchmark as benchmark
 from common.params import AugmentParams
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 
 def test_timing_counts_the_first_batch_and_skips_the_untimed_ones():
     batches = iter([np.zeros((4, 2)), np.zeros((4, 2)), np.zeros((3, 2)), np.zeros((4, 2))])

@@ -13,7 +13,11 @@ import os
 import re
 import sys
 
+import pytest
+
 from benchmarks import memory, suite, training_throughput
+
+pytestmark = pytest.mark.medium
 
 
 def test_peak_memory_counts_the_children(tmp_path):

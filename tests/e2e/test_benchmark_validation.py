@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import run_script
+
+pytestmark = pytest.mark.medium
 
 
 def test_one_vs_two_workers_on_the_same_data(tmp_path):

@@ -6,8 +6,6 @@ it, since the fuzz test there already starts every script with valid arguments; 
 under both, so a new script that is missing here fails the ordinary test run first.
 """
 
-# bazel: size = "medium"
-
 from __future__ import annotations
 
 import os
@@ -16,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.medium
 
 # Named in full so tools/gen_build.py gives the Bazel test each binary as data.
 ENTRY_POINTS = (

@@ -5,8 +5,6 @@ the finished one is skipped, the killed one redone, the new one run, the best fi
 ranked table, CSV, JSON and PNG hold all three. Bad input is one line and exit status 2.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import csv
@@ -18,6 +16,8 @@ import sys
 
 import pytest
 from conftest import REPO_ROOT, run_script
+
+pytestmark = pytest.mark.large
 
 SCRIPT = "scripts.compare_backbones"
 # A slice of digits, one epoch (4 steps) on a random base: the figures are real, the accuracies near chance.

@@ -5,10 +5,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow_datasets as tfds
 from conftest import REPO_ROOT
 
 import input_fns.datasets  # noqa: F401
+
+pytestmark = pytest.mark.medium
 
 
 def test_tfds_load_prepares_splits_and_info(tfds_data_dir):

@@ -8,8 +8,6 @@ TPUEstimator with --nouse_tpu. Cluster processes listen on free ports of
 127.0.0.1 and are killed at the end of each test, whatever happens.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import contextlib
@@ -29,6 +27,8 @@ from common.errors import UsageError
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
 from tests.conftest import REPO_ROOT, run_script
+
+pytestmark = pytest.mark.large
 
 STEPS = 20
 PS_STEPS = 60  # Estimator starts its workers 5 s late: enough steps that the worker trains too

@@ -1,7 +1,5 @@
 """The export serves with saved_model_cli; predict.py prints tables, CSV and JSON; the report; bad input."""
 
-# bazel: size = "large"
-
 import csv
 import io
 import json
@@ -17,6 +15,8 @@ from conftest import run_script
 from PIL import Image
 
 from estimators.serving import receivers as serving
+
+pytestmark = pytest.mark.large
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,5 @@
 """Two-stage fine-tuning (stage 2 warm-started from stage 1) and the bottleneck cache, under both engines."""
 
-# bazel: size = "large"
-
 import io
 import json
 import re
@@ -18,6 +16,8 @@ from estimators.serving import receivers as serving
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
+
+pytestmark = pytest.mark.large
 
 
 def hparams(tfds_data_dir, model_dir, engine, model="vgg16", **model_params) -> Hparams:

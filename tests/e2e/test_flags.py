@@ -10,6 +10,8 @@ import sys
 import pytest
 from conftest import REPO_ROOT, run_script
 
+pytestmark = pytest.mark.medium
+
 TRAIN_GROUPS = ("_data", "_model", "_training", "_distribution", "_output", "_gate")
 
 

@@ -21,6 +21,8 @@ from conftest import run_script
 
 from input_fns import climate_series
 
+pytestmark = pytest.mark.medium
+
 STEPS = ("--train_steps=200", "--batch_size=64", "--eval_throttle_secs=0", "--dropout=0")
 FORECAST = ("--task=forecasting", "--source=timeseries", "--model=lstm", *STEPS)
 CSV_DAYS = 120  # 60 days to train, 30 to validate, 30 to test

@@ -15,6 +15,8 @@ from conftest import REPO_ROOT, run_script
 from common.errors import UsageError
 from pipeline.launch import tpu_vm, vertex
 
+pytestmark = pytest.mark.medium
+
 IMAGE = "us-docker.pkg.dev/my-project/kestrel/train:2.15"
 
 

@@ -7,8 +7,6 @@ distributions by downloading those. A pin without a 3.10 wheel, or a source-only
 here, fails. Needs PyPI; skipped, saying so, when it cannot be reached.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import re
@@ -17,6 +15,8 @@ import sys
 
 import pytest
 from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.large
 
 LOCK = REPO_ROOT / "requirements.lock"
 LOCK_310 = REPO_ROOT / "requirements-py310.lock"

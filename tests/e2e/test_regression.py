@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 STEPS = ("--train_steps=400", "--batch_size=32", "--learning_rate=0.01", "--eval_throttle_secs=0")
 REGRESSION = ("--task=regression", "--model=dnn", *STEPS)
 

@@ -6,7 +6,10 @@ import base64
 import shutil
 from pathlib import Path
 
+import pytest
 from browser import webdriver
+
+pytestmark = pytest.mark.medium
 
 # What the page shows: its images (decoded, with their size), the per-class table's rows, its text.
 _PAGE = """

@@ -10,8 +10,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT, run_script
 from test_retraining_flow import add_span, last_line, retrain_args, write_digits
+
+pytestmark = pytest.mark.medium
 
 HEAVY = ("tensorflow", "apache_beam", "tensorflow_data_validation")
 

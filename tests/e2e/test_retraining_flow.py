@@ -20,6 +20,8 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, run_script
 
+pytestmark = pytest.mark.medium
+
 TRAIN_STEPS = 150
 
 

@@ -1,7 +1,5 @@
 """The retraining pieces: spans, fingerprints, registry, lock, blessing, push, rollback; a bad --holdout named."""
 
-# bazel: size = "medium"
-
 from __future__ import annotations
 
 import dataclasses
@@ -17,6 +15,8 @@ import pytest
 from common.errors import KestrelError, UsageError
 from pipeline.retraining import blessing, push, registry, schedule, spans
 from pipeline.retraining.lock import ALREADY_RUNNING_EXIT, AlreadyRunningError, RetrainLock
+
+pytestmark = pytest.mark.medium
 
 
 def _write(path, text="x"):

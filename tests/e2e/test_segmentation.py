@@ -17,6 +17,8 @@ import pytest
 import tensorflow as tf
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 ARGS = (
     "--dataset=shapes",
     "--task=segmentation",

@@ -1,8 +1,6 @@
 """scripts.serve over real HTTP on loopback: TF Serving's REST shapes, bad requests, new and rolled-back
 versions picked up live, a bounded load, and the page driven by headless chromium."""
 
-# bazel: size = "large"
-
 import io
 import json
 import os
@@ -22,6 +20,8 @@ from serving_client import MODEL, Server, model_base
 from serving_client import b64 as _b64
 
 from benchmarks import serving_load
+
+pytestmark = pytest.mark.large
 
 
 @pytest.fixture(scope="module")

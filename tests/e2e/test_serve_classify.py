@@ -6,13 +6,13 @@ expected answers are TF Serving's JSON (util/json_tensor.cc: ``{"results": ...}`
 ``[[label, score], ...]`` for classify, one number for regress).
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import pytest
 import tensorflow as tf
 from serving_client import Server
+
+pytestmark = pytest.mark.large
 
 
 def _toy_model(path: str) -> None:

@@ -8,8 +8,6 @@ every input is checked before TensorFlow: the request that used to abort the pro
 infinite floats, wrong dtypes and shapes, deep nesting, all 400 with the server still serving.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import io
@@ -23,6 +21,8 @@ from google.protobuf import json_format
 from PIL import Image
 from serving_client import MODEL, Server, b64, model_base
 from tensorflow_serving.apis import get_model_status_pb2
+
+pytestmark = pytest.mark.large
 
 PREDICT = f"/v1/models/{MODEL}:predict"
 FLOAT_SIGNATURE = "float_images:serving_default"

@@ -1,8 +1,6 @@
 """scripts.serve as an HTTP server under stress: concurrent clients, half-open connections, the size
 limits, batching's correctness and bounds, and a SIGTERM that lets the request in flight finish."""
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import http.client
@@ -16,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 from serving_client import MODEL, Server, b64, model_base
+
+pytestmark = pytest.mark.large
 
 PREDICT = f"/v1/models/{MODEL}:predict"
 

@@ -1,8 +1,6 @@
 """A broken newest version, at start-up and after a push: the previous good one keeps serving, the
 failure is logged once with its reason (not retried every poll), and the model's status shows it."""
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import os
@@ -11,6 +9,8 @@ import time
 
 import pytest
 from serving_client import MODEL, Server, b64, model_base
+
+pytestmark = pytest.mark.large
 
 POLL = "--file_system_poll_wait_seconds=0.1"
 

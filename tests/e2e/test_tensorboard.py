@@ -24,6 +24,8 @@ import pytest
 from browser import webdriver
 from conftest import REPO_ROOT, run_script
 
+pytestmark = pytest.mark.medium
+
 ENGINES = ("estimator", "keras", "tpu_estimator")
 ENGINE_ARGS = {"tpu_estimator": ("--strategy=tpu", "--nouse_tpu", "--iterations_per_loop=2")}
 STEPS = 6

@@ -19,6 +19,8 @@ from conftest import run_script
 
 from estimators.serving import predict, receivers
 
+pytestmark = pytest.mark.medium
+
 STEPS = "--train_steps=60"  # enough for a model whose top-1 is not a near tie everywhere
 BASE = ("--eval_throttle_secs=0", "--progress_every_steps=1000", "--novalidate_data", "--noreport")
 CLASSES = [str(d) for d in range(10)]

@@ -8,6 +8,8 @@ from conftest import run_script
 
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 
+pytestmark = pytest.mark.medium
+
 
 def _figure(stdout: str, label: str) -> float:
     """The number on the summary line that starts with ``label`` (``global step          120``)."""

@@ -10,6 +10,8 @@ import pytest
 import validation_spans as spans
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 SCRIPT = "scripts.validate_data"
 IN_MEMORY = "--direct_running_mode=in_memory"
 

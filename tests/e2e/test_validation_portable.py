@@ -5,8 +5,6 @@ Beam's Python job service and an external worker pool run on loopback as their o
 PortableRunner. The statistics must equal the DirectRunner's on the same data.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import csv
@@ -20,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, run_script
+
+pytestmark = pytest.mark.large
 
 
 def _free_port() -> int:

@@ -25,6 +25,8 @@ from browser import chromium_session, webdriver
 from conftest import run_script
 from PIL import Image, ImageDraw
 
+pytestmark = pytest.mark.medium
+
 SCRIPT = "scripts.validate_data"
 IN_MEMORY = "--direct_running_mode=in_memory"
 SIZES = ((32, 32), (48, 40), (40, 56))  # (width, height)

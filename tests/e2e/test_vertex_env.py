@@ -1,8 +1,6 @@
 """Vertex AI's AIP_ variables through `python -m scripts.train`: checkpoints in AIP_CHECKPOINT_DIR,
 the final SavedModel at the root of AIP_MODEL_DIR, and --model_dir winning over its variable."""
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import os
@@ -12,7 +10,7 @@ import sys
 import pytest
 from conftest import REPO_ROOT
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = [pytest.mark.large, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def _train(tfds_data_dir: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:

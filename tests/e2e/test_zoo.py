@@ -1,8 +1,6 @@
 """The backbone zoo: every tf.keras.applications backbone, with Keras's own parameter count, preprocess_input
 convention and input-size rules; bad names and sizes refused through scripts.train; one per family trained."""
 
-# bazel: size = "large"
-
 import os
 from pathlib import Path
 
@@ -18,6 +16,8 @@ from estimators.models.spec import ModelSpec
 from estimators.models.transfer import base_layers
 from estimators.serving.receivers import FLOAT_SIGNATURE
 from input_fns.preprocessing import ImageSpec, prepare_image
+
+pytestmark = pytest.mark.large
 
 # The smallest member of each family: kestrel's own build of it is checked against Keras's.
 SMALLEST = {family.name: min((b for b in BACKBONES.values() if b.family is family), key=lambda b: b.base_params)

@@ -10,8 +10,6 @@ at parse time, it must fail with that line. Placeholders (`<version>`, `$TFDS`) 
 a bare `...` ("and the rest") is dropped.
 """
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +24,8 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, run_script
+
+pytestmark = pytest.mark.large
 
 DOCS = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs").glob("*.md"))]
 CONFIGS = sorted((REPO_ROOT / "configs").glob("*.flags"))

@@ -31,6 +31,8 @@ from flag_effects_harness import Harness
 
 from input_fns import climate_series
 
+pytestmark = pytest.mark.medium
+
 TIMES: dict[str, float] = {}
 
 

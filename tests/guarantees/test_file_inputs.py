@@ -18,6 +18,8 @@ from PIL import Image
 
 from common import files
 
+pytestmark = pytest.mark.medium
+
 # The odd entries each test folder gets, by the name the commands print, and the reason.
 FIFO, LATIN1, DANGLING = "pipe.png", "caf\\xe9.png", "gone.png"
 REASONS = {

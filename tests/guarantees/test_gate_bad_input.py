@@ -24,6 +24,8 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from pipeline.validation import schema
 from pipeline.validation.config import Thresholds
 
+pytestmark = pytest.mark.medium
+
 VALIDATE = "scripts.validate_data"
 TRAIN = "scripts.train"
 IN_MEMORY = "--direct_running_mode=in_memory"

@@ -22,6 +22,8 @@ from conftest import REPO_ROOT
 
 from pipeline import digest_memo, gate_cache
 
+pytestmark = pytest.mark.medium
+
 RECALLED = "(unchanged since validated: same file contents, schema and settings; TFDV not run)"
 
 

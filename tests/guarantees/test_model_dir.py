@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 MARKER = ".kestrel-model-dir"
 
 

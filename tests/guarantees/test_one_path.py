@@ -11,6 +11,8 @@ import pytest
 import tensorflow as tf
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 
 def _train(data_dir: str, model_dir: Path, *args: str):
     return run_script(

@@ -16,8 +16,6 @@ point not drawn here: a server runs until stopped, so a case would never end; it
 requests are tests/e2e/test_serve.py's.
 """
 
-# bazel: size = "enormous"
-
 from __future__ import annotations
 
 import dataclasses
@@ -31,6 +29,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from validation_spans import write_csv, write_image_folder
+
+pytestmark = pytest.mark.enormous
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 HARNESS = str(REPO_ROOT / "tests" / "cli_fuzz_harness.py")

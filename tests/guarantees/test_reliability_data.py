@@ -16,6 +16,8 @@ from input_fns import sources
 from input_fns.pipeline_ops import EVAL
 from tests.conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 RECORDS_PER_SHARD = 20
 
 

@@ -18,6 +18,8 @@ from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.medium
+
 SPEC = ImageSpec(8, 8, 1)
 HOW = Serving(class_names=("a", "b"), input_name="image", image=SPEC)
 

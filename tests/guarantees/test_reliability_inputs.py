@@ -21,6 +21,8 @@ from common.params import TRAIN, VALIDATION
 from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec, decode_image, header_pixels
 
+pytestmark = pytest.mark.medium
+
 HUGE = 20_000
 
 

@@ -8,10 +8,13 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import tensorflow as tf
 
 from estimators import checkpoints
 from tests.conftest import REPO_ROOT, run_script
+
+pytestmark = pytest.mark.medium
 
 LIMIT_BYTES = 64 * 1024
 

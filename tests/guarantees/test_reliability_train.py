@@ -13,6 +13,8 @@ from conftest import REPO_ROOT, run_script
 
 from common.names import EXPORT_DIR
 
+pytestmark = pytest.mark.medium
+
 # RMSprop at a learning rate of 1e38 overflows the weights in its first update: the loss of step 1
 # (computed before any update) is finite, the loss of step 2 is not. A real divergence, the same on
 # both engines and on every run (seeded).

@@ -2,8 +2,6 @@
 answer is a status with TF Serving's ``{"error": ...}`` JSON (or the server's own 4xx), never a 500 or a
 dropped process, and after every case the server still answers a good request."""
 
-# bazel: size = "large"
-
 from __future__ import annotations
 
 import http.client
@@ -16,6 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 from serving_client import MODEL, Server, b64, model_base
+
+pytestmark = pytest.mark.large
 
 
 def _png() -> bytes:

@@ -27,6 +27,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from common.names import EXPORT_DIR, SERVING_KEY
 from estimators import checkpoints
 
+pytestmark = pytest.mark.medium
+
 ENGINES = ["estimator", "keras"]
 # The checkpoint files each engine writes: model.ckpt-N (Estimator), ckpt-N (tf.train.CheckpointManager).
 PREFIX = {"estimator": "model.ckpt-", "keras": "ckpt-"}

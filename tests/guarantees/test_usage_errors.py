@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import run_script
 
+pytestmark = pytest.mark.medium
+
 CASES = {
     "batch_size_overflow": (["--batch_size=1000000000000"], "--batch_size"),
     "int32_overflow": (["--keep_checkpoint_max=1000000000000000000000000000000"], "--keep_checkpoint_max"),

@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
+
 from common import progress
+
+pytestmark = pytest.mark.medium
 
 LINE = re.compile(
     r"^(?P<what>.+) (?P<count>\d+)/(?P<total>~?\d+) \((?P<pct>\d+)%\)  (?P<note>.*?)(?P<rate>[\d,.]+ \w+/(sec|min))  time left (?P<left>\d+:\d\d)$"

@@ -10,6 +10,8 @@ import tensorflow as tf
 from common.errors import KestrelError
 from estimators import checkpoints
 
+pytestmark = pytest.mark.medium
+
 
 @pytest.fixture()
 def model_dir(trained_digits, tmp_path):

@@ -1,6 +1,7 @@
 """model_to_estimator, wrapped to predict class ids and names, trains and predicts."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from estimators import conversion
@@ -8,6 +9,8 @@ from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
+
+pytestmark = pytest.mark.medium
 
 SPEC = ModelSpec(image=ImageSpec(8, 8, 1), num_classes=10)
 NAMES = tuple(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])

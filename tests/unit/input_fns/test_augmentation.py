@@ -11,6 +11,8 @@ from input_fns.augmentation import NO_AUGMENTATION, augment_image, crop_decoder,
 from input_fns.pipeline_ops import EVAL, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 SPEC = ImageSpec(8, 8, 3, "unit")
 
 

@@ -15,6 +15,8 @@ from input_fns import image_folder, pipeline_ops
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 SPEC = ImageSpec(16, 16, 3, "unit")
 FORMATS = ["PNG", "JPEG", "BMP", "GIF"]
 

@@ -14,6 +14,8 @@ from input_fns import array_source, csv_source, sources, tfrecord_source
 from input_fns.pipeline_ops import EVAL, PREDICT, TRAIN, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 DIGITS = ImageSpec(8, 8, 1, "unit")
 WINE_COLUMNS = ["fixed acidity", "alcohol", "colour", "quality"]
 

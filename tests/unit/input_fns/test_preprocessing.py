@@ -10,6 +10,8 @@ from PIL import Image
 from common.errors import UsageError
 from input_fns.preprocessing import ImageSpec, decode_image, prepare_image
 
+pytestmark = pytest.mark.medium
+
 
 def _encoded(array: np.ndarray, fmt: str) -> bytes:
     buffer = io.BytesIO()

@@ -8,6 +8,8 @@ from common.errors import UsageError
 from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 SPEC = ImageSpec(8, 8, 1, "unit")
 
 

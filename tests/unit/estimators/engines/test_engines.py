@@ -1,7 +1,5 @@
 """Every model builder trains 20 steps, evaluates and exports under both engines (and the canned Estimators)."""
 
-# bazel: size = "large"
-
 import io
 from pathlib import Path
 
@@ -15,6 +13,8 @@ from common.names import SERVING_KEY
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from estimators.serving import receivers as serving
 from pipeline import train
+
+pytestmark = pytest.mark.large
 
 IMAGE_MODELS = ["small_cnn", "basic_cnn", "deep_cnn", "vgg16", "mobilenet_v2", "nasnet_mobile", "hub"]
 

@@ -12,6 +12,8 @@ from estimators.models.transfer import BACKBONES, base_layers
 from estimators.stages.finetune import FineTune, trainable_base_layers, unfreeze
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 RGB32 = ImageSpec(32, 32, 3)
 
 

@@ -9,6 +9,8 @@ from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns.preprocessing import ImageSpec
 
+pytestmark = pytest.mark.medium
+
 
 def test_small_cnn_shape_names_and_optimizer():
     model = build_model("small_cnn", ModelSpec(image=ImageSpec(8, 8, 1), num_classes=10))

@@ -19,6 +19,8 @@ from input_fns import tfds_source
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
 
+pytestmark = pytest.mark.medium
+
 
 def _test_images(builder, count):
     ds = builder.as_dataset(split=f"test[:{count}]", as_supervised=True)

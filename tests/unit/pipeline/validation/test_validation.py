@@ -21,6 +21,8 @@ from pipeline.validation.config import (
     resolve_running_mode,
 )
 
+pytestmark = pytest.mark.medium
+
 FAST = RunnerOptions(direct_running_mode="in_memory")
 ROWS = 1500
 
