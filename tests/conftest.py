@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+# run_script is also named here for test files written before support.py, which import it from conftest.
+from support import REPO_ROOT, run_script  # noqa: F401
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_GCE_CHECK", "true")
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,17 +81,6 @@ def trained_digits(tfds_data_dir, tmp_path_factory):
         output=OutputParams(model_dir=str(tmp_path_factory.mktemp("model_dir"))),
     )
     return train.run(hp)
-
-
-def run_script(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m module args`` from the repository root, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="session")

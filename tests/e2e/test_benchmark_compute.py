@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from support import run_script
 
 pytestmark = pytest.mark.large
 

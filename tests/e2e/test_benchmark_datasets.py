@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_script
+from support import run_script
 
 from benchmarks import dataset_benchmark as benchmark
 from common.params import AugmentParams

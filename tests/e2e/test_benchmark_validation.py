@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_script
+from support import run_script
 
 pytestmark = pytest.mark.medium
 

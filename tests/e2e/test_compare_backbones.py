@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, run_script
 
 pytestmark = pytest.mark.large
 

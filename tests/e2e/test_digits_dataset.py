@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 import input_fns.datasets  # noqa: F401
 

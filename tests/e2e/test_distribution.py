@@ -14,7 +14,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -22,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import REPO_ROOT, free_ports, run_script
 
 from common.errors import UsageError
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import strategy as distribution
-from tests.conftest import REPO_ROOT, run_script
 
 pytestmark = pytest.mark.large
 
@@ -177,15 +176,6 @@ def test_seed_and_op_determinism_give_identical_numbers():
 
 
 # --- real runs: every one drives `python -m scripts.train`, as a user (or a cluster launcher) does -------
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports free on 127.0.0.1 right now (held open together, so they differ)."""
-    with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
 
 
 def train_args(data_dir: str, model_dir: Path, *extra: str) -> list[str]:

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-from conftest import run_script
 from PIL import Image
+from support import one_error_line, run_script
 
 from estimators.serving import receivers as serving
 
@@ -95,13 +95,6 @@ def test_predict_script_bad_input_is_one_line(trained_digits, tmp_path):
     )
 
 
-def _one_line_error(result) -> str:
-    assert result.returncode == 2, result.stdout + result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
 def test_checkpoint_of_another_architecture_names_the_mismatch(engine, trained_digits, tfds_data_dir, tmp_path):
     model_dir = tmp_path / "model"
@@ -114,7 +107,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatch(engine, trained_d
         "--image_size=32",
         f"--engine={engine}",
     )
-    line = _one_line_error(result)
+    line = one_error_line(result, alone=True)
     if engine == "estimator":
         assert "--model_dir:" in line and "different architecture than 'basic_cnn'" in line
         assert "conv1/kernel" in line and "--overwrite_model_dir" in line
@@ -135,7 +128,7 @@ def test_checkpoint_of_another_architecture_names_the_mismatch(engine, trained_d
 )
 def test_bad_model_flags_are_one_line_exit_2(args, message, tfds_data_dir, tmp_path):
     result = run_script("scripts.train", f"--data_dir={tfds_data_dir}", f"--model_dir={tmp_path}", *args)
-    assert message in _one_line_error(result)
+    assert message in one_error_line(result, alone=True)
 
 
 def _truncated_jpeg(image: np.ndarray) -> bytes:
@@ -170,4 +163,7 @@ def test_predict_script_names_each_bad_file_and_predicts_the_rest(trained_digits
 def test_predict_script_on_an_empty_folder_is_a_usage_error(trained_digits, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_script("scripts.predict", f"--export_dir={trained_digits.export_path}", f"--images={tmp_path}/empty")
-    assert _one_line_error(result) == f"error: --images: no .jpg/.jpeg/.png/.bmp/.gif files in '{tmp_path}/empty'"
+    assert (
+        one_error_line(result, alone=True)
+        == f"error: --images: no .jpg/.jpeg/.png/.bmp/.gif files in '{tmp_path}/empty'"
+    )

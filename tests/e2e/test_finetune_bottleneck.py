@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import run_script
 
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams

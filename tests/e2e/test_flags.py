@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, one_error_line, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -68,13 +68,6 @@ def test_bad_values_are_refused_while_parsing(flag, message):
 INT32_MAX = 2**31 - 1
 
 
-def _one_error_line(proc) -> str:
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert proc.returncode == 2 and len(errors) == 1, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    return errors[0]
-
-
 def test_the_largest_int32_is_a_usable_count(tmp_path, tfds_data_dir):
     proc = run_script(
         "scripts.train",
@@ -93,7 +86,7 @@ def test_the_largest_int32_is_a_usable_count(tmp_path, tfds_data_dir):
 def test_one_past_int32_is_refused_while_parsing(value, tmp_path):
     flag = "--seed" if value < 0 else "--keep_checkpoint_max"  # --seed: the one without a lower bound
     proc = run_script("scripts.train", f"--model_dir={tmp_path / 'model'}", f"{flag}={value}", timeout=120)
-    error = _one_error_line(proc)
+    error = one_error_line(proc)
     assert f"{flag}={value}" in error and "at most 2,147,483,647" in error, error
     assert not (tmp_path / "model").exists()
 
@@ -107,7 +100,7 @@ def test_non_finite_thresholds_are_refused(value, tmp_path):
         f"--numeric_drift_threshold={value}",
         timeout=120,
     )
-    error = _one_error_line(proc)
+    error = one_error_line(proc)
     assert "--numeric_drift_threshold=" in error and "must be a finite number" in error, error
     assert not (tmp_path / "artifacts").exists()
 
@@ -120,7 +113,7 @@ def test_per_feature_thresholds_must_be_finite(tmp_path):
         "--drift_thresholds=age=inf",
         timeout=120,
     )
-    error = _one_error_line(proc)
+    error = one_error_line(proc)
     assert "--drift_thresholds" in error and "finite" in error, error
 
 
@@ -133,5 +126,5 @@ def test_the_largest_finite_threshold_passes_the_rule(tmp_path):
         "--numeric_drift_threshold=1.7976931348623157e308",
         timeout=120,
     )
-    error = _one_error_line(proc)
+    error = one_error_line(proc)
     assert "--data" in error and "threshold" not in error, error

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import run_script
+from support import latest_export, one_error_line, run_script
 
 from input_fns import climate_series
 
@@ -27,10 +27,6 @@ STEPS = ("--train_steps=200", "--batch_size=64", "--eval_throttle_secs=0", "--dr
 FORECAST = ("--task=forecasting", "--source=timeseries", "--model=lstm", *STEPS)
 CSV_DAYS = 120  # 60 days to train, 30 to validate, 30 to test
 WINDOW_ROWS, SPAN_ROWS = 715, 859  # 120 samples every 6th row; and the target 144 rows after the last
-
-
-def _export(model_dir: Path) -> str:
-    return sorted(glob.glob(str(model_dir / "export" / "serving" / "1*")))[-1]
 
 
 def _report(model_dir: Path) -> dict:
@@ -98,7 +94,7 @@ def test_export_takes_raw_windows_and_predict_rows_prints_the_reports_forecasts(
     test = frame.iloc[round(0.75 * len(frame)) :]
     rows = tmp_path / "test_rows.csv"
     test.to_csv(rows, index=False)
-    out = run_script("scripts.predict", f"--export_dir={_export(model_dir)}", f"--rows={rows}", "--format=json")
+    out = run_script("scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--rows={rows}", "--format=json")
     assert out.returncode == 0, out.stderr[-3000:]
     forecasts = json.loads(out.stdout)
     assert len(forecasts) == len(test) - WINDOW_ROWS + 1
@@ -108,7 +104,7 @@ def test_export_takes_raw_windows_and_predict_rows_prints_the_reports_forecasts(
     report = _report(model_dir)
     predicted = [f["forecast"] for f in forecasts[: report["examples"]]]
     np.testing.assert_allclose(predicted, report["predicted"], rtol=1e-4, atol=1e-4, err_msg=engine)
-    table = run_script("scripts.predict", f"--export_dir={_export(model_dir)}", f"--rows={rows}")
+    table = run_script("scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--rows={rows}")
     assert table.stdout.splitlines()[0].split() == ["line", "time", "forecast_for", "forecast"]
 
 
@@ -123,15 +119,8 @@ def test_the_other_chapter_10_models_train_and_export(series_csv, tmp_path, mode
     assert out.returncode == 0, out.stderr[-3000:]
     report = _report(model_dir)
     assert np.isfinite(report["mae"]) and report["baseline_mae"] > 0
-    series = json.loads((Path(_export(model_dir)) / "assets.extra" / "series.json").read_text())
+    series = json.loads((Path(latest_export(model_dir)) / "assets.extra" / "series.json").read_text())
     assert series["window_steps"] == 120 and len(series["columns"]) == 14
-
-
-def _one_line(out, *words: str) -> str:
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert out.returncode == 2 and len(errors) == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
-    assert all(w in errors[0] for w in words), errors[0]
-    return errors[0]
 
 
 def _broken(series_csv: Path, tmp_path: Path, edit) -> Path:
@@ -175,7 +164,7 @@ def test_bad_series_are_one_line_usage_errors_before_anything_is_written(series_
     path = _broken(series_csv, tmp_path, edit) if edit else series_csv
     model_dir = tmp_path / "never"
     out = run_script("scripts.train", *FORECAST, f"--train_files={path}", *extra, f"--model_dir={model_dir}")
-    line = _one_line(out, *words)
+    line = one_error_line(out, *words)
     assert str(path) in line or "window" in line
     assert not model_dir.exists()
 
@@ -196,18 +185,18 @@ def test_bad_series_are_one_line_usage_errors_before_anything_is_written(series_
 def test_forecasting_misfits_are_one_line_usage_errors(series_csv, tmp_path, args, words):
     model_dir = tmp_path / "never"
     out = run_script("scripts.train", *args, f"--train_files={series_csv}", f"--model_dir={model_dir}")
-    _one_line(out, *words)
+    one_error_line(out, *words)
     assert not model_dir.exists()
 
 
 def test_predict_rows_needs_a_full_window_of_the_models_columns(runs, series_csv, tmp_path):
-    export = _export(runs["keras"][0])
+    export = latest_export(runs["keras"][0])
     short = tmp_path / "short.csv"
     pd.read_csv(series_csv).iloc[:700].to_csv(short, index=False)
-    _one_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={short}"), "--rows", "holds 700 rows",
+    one_error_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={short}"), "--rows", "holds 700 rows",
               "spans 715 consecutive rows")  # fmt: skip
     lacking = tmp_path / "lacking.csv"
     pd.read_csv(series_csv).iloc[:800].drop(columns=["p (mbar)"]).to_csv(lacking, index=False)
-    _one_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={lacking}"), "--rows", "p (mbar)")
+    one_error_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={lacking}"), "--rows", "p (mbar)")
     gap = _broken(series_csv, tmp_path, _gap)
-    _one_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={gap}"), "--rows", "line 201")
+    one_error_line(run_script("scripts.predict", f"--export_dir={export}", f"--rows={gap}"), "--rows", "line 201")

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, run_script
 
 from common.errors import UsageError
 from pipeline.launch import tpu_vm, vertex

@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 pytestmark = pytest.mark.large
 

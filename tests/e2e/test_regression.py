@@ -9,22 +9,17 @@ the report holds for the same rows.
 from __future__ import annotations
 
 import csv
-import glob
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script
+from support import latest_export, one_error_line, run_script
 
 pytestmark = pytest.mark.medium
 
 STEPS = ("--train_steps=400", "--batch_size=32", "--learning_rate=0.01", "--eval_throttle_secs=0")
 REGRESSION = ("--task=regression", "--model=dnn", *STEPS)
-
-
-def _export(model_dir: Path) -> str:
-    return sorted(glob.glob(str(model_dir / "export" / "serving" / "1*")))[-1]
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +79,9 @@ def test_both_engines_export_a_signature_that_takes_raw_values(diabetes_runs, tf
         writer.writerow([*names, "target"])
         writer.writerows(zip(*(rows[n] for n in [*names, "target"]), strict=True))
     for engine, (model_dir, _) in diabetes_runs.items():
-        out = run_script("scripts.predict", f"--export_dir={_export(model_dir)}", f"--rows={path}", "--format=json")
+        out = run_script(
+            "scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--rows={path}", "--format=json"
+        )
         assert out.returncode == 0, out.stderr[-3000:]
         predicted = [row["prediction"] for row in json.loads(out.stdout)]
         report = json.loads((model_dir / "report" / "report.json").read_text())
@@ -99,17 +96,10 @@ def test_csv_with_a_numeric_target_trains_and_predicts(diabetes_csv, tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads((model_dir / "report" / "report.json").read_text())
     assert report["examples"] == 102 and report["mae"] < report["baseline_mae"]
-    table = run_script("scripts.predict", f"--export_dir={_export(model_dir)}", f"--rows={diabetes_csv['test']}")
+    table = run_script("scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--rows={diabetes_csv['test']}")
     lines = table.stdout.splitlines()
     assert lines[0].split() == ["line", "prediction"] and len(lines) == 103, table.stdout[:500]
     assert [float(line.split()[1]) for line in lines[1:4]] == pytest.approx(report["predicted"][:3], rel=1e-3)
-
-
-def _one_line(out, *words: str) -> str:
-    errors = [line for line in out.stderr.splitlines() if line.startswith("error:")]
-    assert out.returncode == 2 and len(errors) == 1 and "Traceback" not in out.stderr, out.stderr[-2000:]
-    assert all(w in errors[0] for w in words), errors[0]
-    return errors[0]
 
 
 def test_a_target_that_is_not_numeric_is_named_by_file_and_line(diabetes_csv, tmp_path):
@@ -126,7 +116,7 @@ def test_a_target_that_is_not_numeric_is_named_by_file_and_line(diabetes_csv, tm
         *REGRESSION,
         f"--model_dir={model_dir}",
     )
-    _one_line(out, "--label_key", str(bad), "line 8", "'high'", "not a number")
+    one_error_line(out, "--label_key", str(bad), "line 8", "'high'", "not a number")
     assert not model_dir.exists()
 
 
@@ -153,21 +143,21 @@ def test_a_target_that_is_not_numeric_is_named_by_file_and_line(diabetes_csv, tm
 def test_regression_misfits_are_one_line_usage_errors(tfds_data_dir, tmp_path, args, words):
     model_dir = tmp_path / "never"
     out = run_script("scripts.train", f"--data_dir={tfds_data_dir}", *args, f"--model_dir={model_dir}")
-    _one_line(out, *words)
+    one_error_line(out, *words)
     assert not model_dir.exists()
 
 
 def test_predict_rows_names_a_missing_column_and_a_bad_value(diabetes_runs, tmp_path):
-    export = _export(diabetes_runs["estimator"][0])
+    export = latest_export(diabetes_runs["estimator"][0])
     missing = tmp_path / "missing.csv"
     missing.write_text("age,sex\n50,1\n")
-    _one_line(
+    one_error_line(
         run_script("scripts.predict", f"--export_dir={export}", f"--rows={missing}"), "--rows", "lacks the columns"
     )
     header = "age,sex,bmi,bp,s1,s2,s3,s4,s5,s6"
     bad = tmp_path / "bad.csv"
     bad.write_text(f"{header}\n50,1,25,90,200,100,50,4,4.5,90\n50,1,n/a,90,200,100,50,4,4.5,90\n")
-    _one_line(
+    one_error_line(
         run_script("scripts.predict", f"--export_dir={export}", f"--rows={bad}"), "line 3", "'bmi'", "not a number"
     )
     both = run_script("scripts.predict", f"--export_dir={export}", f"--rows={bad}", "--images=x.png")

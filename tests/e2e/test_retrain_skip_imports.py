@@ -7,11 +7,8 @@ path (flags, the retraining flow, its helpers) shows up here.
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import run_script
 from test_retraining_flow import add_span, last_line, retrain_args, write_digits
 
 pytestmark = pytest.mark.medium
@@ -35,13 +32,7 @@ def test_unchanged_span_is_skipped_without_importing_tensorflow(tmp_path):
     first = run_script("scripts.retrain", *args)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
 
-    again = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "scripts.retrain", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_script("scripts.retrain", *args, python_args=("-X", "importtime"), timeout=120)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "span span-1 already trained by run 1" in last_line(again) and "skipped" in last_line(again)
     imported = imported_top_level(again.stderr)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, retrain_dirs, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -55,10 +55,7 @@ def digit_spans(tmp_path_factory) -> dict[str, Path]:
 
 def retrain_args(tmp_path: Path, holdout: Path, *extra: str, train_steps: int = TRAIN_STEPS) -> list[str]:
     return [
-        f"--spans={tmp_path / 'spans'}",
-        f"--holdout={holdout}",
-        f"--work_dir={tmp_path / 'work'}",
-        f"--serving_dir={tmp_path / 'serving'}",
+        *retrain_dirs(tmp_path, holdout),
         "--model_name=digits",
         f"--train_steps={train_steps}",
         "--batch_size=32",

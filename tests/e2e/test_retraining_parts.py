@@ -291,26 +291,20 @@ def _junk_folder(root: Path, classes: tuple[str, ...]) -> Path:
     ids=["missing", "other_classes", "undecodable"],
 )
 def test_retrain_names_a_bad_holdout_as_holdout(make_holdout, message, tmp_path):
-    from conftest import run_script
+    from support import one_error_line, retrain_dirs, run_script
 
     _png_folder(tmp_path / "spans" / "span-1", ("a", "b"))
     holdout = make_holdout(tmp_path)
     result = run_script(
         "scripts.retrain",
-        f"--spans={tmp_path / 'spans'}",
-        f"--holdout={holdout}",
-        f"--work_dir={tmp_path / 'work'}",
-        f"--serving_dir={tmp_path / 'serving'}",
+        *retrain_dirs(tmp_path, holdout),
         "--validation_running_mode=in_memory",
         "--image_size=8",
         "--train_steps=2",
         "--noreport",
     )
-    assert result.returncode == 2, result.stdout + result.stderr
-    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(error) == 1 and "Traceback" not in result.stderr, result.stderr
-    assert error[0].startswith(f"error: --holdout: '{holdout}' ") or error[0].startswith("error: --holdout: no "), error
-    assert message in error[0] and f"'{holdout}'" in error[0]
+    error = one_error_line(result, message, f"'{holdout}'")
+    assert error.startswith(f"error: --holdout: '{holdout}' ") or error.startswith("error: --holdout: no "), error
 
 
 def test_a_span_missing_a_class_is_refused_data_and_recorded(tmp_path):
@@ -318,17 +312,14 @@ def test_a_span_missing_a_class_is_refused_data_and_recorded(tmp_path):
     pipeline/retraining/exits.py), one line, a registry row that decides the span; nothing trained."""
     import sqlite3
 
-    from conftest import run_script
+    from support import retrain_dirs, run_script
 
     from pipeline.retraining import exits
 
     _png_folder(tmp_path / "spans" / "span-1", ("a",))
     holdout = _png_folder(tmp_path / "holdout", ("a", "b"))
     args = (
-        f"--spans={tmp_path / 'spans'}",
-        f"--holdout={holdout}",
-        f"--work_dir={tmp_path / 'work'}",
-        f"--serving_dir={tmp_path / 'serving'}",
+        *retrain_dirs(tmp_path, holdout),
         "--model_name=letters",
         "--validation_running_mode=in_memory",
         "--image_size=8",
@@ -354,7 +345,7 @@ def test_a_span_missing_a_class_is_refused_data_and_recorded(tmp_path):
 
 
 def test_the_exit_status_table_is_the_one_docs_print():
-    from conftest import REPO_ROOT
+    from support import REPO_ROOT
 
     from pipeline.retraining import exits, flow, lock
 

@@ -8,14 +8,13 @@ PNG per image at the image's own size.
 
 from __future__ import annotations
 
-import glob
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import latest_export, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -28,10 +27,6 @@ ARGS = (
     "--train_steps=200",
     "--eval_throttle_secs=0",
 )
-
-
-def _export(model_dir: Path) -> str:
-    return sorted(glob.glob(str(model_dir / "export" / "serving" / "1*")))[-1]
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +72,15 @@ def test_the_export_takes_bytes_and_returns_the_mask(shapes_runs, tmp_path):
         paths[-1].write_bytes(tf.io.encode_png(pixels).numpy())
     (tmp_path / "broken.png").write_bytes(b"not an image")
     for engine, (model_dir, _) in shapes_runs.items():
-        signature = tf.saved_model.load(_export(model_dir)).signatures["serving_default"]
+        signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
         out = signature(image_bytes=tf.constant([p.read_bytes() for p in paths]))
         assert out["mask"].shape == (2, 64, 64) and out["probabilities"].shape == (2, 64, 64, 4), engine
         masks_dir = tmp_path / f"masks_{engine}"
         cli = run_script(
-            "scripts.predict", f"--export_dir={_export(model_dir)}", f"--images={tmp_path}", f"--output_dir={masks_dir}"
+            "scripts.predict",
+            f"--export_dir={latest_export(model_dir)}",
+            f"--images={tmp_path}",
+            f"--output_dir={masks_dir}",
         )
         assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
         written = tf.io.decode_png((masks_dir / "img1_mask.png").read_bytes()).numpy()

@@ -14,10 +14,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 from browser import element, webdriver
-from conftest import run_script
 from PIL import Image
 from serving_client import MODEL, Server, model_base
 from serving_client import b64 as _b64
+from support import run_script
 
 from benchmarks import serving_load
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import json
 import math
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from browser import webdriver
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, free_port, train
 
 pytestmark = pytest.mark.medium
 
@@ -35,11 +34,10 @@ EVAL_TAGS = ("loss", "accuracy")
 
 
 def _train(data_dir: str, model_dir: Path, engine: str) -> None:
-    result = run_script(
-        "scripts.train",
+    result = train(
+        data_dir,
+        model_dir,
         f"--engine={engine}",
-        f"--data_dir={data_dir}",
-        f"--model_dir={model_dir}",
         "--novalidate_data",
         "--noreport",
         f"--train_steps={STEPS}",
@@ -52,12 +50,6 @@ def _train(data_dir: str, model_dir: Path, engine: str) -> None:
         "--test_split=test[:32]",
     )
     assert result.returncode == 0, f"{engine}: exit {result.returncode}\n{result.stderr[-3000:]}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class _Board:
@@ -105,7 +97,7 @@ def board(tfds_data_dir, tmp_path_factory):
     parent = tmp_path_factory.mktemp("runs")
     for engine in ENGINES:
         _train(tfds_data_dir, parent / engine, engine)
-    port = _free_port()
+    port = free_port()
     command = [sys.executable, "-m", "tensorboard.main", f"--logdir={parent}", "--host=127.0.0.1"]
     command += [f"--port={port}", "--load_fast=false", "--reload_interval=1"]
     log = (parent.parent / "tensorboard.log").open("w+")  # a file, not a pipe: a full pipe would block it

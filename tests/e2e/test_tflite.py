@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import run_script, train
 
 from estimators.serving import predict, receivers
 
@@ -37,10 +37,9 @@ class Exported:
 
 def _train(tfds_data_dir: str, root: Path, *args: str) -> Exported:
     out = root / "lite" / "digits.tflite"
-    r = run_script(
-        "scripts.train",
-        f"--data_dir={tfds_data_dir}",
-        f"--model_dir={root / 'model'}",
+    r = train(
+        tfds_data_dir,
+        root / "model",
         STEPS,
         *BASE,
         f"--tflite_output_file={out}",

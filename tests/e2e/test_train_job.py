@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from support import run_script
 
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 
@@ -105,21 +105,8 @@ def test_tpu_strategy_runs_tpu_estimator_on_cpu(tfds_data_dir, tmp_path):
 
 
 def test_malformed_tf_config_is_one_line_exit_2(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    from conftest import REPO_ROOT
-
-    env = {**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "chief"}}'}
-    result = subprocess.run(
-        [sys.executable, "-m", "scripts.train", f"--model_dir={tmp_path}"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = {"TF_CONFIG": '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "chief"}}'}
+    result = run_script("scripts.train", f"--model_dir={tmp_path}", env=env, timeout=300)
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: ") and "TF_CONFIG" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import validation_spans as spans
-from conftest import run_script
+from support import run_script
 
 pytestmark = pytest.mark.medium
 

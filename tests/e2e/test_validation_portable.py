@@ -17,15 +17,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, free_port, run_script
 
 pytestmark = pytest.mark.large
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_for(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None:
@@ -47,7 +41,7 @@ def portable(tmp_path_factory):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     # The pool starts each worker as `python -c ...`: the venv's interpreter must come first on PATH.
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    job_port, pool_port = _free_port(), _free_port()
+    job_port, pool_port = free_port(), free_port()
     commands = {
         "job_service": ["apache_beam.runners.portability.local_job_service_main", f"--port={job_port}"],
         "worker_pool": ["apache_beam.runners.worker.worker_pool_main", f"--service_port={pool_port}"],

@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 import validation_spans as spans
 from browser import chromium_session, webdriver
-from conftest import run_script
 from PIL import Image, ImageDraw
+from support import run_script
 
 pytestmark = pytest.mark.medium
 

@@ -5,31 +5,22 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 import pytest
-from conftest import REPO_ROOT
+from support import run_script
 
 pytestmark = [pytest.mark.large, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
 
 
 def _train(tfds_data_dir: str, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scripts.train",
-            f"--data_dir={tfds_data_dir}",
-            "--train_steps=2",
-            "--novalidate_data",
-            "--noreport",
-            *args,
-        ],
-        cwd=REPO_ROOT,
-        env=os.environ | env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    return run_script(
+        "scripts.train",
+        f"--data_dir={tfds_data_dir}",
+        "--train_steps=2",
+        "--novalidate_data",
+        "--noreport",
+        *args,
+        env=env,
     )
 
 

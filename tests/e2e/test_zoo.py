@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import run_script
 
 from common.errors import UsageError
 from estimators.models import build_model, registry

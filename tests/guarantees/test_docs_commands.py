@@ -23,7 +23,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, run_script
 
 pytestmark = pytest.mark.large
 

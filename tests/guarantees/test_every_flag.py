@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from conftest import run_script
 from flag_effects_harness import Harness
+from support import cats_and_dogs, png, run_script
 
 from input_fns import climate_series
 
@@ -142,20 +142,8 @@ class Runner:
 # --- data shared by the rows ---------------------------------------------------------------------
 
 
-def _png(rgb: np.ndarray) -> bytes:
-    return tf.io.encode_png(tf.constant(rgb)).numpy()
-
-
 def _image_tree(root: Path, per_class: int, seed: int, corrupt: bool = False) -> Path:
-    rng = np.random.default_rng(seed)
-    for c, name in enumerate(("cat", "dog")):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            pixels = rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * c)
-            (root / name / f"{i}.png").write_bytes(_png(pixels))
-    if corrupt:
-        (root / "cat" / "broken.png").write_bytes(b"not a png at all")
-    return root
+    return cats_and_dogs(root, per_class, seed, bad={"cat/broken.png": b"not a png at all"} if corrupt else None)
 
 
 def _tfrecords(
@@ -167,7 +155,7 @@ def _tfrecords(
             label = int(rng.integers(0, 2))
             pixels = rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * label)
             features = {
-                image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[_png(pixels)])),
+                image_key: tf.train.Feature(bytes_list=tf.train.BytesList(value=[png(pixels)])),
                 label_key: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }
             if extra:

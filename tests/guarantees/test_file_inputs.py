@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_script
 from PIL import Image
+from support import retrain_dirs, run_script
 
 from common import files
 
@@ -126,10 +126,7 @@ def test_retraining_skips_each_odd_entry_in_the_span_and_the_holdout(tmp_path):
         _odd_entries(root / "a")
     result = run_script(
         "scripts.retrain",
-        f"--spans={tmp_path / 'spans'}",
-        f"--holdout={holdout}",
-        f"--work_dir={tmp_path / 'work'}",
-        f"--serving_dir={tmp_path / 'serving'}",
+        *retrain_dirs(tmp_path, holdout),
         "--model_name=odd",
         "--train_steps=2",
         "--batch_size=8",

@@ -15,10 +15,9 @@ import re
 from concurrent import futures
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import image_tree, jpeg, noise, one_error_line, png, run_script
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipeline.validation import schema
@@ -33,18 +32,11 @@ TRAIN_ARGS = ("--train_steps=1", "--eval_throttle_secs=0", "--noreport", "--imag
 
 
 def _jpeg(seed: int) -> bytes:
-    pixels = np.random.default_rng(seed).integers(0, 256, (16, 16, 3), np.uint8)
-    return tf.io.encode_jpeg(pixels).numpy()
+    return jpeg(noise(seed, (16, 16, 3)))
 
 
 def _image_tree(root: Path, classes: tuple[str, ...], per_class: int, bad: dict[str, bytes] | None = None) -> Path:
-    for c, name in enumerate(classes):
-        (root / name).mkdir(parents=True)
-        for i in range(per_class):
-            (root / name / f"{i}.jpg").write_bytes(_jpeg(100 * c + i))
-    for relative, data in (bad or {}).items():
-        (root / relative).write_bytes(data)
-    return root
+    return image_tree(root, classes, per_class, lambda c, i: _jpeg(100 * c + i), ".jpg", bad)
 
 
 TRUNCATED = _jpeg(999)[: len(_jpeg(999)) // 2]
@@ -81,12 +73,6 @@ def _parallel(*calls):
     """Independent commands side by side (each is mostly one process's start-up)."""
     with futures.ThreadPoolExecutor(len(calls)) as pool:
         return [f.result() for f in [pool.submit(run, *args) for run, *args in calls]]
-
-
-def _one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
-    return lines[0]
 
 
 # --- 1, 2: unusable images, the gate ------------------------------------------------------------
@@ -126,7 +112,7 @@ def test_trainer_names_skipped_images_and_refuses_above_the_same_threshold(trees
     )  # fmt: skip
     # 4 of 44 (9%): refused with the gate's exit status, every file named with its reason.
     assert refused.returncode == 3, refused.stderr[-3000:]
-    line = _one_error_line(refused)
+    line = one_error_line(refused, status=3)
     assert "4 of 44 files (9.1%)" in line and "above --max_bad_record_fraction=0.05" in line, line
     for relative, reason in REASONS.items():
         assert f"1 {reason} ({relative})" in line, line
@@ -170,15 +156,13 @@ def test_label_comparator_whatever_the_curated_domain_says():
 # --- 4, 6: the gate's verdict line, a torn TFRecord through scripts.train ----------------------
 
 
-def _png(seed: int) -> bytes:
-    return tf.io.encode_png(np.random.default_rng(seed).integers(0, 256, (8, 8, 3), np.uint8)).numpy()
-
-
 def _tfrecords(path: Path, n: int, seed: int) -> Path:
     with tf.io.TFRecordWriter(str(path)) as writer:
         for i in range(n):
             feature = {
-                "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[_png(seed * 1000 + i)])),
+                "image": tf.train.Feature(
+                    bytes_list=tf.train.BytesList(value=[png(noise(seed * 1000 + i, (8, 8, 3)))])
+                ),
                 "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[i % 2])),
             }
             writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
@@ -202,7 +186,7 @@ def test_torn_tfrecord_is_refused_and_the_verdict_line_says_so(tmp_path):
     # Before: "ALLOWED despite findings (--allow_anomalies)" was printed, then exit 3.
     assert "REFUSED: bad records (data): " in verdict and "ALLOWED" not in verdict, verdict
     assert f"'{torn}' is a corrupt TFRecord file" in verdict, verdict
-    assert "data validation refused span 0" in _one_error_line(refused)
+    assert "data validation refused span 0" in one_error_line(refused, status=3)
     assert allowed.returncode == 0, allowed.stderr[-3000:]
     verdict = next(line for line in allowed.stdout.splitlines() if line.startswith("validation: "))
     assert "ALLOWED despite findings (--allow_anomalies)" in verdict, verdict
@@ -308,4 +292,4 @@ def test_exactly_at_the_threshold_the_gate_and_the_trainer_give_the_same_verdict
     # Just under it: refused by both, with the same exit status.
     assert gate_below.returncode == 3 and "above --max_bad_record_fraction=0.049" in gate_below.stdout
     assert train_below.returncode == 3, train_below.stderr[-3000:]
-    assert "2 of 40 files (5.0%)" in _one_error_line(train_below)
+    assert "2 of 40 files (5.0%)" in one_error_line(train_below, status=3)

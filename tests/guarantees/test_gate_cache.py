@@ -11,14 +11,12 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT
+from support import cats_and_dogs, run_script
 
 from pipeline import digest_memo, gate_cache
 
@@ -29,25 +27,11 @@ RECALLED = "(unchanged since validated: same file contents, schema and settings;
 
 @pytest.fixture(scope="module")
 def images(tmp_path_factory) -> Path:
-    from PIL import Image
-
-    root = tmp_path_factory.mktemp("gate_cache_images")
-    rng = np.random.default_rng(0)
-    for label, name in enumerate(("cat", "dog")):
-        (root / name).mkdir()
-        for i in range(8):
-            pixels = rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * label)
-            Image.fromarray(pixels).save(root / name / f"{i}.png")
-    return root
+    return cats_and_dogs(tmp_path_factory.mktemp("gate_cache_images"), 8, 0)
 
 
 def _train(images: Path, cache: Path, model_dir: Path, *extra: str, importtime: bool = False):
-    args = [f"--image_dir={images}", "--source=image_folder", "--image_size=8", f"--model_dir={model_dir}"]
-    args += ["--train_steps=2", "--noreport", "--eval_throttle_secs=0", f"--gate_cache_dir={cache}", *extra]
-    python = [sys.executable, *(["-X", "importtime"] if importtime else [])]
-    result = subprocess.run(
-        [*python, "-m", "scripts.train", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
-    )
+    result = _run(images, cache, model_dir, *extra, importtime=importtime)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 
@@ -96,12 +80,10 @@ def test_unchanged_data_is_recalled_without_tfdv_and_a_change_validates_again(im
 WARNED = "warning: --gate_cache_dir: ignoring the remembered verdict"
 
 
-def _run(images: Path, cache: Path, model_dir: Path, *extra: str) -> subprocess.CompletedProcess:
+def _run(images: Path, cache: Path, model_dir: Path, *extra: str, importtime: bool = False):
     args = [f"--image_dir={images}", "--source=image_folder", "--image_size=8", f"--model_dir={model_dir}"]
     args += ["--train_steps=2", "--noreport", "--eval_throttle_secs=0", f"--gate_cache_dir={cache}", *extra]
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.train", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=600
-    )
+    return run_script("scripts.train", *args, python_args=("-X", "importtime") if importtime else ())
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import run_script
+from support import one_error_line, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -17,20 +17,11 @@ def _train(*args: str):
     return run_script("scripts.train", "--train_steps=2", "--noreport", *args)
 
 
-def _one_error_line(proc, *needles: str) -> str:
-    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert proc.returncode == 2 and len(lines) == 1, proc.stderr[-2000:]
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0]
-    return lines[0]
-
-
 def test_a_file_named_as_model_dir_is_refused_and_kept(tmp_path, tfds_data_dir):
     target = tmp_path / "f.txt"
     target.write_text("data")
     proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={target}", "--overwrite_model_dir")
-    _one_error_line(proc, "--model_dir", "is a file")
+    one_error_line(proc, "--model_dir", "is a file")
     assert target.read_text() == "data"
 
 
@@ -39,7 +30,7 @@ def test_a_folder_kestrel_did_not_write_is_refused_and_kept(tmp_path, tfds_data_
     (docs / "notes").mkdir(parents=True)
     (docs / "notes" / "a.txt").write_text("mine")
     proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={docs}", "--overwrite_model_dir")
-    _one_error_line(proc, "--model_dir", MARKER)
+    one_error_line(proc, "--model_dir", MARKER)
     assert (docs / "notes" / "a.txt").read_text() == "mine"
 
 
@@ -101,7 +92,7 @@ def test_a_look_alike_of_a_kestrel_run_is_refused_and_kept(make, tmp_path, tfds_
     (folder / "mine.txt").write_text("user data")
     before = sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
     proc = _train(f"--data_dir={tfds_data_dir}", f"--model_dir={folder}", "--overwrite_model_dir")
-    _one_error_line(proc, "--model_dir", MARKER, "kestrel did not write")
+    one_error_line(proc, "--model_dir", MARKER, "kestrel did not write")
     assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*")) == before
     assert (folder / "mine.txt").read_text() == "user data"
 
@@ -133,7 +124,7 @@ def _snapshot(model_dir: Path) -> dict[str, int]:
 def test_a_run_that_fails_its_checks_leaves_the_previous_run_intact(csv_run):
     before = _snapshot(csv_run)
     proc = _train(*_csv_args(csv_run.parent / "torn.csv"), f"--model_dir={csv_run}", "--overwrite_model_dir")
-    _one_error_line(proc, "--train_files")
+    one_error_line(proc, "--train_files")
     assert _snapshot(csv_run) == before
 
 

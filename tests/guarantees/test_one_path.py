@@ -9,16 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import train
 
 pytestmark = pytest.mark.medium
 
 
 def _train(data_dir: str, model_dir: Path, *args: str):
-    return run_script(
-        "scripts.train",
-        f"--data_dir={data_dir}",
-        f"--model_dir={model_dir}",
+    return train(
+        data_dir,
+        model_dir,
         "--eval_throttle_secs=0",
         "--progress_every_steps=1000",
         *args,

@@ -8,13 +8,13 @@ import shutil
 
 import pytest
 import tensorflow as tf
+from support import run_script
 
 from common.errors import UsageError
 from common.names import EXPORT_DIR
 from common.params import VALIDATION, DataParams
 from input_fns import sources
 from input_fns.pipeline_ops import EVAL
-from tests.conftest import run_script
 
 pytestmark = pytest.mark.medium
 

@@ -11,12 +11,12 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+from support import REPO_ROOT
 
 from estimators.serving import Serving
 from estimators.serving import keras_export as export
 from estimators.serving import receivers as serving
 from input_fns.preprocessing import ImageSpec
-from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.medium
 
@@ -58,6 +58,7 @@ def test_failed_export_leaves_nothing_and_keeps_the_previous(tmp_path, monkeypat
 
 _KILLED_EXPORT = """
 import os, signal, sys
+sys.path.insert(1, "tests")  # the test module imports its helpers (support) as pytest lets it
 from estimators.serving import keras_export as export
 from estimators.serving import receivers as serving
 from tests.guarantees.test_reliability_export import HOW, _model

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import REPO_ROOT
+from support import REPO_ROOT, cats_and_dogs, jpeg
 
 from common.names import SERVING_KEY
 from common.params import TRAIN, VALIDATION
@@ -56,7 +56,7 @@ def _bmp(width: int, height: int) -> bytes:
 
 
 def _jpeg(size: int = 16) -> bytes:
-    return tf.io.encode_jpeg(tf.zeros([size, size, 3], tf.uint8)).numpy()
+    return jpeg(np.zeros((size, size, 3), np.uint8))
 
 
 HOSTILE = {
@@ -178,18 +178,8 @@ def _run_measured(args: list[str], tmp_path: Path) -> tuple[int, str, str, float
     return code, out.read_text(), err.read_text(), int(rss.read_text()) / 1024
 
 
-def _png_rgb(pixels: np.ndarray) -> bytes:
-    return tf.io.encode_png(tf.constant(pixels)).numpy()
-
-
 def test_training_on_a_folder_with_a_valid_huge_png_skips_it_by_name_in_bounded_memory(tmp_path):
-    rng = np.random.default_rng(0)
-    images = tmp_path / "images"
-    for label, name in enumerate(("cat", "dog")):
-        (images / name).mkdir(parents=True)
-        for i in range(6):
-            pixels = rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * label)
-            (images / name / f"{i}.png").write_bytes(_png_rgb(pixels))
+    images = cats_and_dogs(tmp_path / "images", 6, 0)
     huge = images / "cat" / "huge.png"
     huge.write_bytes(_valid_huge_png())
     args = [f"--image_dir={images}", f"--model_dir={tmp_path / 'model'}", "--source=image_folder", "--image_size=8"]

@@ -6,13 +6,12 @@ from __future__ import annotations
 import resource
 import signal
 import subprocess
-import sys
 
 import pytest
 import tensorflow as tf
+from support import error_lines, run_script, train
 
 from estimators import checkpoints
-from tests.conftest import REPO_ROOT, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -27,25 +26,12 @@ def _small_disk() -> None:
 
 def _train(data_dir: str, model_dir: str, steps: int, preexec=None) -> subprocess.CompletedProcess:
     args = [
-        f"--data_dir={data_dir}",
-        f"--model_dir={model_dir}",
         f"--train_steps={steps}",
         "--save_checkpoints_steps=2",
         "--eval_steps=1",
         "--eval_throttle_secs=0",
     ]
-    return subprocess.run(
-        [sys.executable, "-m", "scripts.train", *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        preexec_fn=preexec,
-    )
-
-
-def _error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("error:")]
+    return train(data_dir, model_dir, *args, preexec_fn=preexec)
 
 
 def test_full_disk_mid_run_is_one_line_and_keeps_the_checkpoint(tfds_data_dir, tmp_path):
@@ -60,7 +46,7 @@ def test_full_disk_mid_run_is_one_line_and_keeps_the_checkpoint(tfds_data_dir, t
     # The documented status of a run that started and could not finish (docs/reliability.md).
     assert result.returncode == 1, f"exit {result.returncode}\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
-    lines = _error_lines(result.stderr)
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: cannot write: "), result.stderr[-2000:]
     assert lines[0].endswith("then rerun to resume"), lines[0]
     # The newest readable checkpoint is the good one (or a later one that was completely written).
@@ -75,5 +61,5 @@ def test_unwritable_model_dir_fails_before_training(tmp_path):
     result = run_script("scripts.train", f"--model_dir={blocker}/model", "--train_steps=1", timeout=300)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    lines = _error_lines(result.stderr)
+    lines = error_lines(result.stderr)
     assert len(lines) == 1 and lines[0].startswith("error: --model_dir:") and "not a writable directory" in lines[0]

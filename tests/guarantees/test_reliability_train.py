@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from conftest import REPO_ROOT, run_script
+from support import REPO_ROOT, run_script
 
 from common.names import EXPORT_DIR
 

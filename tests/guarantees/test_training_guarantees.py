@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_script
+from support import run_script, train
 from tensorflow.core.protobuf import saved_model_pb2
 
 from common.names import EXPORT_DIR, SERVING_KEY
@@ -35,11 +35,10 @@ PREFIX = {"estimator": "model.ckpt-", "keras": "ckpt-"}
 
 
 def _train(data_dir: str, model_dir: Path, engine: str, *args: str) -> subprocess.CompletedProcess:
-    return run_script(
-        "scripts.train",
+    return train(
+        data_dir,
+        model_dir,
         f"--engine={engine}",
-        f"--data_dir={data_dir}",
-        f"--model_dir={model_dir}",
         "--novalidate_data",
         "--noreport",
         "--eval_throttle_secs=0",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_script
+from support import run_script
 
 pytestmark = pytest.mark.medium
 
