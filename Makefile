@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 RUN_DIR ?= runs/digits
 ARGS ?=
 
-.PHONY: setup run test lint format browser-setup bazel-setup bazel-test bazel-check clean
+.PHONY: setup run test test-unit lint format browser-setup bazel-setup bazel-test bazel-check clean
 
 setup: $(STAMP)
 
@@ -30,6 +30,11 @@ TEST_WORKERS ?= 2
 test: setup browser-setup
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
+# The unit layer alone (tests/unit/<package>/: in-process, no child process, no browser): the quick
+# check while editing one package. `make test` runs it too, once, with the rest.
+test-unit: setup
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile tests/unit $(ARGS)
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -38,7 +43,7 @@ format: setup
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-# tests/test_serve.py drives the serving page in headless chromium through chromedriver.
+# tests/e2e/test_serve.py drives the serving page in headless chromium through chromedriver.
 browser-setup:
 	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || \
 	  { $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q chromium chromium-driver; }
@@ -54,8 +59,8 @@ bazel-test: bazel-setup
 # CI's Bazel step: every target builds, every py_binary starts through its launcher, and one
 # representative test per package runs through Bazel's own runner; the suite runs once, under
 # pytest (make test).
-BAZEL_TESTS := //tests:test_binaries_start //tests:test_build_files //tests:test_flags \
-	//tests:test_digits_dataset //tests:test_checkpoints //tests:test_launch
+BAZEL_TESTS := //tests/e2e:test_binaries_start //tests:test_build_files //tests/e2e:test_flags \
+	//tests/e2e:test_digits_dataset //tests/unit/estimators:test_checkpoints //tests/e2e:test_launch
 bazel-check: bazel-setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel build //... $(ARGS)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test $(BAZEL_TESTS) $(ARGS)

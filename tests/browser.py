@@ -8,10 +8,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.request
+
+from support import free_port
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM = "/usr/bin/chromium"
@@ -23,12 +24,6 @@ def webdriver(port: int, method: str, path: str, payload: dict | None = None) ->
     request.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(request, timeout=120) as response:
         return json.load(response)["value"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""Runs one script's absl main many times in one process, for tests/test_reliability_cli_fuzz.py.
+"""Runs one script's absl main many times in one process, for tests/guarantees/test_reliability_cli_fuzz.py.
 
 python tests/cli_fuzz_harness.py scripts.train
 

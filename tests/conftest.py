@@ -3,16 +3,42 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+# run_script is also named here for test files written before support.py, which import it from conftest.
+from support import REPO_ROOT, run_script  # noqa: F401
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_GCE_CHECK", "true")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered here, not in pyproject.toml: Bazel's runfiles hold this file but no pyproject.toml.
+    from tools.gen_build import SIZES
+
+    for size in SIZES:
+        config.addinivalue_line("markers", f"{size}: Bazel's test size {size} (tools/gen_build.py reads it)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test carries its file's size marker, read as tools/gen_build.py reads it for Bazel.
+
+    A file without ``pytestmark = pytest.mark.<size>`` still gets its layer's default, so
+    ``pytest -m small`` runs what ``bazel test --test_size_filters=small`` runs.
+    """
+    import ast
+
+    from tools.gen_build import test_size  # stdlib only: cheap, and the one reading of the marker
+
+    sizes: dict[Path, str] = {}
+    for item in items:
+        path = Path(item.path).resolve()  # under Bazel, a link in the runfiles
+        if path not in sizes:
+            sizes[path] = test_size(path.relative_to(REPO_ROOT), ast.parse(path.read_text()))
+        if item.get_closest_marker(sizes[path]) is None:  # else the file's pytestmark already says it
+            item.add_marker(sizes[path])
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -55,17 +81,6 @@ def trained_digits(tfds_data_dir, tmp_path_factory):
         output=OutputParams(model_dir=str(tmp_path_factory.mktemp("model_dir"))),
     )
     return train.run(hp)
-
-
-def run_script(module: str, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run ``python -m module args`` from the repository root, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 @pytest.fixture(scope="session")

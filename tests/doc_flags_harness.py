@@ -1,4 +1,4 @@
-"""Parses command lines against one script's flags, in one process, for tests/test_docs_commands.py.
+"""Parses command lines against one script's flags, in one process, for tests/guarantees/test_docs_commands.py.
 
 python tests/doc_flags_harness.py scripts.train < commands.json
 

@@ -1,4 +1,4 @@
-"""Runs scripts.train's absl main many times in one process, for tests/test_every_flag.py.
+"""Runs scripts.train's absl main many times in one process, for tests/guarantees/test_every_flag.py.
 
 python tests/flag_effects_harness.py
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 MODEL = "digits"
 

@@ -7,7 +7,8 @@ One target a module, each listing exactly what it uses directly:
 
 - ``py_library`` for every module; ``py_binary`` for a module of ``scripts/``
   (or ``tools/``) that has an ``if __name__ == "__main__":`` block;
-  ``kestrel_py_test`` (tests/defs.bzl) for ``tests/test_*.py``.
+  ``kestrel_py_test`` (tests/defs.bzl) for every ``test_*.py`` under ``tests/``,
+  in the BUILD file of its own folder (tests/unit/<package>/, tests/e2e/, ...).
 - deps: the first-party modules it imports (anywhere in the file, lazy imports
   included; not under ``if TYPE_CHECKING:``), the builders it names as
   ``"package.module:function"`` strings (importlib), and ``THIRD_PARTY`` once
@@ -15,15 +16,19 @@ One target a module, each listing exactly what it uses directly:
   TensorFlow and the other pip packages come from the virtual environment
   (requirements.lock), through that one empty placeholder.
 - data (tests/ and benchmarks/ only, which start child processes): the scripts
-  they name as ``"scripts.<name>"`` and the files of their own folder they name
-  as ``"<name>.py"``.
+  they name as ``"scripts.<name>"`` and the files of their own folder (for a
+  test, else of ``tests/``) they name as ``"<name>.py"``.
 - A package's ``__init__.py`` is a target (named after the folder) only if it
   holds more than a docstring; Bazel creates the empty ones.
 - Modules of one folder that import each other in a cycle (a lazy import back)
   share one target; a cycle across folders is an error to fix in the code.
-- visibility: private, or the packages that use the target.
+- visibility: private, or the packages that use the target (``//tests:__subpackages__``
+  for any folder of tests/).
 
-Test sizes come from a ``# bazel: size = "large"`` comment in the test file.
+A test's ``size`` is the pytest marker its file declares, ``pytestmark = pytest.mark.large``
+(alone or in a list; tests/conftest.py registers the four markers and marks
+every test with this same reading, so ``pytest -m small`` and Bazel's ``--test_size_filters=small``
+pick the same files). A file without one is ``small`` under tests/unit/, else ``medium``.
 """
 
 from __future__ import annotations
@@ -42,15 +47,17 @@ SKIP_DIRS = {"third_party", "docs", "node_modules"}
 SPAWNING = ("tests", "benchmarks")  # top-level folders whose modules run scripts as child processes
 BINARY_DIRS = ("scripts", "tools")
 TEST_MACRO = 'load("//tests:defs.bzl", "kestrel_py_test")\n'
-IMPLICIT_TEST_DEPS = (":conftest",)  # kestrel_py_test adds it to every test
+IMPLICIT_TEST_DEPS = ("//tests:conftest",)  # kestrel_py_test adds it to every test
 MACRO_FILES = ("tests/pytest_main.py",)  # kestrel_py_test's main: part of every test, not a target
+TESTS = "tests"
+SIZES = ("small", "medium", "large", "enormous")  # Bazel's test sizes; pytest markers of the same names
+DEFAULT_SIZE = "medium"  # kestrel_py_test's default (tests/defs.bzl): not written out
 _BUILDER = re.compile(r"([A-Za-z_]\w*(?:\.\w+)+):\w*")
-_SIZE = re.compile(r'^# bazel: size = "(small|medium|large|enormous)"$', re.M)
 
 
 @dataclasses.dataclass
 class Module:
-    name: str  # dotted: "estimators.engines.keras"; a tests/ helper is its bare name
+    name: str  # dotted: "estimators.engines.keras"; a file under tests/ is its bare name
     path: Path  # relative to ROOT
     tree: ast.Module
     deps: set[str] = dataclasses.field(default_factory=set)  # module names
@@ -67,7 +74,7 @@ class Module:
 
     @property
     def kind(self) -> str:
-        if self.package == "tests" and self.path.name.startswith("test_"):
+        if self.path.parts[0] == TESTS and self.path.name.startswith("test_"):
             return "kestrel_py_test"
         if self.package in BINARY_DIRS and _has_main(self.tree):
             return "py_binary"
@@ -79,6 +86,17 @@ def _has_main(tree: ast.Module) -> bool:
         isinstance(node, ast.If) and "__main__" in ast.unparse(node.test) and "__name__" in ast.unparse(node.test)
         for node in tree.body
     )
+
+
+def test_size(rel: Path, tree: ast.Module) -> str:
+    """The size marker of a test file's ``pytestmark``; without one, its layer's size (unit tests are small)."""
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets):
+            values = node.value.elts if isinstance(node.value, (ast.List, ast.Tuple)) else [node.value]
+            declared = [size for size in SIZES for value in values if ast.unparse(value) == f"pytest.mark.{size}"]
+            if declared:
+                return declared[0]
+    return "small" if rel.parts[:2] == (TESTS, "unit") else DEFAULT_SIZE
 
 
 def _is_trivial(tree: ast.Module) -> bool:
@@ -104,8 +122,8 @@ def _dirs(root: Path) -> list[Path]:
 
 def _module_name(rel: Path) -> str:
     parts = list(rel.with_suffix("").parts)
-    if parts[0] == "tests":  # on sys.path itself: its helpers import as bare names
-        parts = parts[1:]
+    if parts[0] == TESTS:  # pytest puts each test's folder (and tests/, for conftest) on sys.path: bare names
+        parts = parts[-1:]
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
@@ -121,7 +139,10 @@ def discover(root: Path) -> dict[str, Module]:
             tree = ast.parse(path.read_text(), str(rel))
             if (rel.name == "__init__.py" and _is_trivial(tree)) or rel.as_posix() in MACRO_FILES:
                 continue
-            modules[_module_name(rel)] = Module(_module_name(rel), rel, tree)
+            name = _module_name(rel)
+            if name in modules:  # two tests/ files of one basename would shadow each other on sys.path
+                raise SystemExit(f"gen_build: {rel} and {modules[name].path} share a name; rename one")
+            modules[name] = Module(name, rel, tree)
     return modules
 
 
@@ -199,11 +220,19 @@ def link(modules: dict[str, Module], first_party: set[str]) -> None:
                 continue
             if text.startswith("scripts.") and text in modules and modules[text].kind == "py_binary":
                 module.data.add(text)
-            sibling = module.path.parent / text
-            if text.endswith(".py") and "/" not in text and sibling != module.path:
-                named = [m.name for m in modules.values() if m.path == sibling]
-                module.data.update(named)
+            if text.endswith(".py") and "/" not in text:
+                module.data.update(_named_file(module, text, modules))
         module.deps -= {module.name, *module.data}
+
+
+def _named_file(module: Module, text: str, modules: dict[str, Module]) -> list[str]:
+    """The module a spawning file names as ``"<name>.py"``: in its own folder, or a helper of tests/."""
+    folders = [module.path.parent] + ([Path(TESTS)] if module.path.parts[0] == TESTS else [])
+    for folder in folders:
+        named = [m.name for m in modules.values() if m.path == folder / text and m.path != module.path]
+        if named:
+            return named
+    return []
 
 
 def _sccs(modules: dict[str, Module]) -> list[list[str]]:
@@ -271,8 +300,8 @@ def targets(modules: dict[str, Module]) -> dict[str, Target]:
         kind = kinds.pop() if len(kinds) == 1 else "py_library"
         target = Target(first.package, name, kind, sorted(m.path.name for m in members))
         if kind == "kestrel_py_test":
-            size = _SIZE.search((ROOT / first.path).read_text()) if (ROOT / first.path).exists() else None
-            target.size = size.group(1) if size else None
+            size = test_size(first.path, first.tree)
+            target.size = size if size != DEFAULT_SIZE else None
         for m in members:
             of[m.name] = target
     for module in modules.values():
@@ -285,7 +314,16 @@ def targets(modules: dict[str, Module]) -> dict[str, Target]:
                 if used is not target:
                     getattr(target, attr).add(_short(used.label, target.package))
                     used.users.add(target.package)
+    _add_implicit_users(of)
     return of
+
+
+def _add_implicit_users(of: dict[str, Target]) -> None:
+    """kestrel_py_test depends on conftest for every test: each test folder must see it."""
+    test_packages = {t.package for t in of.values() if t.kind == "kestrel_py_test"}
+    for target in of.values():
+        if target.label in IMPLICIT_TEST_DEPS:
+            target.users.update(test_packages)
 
 
 def _short(label: str, package: str) -> str:
@@ -311,6 +349,15 @@ def _quote(text: str) -> str:
     return f'"{text}"'
 
 
+def _visibility(users: set[str], package: str) -> list[str]:
+    """One entry for all of tests/: a test moving between its folders changes no other BUILD file."""
+    tests = f"//{TESTS}:__subpackages__"
+    return sorted(
+        {tests if u.split("/")[0] == TESTS else f"//{u}:__pkg__" for u in users if u != package},
+        key=_sort_key,
+    )
+
+
 def render(package: str, package_targets: list[Target]) -> str:
     """One line a target: generated, so no diff-friendly layout is needed, and one label a
     line would repeat the same blocks in every BUILD file."""
@@ -318,6 +365,9 @@ def render(package: str, package_targets: list[Target]) -> str:
     if any(t.kind == "kestrel_py_test" for t in package_targets):
         lines.append(TEST_MACRO.rstrip("\n"))
     lines.append("")
+    exported = sorted(Path(f).name for f in MACRO_FILES if Path(f).parent.as_posix() == package)
+    if exported:  # the macro names them from every test folder's BUILD file
+        lines.append(f"exports_files([{', '.join(_quote(f) for f in exported)}])")
     for t in sorted(package_targets, key=lambda t: t.name):
         attrs = [f"name = {_quote(t.name)}"]
         if t.size:
@@ -327,10 +377,10 @@ def render(package: str, package_targets: list[Target]) -> str:
         if t.kind == "py_binary" and len(t.srcs) == 1 and t.srcs[0] != f"{t.name}.py":
             attrs.append(f"main = {_quote(t.srcs[0])}")
         attrs.extend(_list("data", sorted(t.data, key=_sort_key)))
-        deps = t.deps - set(IMPLICIT_TEST_DEPS) if t.kind == "kestrel_py_test" else t.deps
+        implicit = {_short(label, package) for label in IMPLICIT_TEST_DEPS}
+        deps = t.deps - implicit if t.kind == "kestrel_py_test" else t.deps
         attrs.extend(_list("deps", sorted(deps, key=_sort_key)))
-        users = sorted(u for u in t.users if u != package)
-        attrs.extend(_list("visibility", [f"//{u}:__pkg__" for u in users]))
+        attrs.extend(_list("visibility", _visibility(t.users, package)))
         lines.append(f"{t.kind}({', '.join(attrs)})")
     return "\n".join(lines) + "\n"
 

@@ -1,0 +1,144 @@
+"""What the test files share, written once: running a command, its one error line, ports, images.
+
+Plain functions and constants; the fixtures are in conftest.py. Test files import this module as
+``support`` from any folder of tests/ (pytest puts tests/ on sys.path for conftest.py; Bazel runs
+tests/pytest_main.py, whose folder is on sys.path). Heavy libraries are imported where used: the
+light tests that import this module stay light.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_script(
+    module: str,
+    *args: str,
+    timeout: int = 600,
+    env: Mapping[str, str] | None = None,
+    python_args: tuple[str, ...] = (),
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess:
+    """Run ``python [python_args] -m module args`` from the repository root, as a user would.
+
+    ``env`` is added to this process's environment (a user's shell keeps its other variables).
+    """
+    return subprocess.run(
+        [sys.executable, *python_args, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=None if env is None else os.environ | dict(env),
+        preexec_fn=preexec_fn,
+    )
+
+
+def train(data_dir: str | Path, model_dir: str | Path, *args: str, **run: object) -> subprocess.CompletedProcess:
+    """``python -m scripts.train --data_dir --model_dir args``: the run most tests start."""
+    return run_script("scripts.train", f"--data_dir={data_dir}", f"--model_dir={model_dir}", *args, **run)
+
+
+def retrain_dirs(root: Path, holdout: Path) -> list[str]:
+    """scripts.retrain's folders under ``root`` (spans/, work/, serving/) and the holdout."""
+    return [
+        f"--spans={root / 'spans'}",
+        f"--holdout={holdout}",
+        f"--work_dir={root / 'work'}",
+        f"--serving_dir={root / 'serving'}",
+    ]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def one_error_line(
+    result: subprocess.CompletedProcess, *words: str, status: int | None = 2, alone: bool = False
+) -> str:
+    """The run's one ``error:`` line: exactly one, no traceback, the exit ``status`` (None: not
+    checked here), and each of ``words`` in it; ``alone``: nothing else on stderr either.
+    A usage error's contract (exit 2) by default."""
+    errors = error_lines(result.stderr)
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert not alone or result.stderr.strip().splitlines() == errors, result.stderr[-3000:]
+    assert status is None or result.returncode == status, f"exit {result.returncode}\n{result.stderr[-3000:]}"
+    assert all(word in errors[0] for word in words), errors[0]
+    return errors[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 right now (held open together, so they differ)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+def latest_export(model_dir: Path) -> str:
+    """The newest numbered SavedModel a run exported under ``<model_dir>/export/serving``."""
+    return str(sorted((model_dir / "export" / "serving").glob("1*"))[-1])
+
+
+def noise(seed: int, shape: tuple[int, ...], high: int = 256) -> np.ndarray:
+    """Seeded uint8 pixels in [0, high)."""
+    return np.random.default_rng(seed).integers(0, high, shape, np.uint8)
+
+
+def png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of HxWxC uint8 pixels, encoded by TensorFlow (as the data kestrel reads)."""
+    import tensorflow as tf
+
+    return tf.io.encode_png(tf.constant(pixels)).numpy()
+
+
+def jpeg(pixels: np.ndarray) -> bytes:
+    """JPEG bytes of HxWx3 uint8 pixels, encoded by TensorFlow (its quality 95 default)."""
+    import tensorflow as tf
+
+    return tf.io.encode_jpeg(tf.constant(pixels)).numpy()
+
+
+def image_tree(
+    root: Path,
+    classes: tuple[str, ...],
+    per_class: int,
+    image: Callable[[int, int], bytes],
+    suffix: str = ".png",
+    bad: Mapping[str, bytes] | None = None,
+) -> Path:
+    """An image folder: ``root/<class>/<i><suffix>`` holding ``image(class_index, i)``, then the
+    ``bad`` files (path relative to root -> bytes). Images are made class by class, in order."""
+    for c, name in enumerate(classes):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            (root / name / f"{i}{suffix}").write_bytes(image(c, i))
+    for relative, data in (bad or {}).items():
+        (root / relative).write_bytes(data)
+    return root
+
+
+def cats_and_dogs(root: Path, per_class: int, seed: int, bad: Mapping[str, bytes] | None = None) -> Path:
+    """``root/cat/`` and ``root/dog/``: 8x8 PNGs a model tells apart in a few steps (dark cats,
+    bright dogs; seeded), then the ``bad`` files."""
+    rng = np.random.default_rng(seed)
+
+    def image(c: int, i: int) -> bytes:
+        return png(rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * c))
+
+    return image_tree(root, ("cat", "dog"), per_class, image, bad=bad)
