@@ -6,7 +6,7 @@ Vertex AI expects the SavedModel itself there (``saved_model.pb`` at the root), 
 finds a SavedModel whose variables are still being copied. The event files keep their folders
 (model_dir's own: training; ``eval``: validation; ``eval_<role>``: the report's evaluation), so
 Vertex's TensorBoard shows the runs a local ``tensorboard --logdir=<model_dir>`` shows, whatever
-the engine: every engine writes the same runs and tags (tests/test_tensorboard.py).
+the engine: every engine writes the same runs and tags (tests/e2e/test_tensorboard.py).
 """
 
 from __future__ import annotations

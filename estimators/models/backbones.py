@@ -5,7 +5,7 @@ A family row holds what its members share: the Keras module (whose
 (input_fns/preprocessing.py), Keras's own minimum input size
 (``imagenet_utils.obtain_input_shape(min_size=...)``), the sizes its ImageNet
 weights take when fixed and the notop weights URL pattern. A member adds its name and Keras's own
-parameter count with ``include_top=False`` (tests/test_zoo.py checks each).
+parameter count with ``include_top=False`` (tests/e2e/test_zoo.py checks each).
 
 No TensorFlow here: the registry, read by the flag layer, makes a ModelEntry
 per backbone from this table; estimators/models/transfer.py resolves
@@ -97,7 +97,7 @@ FAMILIES: tuple[Family, ...] = (
     Family("regnet", "regnet", RAW, 32, "regnet_{}", "RegNet{}", _KERAS + "regnet/{lower}_notop.h5", _REGNET),
 )  # fmt: skip
 
-# Keras's own parameter count of each application with weights=None, include_top=False (tests/test_zoo.py).
+# Keras's own parameter count of each application with weights=None, include_top=False (tests/e2e/test_zoo.py).
 BASE_PARAMS: dict[str, int] = {
     "VGG16": 14_714_688, "VGG19": 20_024_384, "ResNet50": 23_587_712, "ResNet101": 42_658_176,
     "ResNet152": 58_370_944, "ResNet50V2": 23_564_800, "ResNet101V2": 42_626_560, "ResNet152V2": 58_331_648,

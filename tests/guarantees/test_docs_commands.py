@@ -286,6 +286,42 @@ def test_every_relative_link_in_the_docs_reaches_its_file_and_heading():
     assert not broken, "\n".join(broken)
 
 
+_CODE_SPAN = re.compile(r"`([^`\s]+)`")
+_TREE_ROOTS = (
+    "benchmarks/",
+    "common/",
+    "configs/",
+    "estimators/",
+    "input_fns/",
+    "pipeline/",
+    "scripts/",
+    "tests/",
+    "tools/",
+)
+
+
+def _names_a_place(token: str) -> bool:
+    """A repo path, a module, or an attribute of a module (`pipeline/train._evaluate`) whose file exists."""
+    path = token.split("::")[0]
+    while path:
+        if (REPO_ROOT / path).exists() or (REPO_ROOT / f"{path}.py").exists():
+            return True
+        path = path.rpartition(".")[0]  # pipeline/retraining/push.ServingDir.push -> ...push.ServingDir -> ...push
+    return False
+
+
+def test_every_path_the_docs_name_in_code_exists():
+    # A module moved without its docs is how a reader ends up in a file that is not there.
+    stale = []
+    for page in DOCS:
+        for span in _CODE_SPAN.findall(page.read_text()):
+            for token in re.split(r"[,;()]+", span):
+                pattern = token.startswith(_TREE_ROOTS) and re.search(r"[*<>{}\[\]$=]", token)
+                if token.startswith(_TREE_ROOTS) and not pattern and not _names_a_place(token.rstrip(".:")):
+                    stale.append(f"{page.relative_to(REPO_ROOT)}: {token}")
+    assert not stale, "\n".join(stale)
+
+
 def _readme_commands() -> list[tuple[str, str]]:
     """The README's code-block commands that run a kestrel script, in order: (module, the rest as written)."""
     blocks, _ = _code_lines(REPO_ROOT / "README.md")
