@@ -8,7 +8,9 @@ One target a module, each listing exactly what it uses directly:
 - ``py_library`` for every module; ``py_binary`` for a module of ``scripts/``
   (or ``tools/``) that has an ``if __name__ == "__main__":`` block;
   ``kestrel_py_test`` (tests/defs.bzl) for every ``test_*.py`` under ``tests/``,
-  in the BUILD file of its own folder (tests/unit/<package>/, tests/e2e/, ...).
+  in the BUILD file of its own folder (tests/unit/<package>/, tests/e2e/, ...);
+  ``py_test`` for a TFDS builder's ``<name>_dataset_builder_test.py``, with its
+  ``dummy_data/`` (the layout ``tfds new`` writes).
 - deps: the first-party modules it imports (anywhere in the file, lazy imports
   included; not under ``if TYPE_CHECKING:``), the builders it names as
   ``"package.module:function"`` strings (importlib), and ``THIRD_PARTY`` once
@@ -51,6 +53,9 @@ IMPLICIT_TEST_DEPS = ("//tests:conftest",)  # kestrel_py_test adds it to every t
 MACRO_FILES = ("tests/pytest_main.py",)  # kestrel_py_test's main: part of every test, not a target
 TESTS = "tests"
 SIZES = ("small", "medium", "large", "enormous")  # Bazel's test sizes; pytest markers of the same names
+# `tfds new`'s layout: a dataset's DatasetBuilderTestCase beside its builder, reading its dummy_data/.
+BUILDER_TEST_SUFFIX = "_dataset_builder_test.py"
+BUILDER_TEST_DATA = 'data = glob(["dummy_data/**"])'
 DEFAULT_SIZE = "medium"  # kestrel_py_test's default (tests/defs.bzl): not written out
 _BUILDER = re.compile(r"([A-Za-z_]\w*(?:\.\w+)+):\w*")
 
@@ -76,6 +81,8 @@ class Module:
     def kind(self) -> str:
         if self.path.parts[0] == TESTS and self.path.name.startswith("test_"):
             return "kestrel_py_test"
+        if self.path.name.endswith(BUILDER_TEST_SUFFIX):  # TFDS's harness runs itself (tfds.testing.test_main)
+            return "py_test"
         if self.package in BINARY_DIRS and _has_main(self.tree):
             return "py_binary"
         return "py_library"
@@ -377,6 +384,8 @@ def render(package: str, package_targets: list[Target]) -> str:
         if t.kind == "py_binary" and len(t.srcs) == 1 and t.srcs[0] != f"{t.name}.py":
             attrs.append(f"main = {_quote(t.srcs[0])}")
         attrs.extend(_list("data", sorted(t.data, key=_sort_key)))
+        if t.kind == "py_test":
+            attrs.append(BUILDER_TEST_DATA)
         implicit = {_short(label, package) for label in IMPLICIT_TEST_DEPS}
         deps = t.deps - implicit if t.kind == "kestrel_py_test" else t.deps
         attrs.extend(_list("deps", sorted(deps, key=_sort_key)))

@@ -111,3 +111,18 @@ def test_pytest_marks_each_test_with_the_size_bazel_runs_it_at(request):
         == "small"
     )
     assert [m.name for m in request.node.iter_markers() if m.name in gen_build.SIZES] == ["small"]
+
+
+def test_a_tfds_builder_test_runs_itself_with_its_dummy_data(tmp_path):
+    # `tfds new`'s layout: the DatasetBuilderTestCase beside its builder runs through tfds.testing.test_main.
+    out = _linked(
+        tmp_path,
+        {
+            "data/toy/toy_dataset_builder.py": "import tensorflow_datasets\n",
+            "data/toy/toy_dataset_builder_test.py": "from data.toy import toy_dataset_builder\n",
+        },
+    )
+    build = out["data/toy/BUILD"]
+    assert 'py_test(name = "toy_dataset_builder_test", srcs = ["toy_dataset_builder_test.py"]' in build
+    assert 'data = glob(["dummy_data/**"]), deps = [":toy_dataset_builder",' in build
+    assert 'py_library(name = "toy_dataset_builder",' in build
