@@ -124,5 +124,5 @@ def test_a_tfds_builder_test_runs_itself_with_its_dummy_data(tmp_path):
     )
     build = out["data/toy/BUILD"]
     assert 'py_test(name = "toy_dataset_builder_test", srcs = ["toy_dataset_builder_test.py"]' in build
-    assert 'data = glob(["dummy_data/**"]), deps = [":toy_dataset_builder",' in build
+    assert 'data = glob(["dummy_data/**"]), deps = [":toy_dataset_builder"]' in build
     assert 'py_library(name = "toy_dataset_builder",' in build
