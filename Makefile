@@ -60,7 +60,8 @@ bazel-test: bazel-setup
 # representative test per package runs through Bazel's own runner; the suite runs once, under
 # pytest (make test).
 BAZEL_TESTS := //tests/e2e:test_binaries_start //tests:test_build_files //tests/e2e:test_flags \
-	//tests/e2e:test_digits_dataset //tests/unit/estimators/engines:test_checkpoints //tests/e2e:test_launch
+	//tests/e2e:test_digits_dataset //tests/unit/estimators/engines:test_checkpoints //tests/e2e:test_launch \
+	//input_fns/datasets/digits:digits_dataset_builder_test
 bazel-check: bazel-setup
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel build //... $(ARGS)
 	PATH="$(abspath $(VENV))/bin:$$PATH" bazel test $(BAZEL_TESTS) $(ARGS)
