@@ -54,6 +54,9 @@ class Server:
             expose_tracebacks=False,
             ident="kestrel",
         )
+        # Waitress counts its own listening socket(s) and wake-up trigger against connection_limit (len of its
+        # socket map), so N would admit N - 2 clients and 2 none at all: raise it by what is open now.
+        self._waitress.adj.connection_limit = limits.connection_limit + len(self._waitress._map)
 
     @property
     def address(self) -> tuple[str, int]:

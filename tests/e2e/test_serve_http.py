@@ -1,5 +1,6 @@
 """scripts.serve as an HTTP server under stress: concurrent clients, half-open connections, the size
-limits, batching's correctness and bounds, and a SIGTERM that lets the request in flight finish."""
+limits and the connection limit, batching's correctness and bounds, and a SIGTERM or SIGINT that lets the
+request in flight finish."""
 
 from __future__ import annotations
 
@@ -103,7 +104,28 @@ def test_size_limits_are_answered_not_read(server):
     assert server.call("GET", f"/v1/models/{MODEL}", None, {"X-Big": "a" * (100 << 10)})[0] == 431
 
 
-def test_sigterm_finishes_the_request_in_flight(trained_digits, tmp_path):
+def test_connections_beyond_the_limit_wait_in_the_backlog_and_are_then_answered(trained_digits, tmp_path):
+    base = model_base(trained_digits.export_path, tmp_path)
+    args = [f"--model_base_path={base}", f"--model_name={MODEL}", "--rest_api_connection_limit=2"]
+    served = Server(base, args, tmp_path / "err.log")
+    try:
+        held = [socket.create_connection(("127.0.0.1", served.port), timeout=30) for _ in range(2)]
+        time.sleep(0.5)  # both accepted: the limit is reached
+        answer: dict = {}
+        thread = threading.Thread(target=lambda: answer.setdefault("value", served.call("GET", f"/v1/models/{MODEL}")))
+        thread.start()
+        thread.join(timeout=2)
+        assert thread.is_alive(), "a third connection was served beyond --rest_api_connection_limit=2"
+        for sock in held:
+            sock.close()
+        thread.join(timeout=30)
+        assert answer["value"][0] == 200  # it waited, and was not refused
+    finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_signal_finishes_the_request_in_flight(trained_digits, tmp_path, signum):
     base = model_base(trained_digits.export_path, tmp_path)
     served = Server(base, [f"--model_base_path={base}", f"--model_name={MODEL}"], tmp_path / "err.log")
     # A request that takes a while to compute: many images' pixels to read and classify.
@@ -121,7 +143,7 @@ def test_sigterm_finishes_the_request_in_flight(trained_digits, tmp_path):
     thread = threading.Thread(target=call)
     thread.start()
     time.sleep(0.5)  # the body is sent and being computed
-    served.proc.send_signal(signal.SIGTERM)
+    served.proc.send_signal(signum)
     thread.join(timeout=120)
     code, result = answer["value"]
     assert code == 200 and len(result["predictions"]) == 20000
