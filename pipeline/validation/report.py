@@ -26,6 +26,7 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 
+from estimators.reports.page import document
 from pipeline.validation import distributions as dist
 from pipeline.validation import figures
 from pipeline.validation.checks import Finding, Measurement
@@ -441,11 +442,11 @@ def write_html(path: str, data: ReportData) -> list[str]:
     balance_html = _section("class-balance", "Class balance", _figure_html(balance)) if balance else ""
     bad_html = _bad_html(data.bad, data.images is not None) if data.bad is not None or data.images else ""
     title = html.escape(data.title)
-    page = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
-        f"<style>{_CSS}</style></head><body><h1>{title}: {verdict}</h1>"
+    body = (
+        f"<h1>{title}: {verdict}</h1>"
         f"<pre>{html.escape(data.summary)}</pre><h2>Anomalies, drift and skew</h2>{_findings_html(data.findings)}"
-        f"{balance_html}{_images_html(data, sizes)}{bad_html}{_drift_html(data, overlays)}{statistics}</body></html>"
+        f"{balance_html}{_images_html(data, sizes)}{bad_html}{_drift_html(data, overlays)}{statistics}"
     )
+    page = document(title, _CSS, body)
     write_text(path, page)
     return written
