@@ -89,8 +89,9 @@ def check_dataset(builder: tfds.core.DatasetBuilder) -> None:
         )
 
 
-def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
-    """The images and masks of the TFDS splits of each role (``tfds_source.open`` has sized them)."""
+def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options, gate_slice) -> Opened:
+    """The images and masks of the TFDS splits of each role (``tfds_source.open`` has sized them and, for a
+    sliced training split, named the records the gate reads in ``gate_slice``)."""
     check_dataset(builder)
     check_augment(data.augment)
     meta = SourceMeta(
@@ -102,6 +103,7 @@ def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_fi
         image_shape=tuple(builder.info.features["image"].shape),
         train_files=train_files,
         gate_format="tfrecord",
+        **gate_slice,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):

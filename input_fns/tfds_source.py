@@ -237,14 +237,18 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     flags[TEST] = "test_split"
     sizes = {role: _split_size(builder, split, flags[role]) for role, split in splits.items()}
     train_files = (os.path.join(str(builder.data_dir), f"{builder.name}-{data.train_split.split('[')[0]}.tfrecord*"),)
+    # A sliced --train_split: the gate reads the slice's records only, whatever the dataset holds.
+    gate_slice = _gate_slice(builder, data.train_split)
+    if gate_slice:
+        train_files = tuple(dict.fromkeys(path for path, _, _ in gate_slice["train_ranges"]))
     labels = labels_read(data)
     if labels == MASKS:
-        return segmentation.open_tfds(data, builder, splits, sizes, train_files, options)
+        return segmentation.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)
     if is_tabular(builder, data.image_key):
-        return _open_table(data, builder, splits, sizes, train_files, options)
+        return _open_table(data, builder, splits, sizes, train_files, options, gate_slice)
     if labels == VALUES:
         raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")
-    return _open_images(data, builder, splits, sizes, train_files, options)
+    return _open_images(data, builder, splits, sizes, train_files, options, gate_slice)
 
 
 def role_splits(data: DataParams) -> dict[str, str]:
@@ -266,11 +270,8 @@ def role_splits(data: DataParams) -> dict[str, str]:
     return splits
 
 
-def _open_images(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
+def _open_images(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options, gate_slice) -> Opened:
     info = dataset_meta(builder, data.image_key, data.label_key)
-    gate_slice = _gate_slice(builder, data.train_split)
-    if gate_slice:
-        train_files = tuple(dict.fromkeys(path for path, _, _ in gate_slice["train_ranges"]))
     meta = SourceMeta(
         info.name,
         IMAGES,
@@ -304,7 +305,7 @@ def _gate_slice(builder, split: str) -> dict:
     return {"train_slice": split, "train_ranges": ranges}
 
 
-def _open_table(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options) -> Opened:
+def _open_table(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options, gate_slice) -> Opened:
     table = tabular_table(builder, splits, data.label_key, labels_read(data) == VALUES)
     meta = SourceMeta(
         builder.info.name,
@@ -316,6 +317,7 @@ def _open_table(data: DataParams, builder, splits: dict[str, str], sizes, train_
         train_files=train_files,
         gate_format="tfrecord",
         scaling=table.scaling,
+        **gate_slice,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):

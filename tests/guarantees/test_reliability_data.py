@@ -127,13 +127,25 @@ def test_train_script_one_line_error_on_corrupt_shard(tmp_path):
     assert not (tmp_path / "model" / EXPORT_DIR).exists()
 
 
-def test_the_gate_validates_the_sliced_train_split_that_trains(tfds_data_dir, digits_builder, tmp_path):
+@pytest.mark.parametrize(
+    "dataset, task_args",
+    [
+        ("digits", ()),
+        ("diabetes", ("--task=regression", "--model=dnn")),  # a table
+        ("shapes", ("--task=segmentation", "--model=segmenter")),  # images and masks
+    ],
+)
+def test_the_gate_validates_the_sliced_train_split_that_trains(tfds_data_dir, tmp_path, dataset, task_args):
     """--train_split=train[:50%]: the gate reads that half's records, not the whole split, and says so."""
-    half = digits_builder.info.splits["train[:50%]"].num_examples
-    whole = digits_builder.info.splits["train"].num_examples
+    from input_fns import tfds_source
+
+    splits = tfds_source.load_builder(dataset, tfds_data_dir).info.splits
+    half, whole = splits["train[:50%]"].num_examples, splits["train"].num_examples
     assert half < whole
     result = run_script(
         "scripts.train",
+        f"--dataset={dataset}",
+        *task_args,
         f"--data_dir={tfds_data_dir}",
         f"--model_dir={tmp_path / 'model'}",
         "--train_split=train[:50%]",
