@@ -23,12 +23,11 @@ from pipeline.validation.readers.base import (
     RECORD_BATCH_SIZE,
     InputSpec,
     Read,
-    Reader,
     ReadOptions,
     Request,
     bad,
-    read_head,
-    rows_by_sample,
+    file_reader,
+    head_sample,
     step_name,
 )
 
@@ -208,21 +207,10 @@ def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Rea
     return batches, [parsed[BAD]]
 
 
-def _sample_rows(path: str) -> tuple[int, int]:
-    """(lines less the header, bytes on disk they took) in the head of ``path``; (0, 0) if unreadable."""
-    head = read_head(path)
-    if head is None:
-        return 0, 0
-    data, on_disk = head
-    return max(data.count(b"\n") - 1, 0), on_disk
+def _head_rows(head: bytes) -> int:
+    """The lines less the header in the head of a file."""
+    return max(head.count(b"\n") - 1, 0)
 
 
-READER = Reader(
-    format=FORMAT,
-    reads_folders=False,
-    claims=claims,
-    resolve=_resolve,
-    read=_read,
-    estimated_rows=lambda spec: rows_by_sample(spec, _sample_rows),
-    exact_rows=False,
-)
+_sample_rows = head_sample(_head_rows)
+READER = file_reader(FORMAT, claims, _resolve, _read, _sample_rows)

@@ -21,13 +21,12 @@ from pipeline.validation.readers.base import (
     RECORD_BATCH_SIZE,
     InputSpec,
     Read,
-    Reader,
     ReadOptions,
     Request,
     bad,
+    file_reader,
     file_size,
-    read_head,
-    rows_by_sample,
+    head_sample,
     step_name,
 )
 
@@ -126,26 +125,16 @@ def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Rea
     return examples.decode(spec, (read.records, [read[BAD]]))
 
 
-def _sample_rows(path: str) -> tuple[int, int]:
-    """(records, bytes on disk they took) whole in the head of ``path``, from the framing; (0, 0) if unreadable."""
-    head = read_head(path)
-    if head is None:
-        return 0, 0
-    data, on_disk = head
+def _head_rows(head: bytes) -> int:
+    """The records whole in the head of a file, from the framing."""
     rows = offset = 0
-    while offset + 8 <= len(data):
-        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+    while offset + 8 <= len(head):
+        (length,) = struct.unpack("<Q", head[offset : offset + 8])
         offset += length + _FRAMING_BYTES
-        rows += offset <= len(data)
-    return rows, on_disk if rows else 0
+        rows += offset <= len(head)
+    return rows
 
 
-READER = Reader(
-    format=FORMAT,
-    reads_folders=False,
-    claims=lambda path: True,  # any file no other format claims
-    resolve=_resolve,
-    read=_read,
-    estimated_rows=lambda spec: rows_by_sample(spec, _sample_rows),
-    exact_rows=False,
-)
+_sample_rows = head_sample(_head_rows)
+# Any file no other format claims is read as TFRecord.
+READER = file_reader(FORMAT, lambda path: True, _resolve, _read, _sample_rows)
