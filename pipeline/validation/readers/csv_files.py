@@ -18,18 +18,8 @@ import pyarrow.compute as pc
 import tensorflow as tf
 
 from common.errors import UsageError
-from pipeline.validation.readers.base import (
-    BAD,
-    RECORD_BATCH_SIZE,
-    InputSpec,
-    Read,
-    ReadOptions,
-    Request,
-    bad,
-    file_reader,
-    head_sample,
-    step_name,
-)
+from pipeline.validation.readers import base
+from pipeline.validation.readers.base import BAD, RECORD_BATCH_SIZE, InputSpec, Read, ReadOptions, Request
 
 FORMAT = "csv"
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -101,7 +91,7 @@ class _ParseCsvLines(beam.DoFn):
             yield cells
         else:
             self._bad_counter.inc()
-            yield beam.pvalue.TaggedOutput(BAD, bad(MALFORMED_CSV_LINE, f"{problem}: {line}"))
+            yield beam.pvalue.TaggedOutput(BAD, base.bad(MALFORMED_CSV_LINE, f"{problem}: {line}"))
 
 
 # CSV column types, widest wins: INT < FLOAT < STRING (as tfx_bsl's CSV decoder orders them).
@@ -181,7 +171,7 @@ def _read_lines(pipeline: beam.Pipeline, spec: InputSpec, label: str) -> beam.PC
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
     """The record batches of every file's rows, and the malformed lines found."""
-    step = step_name(spec)
+    step = base.step_name(spec)
     parse = _ParseCsvLines(len(spec.csv_columns), options.delimiter)
     batch = beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
     # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
@@ -212,5 +202,5 @@ def _head_rows(head: bytes) -> int:
     return max(head.count(b"\n") - 1, 0)
 
 
-_sample_rows = head_sample(_head_rows)
-READER = file_reader(FORMAT, claims, _resolve, _read, _sample_rows)
+_sample_rows = base.head_sample(_head_rows)
+READER = base.file_reader(FORMAT, claims, _resolve, _read, _sample_rows)
