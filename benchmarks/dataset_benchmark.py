@@ -77,13 +77,13 @@ FIRST_EPOCH, CACHED_EPOCH, NO_IO = "first epoch", "cached epoch", "no I/O"
 GROUPS = {TUNED_CACHED: CACHED_EPOCH, CEILING_CACHED: CACHED_EPOCH, SYNTHETIC: NO_IO}
 # The target's augmentation: the cheap, resize-fused flips and zoom-crop, and brightness/contrast.
 TARGET_AUGMENT = AugmentParams(horizontal_flip=True, zoom=0.2, brightness=0.2, contrast=0.2)
-# Issue 14's targets, on first-epoch examples/sec: (key, numerator, denominator, at least).
+# The input pipeline's speed targets, on first-epoch examples/sec: (key, numerator, denominator, at least).
 TARGETS = (
     ("tuned_vs_ceiling", TUNED, CEILING, 0.9),
     ("tuned_vs_keras_layers", TUNED, KERAS_LAYERS, 5.0),
     ("tuned_vs_keras_generator", TUNED, KERAS_GENERATOR, 10.0),
 )
-# Reported, not targets of this issue: the input_fns issue's naive ratio and the cached epoch.
+# Reported, not targets: the ratio to the naive pipeline and the cached epoch's.
 RATIOS = (("tuned_vs_naive", TUNED, NAIVE), ("tuned_cached_vs_ceiling_cached", TUNED_CACHED, CEILING_CACHED))
 
 
@@ -317,7 +317,7 @@ def _ratio(rates: dict[str, float], numerator: str, denominator: str) -> float |
 
 
 def target_check(results: Sequence[VariantResult]) -> dict[str, float | bool | None]:
-    """Issue 14's targets on first-epoch examples/sec (first batch included), and the reported ratios.
+    """The speed targets (TARGETS) on first-epoch examples/sec (first batch included), and the reported ratios.
 
     ``met`` is True when every target whose variants ran is met, None when none could be checked.
     """
@@ -336,20 +336,25 @@ def target_check(results: Sequence[VariantResult]) -> dict[str, float | bool | N
     return check
 
 
+# The table's columns, each as wide as the row's field under it.
+_TABLE_HEADER = (
+    f"{'variant':<22} {'epoch':<13} {'ex/sec':>10} {'ex/sec after 1st':>17} {'1st batch s':>12} "
+    f"{'batches':>8} {'CPU ms/ex':>10} {'load':>5}"
+)
+
+
 def format_table(results: Sequence[VariantResult]) -> str:
-    header = (
-        f"{'variant':<22} {'epoch':<13} {'ex/sec':>10} {'ex/sec after 1st':>17} {'1st batch s':>12} "
-        f"{'batches':>8} {'CPU ms/ex':>10} {'load':>5}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in results:
-        t = r.best
-        lines.append(
-            f"{r.name:<22} {r.group:<13} {t.examples_per_sec:>10.1f} {t.examples_per_sec_after_first:>17.1f} "
-            f"{t.first_batch_seconds:>12.3f} {t.batches:>8} {t.cpu_ms_per_example:>10.3f} {t.load_1min:>5.1f}"
-        )
+    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
     lines.extend(target_lines(target_check(results)))
     return "\n".join(lines)
+
+
+def _table_row(r: VariantResult) -> str:
+    t = r.best
+    return (
+        f"{r.name:<22} {r.group:<13} {t.examples_per_sec:>10.1f} {t.examples_per_sec_after_first:>17.1f} "
+        f"{t.first_batch_seconds:>12.3f} {t.batches:>8} {t.cpu_ms_per_example:>10.3f} {t.load_1min:>5.1f}"
+    )
 
 
 def target_lines(check: dict) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 
 def machine() -> dict:
@@ -45,3 +45,8 @@ def measured_fields(measured, out_dir: str, json_name: str = "benchmark.json", p
         "seconds": measured.seconds,
         "files": {"json": os.path.join(out_dir, json_name), "png": os.path.join(out_dir, png_name)},
     }
+
+
+def table(header: str, rows: Iterable[str]) -> list[str]:
+    """A printed table's lines: the header, a rule as wide as it, then one line a row."""
+    return [header, "-" * len(header), *rows]

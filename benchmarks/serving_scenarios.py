@@ -1,7 +1,7 @@
 """The serving benchmark's scenarios, each against a scripts.serve process it starts on loopback.
 
 Every scenario is bounded in requests and time. The figures go side by side in one table
-(benchmarks/serving_load.py --model_base_path=...), with the issue's target beside each.
+(benchmarks/serving_load.py --model_base_path=...), with its target beside each.
 """
 
 from __future__ import annotations

@@ -279,7 +279,7 @@ _RUNNERS = {
 
 
 def targets(results: dict) -> list[dict]:
-    """The issue's targets, each with its figure and met/missed (only for benchmarks that ran)."""
+    """The suite's targets, each with its figure and met/missed (only for benchmarks that ran)."""
     rows = []
     for row in results.get("training_throughput", {}).get("targets", []):
         where = f"{row['model']}, {row['strategy']}"

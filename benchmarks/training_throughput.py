@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 
+from benchmarks import reporting
 from common.progress import run_counter
 
 ENGINES = ("estimator", "keras", "tf_function")
@@ -356,18 +357,15 @@ def targets(results: Sequence[RunResult], input_wait_model: str = "mobilenet_v2"
     return rows
 
 
+# The table's columns, each as wide as the row's field under it.
+_TABLE_HEADER = (
+    f"{'model':<13} {'strategy':<9} {'engine':<12} {'batch':>5} {'steps':>6} {'ex/sec':>10} "
+    f"{'ms/step':>8} {'input wait':>10} {'peak MB':>8}"
+)
+
+
 def format_table(results: Sequence[RunResult]) -> str:
-    header = (
-        f"{'model':<13} {'strategy':<9} {'engine':<12} {'batch':>5} {'steps':>6} {'ex/sec':>10} "
-        f"{'ms/step':>8} {'input wait':>10} {'peak MB':>8}"
-    )
-    lines = [header, "-" * len(header)]
-    for r in results:
-        wait = f"{r.input_wait_fraction:.1%}" if r.input_wait_fraction is not None else "-"
-        lines.append(
-            f"{r.model:<13} {r.strategy:<9} {r.engine:<12} {r.batch_size:>5} {r.steps:>6} {r.examples_per_sec:>10,.1f} "
-            f"{r.median_step_ms:>8.2f} {wait:>10} {r.peak_rss_mb:>8,.0f}"
-        )
+    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
     for row in targets(results):
         parts = [f"{row['model']}/{row['strategy']}:"]
         if "estimator_vs_keras" in row:
@@ -382,6 +380,14 @@ def format_table(results: Sequence[RunResult]) -> str:
             parts.append(f"input wait {row['input_wait_fraction']:.1%} of step (< 5%: {ok})")
         lines.append(" ".join(parts))
     return "\n".join(lines)
+
+
+def _table_row(r: RunResult) -> str:
+    wait = f"{r.input_wait_fraction:.1%}" if r.input_wait_fraction is not None else "-"
+    return (
+        f"{r.model:<13} {r.strategy:<9} {r.engine:<12} {r.batch_size:>5} {r.steps:>6} {r.examples_per_sec:>10,.1f} "
+        f"{r.median_step_ms:>8.2f} {wait:>10} {r.peak_rss_mb:>8,.0f}"
+    )
 
 
 def plot(results: Sequence[RunResult], path: str) -> None:

@@ -61,7 +61,7 @@ def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
         "worker_counts": figures["worker_counts"],
         "by_workers": per_workers,
         "speedup": figures["speedup"],
-        # Issue 14: 2 workers >= 1.6x 1 worker (statistics pass), peak memory no higher; absent unless 1 and 2 ran.
+        # The target: 2 workers >= 1.6x 1 worker (statistics pass), peak memory no higher; absent unless 1 and 2 ran.
         "target": figures.get("target"),
         **reporting.measured_fields(measured, cfg.out_dir, "benchmark.json", "benchmark.png"),
     }

@@ -201,17 +201,9 @@ class ImageStages:
     ) -> tf.data.Dataset:
         """``pipeline_ops.finish`` with these stages, to ``({input_name: images}, labels)``; kwargs override."""
         kwargs.setdefault("decode", self.decode)
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            element=self.element,
-            batch=self.batch,
-            to_features=lambda images, labels: ({input_name: images}, labels),
-            **kwargs,
-        )
+        kwargs.setdefault("element", self.element)
+        kwargs.setdefault("batch", self.batch)
+        return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, **kwargs)
 
 
 def image_stages(

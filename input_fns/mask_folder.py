@@ -135,14 +135,6 @@ def _input_fn(
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((images, masks))
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            decode=read,
-            to_features=lambda x, y: ({input_name: x}, y),
-        )
+        return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, decode=read)
 
     return pipeline_ops.estimator_input_fn(build, mode)

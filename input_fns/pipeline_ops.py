@@ -232,6 +232,19 @@ def finish(
     return _batched_tail(ds, mode, options, batch, to_features).with_options(_tf_options(options))
 
 
+def finish_named(
+    ds: tf.data.Dataset,
+    mode: str,
+    batch_size: int,
+    options: PipelineOptions,
+    input_context: tf.distribute.InputContext | None,
+    input_name: str,
+    **stages,
+) -> tf.data.Dataset:
+    """``finish`` to ``({input_name: x}, y)``: the one input of a Keras model, under its input layer's name."""
+    return finish(ds, mode, batch_size, options, input_context, to_features=lambda x, y: ({input_name: x}, y), **stages)
+
+
 def _decoded(
     ds: tf.data.Dataset, options: PipelineOptions, decode: Callable[..., tuple] | None, skip_errors: bool
 ) -> tf.data.Dataset:

@@ -41,32 +41,23 @@ def prepare(image: tf.Tensor, mask: tf.Tensor, spec: ImageSpec) -> tuple[tf.Tens
     return PREPROCESSORS[spec.preprocessing](image), tf.cast(mask, tf.int32)
 
 
-def _tfds_input_fn(
-    builder: tfds.core.DatasetBuilder,
-    split: str,
-    mode: str,
-    batch_size: int,
-    input_name: str,
-    image_spec: ImageSpec,
-    options: PipelineOptions,
-) -> InputFn:
-    """``({input_name: images}, masks)`` batches from a TFDS dataset with ``image`` and ``segmentation_mask``."""
+def _tfds_factory(builder: tfds.core.DatasetBuilder, splits: dict[str, str], options: PipelineOptions):
+    """The input_fns of ``({input_name: images}, masks)`` batches from the TFDS split of each role."""
 
-    def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-        read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-        ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
-        ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
-        return pipeline_ops.finish(
-            ds,
-            mode,
-            batch_size,
-            options,
-            input_context,
-            decode=lambda image, mask: prepare(image, mask, image_spec),
-            to_features=lambda images, masks: ({input_name: images}, masks),
-        )
+    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
+        split = splits[role]
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+        def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+            read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
+            ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
+            ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
+            return pipeline_ops.finish_named(
+                ds, mode, batch_size, options, input_context, input_name, decode=lambda x, y: prepare(x, y, image_spec)
+            )
+
+        return pipeline_ops.estimator_input_fn(build, mode)
+
+    return factory
 
 
 def mask_classes(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
@@ -105,8 +96,4 @@ def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_fi
         gate_format="tfrecord",
         **gate_slice,
     )
-
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return _tfds_input_fn(builder, splits[role], mode, batch_size, input_name, image_spec, options)
-
-    return meta, factory
+    return meta, _tfds_factory(builder, splits, options)

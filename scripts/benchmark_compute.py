@@ -18,6 +18,7 @@ from absl import flags
 from benchmarks import compute
 from common.errors import UsageError
 from pipeline.filesystem import ensure_writable_dir
+from scripts.flags.core import record_from_flags
 
 flags.DEFINE_string("out_dir", "/tmp/kestrel/compute", "Where compute.json and compute.png go.")
 flags.DEFINE_string("data_dir", None, "TFDS data_dir (digits is prepared there if missing).")
@@ -50,19 +51,7 @@ def main(argv: list[str]) -> None:
         raise UsageError(
             "forward_batches", f"batch_size x forward_batches must be at most {_TRAIN_EXAMPLES} (digits' train split)"
         )
-    cfg = compute.Config(
-        out_dir=FLAGS.out_dir,
-        data_dir=FLAGS.data_dir,
-        models=tuple(FLAGS.models),
-        image_size=FLAGS.image_size,
-        batch_size=FLAGS.batch_size,
-        matmul_size=FLAGS.matmul_size,
-        matmul_repeats=FLAGS.matmul_repeats,
-        forward_batches=FLAGS.forward_batches,
-        train_warmup_steps=FLAGS.train_warmup_steps,
-        train_steps=FLAGS.train_steps,
-        repeats=FLAGS.repeats,
-    )
+    cfg = record_from_flags(compute.Config, models=tuple(FLAGS.models))
     result = compute.run(cfg, echo=print)
     print()
     print(compute.format_table(result))

@@ -25,6 +25,7 @@ from common.errors import UsageError
 from input_fns import image_folder
 from input_fns.preprocessing import ImageSpec
 from scripts.flags import _data
+from scripts.flags.core import record_from_flags
 
 _data.define_data_flags()
 flags.adopt_module_key_flags(_data)
@@ -66,10 +67,8 @@ def main(argv: list[str]) -> None:
             print(f"writing {FLAGS.generate_images} JPEGs of 300x300 to {data.image_dir} ...", flush=True)
             benchmark.write_benchmark_images(data.image_dir, FLAGS.generate_images)
     workload = _workload(data, data.image_size or 224)
-    cfg = benchmark.BenchmarkConfig(
-        batch_size=FLAGS.batch_size,
-        epochs=FLAGS.epochs,
-        repeats=FLAGS.repeats,
+    cfg = record_from_flags(
+        benchmark.BenchmarkConfig,
         shuffle_buffer=data.shuffle_buffer,
         augment=data.augment,
         variants=tuple(FLAGS.variants),

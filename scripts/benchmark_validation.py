@@ -20,6 +20,7 @@ from absl import flags
 from benchmarks import validation_runner
 from common.errors import UsageError
 from pipeline.validation.config import RUNNING_MODES
+from scripts.flags.core import record_from_flags
 
 flags.DEFINE_integer("rows", 1_000_000, "Rows to generate.", lower_bound=1)
 flags.DEFINE_integer("shards", 8, "Files to write them into (parallelism is per file).", lower_bound=1)
@@ -67,18 +68,11 @@ def main(argv: list[str]) -> None:
             FLAGS.semantic_domain_stats,
         )
         return
-    cfg = validation_runner.Config(
-        out=FLAGS.out,
+    cfg = record_from_flags(
+        validation_runner.Config,
         main="scripts.benchmark_validation",
-        rows=FLAGS.rows,
-        shards=FLAGS.shards,
-        format=FLAGS.format,
-        direct_running_mode=FLAGS.direct_running_mode,
         workers=tuple(FLAGS.workers),
         modes=tuple(FLAGS.modes),
-        direct_num_workers=FLAGS.direct_num_workers,
-        repeats=FLAGS.repeats,
-        semantic_domain_stats=FLAGS.semantic_domain_stats,
         command=" ".join(["python -m scripts.benchmark_validation", *sys.argv[1:]]),
     )
     validation_runner.run(cfg)

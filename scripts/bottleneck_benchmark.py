@@ -15,6 +15,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from benchmarks import bottleneck_cache
+from scripts.flags.core import record_from_flags
 
 flags.DEFINE_enum("model", "vgg16", ["vgg16", "mobilenet_v2", "nasnet_mobile"], "Frozen backbone.")
 flags.DEFINE_string("weights", "none", "imagenet, none or a local weights file (as --weights of train.py).")
@@ -59,25 +60,7 @@ FLAGS = flags.FLAGS
 
 def main(argv: list[str]) -> None:
     del argv
-    cfg = bottleneck_cache.Config(
-        out_dir=FLAGS.out_dir,
-        model=FLAGS.model,
-        weights=FLAGS.weights,
-        dataset=FLAGS.dataset,
-        data_dir=FLAGS.data_dir,
-        train_split=FLAGS.train_split,
-        eval_split=FLAGS.eval_split,
-        image_size=FLAGS.image_size,
-        epochs=FLAGS.epochs,
-        batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        dropout=FLAGS.dropout,
-        l2=FLAGS.l2,
-        pretrain_steps=FLAGS.pretrain_steps,
-        pretrain_image_size=FLAGS.pretrain_image_size,
-        pretrain_learning_rate=FLAGS.pretrain_learning_rate,
-        seed=FLAGS.seed,
-    )
+    cfg = record_from_flags(bottleneck_cache.Config)
     bottleneck_cache.run(cfg)
 
 

@@ -35,12 +35,21 @@ def _augment(x: tf.Tensor, spec: ModelSpec) -> tf.Tensor:
     return x
 
 
+def _inputs(spec: ModelSpec, model: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """The checked model's image input, and the images augmented as ``spec`` asks."""
+    _check(spec, model)
+    inputs = tf.keras.Input(shape=spec.image.shape, name=spec.input_name)
+    return inputs, _augment(inputs, spec)
+
+
+def _classifier(inputs: tf.Tensor, features: tf.Tensor, spec: ModelSpec, model: str) -> tf.keras.Model:
+    return compile_classifier(tf.keras.Model(inputs, classifier_head(features, spec), name=model), spec)
+
+
 def build_basic_cnn(spec: ModelSpec) -> tf.keras.Model:
     """Conv 16/32/64 (3x3, same, LeakyReLU 0.02), each followed by 2x2 max pooling; Dense 256; softmax."""
-    _check(spec, "basic_cnn")
+    inputs, x = _inputs(spec, "basic_cnn")
     layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=spec.image.shape, name=spec.input_name)
-    x = _augment(inputs, spec)
     for i, filters in enumerate((16, 32, 64), start=1):
         x = layers.Conv2D(filters, 3, padding="same", name=f"conv{i}")(x)
         x = layers.LeakyReLU(0.02, name=f"conv{i}_lrelu")(x)
@@ -49,15 +58,13 @@ def build_basic_cnn(spec: ModelSpec) -> tf.keras.Model:
     x = layers.Dense(256, name="dense")(x)
     x = layers.LeakyReLU(0.02, name="dense_lrelu")(x)
     x = layers.Dropout(spec.dropout, name="dense_dropout")(x)
-    return compile_classifier(tf.keras.Model(inputs, classifier_head(x, spec), name="basic_cnn"), spec)
+    return _classifier(inputs, x, spec, "basic_cnn")
 
 
 def build_deep_cnn(spec: ModelSpec) -> tf.keras.Model:
     """Three blocks of two Conv-BatchNorm-ReLU (32/64/128), max pooling and dropout; Dense 256; softmax."""
-    _check(spec, "deep_cnn")
+    inputs, x = _inputs(spec, "deep_cnn")
     layers = tf.keras.layers
-    inputs = tf.keras.Input(shape=spec.image.shape, name=spec.input_name)
-    x = _augment(inputs, spec)
     for block, filters in enumerate((32, 64, 128), start=1):
         for j in (1, 2):
             name = f"block{block}_conv{j}"
@@ -71,4 +78,4 @@ def build_deep_cnn(spec: ModelSpec) -> tf.keras.Model:
     x = layers.BatchNormalization(name="dense_bn")(x)
     x = layers.ReLU(name="dense_relu")(x)
     x = layers.Dropout(min(0.5, 2 * spec.dropout), name="dense_dropout")(x)
-    return compile_classifier(tf.keras.Model(inputs, classifier_head(x, spec), name="deep_cnn"), spec)
+    return _classifier(inputs, x, spec, "deep_cnn")

@@ -14,7 +14,7 @@ import os
 
 import tensorflow as tf
 
-from estimators.reports.page import CURVES_PNG, png_bytes
+from estimators.reports.page import CURVES_PNG, png_bytes, pyplot
 
 CURVES_JSON = "curves.json"
 METRICS = ("loss", "accuracy")
@@ -78,11 +78,7 @@ def read_curves(stage_dirs: list[str], metrics: tuple[str, ...] = METRICS) -> Cu
 
 
 def curves_png(curves: Curves, title: str = "") -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     metrics = tuple(curves.series["train"])
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6))
     for ax, metric in zip(axes, metrics, strict=True):

@@ -61,6 +61,18 @@ def report_page(title: str, summary: str, figures: str, image_height: int = 380,
     return document(escaped, style, body)
 
 
+def write_report_page(
+    directory: str,
+    title: str,
+    summary: str,
+    figures: tuple[tuple[str, str], ...],
+    image_height: int = 380,
+    table: Table | None = None,
+) -> str:
+    """``report_page`` of the (caption, PNG file) ``figures`` in ``directory``, written there as report.html."""
+    return write_page(directory, report_page(title, summary, figures_html(directory, figures), image_height, table))
+
+
 def text_summary(text: str) -> str:
     """A report's printed lines as the page's summary paragraph."""
     return html.escape(text).replace("\n", "<br>")
@@ -83,6 +95,16 @@ def write_files(directory: str, report, pngs: dict[str, bytes]) -> str:
         with tf.io.gfile.GFile(os.path.join(directory, name), "wb") as f:
             f.write(data)
     return directory
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend: no display, the figures only ever become PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def png_bytes(fig, dpi: int = 100) -> bytes:

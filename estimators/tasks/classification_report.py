@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, figures_html, png_bytes, report_page, write_files, write_page
+from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
 
 CONFUSION_PNG = "confusion_matrix.png"
 
@@ -77,11 +77,7 @@ def write_report(report: EvaluationReport, directory: str) -> str:
 
 
 def confusion_png(report: EvaluationReport) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     confusion = np.array(report.confusion)
     names = [c.name for c in report.classes]
     size = max(4.0, 0.5 * len(names) + 2)
@@ -109,8 +105,7 @@ def write_html(report: EvaluationReport, directory: str, title: str) -> str:
         f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
         f"over {report.examples} examples"
     )
-    page = report_page(title, summary, figures_html(directory, _FIGURES), table=table)
-    return write_page(directory, page)
+    return write_report_page(directory, title, summary, _FIGURES, table=table)
 
 
 _FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))

@@ -12,15 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.page import (
-    CURVES_PNG,
-    figures_html,
-    png_bytes,
-    report_page,
-    text_summary,
-    write_files,
-    write_page,
-)
+from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline
+from estimators.reports.page import CURVES_PNG, png_bytes, pyplot, text_summary, write_files, write_report_page
 from input_fns.timeseries_source import WINDOW_INPUT, SeriesSpec
 
 FORECASTS_PNG = "forecasts.png"
@@ -67,8 +60,7 @@ def collect_baseline(input_fn, series: SeriesSpec) -> np.ndarray:
 def build_report(
     predicted: np.ndarray, labels: np.ndarray, baseline: np.ndarray, series: SeriesSpec, split: str
 ) -> ForecastReport:
-    predicted, labels, baseline = (np.asarray(a, np.float64).reshape(-1) for a in (predicted, labels, baseline))
-    errors, naive = predicted - labels, baseline - labels
+    predicted, labels, baseline = (as_float64(a) for a in (predicted, labels, baseline))
     step_hours = series.step_seconds / 3600
     return ForecastReport(
         split=split,
@@ -76,13 +68,10 @@ def build_report(
         target=series.target,
         horizon_hours=series.horizon_steps * step_hours,
         step_hours=step_hours,
-        mae=float(np.mean(np.abs(errors))),
-        rmse=float(np.sqrt(np.mean(errors**2))),
-        baseline_mae=float(np.mean(np.abs(naive))),
-        baseline_rmse=float(np.sqrt(np.mean(naive**2))),
-        true=tuple(float(v) for v in labels),
-        predicted=tuple(float(v) for v in predicted),
-        baseline=tuple(float(v) for v in baseline),
+        **errors_beside_baseline(predicted, labels, baseline),
+        true=as_floats(labels),
+        predicted=as_floats(predicted),
+        baseline=as_floats(baseline),
     )
 
 
@@ -93,11 +82,7 @@ def write_report(report: ForecastReport, directory: str) -> str:
 
 def forecasts_png(report: ForecastReport) -> bytes:
     """The first PLOTTED_HOURS of the report's windows: truth, the model's forecast, the common-sense one."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     count = min(report.examples, max(1, int(PLOTTED_HOURS / report.step_hours)))
     hours = np.arange(count) * report.step_hours + report.horizon_hours
     fig, ax = plt.subplots(figsize=(11, 4.5))
@@ -121,6 +106,5 @@ def forecasts_png(report: ForecastReport) -> bytes:
 
 def write_html(report: ForecastReport, directory: str, title: str) -> str:
     """report.html: the errors beside the common-sense forecast's, the learning curves and the forecasts."""
-    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("forecasts", FORECASTS_PNG)))
-    page = report_page(title, text_summary(report.format()), figures, image_height=420)
-    return write_page(directory, page)
+    figures = (("learning curves", CURVES_PNG), ("forecasts", FORECASTS_PNG))
+    return write_report_page(directory, title, text_summary(report.format()), figures, image_height=420)

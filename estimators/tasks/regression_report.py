@@ -11,15 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.page import (
-    CURVES_PNG,
-    figures_html,
-    png_bytes,
-    report_page,
-    text_summary,
-    write_files,
-    write_page,
-)
+from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline
+from estimators.reports.page import CURVES_PNG, png_bytes, pyplot, text_summary, write_files, write_report_page
 
 SCATTER_PNG = "predictions.png"
 
@@ -53,22 +46,17 @@ class RegressionReport:
 
 
 def build_report(predicted: np.ndarray, labels: np.ndarray, train_labels: np.ndarray, split: str) -> RegressionReport:
-    predicted = np.asarray(predicted, np.float64).reshape(-1)
-    labels = np.asarray(labels, np.float64).reshape(-1)
+    predicted, labels = as_float64(predicted), as_float64(labels)
     mean = float(np.mean(train_labels))
-    errors, baseline = predicted - labels, mean - labels
     spread = float(np.sum((labels - labels.mean()) ** 2))
     return RegressionReport(
         split=split,
         examples=len(labels),
-        mae=float(np.mean(np.abs(errors))),
-        rmse=float(np.sqrt(np.mean(errors**2))),
-        r2=1.0 - float(np.sum(errors**2)) / spread if spread else 0.0,
-        baseline_mae=float(np.mean(np.abs(baseline))),
-        baseline_rmse=float(np.sqrt(np.mean(baseline**2))),
+        **errors_beside_baseline(predicted, labels, mean),
+        r2=1.0 - float(np.sum((predicted - labels) ** 2)) / spread if spread else 0.0,
         train_mean=mean,
-        true=tuple(float(v) for v in labels),
-        predicted=tuple(float(v) for v in predicted),
+        true=as_floats(labels),
+        predicted=as_floats(predicted),
     )
 
 
@@ -78,11 +66,7 @@ def write_report(report: RegressionReport, directory: str) -> str:
 
 
 def scatter_png(report: RegressionReport) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     true, predicted = np.array(report.true), np.array(report.predicted)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.5))
     low, high = float(min(true.min(), predicted.min())), float(max(true.max(), predicted.max()))
@@ -103,6 +87,5 @@ def scatter_png(report: RegressionReport) -> bytes:
 
 def write_html(report: RegressionReport, directory: str, title: str) -> str:
     """report.html: the errors beside the baseline's, the learning curves and the scatter, self-contained."""
-    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG)))
-    page = report_page(title, text_summary(report.format()), figures)
-    return write_page(directory, page)
+    figures = (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG))
+    return write_report_page(directory, title, text_summary(report.format()), figures)

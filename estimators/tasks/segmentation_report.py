@@ -11,7 +11,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, figures_html, png_bytes, report_page, write_files, write_page
+from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
 
 MASKS_PNG = "masks.png"
 SAMPLES = 4
@@ -70,11 +70,7 @@ def write_report(
 
 
 def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, predicted: np.ndarray) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = len(images)
     fig, axes = plt.subplots(rows, 3, figsize=(7.5, 2.5 * rows), squeeze=False)
     top = len(report.class_names) - 1
@@ -101,5 +97,5 @@ def write_html(report: SegmentationReport, directory: str, title: str) -> str:
         f"evaluation on <b>{html.escape(report.split)}</b>: mean IoU <b>{report.mean_iou:.4f}</b>, "
         f"pixel accuracy {report.pixel_accuracy:.4f} over {report.examples} images"
     )
-    figures = figures_html(directory, (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG)))
-    return write_page(directory, report_page(title, summary, figures, image_height=600, table=table))
+    figures = (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG))
+    return write_report_page(directory, title, summary, figures, image_height=600, table=table)

@@ -331,6 +331,19 @@ def _summary_text(
     return "\n".join(text)
 
 
+def _resolve_input(
+    config: ValidationConfig,
+    patterns: tuple[str, ...],
+    role: str,
+    flag: str,
+    ranges: tuple[tuple[str, int, int], ...] = (),
+) -> readers.InputSpec:
+    """One of the span's inputs (the data, or the serving data) resolved in the config's format."""
+    return readers.resolve_input(
+        patterns, config.data_format, role=role, flag=flag, delimiter=config.csv_delimiter, ranges=ranges
+    )
+
+
 def run_gate(config: ValidationConfig) -> GateResult:
     """Validates one span end to end and writes its artifacts; never raises for dirty data.
 
@@ -340,26 +353,9 @@ def run_gate(config: ValidationConfig) -> GateResult:
     start = time.monotonic()
     _check_config(config)
     ensure_writable_dir(config.artifacts_dir, "artifacts_dir")
-    specs = [
-        readers.resolve_input(
-            config.data,
-            config.data_format,
-            role="data",
-            flag="data",
-            delimiter=config.csv_delimiter,
-            ranges=config.record_ranges,
-        )
-    ]
+    specs = [_resolve_input(config, config.data, "data", "data", config.record_ranges)]
     if config.serving_data:
-        specs.append(
-            readers.resolve_input(
-                config.serving_data,
-                config.data_format,
-                role="serving",
-                flag="serving_data",
-                delimiter=config.csv_delimiter,
-            )
-        )
+        specs.append(_resolve_input(config, config.serving_data, "serving", "serving_data"))
     spans = existing_spans(config.artifacts_dir)
     span = config.span if config.span is not None else next_span(config.artifacts_dir, spans)
     out_dir = span_dir(config.artifacts_dir, span)

@@ -138,6 +138,20 @@ def read_head(path: str) -> tuple[bytes, int] | None:
         return None
 
 
+def head_sample(count_rows: Callable[[bytes], int]) -> Callable[[str], tuple[int, int]]:
+    """A file's (rows, bytes on disk they took) in its head, by the format's ``count_rows(head)``; (0, 0) if unreadable."""
+
+    def sample(path: str) -> tuple[int, int]:
+        head = read_head(path)
+        if head is None:
+            return 0, 0
+        data, on_disk = head
+        rows = count_rows(data)
+        return rows, on_disk if rows else 0
+
+    return sample
+
+
 def rows_by_sample(spec: InputSpec, sample_rows: Callable[[str], tuple[int, int]]) -> int:
     """The rows per byte of the first file's head times every file's bytes.
 
@@ -148,3 +162,22 @@ def rows_by_sample(spec: InputSpec, sample_rows: Callable[[str], tuple[int, int]
         return 0
     rows, raw_bytes = sample_rows(spec.files[0])
     return max(rows, round(rows * total / raw_bytes)) if raw_bytes else 0
+
+
+def file_reader(
+    format: str,
+    claims: Callable[[str], bool],
+    resolve: Callable[[Request, tuple[str, ...]], InputSpec],
+    read: Callable[[beam.Pipeline, InputSpec, ReadOptions], Read],
+    sample_rows: Callable[[str], tuple[int, int]],
+) -> Reader:
+    """A format of globbed files whose rows are estimated from the first file's head (``rows_by_sample``)."""
+    return Reader(
+        format=format,
+        reads_folders=False,
+        claims=claims,
+        resolve=resolve,
+        read=read,
+        estimated_rows=lambda spec: rows_by_sample(spec, sample_rows),
+        exact_rows=False,
+    )

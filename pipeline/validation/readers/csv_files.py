@@ -18,19 +18,8 @@ import pyarrow.compute as pc
 import tensorflow as tf
 
 from common.errors import UsageError
-from pipeline.validation.readers.base import (
-    BAD,
-    RECORD_BATCH_SIZE,
-    InputSpec,
-    Read,
-    Reader,
-    ReadOptions,
-    Request,
-    bad,
-    read_head,
-    rows_by_sample,
-    step_name,
-)
+from pipeline.validation.readers import base
+from pipeline.validation.readers.base import BAD, RECORD_BATCH_SIZE, InputSpec, Read, ReadOptions, Request
 
 FORMAT = "csv"
 CSV_EXTENSIONS = (".csv", ".csv.gz", ".tsv", ".tsv.gz")
@@ -102,7 +91,7 @@ class _ParseCsvLines(beam.DoFn):
             yield cells
         else:
             self._bad_counter.inc()
-            yield beam.pvalue.TaggedOutput(BAD, bad(MALFORMED_CSV_LINE, f"{problem}: {line}"))
+            yield beam.pvalue.TaggedOutput(BAD, base.bad(MALFORMED_CSV_LINE, f"{problem}: {line}"))
 
 
 # CSV column types, widest wins: INT < FLOAT < STRING (as tfx_bsl's CSV decoder orders them).
@@ -182,7 +171,7 @@ def _read_lines(pipeline: beam.Pipeline, spec: InputSpec, label: str) -> beam.PC
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
     """The record batches of every file's rows, and the malformed lines found."""
-    step = step_name(spec)
+    step = base.step_name(spec)
     parse = _ParseCsvLines(len(spec.csv_columns), options.delimiter)
     batch = beam.BatchElements(min_batch_size=RECORD_BATCH_SIZE, max_batch_size=RECORD_BATCH_SIZE)
     # Types come from the data (INT < FLOAT < STRING), never from the schema: a column that
@@ -208,21 +197,10 @@ def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Rea
     return batches, [parsed[BAD]]
 
 
-def _sample_rows(path: str) -> tuple[int, int]:
-    """(lines less the header, bytes on disk they took) in the head of ``path``; (0, 0) if unreadable."""
-    head = read_head(path)
-    if head is None:
-        return 0, 0
-    data, on_disk = head
-    return max(data.count(b"\n") - 1, 0), on_disk
+def _head_rows(head: bytes) -> int:
+    """The lines less the header in the head of a file."""
+    return max(head.count(b"\n") - 1, 0)
 
 
-READER = Reader(
-    format=FORMAT,
-    reads_folders=False,
-    claims=claims,
-    resolve=_resolve,
-    read=_read,
-    estimated_rows=lambda spec: rows_by_sample(spec, _sample_rows),
-    exact_rows=False,
-)
+_sample_rows = base.head_sample(_head_rows)
+READER = base.file_reader(FORMAT, claims, _resolve, _read, _sample_rows)

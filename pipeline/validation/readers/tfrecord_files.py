@@ -15,21 +15,8 @@ import apache_beam as beam
 import tensorflow as tf
 
 from input_fns import image_folder
-from pipeline.validation.readers import examples
-from pipeline.validation.readers.base import (
-    BAD,
-    RECORD_BATCH_SIZE,
-    InputSpec,
-    Read,
-    Reader,
-    ReadOptions,
-    Request,
-    bad,
-    file_size,
-    read_head,
-    rows_by_sample,
-    step_name,
-)
+from pipeline.validation.readers import base, examples
+from pipeline.validation.readers.base import BAD, RECORD_BATCH_SIZE, InputSpec, Read, ReadOptions, Request
 
 FORMAT = "tfrecord"
 # A TFRecord file whose framing or CRC breaks (torn, truncated, overwritten): the records after
@@ -89,7 +76,7 @@ class _ReadTFRecordFile(beam.DoFn):
             yield from self._read_damaged(path, compressed, skip + count)
             return
         # TensorFlow's reader ends quietly at a tail shorter than a record header: a torn record too.
-        tail = 0 if compressed or (skip, take) != (0, -1) else file_size(path) - consumed
+        tail = 0 if compressed or (skip, take) != (0, -1) else base.file_size(path) - consumed
         if tail > 0:
             yield self._corrupt(path, f"{tail:,} bytes after its {count:,} whole records: a torn record")
 
@@ -107,7 +94,7 @@ class _ReadTFRecordFile(beam.DoFn):
 
     def _corrupt(self, path: str, reason: str) -> beam.pvalue.TaggedOutput:
         self._bad_counter.inc()
-        return beam.pvalue.TaggedOutput(BAD, bad(CORRUPT_TFRECORD_FILE, reason, path))
+        return beam.pvalue.TaggedOutput(BAD, base.bad(CORRUPT_TFRECORD_FILE, reason, path))
 
 
 def _tfrecord_dataset(path: str, compressed: bool) -> tf.data.Dataset:
@@ -116,7 +103,7 @@ def _tfrecord_dataset(path: str, compressed: bool) -> tf.data.Dataset:
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
     """The record batches of every file (or slice), and the corrupt files and unparseable records found."""
-    step = step_name(spec)
+    step = base.step_name(spec)
     # The reader batches the records itself (in C++): no per-record Beam step between file and decoder.
     read = (
         pipeline
@@ -126,26 +113,16 @@ def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Rea
     return examples.decode(spec, (read.records, [read[BAD]]))
 
 
-def _sample_rows(path: str) -> tuple[int, int]:
-    """(records, bytes on disk they took) whole in the head of ``path``, from the framing; (0, 0) if unreadable."""
-    head = read_head(path)
-    if head is None:
-        return 0, 0
-    data, on_disk = head
+def _head_rows(head: bytes) -> int:
+    """The records whole in the head of a file, from the framing."""
     rows = offset = 0
-    while offset + 8 <= len(data):
-        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+    while offset + 8 <= len(head):
+        (length,) = struct.unpack("<Q", head[offset : offset + 8])
         offset += length + _FRAMING_BYTES
-        rows += offset <= len(data)
-    return rows, on_disk if rows else 0
+        rows += offset <= len(head)
+    return rows
 
 
-READER = Reader(
-    format=FORMAT,
-    reads_folders=False,
-    claims=lambda path: True,  # any file no other format claims
-    resolve=_resolve,
-    read=_read,
-    estimated_rows=lambda spec: rows_by_sample(spec, _sample_rows),
-    exact_rows=False,
-)
+_sample_rows = base.head_sample(_head_rows)
+# Any file no other format claims is read as TFRecord.
+READER = base.file_reader(FORMAT, lambda path: True, _resolve, _read, _sample_rows)

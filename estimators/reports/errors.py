@@ -1,0 +1,30 @@
+"""A model's errors beside a baseline's: the figures the regression and forecast reports both show.
+
+A baseline is what a model that learnt nothing would predict (the training mean,
+the value at the window's last row): the model's error means little without it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_float64(values) -> np.ndarray:
+    """Any array-like of numbers, flat, as float64: the errors are computed in double precision."""
+    return np.asarray(values, np.float64).reshape(-1)
+
+
+def errors_beside_baseline(predicted: np.ndarray, labels: np.ndarray, baseline) -> dict[str, float]:
+    """mae and rmse of ``predicted`` and of ``baseline`` (an array, or one value for every example)."""
+    errors, naive = predicted - labels, baseline - labels
+    return {
+        "mae": float(np.mean(np.abs(errors))),
+        "rmse": float(np.sqrt(np.mean(errors**2))),
+        "baseline_mae": float(np.mean(np.abs(naive))),
+        "baseline_rmse": float(np.sqrt(np.mean(naive**2))),
+    }
+
+
+def as_floats(values: np.ndarray) -> tuple[float, ...]:
+    """Values as Python floats, as report.json holds them."""
+    return tuple(float(v) for v in values)
