@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 
 from benchmarks import reporting
+from benchmarks.config_flags import config_flags
 from common import processes as memory
 
 VARIANTS = (
@@ -44,15 +45,13 @@ def argv(cfg: Config) -> list[str]:
     return memory.python_module(
         "scripts.benchmark_datasets",
         f"--generate_images={cfg.images}",
-        f"--image_dir={cfg.image_dir}",
-        f"--image_size={cfg.image_size}",
-        f"--batch_size={cfg.batch_size}",
+        *config_flags(cfg, "image_dir", "image_size", "batch_size"),
         "--shuffle_buffer=256",
         "--augment_hflip",
         "--augment_zoom=0.2",
         "--augment_brightness=0.2",
         "--augment_contrast=0.2",
-        f"--repeats={cfg.repeats}",
+        *config_flags(cfg, "repeats"),
         f"--variants={','.join(cfg.variants)}",
         f"--out_dir={cfg.out_dir}",
     )

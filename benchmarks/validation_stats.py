@@ -14,6 +14,7 @@ import os
 from collections.abc import Callable
 
 from benchmarks import reporting
+from benchmarks.config_flags import config_flags
 from common import processes as memory
 
 
@@ -30,10 +31,9 @@ class Config:
 def argv(cfg: Config) -> list[str]:
     return memory.python_module(
         "scripts.benchmark_validation",
-        f"--rows={cfg.rows}",
-        f"--shards={cfg.shards}",
+        *config_flags(cfg, "rows", "shards"),
         f"--workers={','.join(map(str, cfg.workers))}",
-        f"--repeats={cfg.repeats}",
+        *config_flags(cfg, "repeats"),
         f"--out={cfg.out_dir}",
     )
 
