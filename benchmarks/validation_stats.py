@@ -10,11 +10,9 @@ as every other benchmark's.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
-from benchmarks import reporting
-from benchmarks.config_flags import config_flags
+from benchmarks import child, reporting
 from common import processes as memory
 
 
@@ -31,16 +29,15 @@ class Config:
 def argv(cfg: Config) -> list[str]:
     return memory.python_module(
         "scripts.benchmark_validation",
-        *config_flags(cfg, "rows", "shards"),
+        *child.config_flags(cfg, "rows", "shards"),
         f"--workers={','.join(map(str, cfg.workers))}",
-        *config_flags(cfg, "repeats"),
+        *child.config_flags(cfg, "repeats"),
         f"--out={cfg.out_dir}",
     )
 
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
-    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
-    figures = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
+    measured, figures = child.run_and_read(argv(cfg), cfg, echo)
     per_workers = {
         w: {
             "gate_seconds": b["gate_seconds"],

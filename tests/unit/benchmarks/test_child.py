@@ -1,7 +1,7 @@
-"""config_flags: a benchmark's child flags named after its Config's fields."""
+"""benchmarks.child: a benchmark's child flags named after its Config's fields."""
 
 from benchmarks import input_pipeline, validation_stats
-from benchmarks.config_flags import config_flags
+from benchmarks.child import config_flags
 
 
 def test_each_named_field_becomes_one_flag_in_the_order_given():
