@@ -10,7 +10,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 
-from benchmarks import reporting
+from benchmarks import child, reporting
 from common import processes as memory
 
 
@@ -38,8 +38,7 @@ def argv(cfg: Config) -> list[str]:
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
     os.makedirs(cfg.out_dir, exist_ok=True)
-    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
-    record = reporting.read_json(os.path.join(cfg.out_dir, "results.json"))
+    measured, record = child.run_and_read(argv(cfg), cfg, echo, "results.json")
     return {
         "benchmark": "distribution_overhead",
         "results": [

@@ -10,10 +10,9 @@ epoch (after one untimed epoch) is reported beside them, labelled.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
-from benchmarks import reporting
+from benchmarks import child, reporting
 from common import processes as memory
 
 VARIANTS = (
@@ -44,23 +43,20 @@ def argv(cfg: Config) -> list[str]:
     return memory.python_module(
         "scripts.benchmark_datasets",
         f"--generate_images={cfg.images}",
-        f"--image_dir={cfg.image_dir}",
-        f"--image_size={cfg.image_size}",
-        f"--batch_size={cfg.batch_size}",
+        *child.config_flags(cfg, "image_dir", "image_size", "batch_size"),
         "--shuffle_buffer=256",
         "--augment_hflip",
         "--augment_zoom=0.2",
         "--augment_brightness=0.2",
         "--augment_contrast=0.2",
-        f"--repeats={cfg.repeats}",
+        *child.config_flags(cfg, "repeats"),
         f"--variants={','.join(cfg.variants)}",
         f"--out_dir={cfg.out_dir}",
     )
 
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
-    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
-    report = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
+    measured, report = child.run_and_read(argv(cfg), cfg, echo)
     rows = {v["name"]: v["best"] for v in report["variants"]}
     return {
         "benchmark": "input_pipeline",

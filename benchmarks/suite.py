@@ -200,6 +200,11 @@ def _startup(cfg: SuiteConfig) -> startup.Config:
     return startup.Config(cfg.tfds_dir, runs=s.startup_runs, train_steps=s.startup_train_steps)
 
 
+def _on_tfds(cfg: SuiteConfig, name: str) -> dict[str, str]:
+    """The folders of a benchmark that reads the suite's TFDS datasets: its own out_dir, the shared data_dir."""
+    return {"out_dir": os.path.join(cfg.out_dir, name), "data_dir": cfg.tfds_dir}
+
+
 def _input_pipeline(cfg: SuiteConfig) -> input_pipeline.Config:
     s = cfg.sizes
     return input_pipeline.Config(
@@ -214,8 +219,7 @@ def _input_pipeline(cfg: SuiteConfig) -> input_pipeline.Config:
 def _transfer(cfg: SuiteConfig) -> transfer.Config:
     s = cfg.sizes
     return transfer.Config(
-        out_dir=os.path.join(cfg.out_dir, "transfer"),
-        data_dir=cfg.tfds_dir,
+        **_on_tfds(cfg, "transfer"),
         image_size=s.transfer_image_size,
         epochs=s.transfer_epochs,
         train_split=s.transfer_train_split,
@@ -225,7 +229,7 @@ def _transfer(cfg: SuiteConfig) -> transfer.Config:
 
 
 def _compute(cfg: SuiteConfig) -> compute.Config:
-    return compute.Config(out_dir=os.path.join(cfg.out_dir, "compute"), data_dir=cfg.tfds_dir, **cfg.sizes.compute)
+    return compute.Config(**_on_tfds(cfg, "compute"), **cfg.sizes.compute)
 
 
 def _retrain_cycle(cfg: SuiteConfig) -> retrain_cycle.Config:
@@ -237,8 +241,7 @@ def _retrain_cycle(cfg: SuiteConfig) -> retrain_cycle.Config:
 def _distribution(cfg: SuiteConfig) -> distribution_overhead.Config:
     s = cfg.sizes
     return distribution_overhead.Config(
-        out_dir=os.path.join(cfg.out_dir, "distribution"),
-        data_dir=cfg.tfds_dir,
+        **_on_tfds(cfg, "distribution"),
         batch_sizes=s.distribution_batches,
         steps=s.distribution_steps,
         warmup_steps=max(1, s.distribution_steps // 7),

@@ -14,10 +14,9 @@ the accuracy means something (a random base gave a chance-level head in 3 epochs
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
-from benchmarks import reporting
+from benchmarks import child, reporting
 from common import processes as memory
 
 # Accuracy "well above chance": at least this many times the chance level (digits: 0.5).
@@ -64,8 +63,7 @@ def argv(cfg: Config) -> list[str]:
 
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
-    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
-    figures = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
+    measured, figures = child.run_and_read(argv(cfg), cfg, echo)
     speedup = figures["speedup_after_first_epoch"]
     points = figures["accuracy_difference_points"]
     lowest = min(figures["accuracy_no_cache"], figures["accuracy_cache"])

@@ -10,10 +10,9 @@ as every other benchmark's.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
-from benchmarks import reporting
+from benchmarks import child, reporting
 from common import processes as memory
 
 
@@ -30,17 +29,15 @@ class Config:
 def argv(cfg: Config) -> list[str]:
     return memory.python_module(
         "scripts.benchmark_validation",
-        f"--rows={cfg.rows}",
-        f"--shards={cfg.shards}",
+        *child.config_flags(cfg, "rows", "shards"),
         f"--workers={','.join(map(str, cfg.workers))}",
-        f"--repeats={cfg.repeats}",
+        *child.config_flags(cfg, "repeats"),
         f"--out={cfg.out_dir}",
     )
 
 
 def run(cfg: Config, echo: Callable[[str], None] | None = None) -> dict:
-    measured = memory.run_measured(argv(cfg), timeout=cfg.timeout, echo=echo).check()
-    figures = reporting.read_json(os.path.join(cfg.out_dir, "benchmark.json"))
+    measured, figures = child.run_and_read(argv(cfg), cfg, echo)
     per_workers = {
         w: {
             "gate_seconds": b["gate_seconds"],

@@ -58,6 +58,12 @@ class Server:
         available = [v["version"] for v in answer["model_version_status"] if v["state"] == "AVAILABLE"]
         return available[0] if available else None
 
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -71,6 +77,11 @@ def model_base(export_path: str, root: Path, versions: tuple[int, ...] = (1,)) -
     for version in versions:
         shutil.copytree(export_path, base / str(version))
     return base
+
+
+def model_args(base: Path) -> list[str]:
+    """The flags that serve ``base`` (a :func:`model_base`) as the one model, :data:`MODEL`."""
+    return [f"--model_name={MODEL}", f"--model_base_path={base}"]
 
 
 def b64(data: bytes) -> dict:

@@ -9,6 +9,7 @@ light tests that import this module stay light.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -44,9 +45,36 @@ def run_script(
     )
 
 
+def start_script(module: str, *args: str, stderr: int = subprocess.STDOUT) -> subprocess.Popen:
+    """Start ``python -m module args`` from the repository root, its stdout piped as text, for a test to kill.
+
+    It gets its own process group (``start_new_session``): killing that group takes any Beam workers too.
+    """
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def train(data_dir: str | Path, model_dir: str | Path, *args: str, **run: object) -> subprocess.CompletedProcess:
     """``python -m scripts.train --data_dir --model_dir args``: the run most tests start."""
     return run_script("scripts.train", f"--data_dir={data_dir}", f"--model_dir={model_dir}", *args, **run)
+
+
+def training_report(model_dir: str | Path) -> dict:
+    """The report.json a finished training run wrote under ``model_dir``."""
+    return json.loads((Path(model_dir) / "report" / "report.json").read_text())
+
+
+def finished_run(runs: Mapping[str, tuple[Path, subprocess.CompletedProcess]], engine: str) -> tuple:
+    """``(model_dir, run, report)`` of ``engine``'s run in a per-engine fixture; the run must have succeeded."""
+    model_dir, run = runs[engine]
+    assert run.returncode == 0, run.stderr[-3000:]
+    return model_dir, run, training_report(model_dir)
 
 
 def retrain_dirs(root: Path, holdout: Path) -> list[str]:
@@ -75,6 +103,14 @@ def one_error_line(
     assert status is None or result.returncode == status, f"exit {result.returncode}\n{result.stderr[-3000:]}"
     assert all(word in errors[0] for word in words), errors[0]
     return errors[0]
+
+
+def train_refused(data_dir: str | Path, tmp_path: Path, *args: str) -> str:
+    """``scripts.train args`` must stop with one usage error line (returned) and write no model_dir."""
+    model_dir = tmp_path / "never"
+    line = one_error_line(train(data_dir, model_dir, *args))
+    assert not model_dir.exists(), line
+    return line
 
 
 def free_ports(count: int) -> list[int]:

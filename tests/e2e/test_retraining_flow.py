@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import REPO_ROOT, retrain_dirs, run_script
+from support import REPO_ROOT, retrain_dirs, run_script, start_script
 
 pytestmark = pytest.mark.medium
 
@@ -228,14 +228,7 @@ def test_lock_then_sigkill_mid_training_resumes_from_checkpoint(digit_spans, tmp
     args = retrain_args(tmp_path, digit_spans["holdout"], "--save_checkpoints_steps=50", train_steps=steps)
     model_dir = tmp_path / "work" / "runs" / "run-00001"
     lock_file = tmp_path / "work" / "retrain.lock"
-    first = subprocess.Popen(
-        [sys.executable, "-m", "scripts.retrain", *args],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # its own process group: the kill takes any Beam workers too
-    )
+    first = start_script("scripts.retrain", *args)
     try:
         # As cron firing again would: a second invocation while the first holds the lock.
         _wait_for(lambda: lock_file.exists() and lock_file.read_text().startswith("pid "), 120, "the lock", first)

@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from browser import element, webdriver
 from PIL import Image
-from serving_client import MODEL, Server, model_base
+from serving_client import MODEL, Server, model_args, model_base
 from serving_client import b64 as _b64
 from support import run_script
 
@@ -31,13 +31,8 @@ def server(trained_digits, tmp_path_factory):
     # A push under way and a rolled-back version: not numbers, never served (though newer).
     shutil.copytree(trained_digits.export_path, base / ".incoming-7-123")
     shutil.copytree(trained_digits.export_path, base / ".rolled_back" / "5")
-    server = Server(
-        base,
-        [f"--model_name={MODEL}", f"--model_base_path={base}", "--file_system_poll_wait_seconds=0.2"],
-        root / "stderr.log",
-    )
-    yield server
-    server.stop()
+    with Server(base, [*model_args(base), "--file_system_poll_wait_seconds=0.2"], root / "stderr.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -184,13 +179,10 @@ def test_model_config_file_serves_each_named_model(trained_digits, tmp_path):
         f'  config: {{ name: "second" base_path: "{base}" }}\n'
         "}\n"
     )
-    served = Server(base, [f"--model_config_file={config}"], tmp_path / "stderr.log")
-    try:
+    with Server(base, [f"--model_config_file={config}"], tmp_path / "stderr.log") as served:
         for name in ("first", "second"):
             with urllib.request.urlopen(f"{served.url}/v1/models/{name}", timeout=60) as response:
                 assert json.load(response)["model_version_status"][0]["version"] == "3"
-    finally:
-        served.stop()
 
 
 @pytest.mark.parametrize(

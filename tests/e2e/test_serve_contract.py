@@ -37,9 +37,8 @@ def server(trained_digits, tmp_path_factory):
         f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{base}" '
         'version_labels { key: "stable" value: 1 } } }'
     )
-    served = Server(base, [f"--model_config_file={config}"], root / "stderr.log")
-    yield served
-    served.stop()
+    with Server(base, [f"--model_config_file={config}"], root / "stderr.log") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from serving_client import MODEL, Server, b64, model_base
+from serving_client import MODEL, Server, b64, model_args, model_base
 
 pytestmark = pytest.mark.large
 
@@ -46,13 +46,8 @@ def png(pngs) -> bytes:
 def server(trained_digits, tmp_path_factory):
     root = tmp_path_factory.mktemp("http")
     base = model_base(trained_digits.export_path, root)
-    served = Server(
-        base,
-        [f"--model_base_path={base}", f"--model_name={MODEL}", "--rest_api_idle_timeout_seconds=2"],
-        root / "err.log",
-    )
-    yield served
-    served.stop()
+    with Server(base, [*model_args(base), "--rest_api_idle_timeout_seconds=2"], root / "err.log") as served:
+        yield served
 
 
 def _threads(pid: int) -> int:
@@ -106,7 +101,7 @@ def test_size_limits_are_answered_not_read(server):
 
 def test_connections_beyond_the_limit_wait_in_the_backlog_and_are_then_answered(trained_digits, tmp_path):
     base = model_base(trained_digits.export_path, tmp_path)
-    args = [f"--model_base_path={base}", f"--model_name={MODEL}", "--rest_api_connection_limit=2"]
+    args = [*model_args(base), "--rest_api_connection_limit=2"]
     served = Server(base, args, tmp_path / "err.log")
     try:
         held = [socket.create_connection(("127.0.0.1", served.port), timeout=30) for _ in range(2)]
@@ -163,15 +158,9 @@ def batching_server(trained_digits, tmp_path_factory):
     params.write_text(
         "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\nnum_batch_threads { value: 1 }\n"
     )
-    args = [
-        f"--model_base_path={base}",
-        f"--model_name={MODEL}",
-        "--enable_batching",
-        f"--batching_parameters_file={params}",
-    ]
-    served = Server(base, args, root / "err.log")
-    yield served
-    served.stop()
+    args = [*model_args(base), "--enable_batching", f"--batching_parameters_file={params}"]
+    with Server(base, args, root / "err.log") as served:
+        yield served
 
 
 def test_batched_answers_are_each_requests_own(batching_server, server, pngs):

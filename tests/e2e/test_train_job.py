@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
-from support import run_script
+from support import run_script, train
 
 from common.names import EXPORT_DIR, LATEST_EXPORTER
 
@@ -26,10 +26,9 @@ def test_summary_of_shared_run(trained_digits):
 
 def test_train_script_end_to_end(tfds_data_dir, tmp_path):
     model_dir = tmp_path / "model"
-    result = run_script(
-        "scripts.train",
-        f"--data_dir={tfds_data_dir}",
-        f"--model_dir={model_dir}",
+    result = train(
+        tfds_data_dir,
+        model_dir,
         "--train_steps=120",
         "--progress_every_steps=40",
         "--eval_throttle_secs=0",
@@ -42,7 +41,7 @@ def test_train_script_end_to_end(tfds_data_dir, tmp_path):
     assert (Path(export_line.split()[-1]) / "saved_model.pb").is_file()
 
     # Run again on the same model_dir: it resumes, finds max_steps reached, and still reports and exports.
-    again = run_script("scripts.train", f"--data_dir={tfds_data_dir}", f"--model_dir={model_dir}", "--train_steps=120")
+    again = train(tfds_data_dir, model_dir, "--train_steps=120")
     assert again.returncode == 0, again.stderr
     assert _figure(again.stdout, "global step") == 120
 

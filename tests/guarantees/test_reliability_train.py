@@ -3,13 +3,12 @@
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
-from support import REPO_ROOT, run_script
+from support import run_script, start_script
 
 from common.names import EXPORT_DIR
 
@@ -68,14 +67,7 @@ def test_sigkilled_run_resumes_from_its_newest_checkpoint(tfds_data_dir, tmp_pat
         "--progress_every_steps=100",
         "--eval_throttle_secs=600",
     ]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.train", *args],
-        cwd=REPO_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_script("scripts.train", *args, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
         for line in process.stdout:
