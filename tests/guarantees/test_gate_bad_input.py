@@ -1,4 +1,4 @@
-"""Bad input through the commands users run (issue 13): scripts.validate_data and scripts.train.
+"""Bad input through the commands users run: scripts.validate_data and scripts.train.
 
 Unusable image files are named with their reason and refused above the one threshold
 (--max_bad_record_fraction) by the gate and by the trainer's --check_images alike; a torn
