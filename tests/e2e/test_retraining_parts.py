@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from support import REPO_ROOT
 
 from common.errors import KestrelError, UsageError
 from pipeline.retraining import blessing, push, registry, schedule, spans
@@ -172,7 +173,7 @@ def test_lock_is_exclusive_and_released_by_a_killed_holder(tmp_path):
                 """
             ),
         ],
-        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        cwd=REPO_ROOT,
         stdout=subprocess.PIPE,
         text=True,
     )

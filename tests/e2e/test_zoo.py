@@ -2,12 +2,11 @@
 convention and input-size rules; bad names and sizes refused through scripts.train; one per family trained."""
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import run_script
+from support import REPO_ROOT, run_script
 
 from common.errors import UsageError
 from estimators.models import build_model, registry
@@ -162,7 +161,7 @@ def test_backbone_trains_and_exports_through_scripts_train(name, tfds_data_dir, 
 
 
 def test_docs_table_lists_every_family():
-    page = (Path(__file__).resolve().parents[1] / "docs" / "estimators.md").read_text()
+    page = (REPO_ROOT / "docs" / "estimators.md").read_text()
     section = page.split("## Backbone zoo", 1)[1].split("\n## ", 1)[0]
     for family in FAMILIES:
         assert f"| {family.name} |" in section, family.name

@@ -28,11 +28,11 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import REPO_ROOT
 from validation_spans import write_csv, write_image_folder
 
 pytestmark = pytest.mark.enormous
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HARNESS = str(REPO_ROOT / "tests" / "cli_fuzz_harness.py")
 # 0 ran, 1 a run that could not finish, 2 a usage error, 3 data refused by the gate (train, retrain, validate_data).
 DOCUMENTED_EXIT_CODES = {0, 1, 2, 3}
