@@ -113,6 +113,11 @@ def train_refused(data_dir: str | Path, tmp_path: Path, *args: str) -> str:
     return line
 
 
+def tf_config(jobs: Mapping[str, list[str]], task_type: str, index: int = 0) -> str:
+    """The TF_CONFIG of one task of a cluster ``jobs`` ({job: [host:port, ...]})."""
+    return json.dumps({"cluster": jobs, "task": {"type": task_type, "index": index}})
+
+
 def free_ports(count: int) -> list[int]:
     """Ports free on 127.0.0.1 right now (held open together, so they differ)."""
     with contextlib.ExitStack() as stack:

@@ -1,4 +1,6 @@
-"""Distribution: TF_CONFIG checks, the strategy factory, and real runs of ``python -m scripts.train``.
+"""Distribution: real runs of ``python -m scripts.train`` under each strategy, and seeded determinism.
+
+TF_CONFIG and the strategy factory are unit-tested in tests/unit/estimators/distribute/.
 
 Each run is the command a user or a cluster launcher starts, one process per
 TF_CONFIG task: mirrored over two logical CPU devices (both engines),
@@ -21,11 +23,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import REPO_ROOT, free_ports, run_script
+from support import REPO_ROOT, free_ports, run_script, tf_config
 
 from common.errors import UsageError
-from estimators.distribute import cluster as cluster_lib
-from estimators.distribute import strategy as distribution
 from estimators.engines import seeding
 
 pytestmark = pytest.mark.large
@@ -37,125 +37,7 @@ TASK_TIMEOUT = 180  # seconds; a run takes 15-30 s here, a hang must not take th
 CLUSTER_TIMEOUT = 300
 
 
-# --- TF_CONFIG -----------------------------------------------------------------------------------
-
-
-def tf_config(jobs: dict, task_type: str, index: int = 0) -> str:
-    return json.dumps({"cluster": jobs, "task": {"type": task_type, "index": index}})
-
-
-JOBS = {"chief": ["h0:1000"], "worker": ["h1:1000", "h2:1000"], "ps": ["h3:1000"]}
-
-
-def test_tf_config_parsed_and_roles():
-    chief = cluster_lib.parse_tf_config(tf_config(JOBS, "chief"))
-    worker = cluster_lib.parse_tf_config(tf_config(JOBS, "worker", 1))
-    assert chief.is_chief and not worker.is_chief
-    assert (chief.num_workers, chief.num_ps, worker.address) == (3, 1, "h2:1000")
-    only_workers = cluster_lib.parse_tf_config(tf_config({"worker": ["a:1", "b:2"]}, "worker", 0))
-    assert only_workers.is_chief  # worker 0 leads when there is no chief job
-    evaluator = cluster_lib.parse_tf_config(tf_config(JOBS, "evaluator"))  # outside the cluster, as Estimator has it
-    assert evaluator.task_type == "evaluator" and evaluator.address is None
-    assert cluster_lib.read_cluster({}) is None
-    assert cluster_lib.read_cluster({"TF_CONFIG": json.dumps({"cluster": {}})}) is None
-    assert cluster_lib.parse_tf_config(chief.to_json()) == chief
-
-
-@pytest.mark.parametrize(
-    "raw,message",
-    [
-        ("{not json", "TF_CONFIG is not valid JSON"),
-        ("[1, 2]", "must be a JSON object"),
-        (tf_config(JOBS, "master"), "task type 'master' is not in the cluster"),
-        (tf_config(JOBS, "worker", 2), "task worker:2 is not in the cluster ('worker' has 2 address(es), indices 0-1)"),
-        (tf_config(JOBS, "worker", -1), "is not a non-negative integer"),
-        (json.dumps({"cluster": JOBS}), "has a cluster but no task"),
-        (tf_config({"gpu": ["h:1"]}, "gpu"), "unknown job 'gpu'"),
-        (tf_config({"worker": ["no-port"]}, "worker"), "expected host:port"),
-        (tf_config({"worker": []}, "worker"), "must be a non-empty list"),
-        (tf_config({"chief": ["a:1", "b:1"]}, "chief"), "exactly one address"),
-    ],
-)
-def test_bad_tf_config_is_one_clear_line(raw, message):
-    with pytest.raises(UsageError) as err:
-        cluster_lib.parse_tf_config(raw)
-    assert message in str(err.value) and "\n" not in str(err.value)
-
-
-def test_strategies_that_need_a_cluster_say_so():
-    workers = cluster_lib.parse_tf_config(tf_config({"worker": ["a:1", "b:2"]}, "worker"))
-    with pytest.raises(UsageError, match="parameter_server needs a cluster in TF_CONFIG"):
-        cluster_lib.require_cluster("parameter_server", None)
-    with pytest.raises(UsageError, match="at least one 'ps' task"):
-        cluster_lib.require_cluster("parameter_server", workers)
-    with pytest.raises(UsageError, match="multi_worker_mirrored needs a cluster"):
-        cluster_lib.require_cluster("multi_worker_mirrored", None)
-    with pytest.raises(UsageError, match="takes no 'ps' tasks"):
-        cluster_lib.require_cluster("multi_worker_mirrored", cluster_lib.parse_tf_config(tf_config(JOBS, "chief")))
-    with pytest.raises(UsageError, match="'mirrored' trains on one machine"):
-        cluster_lib.require_cluster("mirrored", workers)
-    cluster_lib.require_cluster("parameter_server", cluster_lib.parse_tf_config(tf_config(JOBS, "ps")))
-
-
-# --- the factory, batch, learning rate, seeds ------------------------------------------------------
-
-
-def test_factory_choices_and_errors(monkeypatch):
-    import tensorflow as tf
-
-    monkeypatch.delenv("TF_CONFIG", raising=False)
-
-    def get(engine: str, strategy: str, cluster=None, **options):
-        return distribution.get_strategy(engine, distribution.Options(strategy=strategy, **options), cluster)
-
-    assert get("estimator", "default") is None and get("keras", "default") is None
-    assert isinstance(get("estimator", "one_device"), tf.distribute.OneDeviceStrategy)
-    # The pitfall: never TF's default cross-device ops on CPU; reduce to one device, explicitly.
-    ops = distribution.make_cross_device_ops("auto", num_gpus=0)
-    assert isinstance(ops, tf.distribute.ReductionToOneDevice)
-    mirrored = get("keras", "mirrored")
-    assert isinstance(mirrored.extended._cross_device_ops, tf.distribute.ReductionToOneDevice)  # noqa: SLF001
-    assert isinstance(distribution.make_cross_device_ops("nccl", num_gpus=2), tf.distribute.NcclAllReduce)
-    assert isinstance(
-        distribution.make_cross_device_ops("hierarchical_copy", num_gpus=8), tf.distribute.HierarchicalCopyAllReduce
-    )
-    ring = tf.distribute.experimental.CommunicationImplementation.RING
-    assert distribution.communication_options("ring").implementation == ring
-
-    with pytest.raises(UsageError, match="--strategy: unknown strategy 'horovod'"):
-        get("estimator", "horovod")
-    with pytest.raises(UsageError, match="--all_reduce_alg: 'nccl' all-reduces between GPUs; set --num_gpus"):
-        get("estimator", "mirrored", all_reduce_alg="nccl")
-    with pytest.raises(UsageError, match="'hierarchical_copy' is not for multi_worker_mirrored"):
-        distribution.communication_options("hierarchical_copy")
-    with pytest.raises(UsageError, match="--num_gpus: 4 GPU"):
-        get("keras", "mirrored", num_gpus=4)
-    with pytest.raises(UsageError, match="parameter_server needs a cluster"):
-        get("keras", "parameter_server")
-    # tpu: the estimator engine's check refuses it; --nouse_tpu is each engine's CPU stand-in (no strategy object).
-    assert get("estimator", "tpu") is None
-    assert get("keras", "tpu", use_tpu=False) is None and get("tpu_estimator", "tpu", use_tpu=False) is None
-    # Without a TPU: one usage line, before any op runs on a device.
-    with pytest.raises(UsageError, match="--tpu: --strategy=tpu needs --tpu"):
-        get("keras", "tpu")
-    for engine in ("keras", "tpu_estimator"):
-        with pytest.raises(UsageError, match="--tpu: no TPU on this machine: --tpu=local needs a Cloud TPU VM"):
-            get(engine, "tpu", tpu="local")
-    with pytest.raises(UsageError, match="--tpu: nothing accepts connections at 'grpc://127.0.0.1:"):
-        get("keras", "tpu", tpu=f"grpc://127.0.0.1:{free_ports(1)[0]}")
-    ps_task = cluster_lib.parse_tf_config(tf_config(JOBS, "ps"))
-    assert get("estimator", "parameter_server", ps_task) is None  # between-graph, from TF_CONFIG
-    assert get("keras", "parameter_server", ps_task) is None  # the ps task serves; only the chief coordinates
-
-
-def test_global_batch_and_learning_rate_scaling():
-    assert distribution.per_replica_batch(64, 8) == 8
-    assert distribution.per_replica_batch(64, 1) == 64
-    with pytest.raises(UsageError, match="--batch_size: global batch 60 does not divide over 8 replicas"):
-        distribution.per_replica_batch(60, 8)
-    assert distribution.scaled_learning_rate(0.1, 8, scale=True) == pytest.approx(0.8)
-    assert distribution.scaled_learning_rate(0.1, 8, scale=False) == 0.1
-    assert distribution.num_replicas(None) == 1
+# --- seeds ----------------------------------------------------------------------------------------
 
 
 def test_seed_and_op_determinism_give_identical_numbers():
