@@ -37,6 +37,7 @@ OPENERS = {
     "csv": "input_fns.csv_source:open",
     "arrays": "input_fns.array_source:open",
     "timeseries": "input_fns.timeseries_source:open",
+    "text_corpus": "input_fns.text_corpus:open",
 }
 # The sources that name their own classes, and where; --class_names is for the others.
 _NAMES_ITS_CLASSES = {"tfds": "its DatasetInfo", "image_folder": "its class folders"}
