@@ -15,7 +15,7 @@ from fractions import Fraction
 from common.errors import UsageError
 from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
 
-SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries")
+SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus")
 ON_CORRUPT_RECORD = ("fail", "skip")
 # --cache: these two words, or a file path prefix.
 CACHE_NONE, CACHE_MEMORY = "none", "memory"
@@ -31,6 +31,7 @@ ROLES = (TRAIN, VALIDATION, TEST)
 # What a source yields and a model reads: one image tensor, named numeric features, or a window of a
 # time series ([steps, columns], input_fns/timeseries_source.py).
 IMAGES, FEATURES, SERIES = "images", "features", "series"
+TEXT = "text"  # text: characters as ids (input_fns/text_corpus.py)
 # Bad records (unusable image files, malformed CSV lines, unparseable records) tolerated, as a
 # fraction of everything read: the trainer's --check_images and the validation gate both refuse
 # data above it (exit 3). 1 bad file in 20 is let through, skipped and named.
@@ -146,6 +147,8 @@ class DataParams:
     sampling_rate: int = 6
     horizon_steps: int = 144
     series_split: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    # text_corpus: characters per example (the targets are the same characters shifted by one).
+    sequence_length: int = 100
     # The tf.data pipeline (input_fns.pipeline_ops) and training-only augmentation.
     cache: str = CACHE_NONE  # CACHE_NONE | CACHE_MEMORY | a file path prefix
     deterministic: bool = True

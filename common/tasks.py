@@ -15,6 +15,7 @@ import dataclasses
 from common.errors import UsageError
 
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
+LANGUAGE_MODEL = "language_model"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Task:
 
 # What a source reads as the label: a class id, a number, a class id per pixel, the series itself.
 CLASSES, VALUES, MASKS, WINDOWS = "classes", "values", "masks", "windows"
-LABELS = (CLASSES, VALUES, MASKS, WINDOWS)
+NEXT_CHARS = "next_chars"  # a text's characters shifted by one: the next character at every position
+LABELS = (CLASSES, VALUES, MASKS, WINDOWS, NEXT_CHARS)
 _RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 
 TASKS: dict[str, Task] = {
@@ -88,6 +90,17 @@ TASKS: dict[str, Task] = {
             WINDOWS,
             ("timeseries",),
             "estimators.tasks.forecasting",
+        ),
+        # The course's character-level RNN (The Time Machine): the next character at every position; perplexity.
+        Task(
+            LANGUAGE_MODEL,
+            "perplexity",
+            False,
+            ("perplexity", "loss"),
+            "probabilities",
+            NEXT_CHARS,
+            ("text_corpus",),
+            "estimators.tasks.language_model",
         ),
     )
 }

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from common import tasks
 from common.errors import UsageError
 from common.params import SOURCES, DataParams
-from common.tasks import CLASSES, MASKS, VALUES, WINDOWS
+from common.tasks import CLASSES, MASKS, NEXT_CHARS, VALUES, WINDOWS
 from input_fns.pipeline_ops import PipelineOptions
 from input_fns.source_base import FLATTENED, Opened, Source, SourceMeta, pipeline_options
 
@@ -37,6 +37,7 @@ OPENERS = {
     "csv": "input_fns.csv_source:open",
     "arrays": "input_fns.array_source:open",
     "timeseries": "input_fns.timeseries_source:open",
+    "text_corpus": "input_fns.text_corpus:open",
 }
 # The sources that name their own classes, and where; --class_names is for the others.
 _NAMES_ITS_CLASSES = {"tfds": "its DatasetInfo", "image_folder": "its class folders"}
@@ -95,6 +96,6 @@ def _refusal(task: tasks.Task, source: str) -> str:
             f"'{MASK_KEY}' or --source=image_folder with --mask_dir"
         )
     reads = " or ".join(f"--source={s}" for s in task.sources)
-    if task.labels == WINDOWS:
+    if task.labels in (WINDOWS, NEXT_CHARS):  # a source of its own, for this task only
         return f"--task={task.name} reads {reads}, and {reads} is read for --task={task.name}"
     return f"--source={source} holds no class labels; --task={task.name} reads {reads}"

@@ -56,7 +56,7 @@ class RunSummary:
         role = self.report_role
         metric = self.metric
         lines = [
-            f"{role + ' ' + metric:<21}{r.report_metrics[metric]:.4f}  (on {self.splits[role]})",
+            f"{role + ' ' + metric:<20} {r.report_metrics[metric]:.4f}  (on {self.splits[role]})",
             f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
         ]
         if self.synthetic:
@@ -65,7 +65,7 @@ class RunSummary:
             lines[0] += "; no test data, so this is the split that chose the model"
         else:
             lines.append(
-                f"{'validation ' + metric:<21}{r.metrics[metric]:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
+                f"{'validation ' + metric:<20} {r.metrics[metric]:.4f}  (on {self.splits[VALIDATION]}; chose the model)"
             )
         lines += [
             f"{'global step':<21}{int(r.metrics['global_step'])}",

@@ -144,6 +144,7 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
 
     builder = None if entry.canned else entry.load_builder()
     return Job(
+        assemble=_keras_assembly(builder, spec) if builder and load_task(spec.task).keras_export else None,
         model_name=entry.name,
         spec=spec,
         build=None if builder is None else (lambda: builder(spec)),
@@ -166,6 +167,18 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         stream=stream,
         cluster=cluster,
     )
+
+
+def _keras_assembly(builder, spec):
+    """The trained weights (by checkpoint name) in a fresh Keras model: what a task with its own export serves."""
+
+    def assemble(weights: dict) -> object:
+        model = builder(spec)
+        for weight in model.weights:
+            weight.assign(weights[weight.name.split(":")[0]])
+        return model
+
+    return assemble
 
 
 def _early_stopping(t, task_name: str) -> EarlyStopping | None:
@@ -200,7 +213,9 @@ def _evaluate(job: Job, result: Result, meta: sources.SourceMeta, role: str, spl
     """The task's evaluation of the report role (its plug-in's), the call that writes it into a folder, and its
     page module."""
     read = lambda r: job.inputs.make(r, pipeline_ops.EVALUATE, job.batch_size)  # noqa: E731
-    data = ReportData(result.predictions, role, split, read, meta.class_names, meta.series, job.spec.input_name)
+    data = ReportData(
+        result.predictions, role, split, read, meta.class_names, meta.series, job.spec.input_name, result.export_path
+    )
     evaluation = load_task(job.task).evaluate(data)
     result.report_metrics.update(evaluation.report_metrics)
     return evaluation.report, evaluation.write, evaluation.page

@@ -8,7 +8,7 @@ that fit; a features model on images reads their flattened pixels.
 from __future__ import annotations
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES, DataParams, ModelParams, TrainingParams
+from common.params import FEATURES, IMAGES, SERIES, TEXT, DataParams, ModelParams, TrainingParams
 from estimators.models import registry
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import WEIGHTS_IMAGENET, ModelSpec
@@ -23,7 +23,12 @@ def image_spec_for(data: DataParams, model: ModelParams, entry: ModelEntry, meta
     if (meta.kind == SERIES) != (entry.inputs == SERIES):
         fits = ", ".join(name for name, e in registry.MODELS.items() if (e.inputs == SERIES) == (meta.kind == SERIES))
         raise UsageError("model", f"'{entry.name}' reads {entry.inputs}; '{meta.name}' holds {meta.kind} ({fits} fit)")
-    if meta.kind == SERIES:
+    if meta.kind in (SERIES, TEXT) or entry.inputs == TEXT:
+        if meta.kind != entry.inputs:
+            fits = ", ".join(name for name, e in registry.MODELS.items() if e.inputs == meta.kind)
+            raise UsageError(
+                "model", f"'{entry.name}' reads {entry.inputs}; '{meta.name}' holds {meta.kind} ({fits} fit)"
+            )
         return None
     if meta.kind == FEATURES:
         if entry.inputs == IMAGES:
@@ -81,7 +86,7 @@ def model_spec_for(
         trainable_base=model.trainable_base,
         l2=model.l2,
         hub_handle=model.hub_handle,
-        features=features if entry.inputs == FEATURES else (),
+        features=features if entry.inputs in (FEATURES, TEXT) else (),  # text: (its input, the sequence length)
         hidden_units=tuple(model.hidden_units),
         augment=model.augment,
         series=meta.series if entry.inputs == SERIES else None,

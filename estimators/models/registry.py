@@ -12,8 +12,8 @@ import dataclasses
 import importlib
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES
-from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
+from common.params import FEATURES, IMAGES, SERIES, TEXT
+from common.tasks import CLASSIFICATION, FORECASTING, LANGUAGE_MODEL, REGRESSION, SEGMENTATION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -24,7 +24,7 @@ class ModelEntry:
     # "module:function" taking a ModelSpec (a backbone's: its name and a ModelSpec); a canned
     # Estimator's is its Estimator factory.
     builder: str
-    inputs: str  # IMAGES, FEATURES or SERIES
+    inputs: str  # IMAGES, FEATURES, SERIES or TEXT
     preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
     rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
@@ -95,6 +95,9 @@ MODELS: dict[str, ModelEntry] = {
         _forecast("conv1d"),
         _forecast("lstm"),
         _forecast("gru"),
+        # The course's character-level language model: characters of a text, the next one at every step.
+        ModelEntry("char_lstm", "estimators.models.char_lm:build_char_lstm", TEXT, tasks=(LANGUAGE_MODEL,)),
+        ModelEntry("char_gru", "estimators.models.char_lm:build_char_gru", TEXT, tasks=(LANGUAGE_MODEL,)),
     )
 }
 

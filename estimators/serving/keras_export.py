@@ -27,6 +27,9 @@ def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], how: Serving
 
 
 def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    own = load_task(how.task).signatures(model, how)
+    if own is not None:
+        return own
     if how.image is not None:
         image = how.image
 

@@ -36,6 +36,7 @@ class ReportData:
     class_names: tuple[str, ...]
     series: SeriesSpec | None
     input_name: str  # the model's input feature (images, for a report that shows some)
+    export_dir: str | None = None  # the run's export, for a report that asks it (a language model's samples)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +55,9 @@ class TaskPlugin:
 
     name: str = ""
     tflite_labels: bool = True  # a TFLite export writes the class names as labels.txt beside the model
+    # The export serves what no Estimator receiver can build (a language model's sampling loop): every engine
+    # then exports the trained Keras model with ``signatures``, the Estimator's weights read back into it.
+    keras_export: bool = False
 
     @property
     def task(self) -> tasks.Task:
@@ -84,6 +88,10 @@ class TaskPlugin:
     def outputs(self, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
         """What a prediction or a served request returns, from the model's output: Estimator, Keras and exports."""
         raise NotImplementedError
+
+    def signatures(self, model: tf.keras.Model, how: Any) -> dict[str, Any] | None:
+        """The export's own serving signatures (``how``: estimators.serving.Serving); None: by the input's kind."""
+        return None
 
     def evaluate(self, data: ReportData) -> Evaluation:
         """The report of the report role (printed, written into <model_dir>/report, and its page)."""

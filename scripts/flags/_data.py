@@ -88,6 +88,9 @@ def define_data_flags() -> None:
         upper_bound=4096,
     )
     _define_series_flags()
+    flags.DEFINE_integer(
+        "sequence_length", d.sequence_length, "text_corpus: characters per example (language model).", lower_bound=2
+    )
     _define_pipeline_flags()
     _define_augment_flags()
 

@@ -16,6 +16,7 @@ FORECAST_LINE = "--task=forecasting reads --source=timeseries, and --source=time
 MASKS_LINE = (
     "has no masks; segmentation reads a TFDS dataset with 'segmentation_mask' or --source=image_folder with --mask_dir"
 )
+LM_LINE = "--task=language_model reads --source=text_corpus, and --source=text_corpus is read for --task=language_model"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -37,6 +38,15 @@ EXPECTED = {
     },
     **{("forecasting", s): ("task", FORECAST_LINE) for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
     ("forecasting", "timeseries"): None,
+    ("classification", "text_corpus"): ("source", LM_LINE),
+    ("regression", "text_corpus"): ("task", "--source=text_corpus reads class labels; regression reads csv or tfds"),
+    ("segmentation", "text_corpus"): ("task", f"--source=text_corpus {MASKS_LINE}"),
+    ("forecasting", "text_corpus"): ("task", FORECAST_LINE),
+    **{
+        ("language_model", s): ("task", LM_LINE)
+        for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries")
+    },
+    ("language_model", "text_corpus"): None,
 }
 
 
