@@ -15,6 +15,7 @@ import dataclasses
 from common.errors import UsageError
 
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
+DETECTION = "detection"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Task:
 
 # What a source reads as the label: a class id, a number, a class id per pixel, the series itself.
 CLASSES, VALUES, MASKS, WINDOWS = "classes", "values", "masks", "windows"
-LABELS = (CLASSES, VALUES, MASKS, WINDOWS)
+BOXES = "boxes"  # objects/bbox and objects/label, encoded per grid cell by the source
+LABELS = (CLASSES, VALUES, MASKS, WINDOWS, BOXES)
 _RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 
 TASKS: dict[str, Task] = {
@@ -88,6 +90,18 @@ TASKS: dict[str, Task] = {
             WINDOWS,
             ("timeseries",),
             "estimators.tasks.forecasting",
+        ),
+        # A single-stage (CenterNet-style) detector: a class heatmap and a box per grid cell. The chooser is
+        # the loss; COCO mAP needs decoding and matching, which the report does with pycocotools.
+        Task(
+            DETECTION,
+            "loss",
+            False,
+            ("loss",),
+            "grid",
+            BOXES,
+            ("tfds",),
+            "estimators.tasks.detection",
         ),
     )
 }

@@ -16,6 +16,7 @@ FORECAST_LINE = "--task=forecasting reads --source=timeseries, and --source=time
 MASKS_LINE = (
     "has no masks; segmentation reads a TFDS dataset with 'segmentation_mask' or --source=image_folder with --mask_dir"
 )
+BOXES_LINE = "has no boxes; detection reads a TFDS dataset with 'objects/bbox' and 'objects/label'"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -37,6 +38,11 @@ EXPECTED = {
     },
     **{("forecasting", s): ("task", FORECAST_LINE) for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
     ("forecasting", "timeseries"): None,
+    ("detection", "tfds"): None,
+    **{
+        ("detection", s): ("task", f"--source={s} {BOXES_LINE}")
+        for s in ("image_folder", "tfrecord", "csv", "arrays", "timeseries")
+    },
 }
 
 
