@@ -101,8 +101,7 @@ def _factory(builder: tfds.core.DatasetBuilder, splits: dict[str, str], options:
 def check_dataset(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
     """The object class names; a usage error unless the dataset has an image and objects with bbox and label."""
     features = builder.info.features
-    objects = features.get(OBJECTS)
-    inner = getattr(objects, "feature", objects)  # a Sequence's inner FeaturesDict
+    inner = getattr(features[OBJECTS], "feature", None) if OBJECTS in features else None  # a Sequence's dict
     keys = set(inner.keys()) if hasattr(inner, "keys") else set()
     if "image" not in features or not {BBOX, LABEL} <= keys:
         raise UsageError(
@@ -143,7 +142,7 @@ def check_boxes(builder: tfds.core.DatasetBuilder, split: str, num_classes: int)
             fault = f"labels {labels.tolist()} do not match its {len(boxes)} boxes in 0 to {num_classes - 1}"
         if fault:
             shard, _, index = tfds_id.decode().rpartition("__")
-            raise UsageError("dataset", f"'{builder.info.name}' {split}: example {index} of {shard} {fault}")
+            raise UsageError("dataset", f"'{builder.info.name}' {split}: record {index} of {shard}: {fault}")
 
 
 def open_tfds(data: DataParams, builder, splits: dict[str, str], sizes, train_files, options, gate_slice) -> Opened:

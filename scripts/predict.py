@@ -21,7 +21,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_masks, predict_rows
+from estimators.serving import predict_boxes, predict_masks, predict_rows
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -31,7 +31,13 @@ flags.DEFINE_string(
     "A tabular model's input: a CSV file with a column per feature, values as recorded "
     "(a forecasting model's: consecutive rows of the series, with its time column).",
 )
-flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Segmentation models: the folder for the mask PNGs (<image>_mask.png); detection models: for each image "
+    "with its boxes drawn (<image>_boxes.png).",
+)
+flags.DEFINE_float("min_score", 0.3, "Detection models: the boxes drawn and listed score at least this.")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
@@ -68,9 +74,13 @@ def main(argv: list[str]) -> int:
 
 def _predicted(paths: list[str]) -> list:
     """Prints the predictions of ``paths``; returns the files that got none."""
-    if predict_masks.is_segmentation(prediction.load_signature(FLAGS.export_dir)):
+    signature = prediction.load_signature(FLAGS.export_dir)
+    if predict_masks.is_segmentation(signature):
         masks, failures = predict_masks.predict_masks(FLAGS.export_dir, paths, FLAGS.output_dir)
         print(predict_masks.format_masks(masks, FLAGS.format), flush=True)
+    elif predict_boxes.is_detection(signature):
+        boxed, failures = predict_boxes.predict_boxes(FLAGS.export_dir, paths, FLAGS.output_dir, FLAGS.min_score)
+        print(predict_boxes.format_boxes(boxed, FLAGS.format), flush=True)
     else:
         predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
         print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
