@@ -16,6 +16,7 @@ from common.errors import UsageError
 
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
 LANGUAGE_MODEL = "language_model"
+DETECTION = "detection"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +43,8 @@ class Task:
 # What a source reads as the label: a class id, a number, a class id per pixel, the series itself.
 CLASSES, VALUES, MASKS, WINDOWS = "classes", "values", "masks", "windows"
 NEXT_CHARS = "next_chars"  # a text's characters shifted by one: the next character at every position
-LABELS = (CLASSES, VALUES, MASKS, WINDOWS, NEXT_CHARS)
+BOXES = "boxes"  # objects/bbox and objects/label, encoded per grid cell by the source
+LABELS = (CLASSES, VALUES, MASKS, WINDOWS, NEXT_CHARS, BOXES)
 _RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 
 TASKS: dict[str, Task] = {
@@ -101,6 +103,18 @@ TASKS: dict[str, Task] = {
             NEXT_CHARS,
             ("text_corpus",),
             "estimators.tasks.language_model",
+        ),
+        # A single-stage (CenterNet-style) detector: a class heatmap and a box per grid cell. The chooser is
+        # the loss; COCO mAP needs decoding and matching, which the report does with pycocotools.
+        Task(
+            DETECTION,
+            "loss",
+            False,
+            ("loss",),
+            "grid",
+            BOXES,
+            ("tfds",),
+            "estimators.tasks.detection",
         ),
     )
 }

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from common import tasks
 from common.errors import UsageError
 from common.params import SOURCES, DataParams
-from common.tasks import CLASSES, MASKS, NEXT_CHARS, VALUES, WINDOWS
+from common.tasks import BOXES, CLASSES, MASKS, NEXT_CHARS, VALUES, WINDOWS
 from input_fns.pipeline_ops import PipelineOptions
 from input_fns.source_base import FLATTENED, Opened, Source, SourceMeta, pipeline_options
 
@@ -94,6 +94,10 @@ def _refusal(task: tasks.Task, source: str) -> str:
         return (
             f"--source={source} has no masks; {task.name} reads a TFDS dataset with "
             f"'{MASK_KEY}' or --source=image_folder with --mask_dir"
+        )
+    if task.labels == BOXES:
+        return (
+            f"--source={source} has no boxes; {task.name} reads a TFDS dataset with 'objects/bbox' and 'objects/label'"
         )
     reads = " or ".join(f"--source={s}" for s in task.sources)
     if task.labels in (WINDOWS, NEXT_CHARS):  # a source of its own, for this task only

@@ -203,7 +203,7 @@ def _write_report(hp: Hparams, jobs: list[Job], result: Result, source, summary:
         [stage.model_dir for stage in jobs],
         out,
         title=f"{hp.model.name}: {hp.output.model_dir}",
-        metrics=("loss", job.task.metric),
+        metrics=tuple(dict.fromkeys(("loss", job.task.metric))),  # once, for a task chosen on its loss
     )
     pages.write_html(evaluation, out, title=f"{hp.model.name} on {source.meta.name}")
     return out

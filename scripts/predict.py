@@ -22,7 +22,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_masks, predict_rows, predict_texts
+from estimators.serving import predict_boxes, predict_masks, predict_rows, predict_texts
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -35,7 +35,13 @@ flags.DEFINE_string(
 flags.DEFINE_string("texts", None, "A UTF-8 text file, a prompt a line: a language model continues each.")
 flags.DEFINE_integer("length", 200, "--texts: characters a language model adds to each prompt.", lower_bound=0)
 flags.DEFINE_float("temperature", 1.0, "--texts: sampling temperature (1 samples the model; small: near greedy).")
-flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Segmentation models: the folder for the mask PNGs (<image>_mask.png); detection models: for each image "
+    "with its boxes drawn (<image>_boxes.png).",
+)
+flags.DEFINE_float("min_score", 0.3, "Detection models: the boxes drawn and listed score at least this.")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
@@ -78,9 +84,13 @@ def main(argv: list[str]) -> int:
 
 def _predicted(paths: list[str]) -> list:
     """Prints the predictions of ``paths``; returns the files that got none."""
-    if predict_masks.is_segmentation(prediction.load_signature(FLAGS.export_dir)):
+    signature = prediction.load_signature(FLAGS.export_dir)
+    if predict_masks.is_segmentation(signature):
         masks, failures = predict_masks.predict_masks(FLAGS.export_dir, paths, FLAGS.output_dir)
         print(predict_masks.format_masks(masks, FLAGS.format), flush=True)
+    elif predict_boxes.is_detection(signature):
+        boxed, failures = predict_boxes.predict_boxes(FLAGS.export_dir, paths, FLAGS.output_dir, FLAGS.min_score)
+        print(predict_boxes.format_boxes(boxed, FLAGS.format), flush=True)
     else:
         predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
         print(prediction.format_predictions(predictions, FLAGS.format), flush=True)

@@ -194,8 +194,8 @@ def batch_metric(task: Task, labels, predictions) -> tf.Tensor | None:
         if len(labels) != 1:
             return None
         (labels,) = labels.values()
-    if labels is None or predictions is None:
-        return None
+    if labels is None or predictions is None or task.metric == "loss":
+        return None  # a task chosen on its loss (detection) has it written already, as "loss"
     if task.predicts_value:
         return tf.reduce_mean(tf.abs(tf.reshape(predictions, [-1]) - tf.reshape(tf.cast(labels, tf.float32), [-1])))
     matches = tf.keras.metrics.sparse_categorical_accuracy(labels, predictions)

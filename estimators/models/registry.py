@@ -13,7 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES, TEXT
-from common.tasks import CLASSIFICATION, FORECASTING, LANGUAGE_MODEL, REGRESSION, SEGMENTATION
+from common.tasks import CLASSIFICATION, DETECTION, FORECASTING, LANGUAGE_MODEL, REGRESSION, SEGMENTATION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -98,6 +98,26 @@ MODELS: dict[str, ModelEntry] = {
         # The course's character-level language model: characters of a text, the next one at every step.
         ModelEntry("char_lstm", "estimators.models.char_lm:build_char_lstm", TEXT, tasks=(LANGUAGE_MODEL,)),
         ModelEntry("char_gru", "estimators.models.char_lm:build_char_gru", TEXT, tasks=(LANGUAGE_MODEL,)),
+        # Detection: a CenterNet-style head on a stride-4 grid (input sides divide by 8: the stride-8 branch).
+        ModelEntry(
+            "detector",
+            "estimators.models.detector:build_detector",
+            IMAGES,
+            rgb=True,
+            min_image_size=16,
+            size_multiple=8,
+            tasks=(DETECTION,),
+        ),
+        ModelEntry(
+            "detector_mobilenet_v2",
+            "estimators.models.detector:build_detector_mobilenet_v2",
+            IMAGES,
+            preprocessing="tf",
+            rgb=True,
+            min_image_size=32,
+            size_multiple=8,
+            tasks=(DETECTION,),
+        ),
     )
 }
 

@@ -146,14 +146,17 @@ def native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
-def _outputs(signature, encoded: list[bytes], key: str) -> np.ndarray:
+def _outputs(signature, encoded: list[bytes], key: str | tuple[str, ...]) -> np.ndarray | list[tuple]:
     with native_stderr_silenced():
         out = signature(**{serving.BYTES_INPUT: tf.constant(encoded, dtype=tf.string)})
+    if isinstance(key, tuple):  # several outputs: one tuple of them per row
+        return list(zip(*(out[k].numpy() for k in key), strict=True))
     return out[key].numpy()
 
 
-def predict_batch(signature, batch: list[str], key: str = "probabilities") -> list[np.ndarray | Failure]:
-    """Per path of ``batch``: its output ``key`` (probabilities; a mask), or the Failure that says why it has none."""
+def predict_batch(signature, batch: list[str], key: str | tuple[str, ...] = "probabilities") -> list:
+    """Per path of ``batch``: its output ``key`` (probabilities; a mask; a tuple of outputs for a tuple of keys),
+    or the Failure that says why it has none."""
     outcomes: list[np.ndarray | Failure | None] = [None] * len(batch)
     encoded: dict[int, bytes] = {}
     for i, path in enumerate(batch):

@@ -27,6 +27,7 @@ PLUGINS = (
     "estimators.tasks.segmentation:PLUGIN",
     "estimators.tasks.forecasting:PLUGIN",
     "estimators.tasks.language_model:PLUGIN",
+    "estimators.tasks.detection:PLUGIN",
 )
 
 

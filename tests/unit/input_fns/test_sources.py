@@ -17,6 +17,7 @@ MASKS_LINE = (
     "has no masks; segmentation reads a TFDS dataset with 'segmentation_mask' or --source=image_folder with --mask_dir"
 )
 LM_LINE = "--task=language_model reads --source=text_corpus, and --source=text_corpus is read for --task=language_model"
+BOXES_LINE = "has no boxes; detection reads a TFDS dataset with 'objects/bbox' and 'objects/label'"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -47,6 +48,11 @@ EXPECTED = {
         for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries")
     },
     ("language_model", "text_corpus"): None,
+    ("detection", "tfds"): None,
+    **{
+        ("detection", s): ("task", f"--source={s} {BOXES_LINE}")
+        for s in ("image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus")
+    },
 }
 
 

@@ -21,6 +21,12 @@ def _tiny(name: str) -> tuple[tf.keras.Model, np.ndarray, np.ndarray]:
     if name == tasks.SEGMENTATION:
         spec, shape = ModelSpec(None, len(CLASSES), task=name), (8, 8, 1)
         labels = rng.integers(0, len(CLASSES), (6, 8, 8, 1))
+    elif name == tasks.DETECTION:
+        from input_fns.detection import encode
+
+        spec, shape = ModelSpec(None, len(CLASSES), task=name), (8, 8, 2)
+        boxes = tf.constant([[0.1, 0.2, 0.5, 0.6], [0.3, 0.3, 0.9, 0.8]])
+        labels = np.stack([encode(boxes, tf.constant([i % 3, 1]), 8, 8, len(CLASSES)).numpy() for i in range(6)])
     elif name == tasks.FORECASTING:
         spec, shape = ModelSpec(None, 1, task=name, series=_SERIES), (4, 2)
         labels = rng.normal(10.0, 2.0, (6, 1))
@@ -51,6 +57,7 @@ def test_the_head_and_metrics_carry_the_records_names(name):
         (tasks.REGRESSION, {"predictions"}),
         (tasks.SEGMENTATION, {"probabilities", "mask"}),
         (tasks.FORECASTING, {"forecast"}),
+        (tasks.DETECTION, {"grid", "boxes", "scores", "class_ids", "class_names", "num_detections"}),
     ],
 )
 def test_the_serving_outputs_of_each_task(name, keys):
@@ -64,6 +71,9 @@ def test_the_serving_outputs_of_each_task(name, keys):
         assert [n.decode() for n in outputs["class_names"].numpy()] == [CLASSES[i] for i in ids]
     if name == tasks.SEGMENTATION:
         assert outputs["mask"].shape == (6, 8, 8) and outputs["mask"].dtype == tf.int32
+    if name == tasks.DETECTION:  # a fixed number of boxes per image, after decoding and NMS in the graph
+        assert outputs["boxes"].shape[0] == 6 and outputs["boxes"].shape[2] == 4
+        assert outputs["class_names"].shape == outputs["scores"].shape == outputs["class_ids"].shape
 
 
 def test_the_forecast_head_answers_in_the_targets_units():

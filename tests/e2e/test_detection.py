@@ -1,0 +1,167 @@
+"""Detection through the front door: the embedded shapes dataset's boxes, both engines, image bytes in, boxes out.
+
+Each engine trains the small detector once (module fixture). Its COCO mAP
+(pycocotools) must beat the fixed-prior baseline the report computes, the export
+must take image bytes and return boxes, classes and scores, and scripts.predict
+must write each image with its boxes drawn. Bad boxes stop the run before
+anything is written, naming the record.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from support import finished_run, latest_export, run_script, train_refused
+
+pytestmark = pytest.mark.medium
+
+ARGS = (
+    "--dataset=shapes",
+    "--task=detection",
+    "--model=detector",
+    "--batch_size=32",
+    "--learning_rate=0.003",
+    "--train_steps=150",
+    "--eval_throttle_secs=0",
+)
+
+
+@pytest.fixture(scope="module")
+def detection_runs(tfds_data_dir, tmp_path_factory):
+    runs = {}
+    for engine in ("estimator", "keras"):
+        model_dir = tmp_path_factory.mktemp(f"detect_{engine}")
+        run = run_script(
+            "scripts.train",
+            *ARGS,
+            f"--data_dir={tfds_data_dir}",
+            f"--engine={engine}",
+            f"--model_dir={model_dir}",
+            timeout=900,
+        )
+        runs[engine] = (model_dir, run)
+    return runs
+
+
+@pytest.mark.parametrize("engine", ["estimator", "keras"])
+def test_detection_report_beats_the_fixed_prior_baseline(detection_runs, engine):
+    model_dir, run, report = finished_run(detection_runs, engine)
+    assert report["examples"] == 200 and report["class_names"] == ["circle", "square", "triangle"]
+    assert report["objects"] > 300, report  # 1 to 3 shapes an image
+    # The baseline (each class's mean box at the centre) scores near 0: the model must find the shapes.
+    assert report["map50"] > report["baseline_map50"] + 0.1, report
+    assert report["map"] > report["baseline_map"] + 0.03, report
+    assert min(report["ap"]) > 0.01, report  # every class is found, not one
+    assert f"mAP@[.5:.95] {report['map']:.4f}, mAP@0.5 {report['map50']:.4f}" in run.stdout
+    assert f"mAP@0.5 {report['baseline_map50']:.4f}" in run.stdout
+    for name in ("detections.png", "curves.png", "report.html"):
+        assert (model_dir / "report" / name).stat().st_size > 1000, name
+    assert "validation:" in run.stdout, "the gate validated the images and their boxes"
+
+
+def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_path):
+    from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
+
+    image, _, boxes, _ = draw_objects(np.random.default_rng(123))
+    big = tf.image.resize(image, (96, 128)).numpy().astype(np.uint8)  # not the model's size: resized in the graph
+    paths = [tmp_path / "img0.png", tmp_path / "img1.png"]
+    for path, pixels in zip(paths, (image, big), strict=True):
+        path.write_bytes(tf.io.encode_png(pixels).numpy())
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    for engine, (model_dir, _) in detection_runs.items():
+        signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
+        out = signature(image_bytes=tf.constant([p.read_bytes() for p in paths]))
+        assert out["boxes"].shape == (2, 20, 4) and out["scores"].shape == (2, 20), engine
+        assert {n.decode() for n in out["class_names"].numpy()[0, : out["num_detections"][0]]} <= {
+            "circle",
+            "square",
+            "triangle",
+        }
+        # The best box of the small image overlaps one of its true shapes.
+        best = out["boxes"].numpy()[0, 0]
+        assert max(_iou(best, truth) for truth in boxes) > 0.3, (engine, best, boxes)
+        # Normalised boxes: the same image at another size gives nearly the same boxes.
+        np.testing.assert_allclose(out["boxes"].numpy()[1, 0], best, atol=0.08)
+        boxed = tmp_path / f"boxed_{engine}"
+        cli = run_script(
+            "scripts.predict",
+            f"--export_dir={latest_export(model_dir)}",
+            f"--images={tmp_path}",
+            f"--output_dir={boxed}",
+            "--min_score=0.05",
+        )
+        assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
+        written = tf.io.decode_png((boxed / "img1_boxes.png").read_bytes()).numpy()
+        assert written.shape == (96, 128, 3) and not np.array_equal(written, big), "boxes drawn at the image's size"
+        header, first = cli.stdout.splitlines()[:2]
+        assert header.split() == ["path", "boxes", "class", "score", "ymin", "xmin", "ymax", "xmax"]
+        assert first.split()[2] in ("circle", "square", "triangle"), first
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    inter = np.prod(np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None))
+    union = np.prod(a[2:] - a[:2]) + np.prod(b[2:] - b[:2]) - inter
+    return float(inter / union)
+
+
+@pytest.fixture(scope="module")
+def bad_boxes_dir(tmp_path_factory):
+    """A TFDS data_dir with one small dataset per fault (objects/bbox as a plain Tensor: TFDS's BBoxFeature
+    would refuse them while writing), each with one bad record among good ones."""
+    import tensorflow_datasets as tfds
+
+    data_dir = str(tmp_path_factory.mktemp("bad_boxes"))
+    features = tfds.features.FeaturesDict(
+        {
+            "image": tfds.features.Image(shape=(16, 16, 3)),
+            "objects": tfds.features.Sequence(
+                {
+                    "bbox": tfds.features.Tensor(shape=(4,), dtype=np.float32),
+                    "label": tfds.features.ClassLabel(names=["a", "b"]),
+                }
+            ),
+        }
+    )
+    faults = {"outside": [[0.1, 0.1, 1.5, 0.5]], "empty": np.zeros((0, 4)), "ill_formed": [[0.6, 0.1, 0.2, 0.5]]}
+    for fault, bad in faults.items():
+
+        def examples(bad=bad):
+            for i in range(5):
+                boxes = np.asarray(bad if i == 2 else [[0.1, 0.1, 0.5, 0.5]], np.float32).reshape(-1, 4)
+                yield {"image": np.zeros((16, 16, 3), np.uint8), "objects": {"bbox": boxes, "label": [0] * len(boxes)}}
+
+        ds = tf.data.Dataset.from_generator(examples, output_signature=features.get_tensor_spec())
+        tfds.dataset_builders.store_as_tfds_dataset(
+            name=f"boxes_{fault}", version="1.0.0", features=features, split_datasets={"train": ds}, data_dir=data_dir
+        )
+    return data_dir
+
+
+@pytest.mark.parametrize(
+    ("fault", "words"),
+    [
+        ("outside", "[0.1, 0.1, 1.5, 0.5] is outside the image; allowed: normalised coordinates in [0, 1]"),
+        ("empty", "has no boxes; every example needs at least one object"),
+        ("ill_formed", "[0.6, 0.1, 0.2, 0.5] is ill-formed; allowed: ymin < ymax and xmin < xmax"),
+    ],
+)
+def test_bad_boxes_are_one_line_naming_the_record(bad_boxes_dir, tmp_path, fault, words):
+    dataset = f"--dataset=boxes_{fault}"
+    line = train_refused(bad_boxes_dir, tmp_path, dataset, "--test_split=", "--task=detection", "--model=detector")
+    assert line.startswith(f"error: --dataset: 'boxes_{fault}' train[") and words in line, line
+    assert f"of boxes_{fault}-train.tfrecord-00000-of-00001: " in line, line
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--dataset=digits", "--task=detection", "--model=detector"), ("--task", "'objects' with 'bbox'")),
+        (("--dataset=shapes", "--task=detection"), ("--task", "'small_cnn'", "detector")),
+        (("--dataset=shapes", "--task=detection", "--model=detector", "--augment_hflip"), ("--augment_*", "boxes")),
+    ],
+    ids=["no_objects", "model", "augment"],  # every source but tfds: tests/unit/input_fns/test_sources.py
+)
+def test_detection_misfits_are_one_line_usage_errors(tfds_data_dir, tmp_path, args, words):
+    line = train_refused(tfds_data_dir, tmp_path, *args)
+    assert all(word in line for word in words), line
