@@ -15,6 +15,7 @@ import dataclasses
 from common.errors import UsageError
 
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
+TEXT_CLASSIFICATION = "text_classification"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,17 @@ TASKS: dict[str, Task] = {
             WINDOWS,
             ("timeseries",),
             "estimators.tasks.forecasting",
+        ),
+        # The course's Embedding + LSTM classifier: raw strings in, a class out, against a bag-of-words baseline.
+        Task(
+            TEXT_CLASSIFICATION,
+            "accuracy",
+            True,
+            ("accuracy", "loss"),
+            "probabilities",
+            CLASSES,
+            ("text_folder",),
+            "estimators.tasks.text_classification",
         ),
     )
 }

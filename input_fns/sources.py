@@ -37,9 +37,11 @@ OPENERS = {
     "csv": "input_fns.csv_source:open",
     "arrays": "input_fns.array_source:open",
     "timeseries": "input_fns.timeseries_source:open",
+    "text_folder": "input_fns.text_source:open",
 }
 # The sources that name their own classes, and where; --class_names is for the others.
 _NAMES_ITS_CLASSES = {"tfds": "its DatasetInfo", "image_folder": "its class folders"}
+_NAMES_ITS_CLASSES["text_folder"] = "its class folders"
 # ... except where what the task reads holds bare ids: a mask folder's pixels, which --class_names names.
 _NAMES_GIVEN = {("image_folder", MASKS)}
 

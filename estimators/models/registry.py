@@ -12,8 +12,8 @@ import dataclasses
 import importlib
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES
-from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
+from common.params import FEATURES, IMAGES, SERIES, TEXT
+from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION, TEXT_CLASSIFICATION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -24,7 +24,7 @@ class ModelEntry:
     # "module:function" taking a ModelSpec (a backbone's: its name and a ModelSpec); a canned
     # Estimator's is its Estimator factory.
     builder: str
-    inputs: str  # IMAGES, FEATURES or SERIES
+    inputs: str  # IMAGES, FEATURES, SERIES or TEXT
     preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
     rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
@@ -51,6 +51,10 @@ class ModelEntry:
 
 def _forecast(name: str) -> ModelEntry:
     return ModelEntry(name, f"estimators.models.forecast:build_{name}", SERIES, tasks=(FORECASTING,))
+
+
+def _text(name: str, function: str) -> ModelEntry:
+    return ModelEntry(name, f"estimators.models.text:{function}", TEXT, tasks=(TEXT_CLASSIFICATION,))
 
 
 def _cnn(name: str, function: str, **kw) -> ModelEntry:
@@ -95,6 +99,11 @@ MODELS: dict[str, ModelEntry] = {
         _forecast("conv1d"),
         _forecast("lstm"),
         _forecast("gru"),
+        # Text classification (the course's recurrent and transformer chapters): raw strings.
+        _text("text_bilstm", "build_bilstm"),
+        _text("text_conv1d", "build_conv1d"),
+        _text("text_transformer", "build_transformer"),
+        _text("text_hub", "build_hub"),
     )
 }
 
