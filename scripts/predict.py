@@ -3,6 +3,7 @@
 python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<timestamp> --images=some_folder --format=table
 python -m scripts.predict --export_dir=runs/diabetes/export/serving/<timestamp> --rows=patients.csv
 python -m scripts.predict --export_dir=runs/climate/export/serving/<timestamp> --rows=last_week.csv
+python -m scripts.predict --export_dir=runs/reviews/export/serving/<timestamp> --texts=reviews.txt
 
 A forecasting export reads --rows as consecutive rows of a series and forecasts after each row
 that ends a full window.
@@ -21,7 +22,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_masks, predict_rows
+from estimators.serving import predict_masks, predict_rows, predict_texts
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -31,12 +32,15 @@ flags.DEFINE_string(
     "A tabular model's input: a CSV file with a column per feature, values as recorded "
     "(a forecasting model's: consecutive rows of the series, with its time column).",
 )
+flags.DEFINE_string("texts", None, "A text classifier's input: a UTF-8 file, one text per line.")
 flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
 flags.register_multi_flags_validator(
-    ["images", "rows"], lambda v: (v["images"] is None) != (v["rows"] is None), "give exactly one of --images, --rows"
+    ["images", "rows", "texts"],
+    lambda v: sum(v[name] is not None for name in v) == 1,
+    "give exactly one of --images, --rows, --texts",
 )
 FLAGS = flags.FLAGS
 
@@ -45,6 +49,9 @@ PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 
 def main(argv: list[str]) -> int:
     del argv
+    if FLAGS.texts:
+        print(predict_texts.format_texts(predict_texts.predict_texts(FLAGS.export_dir, FLAGS.texts), FLAGS.format))
+        return 0
     if FLAGS.rows:
         rows, unused = predict_rows.predict_rows(FLAGS.export_dir, FLAGS.rows)
         print(predict_rows.format_rows(rows, FLAGS.format), flush=True)
