@@ -82,6 +82,11 @@ def check_task_reads(task_name: str, source: str) -> None:
     if task.labels != CLASSES:
         raise UsageError("task", _refusal(task, source))
     owner = next((t for t in tasks.TASKS.values() if source in t.sources), task)
+    if owner.labels == CLASSES and owner is not task:  # two tasks of class labels, each with its own sources
+        reads = " or ".join(f"--source={s}" for s in task.sources)
+        raise UsageError(
+            "source", f"--source={source} is read for --task={owner.name}; --task={task.name} reads {reads}"
+        )
     raise UsageError("source", _refusal(owner, source))
 
 

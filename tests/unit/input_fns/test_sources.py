@@ -16,6 +16,8 @@ FORECAST_LINE = "--task=forecasting reads --source=timeseries, and --source=time
 MASKS_LINE = (
     "has no masks; segmentation reads a TFDS dataset with 'segmentation_mask' or --source=image_folder with --mask_dir"
 )
+CLS = "--task=classification reads --source=tfds or --source=image_folder or --source=tfrecord or --source=csv or --source=arrays"
+TEXT = "--task=text_classification reads --source=text_folder"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -37,6 +39,19 @@ EXPECTED = {
     },
     **{("forecasting", s): ("task", FORECAST_LINE) for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
     ("forecasting", "timeseries"): None,
+    ("forecasting", "text_folder"): ("task", FORECAST_LINE),
+    ("classification", "text_folder"): (
+        "source",
+        f"--source=text_folder is read for --task=text_classification; {CLS}",
+    ),
+    ("regression", "text_folder"): ("task", "--source=text_folder reads class labels; regression reads csv or tfds"),
+    ("segmentation", "text_folder"): ("task", f"--source=text_folder {MASKS_LINE}"),
+    **{
+        ("text_classification", s): ("source", f"--source={s} is read for --task=classification; {TEXT}")
+        for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")
+    },
+    ("text_classification", "timeseries"): ("source", FORECAST_LINE),
+    ("text_classification", "text_folder"): None,
 }
 
 
