@@ -131,6 +131,8 @@ def _roots(data: DataParams) -> tuple[str, str | None, str]:
 
 def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
     """``--text_dir`` (``--val_dir``, ``--test_dir``) or the embedded corpus: every text read and checked."""
+    if data.synthetic:
+        raise UsageError("synthetic_data", "not for --source=text_folder: random tensors are no text")
     train_root, test_root, flag = _roots(data)
     classes = class_folders(train_root, flag)
     train = read_folder(train_root, classes, flag)
