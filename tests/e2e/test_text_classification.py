@@ -135,3 +135,8 @@ def test_predict_texts_refuses_an_empty_line(text_runs, tmp_path):
     path.write_text("the plot was superb.\n\nthe plot was dull.\n")
     out = run_script("scripts.predict", f"--export_dir={latest_export(text_runs['keras'][0])}", f"--texts={path}")
     one_error_line(out, "--texts", "two.txt' line 2", "empty")
+
+
+def test_tflite_is_refused_before_training(tmp_path):
+    line = train_refused(tmp_path, tmp_path, *TEXT, "--model=text_conv1d", f"--tflite_output_file={tmp_path}/m.tflite")
+    assert "--tflite_output_file" in line and "raw strings" in line, line
