@@ -15,7 +15,7 @@ from fractions import Fraction
 from common.errors import UsageError
 from common.tasks import CLASSIFICATION, EARLY_STOPPING_METRICS  # noqa: F401  (allowed values live here)
 
-SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus")
+SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus", "text_folder")
 ON_CORRUPT_RECORD = ("fail", "skip")
 # --cache: these two words, or a file path prefix.
 CACHE_NONE, CACHE_MEMORY = "none", "memory"
@@ -31,7 +31,10 @@ ROLES = (TRAIN, VALIDATION, TEST)
 # What a source yields and a model reads: one image tensor, named numeric features, or a window of a
 # time series ([steps, columns], input_fns/timeseries_source.py).
 IMAGES, FEATURES, SERIES = "images", "features", "series"
-TEXT = "text"  # text: characters as ids (input_fns/text_corpus.py)
+# Raw strings, one per example (input_fns/text_source.py): the model tokenises them itself.
+TEXT = "text"
+# A text as character ids, the next character at every position the label (input_fns/text_corpus.py).
+CHARACTERS = "characters"
 # Bad records (unusable image files, malformed CSV lines, unparseable records) tolerated, as a
 # fraction of everything read: the trainer's --check_images and the validation gate both refuse
 # data above it (exit 3). 1 bad file in 20 is let through, skipped and named.
@@ -123,6 +126,7 @@ class DataParams:
     source: str = "tfds"  # one of SOURCES
     image_dir: str | None = None  # image_folder: one subfolder per class (segmentation: the images, flat)
     mask_dir: str | None = None  # image_folder, --task=segmentation: <stem>.png, a class id per pixel, per image
+    text_dir: str | None = None  # text_folder: one subfolder of .txt files per class; None: the embedded corpus
     val_dir: str | None = None  # image_folder: a separate validation tree instead of a split
     test_dir: str | None = None  # image_folder: a test tree for the report
     val_fraction: float = 0.2  # carved off the training data when no validation data is named

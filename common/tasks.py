@@ -17,6 +17,7 @@ from common.errors import UsageError
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
 LANGUAGE_MODEL = "language_model"
 DETECTION = "detection"
+TEXT_CLASSIFICATION = "text_classification"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +116,17 @@ TASKS: dict[str, Task] = {
             BOXES,
             ("tfds",),
             "estimators.tasks.detection",
+        ),
+        # The course's Embedding + LSTM classifier: raw strings in, a class out, against a bag-of-words baseline.
+        Task(
+            TEXT_CLASSIFICATION,
+            "accuracy",
+            True,
+            ("accuracy", "loss"),
+            "probabilities",
+            CLASSES,
+            ("text_folder",),
+            "estimators.tasks.text_classification",
         ),
     )
 }

@@ -35,7 +35,7 @@ class SourceMeta:
     """What a model needs to know about its data, read before training starts."""
 
     name: str
-    kind: str  # IMAGES, FEATURES or SERIES (common.params)
+    kind: str  # IMAGES, FEATURES, SERIES or TEXT (common.params)
     class_names: tuple[str, ...]
     split_sizes: dict[str, int]  # by role; a role that is absent has no entry
     split_names: dict[str, str]  # by role: what it read (a TFDS split, a folder, files), for reports
@@ -52,6 +52,7 @@ class SourceMeta:
     # input_fns standardise with and the export takes raw values through.
     scaling: tuple[tuple[str, float, float], ...] = ()
     series: SeriesSpec | None = None  # SERIES only: the window, its columns and statistics
+    vocabulary: tuple[str, ...] = ()  # TEXT only: the training role's tokens, most frequent first
 
     @property
     def num_classes(self) -> int:

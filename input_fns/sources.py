@@ -38,9 +38,11 @@ OPENERS = {
     "arrays": "input_fns.array_source:open",
     "timeseries": "input_fns.timeseries_source:open",
     "text_corpus": "input_fns.text_corpus:open",
+    "text_folder": "input_fns.text_source:open",
 }
 # The sources that name their own classes, and where; --class_names is for the others.
 _NAMES_ITS_CLASSES = {"tfds": "its DatasetInfo", "image_folder": "its class folders"}
+_NAMES_ITS_CLASSES["text_folder"] = "its class folders"
 # ... except where what the task reads holds bare ids: a mask folder's pixels, which --class_names names.
 _NAMES_GIVEN = {("image_folder", MASKS)}
 
@@ -81,6 +83,11 @@ def check_task_reads(task_name: str, source: str) -> None:
     if task.labels != CLASSES:
         raise UsageError("task", _refusal(task, source))
     owner = next((t for t in tasks.TASKS.values() if source in t.sources), task)
+    if owner.labels == CLASSES and owner is not task:  # two tasks of class labels, each with its own sources
+        reads = " or ".join(f"--source={s}" for s in task.sources)
+        raise UsageError(
+            "source", f"--source={source} is read for --task={owner.name}; --task={task.name} reads {reads}"
+        )
     raise UsageError("source", _refusal(owner, source))
 
 

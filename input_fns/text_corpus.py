@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from common.params import TEST, TEXT, TRAIN, VALIDATION, DataParams
+from common.params import CHARACTERS, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta
@@ -153,7 +153,7 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     ids = {role: corpus.ids(role) for role in corpus.texts}
     meta = SourceMeta(
         corpus.files[0] if len(corpus.files) == 1 else f"{len(corpus.files)} text files",
-        TEXT,
+        CHARACTERS,
         (UNKNOWN, *(char_name(c) for c in corpus.vocabulary[1:])),
         {role: (len(values) - 1) // length for role, values in ids.items()},
         corpus.described,

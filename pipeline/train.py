@@ -19,7 +19,7 @@ from typing import TextIO
 from common import tasks
 from common.errors import UsageError
 from common.names import VALIDATION_DIR
-from common.params import FEATURES, IMAGES, Hparams
+from common.params import FEATURES, IMAGES, TEXT, Hparams
 from estimators import stages
 from estimators.distribute import cluster as cluster_lib
 from estimators.distribute import devices
@@ -162,7 +162,14 @@ def _job(hp: Hparams, entry: ModelEntry, source: sources.Source, strategy, clust
         warm_start_from=t.warm_start_from,
         early_stopping=_early_stopping(t, spec.task),
         serving=Serving(
-            meta.class_names, spec.input_name, spec.image, spec.features, spec.task, meta.scaling, meta.series
+            meta.class_names,
+            spec.input_name,
+            spec.image,
+            spec.features,
+            spec.task,
+            meta.scaling,
+            meta.series,
+            text_input=spec.input_name if meta.kind == TEXT else None,
         ),
         stream=stream,
         cluster=cluster,

@@ -4,6 +4,7 @@ python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<times
 python -m scripts.predict --export_dir=runs/diabetes/export/serving/<timestamp> --rows=patients.csv
 python -m scripts.predict --export_dir=runs/climate/export/serving/<timestamp> --rows=last_week.csv
 python -m scripts.predict --export_dir=runs/pydoc/export/serving/<timestamp> --texts=prompts.txt --length=100
+python -m scripts.predict --export_dir=runs/reviews/export/serving/<timestamp> --texts=reviews.txt
 
 A forecasting export reads --rows as consecutive rows of a series and forecasts after each row
 that ends a full window.
@@ -22,7 +23,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_boxes, predict_masks, predict_rows, predict_texts
+from estimators.serving import predict_boxes, predict_continuations, predict_masks, predict_rows, predict_texts
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -32,7 +33,9 @@ flags.DEFINE_string(
     "A tabular model's input: a CSV file with a column per feature, values as recorded "
     "(a forecasting model's: consecutive rows of the series, with its time column).",
 )
-flags.DEFINE_string("texts", None, "A UTF-8 text file, a prompt a line: a language model continues each.")
+flags.DEFINE_string(
+    "texts", None, "A UTF-8 text file, a text a line: a text classifier's class, or a language model's continuation."
+)
 flags.DEFINE_integer("length", 200, "--texts: characters a language model adds to each prompt.", lower_bound=0)
 flags.DEFINE_float("temperature", 1.0, "--texts: sampling temperature (1 samples the model; small: near greedy).")
 flags.DEFINE_string(
@@ -58,8 +61,11 @@ PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 def main(argv: list[str]) -> int:
     del argv
     if FLAGS.texts:
-        texts = predict_texts.predict_texts(FLAGS.export_dir, FLAGS.texts, FLAGS.length, FLAGS.temperature)
-        print(predict_texts.format_texts(texts, FLAGS.format), flush=True)
+        if predict_continuations.takes_prompts(FLAGS.export_dir):
+            texts = predict_continuations.predict_texts(FLAGS.export_dir, FLAGS.texts, FLAGS.length, FLAGS.temperature)
+            print(predict_continuations.format_texts(texts, FLAGS.format), flush=True)
+        else:
+            print(predict_texts.format_texts(predict_texts.predict_texts(FLAGS.export_dir, FLAGS.texts), FLAGS.format))
         return 0
     if FLAGS.rows:
         rows, unused = predict_rows.predict_rows(FLAGS.export_dir, FLAGS.rows)

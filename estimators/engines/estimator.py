@@ -169,6 +169,8 @@ class EstimatorEngine:
             return serving.image_bytes_receiver_fn(job.serving.input_name, job.serving.image)
         if job.serving.series is not None:
             return serving.series_receiver_fn(job.serving.series)
+        if job.serving.text_input is not None:
+            return serving.text_receiver_fn(job.serving.text_input)
         return serving.features_receiver_fn(job.serving.features, job.serving.scaling)
 
 

@@ -8,27 +8,31 @@ that fit; a features model on images reads their flattened pixels.
 from __future__ import annotations
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES, TEXT, DataParams, ModelParams, TrainingParams
+from common.params import CHARACTERS, FEATURES, IMAGES, SERIES, TEXT, DataParams, ModelParams, TrainingParams
 from estimators.models import registry
 from estimators.models.registry import ModelEntry
 from estimators.models.spec import WEIGHTS_IMAGENET, ModelSpec
 from estimators.training.optimizers import OptimizerSpec
 from input_fns.preprocessing import ImageSpec
 from input_fns.sources import FLATTENED, SourceMeta
+from input_fns.text_corpus import CHARS_INPUT
+from input_fns.text_source import TEXT_INPUT
 from input_fns.timeseries_source import WINDOW_INPUT
+
+# The kinds of data only the models of that kind read (and that read nothing else).
+_OWN_KIND = (SERIES, TEXT, CHARACTERS)
+_INPUT_NAMES = {SERIES: WINDOW_INPUT, TEXT: TEXT_INPUT, CHARACTERS: CHARS_INPUT}
 
 
 def image_spec_for(data: DataParams, model: ModelParams, entry: ModelEntry, meta: SourceMeta) -> ImageSpec | None:
     """The model's image input for an image source (None for a features or series source); refuses a misfit."""
-    if (meta.kind == SERIES) != (entry.inputs == SERIES):
-        fits = ", ".join(name for name, e in registry.MODELS.items() if (e.inputs == SERIES) == (meta.kind == SERIES))
-        raise UsageError("model", f"'{entry.name}' reads {entry.inputs}; '{meta.name}' holds {meta.kind} ({fits} fit)")
-    if meta.kind in (SERIES, TEXT) or entry.inputs == TEXT:
-        if meta.kind != entry.inputs:
-            fits = ", ".join(name for name, e in registry.MODELS.items() if e.inputs == meta.kind)
+    for kind in _OWN_KIND:
+        if (meta.kind == kind) != (entry.inputs == kind):
+            fits = ", ".join(name for name, e in registry.MODELS.items() if _reads(e, meta.kind))
             raise UsageError(
                 "model", f"'{entry.name}' reads {entry.inputs}; '{meta.name}' holds {meta.kind} ({fits} fit)"
             )
+    if meta.kind in _OWN_KIND:
         return None
     if meta.kind == FEATURES:
         if entry.inputs == IMAGES:
@@ -52,6 +56,13 @@ def image_spec_for(data: DataParams, model: ModelParams, entry: ModelEntry, meta
         )
     entry.check_image(image.height, image.width, imagenet=model.weights == WEIGHTS_IMAGENET)
     return image
+
+
+def _reads(entry: ModelEntry, kind: str) -> bool:
+    """Whether ``entry`` can read data of ``kind`` (a features model reads images as flattened pixels)."""
+    if kind in _OWN_KIND or entry.inputs in _OWN_KIND:
+        return entry.inputs == kind
+    return entry.inputs in (kind, FEATURES)
 
 
 def model_spec_for(
@@ -86,10 +97,11 @@ def model_spec_for(
         trainable_base=model.trainable_base,
         l2=model.l2,
         hub_handle=model.hub_handle,
-        features=features if entry.inputs in (FEATURES, TEXT) else (),  # text: (its input, the sequence length)
+        features=features if entry.inputs in (FEATURES, CHARACTERS) else (),  # characters: (input, sequence length)
         hidden_units=tuple(model.hidden_units),
         augment=model.augment,
         series=meta.series if entry.inputs == SERIES else None,
         recurrent_dropout=model.recurrent_dropout,
-        **({"input_name": WINDOW_INPUT} if entry.inputs == SERIES else {}),
+        vocabulary=meta.vocabulary if entry.inputs == TEXT else (),
+        **({"input_name": _INPUT_NAMES[entry.inputs]} if entry.inputs in _INPUT_NAMES else {}),
     )

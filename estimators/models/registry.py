@@ -12,8 +12,16 @@ import dataclasses
 import importlib
 
 from common.errors import UsageError
-from common.params import FEATURES, IMAGES, SERIES, TEXT
-from common.tasks import CLASSIFICATION, DETECTION, FORECASTING, LANGUAGE_MODEL, REGRESSION, SEGMENTATION
+from common.params import CHARACTERS, FEATURES, IMAGES, SERIES, TEXT
+from common.tasks import (
+    CLASSIFICATION,
+    DETECTION,
+    FORECASTING,
+    LANGUAGE_MODEL,
+    REGRESSION,
+    SEGMENTATION,
+    TEXT_CLASSIFICATION,
+)
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -24,7 +32,7 @@ class ModelEntry:
     # "module:function" taking a ModelSpec (a backbone's: its name and a ModelSpec); a canned
     # Estimator's is its Estimator factory.
     builder: str
-    inputs: str  # IMAGES, FEATURES, SERIES or TEXT
+    inputs: str  # IMAGES, FEATURES, SERIES, TEXT or CHARACTERS (common.params)
     preprocessing: str = "unit"  # input_fns.preprocessing: the normalisation the weights expect
     rgb: bool = False  # takes 3 channels whatever the data stores (grayscale is repeated)
     pretrained_base: bool = False  # a frozen base: fine-tuning and the bottleneck cache apply
@@ -51,6 +59,10 @@ class ModelEntry:
 
 def _forecast(name: str) -> ModelEntry:
     return ModelEntry(name, f"estimators.models.forecast:build_{name}", SERIES, tasks=(FORECASTING,))
+
+
+def _text(name: str, function: str) -> ModelEntry:
+    return ModelEntry(name, f"estimators.models.text:{function}", TEXT, tasks=(TEXT_CLASSIFICATION,))
 
 
 def _cnn(name: str, function: str, **kw) -> ModelEntry:
@@ -96,8 +108,8 @@ MODELS: dict[str, ModelEntry] = {
         _forecast("lstm"),
         _forecast("gru"),
         # The course's character-level language model: characters of a text, the next one at every step.
-        ModelEntry("char_lstm", "estimators.models.char_lm:build_char_lstm", TEXT, tasks=(LANGUAGE_MODEL,)),
-        ModelEntry("char_gru", "estimators.models.char_lm:build_char_gru", TEXT, tasks=(LANGUAGE_MODEL,)),
+        ModelEntry("char_lstm", "estimators.models.char_lm:build_char_lstm", CHARACTERS, tasks=(LANGUAGE_MODEL,)),
+        ModelEntry("char_gru", "estimators.models.char_lm:build_char_gru", CHARACTERS, tasks=(LANGUAGE_MODEL,)),
         # Detection: a CenterNet-style head on a stride-4 grid (input sides divide by 8: the stride-8 branch).
         ModelEntry(
             "detector",
@@ -118,6 +130,11 @@ MODELS: dict[str, ModelEntry] = {
             size_multiple=8,
             tasks=(DETECTION,),
         ),
+        # Text classification (the course's recurrent and transformer chapters): raw strings.
+        _text("text_bilstm", "build_bilstm"),
+        _text("text_conv1d", "build_conv1d"),
+        _text("text_transformer", "build_transformer"),
+        _text("text_hub", "build_hub"),
     )
 }
 

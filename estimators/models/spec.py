@@ -46,3 +46,5 @@ class ModelSpec:
     # Forecasting: the window (steps, columns) and the training part's statistics of each column.
     series: SeriesSpec | None = None
     recurrent_dropout: float = 0.0
+    # Text: the training role's tokens, most frequent first; the model's TextVectorization layer holds them.
+    vocabulary: tuple[str, ...] = ()

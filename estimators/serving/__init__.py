@@ -18,3 +18,5 @@ class Serving:
     scaling: tuple[tuple[str, float, float], ...] = ()
     # Forecasting: the window the export takes (input_fns.timeseries_source.SeriesSpec), raw values.
     series: object | None = None
+    # Text: the export takes a batch of raw strings under this name (the model tokenises them); None: not text.
+    text_input: str | None = None

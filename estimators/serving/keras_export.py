@@ -27,9 +27,12 @@ def _predict(model: tf.keras.Model, features: dict[str, tf.Tensor], how: Serving
 
 
 def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
+    """The task's own signatures (a language model's sampling loop), else those of the input's kind."""
     own = load_task(how.task).signatures(model, how)
-    if own is not None:
-        return own
+    return own if own is not None else _input_signatures(model, how)
+
+
+def _input_signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.experimental.ConcreteFunction]:
     if how.image is not None:
         image = how.image
 
@@ -54,6 +57,14 @@ def _signatures(model: tf.keras.Model, how: Serving) -> dict[str, tf.types.exper
             return _predict(model, {serving.WINDOW_INPUT: window}, how)
 
         return {SERVING_KEY: serve_window.get_concrete_function()}
+
+    if how.text_input is not None:
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=how.text_input)])
+        def serve_text(texts):
+            return _predict(model, {how.text_input: texts}, how)
+
+        return {SERVING_KEY: serve_text.get_concrete_function()}
 
     specs = {name: tf.TensorSpec([None, width], tf.float32, name=name) for name, width in how.features}
 
@@ -89,6 +100,9 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     # Track the weights, not the model: the model would bring its optimizer and
     # slots into the SavedModel, which then cannot be loaded back.
     module.weights = list(model.weights)
+    if how.text_input is not None:
+        # A tokeniser's vocabulary is a lookup table, not a weight: track its layers so the table is saved too.
+        module.text_layers = list(model.layers)
     try:
         tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
         serving.write_labels(os.path.join(temp_dir, ASSETS_EXTRA), how.class_names)

@@ -1,9 +1,7 @@
-"""scripts.predict --texts on a language model's export: a continuation of every line of a text file.
+"""Predict texts with a text classifier's export: one text per line of a UTF-8 file, a class per line out.
 
-Each line of the file (blank ones too: an empty prompt starts a paragraph) is
-a prompt; the export's sampling loop draws ``length`` characters after it at
-``temperature``. The file is read as the corpus source reads text: an empty
-or non-UTF-8 file is one usage error naming it (and the line).
+The export takes raw strings (its model tokenises them), so the lines go in as read.
+An empty line or bytes that are not UTF-8 are one usage error naming the file and line.
 """
 
 from __future__ import annotations
@@ -13,66 +11,71 @@ import dataclasses
 import io
 import json
 
+import numpy as np
 import tensorflow as tf
 
 from common.errors import UsageError
-from estimators.serving.predict import FORMATS, export_signature
-from estimators.tasks.language_model_export import (
-    CONTINUATION_OUTPUT,
-    LENGTH_INPUT,
-    PROMPT_INPUT,
-    TEMPERATURE_INPUT,
-)
-from input_fns.text_corpus import read_text
+from estimators.serving import predict as prediction
+from input_fns.text_source import TEXT_INPUT, decode_text
 
-BATCH = 64  # prompts per call of the export
+BATCH = 256
 
 
 @dataclasses.dataclass(frozen=True)
-class Continuation:
+class TextPrediction:
     line: int
-    prompt: str
-    continuation: str
+    class_name: str
+    probability: float
+    text: str
 
 
-def takes_prompts(export_dir: str) -> bool:
-    """Whether the export's serving signature takes a prompt (a language model's)."""
-    return PROMPT_INPUT in export_signature(export_dir).structured_input_signature[1]
+def read_texts(path: str) -> list[str]:
+    """The lines of ``path``, each a text; an empty line, an empty file or bad bytes are a usage error."""
+    if not tf.io.gfile.exists(path):
+        raise UsageError("texts", f"no file '{path}'")
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    lines = decode_text(data, path, "texts").splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise UsageError("texts", f"'{path}' line {number}: an empty text; allowed: one text per line")
+    return lines
 
 
-def predict_texts(export_dir: str, path: str, length: int, temperature: float) -> list[Continuation]:
-    """A continuation of every line of ``path``."""
-    signature = export_signature(export_dir)
-    if PROMPT_INPUT not in signature.structured_input_signature[1]:
-        raise UsageError("texts", f"'{export_dir}' takes no prompt: --texts continues text with a language model's")
-    prompts = read_text(path, "texts").splitlines()
-    results: list[Continuation] = []
-    for start in range(0, len(prompts), BATCH):
-        batch = prompts[start : start + BATCH]
-        out = signature(
-            **{
-                PROMPT_INPUT: tf.constant(batch),
-                LENGTH_INPUT: tf.fill([len(batch)], length),
-                TEMPERATURE_INPUT: tf.fill([len(batch)], float(temperature)),
-            }
-        )[CONTINUATION_OUTPUT].numpy()
-        results += [
-            Continuation(start + i + 1, prompt, text.decode("utf-8"))
-            for i, (prompt, text) in enumerate(zip(batch, out, strict=True))
-        ]
+def load_signature(export_dir: str):
+    signature = prediction.export_signature(export_dir)
+    if TEXT_INPUT not in signature.structured_input_signature[1]:
+        raise UsageError("export_dir", f"'{export_dir}' takes no texts (no '{TEXT_INPUT}' input): not a text model")
+    return signature
+
+
+def predict_texts(export_dir: str, path: str) -> list[TextPrediction]:
+    texts = read_texts(path)
+    signature = load_signature(export_dir)
+    results = []
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start : start + BATCH]
+        out = signature(**{TEXT_INPUT: tf.constant(batch)})
+        probabilities = out["probabilities"].numpy()
+        names = [n.decode("utf-8") for n in out["class_names"].numpy()]
+        for i, text in enumerate(batch):
+            results.append(TextPrediction(start + i + 1, names[i], float(np.max(probabilities[i])), text))
     return results
 
 
-def format_texts(continuations: list[Continuation], fmt: str) -> str:
-    """table: ``line  prompt -> continuation`` (quoted, so whitespace shows); json: a list of records."""
+def format_texts(predictions: list[TextPrediction], fmt: str) -> str:
     if fmt == "json":
-        return json.dumps([dataclasses.asdict(c) for c in continuations], indent=2, ensure_ascii=False)
-    if fmt not in FORMATS:
-        raise UsageError("format", f"unknown format '{fmt}'; allowed: {', '.join(FORMATS)}")
+        rows = [{"line": p.line, "class": p.class_name, "probability": round(p.probability, 6)} for p in predictions]
+        return json.dumps(rows, indent=2)
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(("line", "prompt", "continuation"))
-        writer.writerows((c.line, c.prompt, c.continuation) for c in continuations)
+        writer.writerow(["line", "class", "probability"])
+        writer.writerows([p.line, p.class_name, f"{p.probability:.6f}"] for p in predictions)
         return buffer.getvalue().rstrip("\n")
-    return "\n".join(f"{c.line}  {c.prompt!r} -> {c.continuation!r}" for c in continuations)
+    width = max([5, *(len(p.class_name) for p in predictions)])
+    lines = [f"{'line':>5}  {'class':<{width}}  probability  text"]
+    for p in predictions:
+        shown = p.text if len(p.text) <= 60 else p.text[:57] + "..."
+        lines.append(f"{p.line:>5}  {p.class_name:<{width}}  {p.probability:11.4f}  {shown}")
+    return "\n".join(lines)

@@ -113,6 +113,16 @@ def series_receiver_fn(series: SeriesSpec) -> Callable[[], tf.estimator.export.S
     return receiver_fn
 
 
+def text_receiver_fn(input_name: str) -> Callable[[], tf.estimator.export.ServingInputReceiver]:
+    """Receiver for text models: a batch of raw strings, [batch], which the model tokenises itself."""
+
+    def receiver_fn() -> tf.estimator.export.ServingInputReceiver:
+        texts = tf.compat.v1.placeholder(tf.string, shape=[None], name=input_name)
+        return tf.estimator.export.ServingInputReceiver({input_name: texts}, {input_name: texts})
+
+    return receiver_fn
+
+
 def write_series(directory: str, series: SeriesSpec) -> str:
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, SERIES_FILE)

@@ -71,6 +71,12 @@ def check(job: Job, out: OutputParams) -> None:
             f"'{job.model_name}' is a canned Estimator, which has no Keras model to convert to TFLite; "
             "choose a Keras model (dnn for features) or leave --tflite_output_file empty",
         )
+    if job.serving is not None and job.serving.text_input is not None:
+        raise UsageError(
+            FLAG,
+            f"'{job.model_name}' reads raw strings, which TFLite's builtin ops cannot tokenise; "
+            "serve its SavedModel (scripts.serve) or leave --tflite_output_file empty",
+        )
     labels = tflite_files(out.tflite_output_file)[2]
     if (
         _has_labels(job.serving)

@@ -28,6 +28,7 @@ PLUGINS = (
     "estimators.tasks.forecasting:PLUGIN",
     "estimators.tasks.language_model:PLUGIN",
     "estimators.tasks.detection:PLUGIN",
+    "estimators.tasks.text_classification:PLUGIN",
 )
 
 

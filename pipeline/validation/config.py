@@ -12,7 +12,7 @@ import os
 
 from common.params import MAX_BAD_RECORD_FRACTION
 
-FORMATS = ("auto", "tfrecord", "csv", "images", "text")
+FORMATS = ("auto", "tfrecord", "csv", "images", "text", "texts")
 ENVIRONMENTS = ("TRAINING", "SERVING")
 # "auto" is kestrel's: it picks one of Beam's three DirectRunner modes by the input's size.
 AUTO = "auto"

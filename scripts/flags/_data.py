@@ -51,6 +51,11 @@ def define_data_flags() -> None:
     flags.DEFINE_string(
         "mask_dir", d.mask_dir, "image_folder, --task=segmentation: a <image stem>.png class-id mask per image."
     )
+    flags.DEFINE_string(
+        "text_dir",
+        d.text_dir,
+        "text_folder: root with one subfolder of .txt files per class; default: embedded corpus.",
+    )
     flags.DEFINE_string("val_dir", d.val_dir, "image_folder: validation tree with the same class subfolders.")
     flags.DEFINE_string("test_dir", d.test_dir, "image_folder: test tree with the same class subfolders.")
     flags.DEFINE_float(

@@ -23,7 +23,7 @@ import apache_beam as beam
 import tensorflow as tf
 
 from common.errors import UsageError
-from pipeline.validation.readers import csv_files, image_folders, text_corpus, tfrecord_files
+from pipeline.validation.readers import csv_files, image_folders, text_corpus, text_folders, tfrecord_files
 from pipeline.validation.readers.bad_records import SummarizeBadRecords
 from pipeline.validation.readers.base import (
     RECORD_BATCH_SIZE,
@@ -62,7 +62,13 @@ __all__ = [
 AUTO = "auto"
 READERS: dict[str, Reader] = {
     reader.format: reader
-    for reader in (tfrecord_files.READER, csv_files.READER, image_folders.READER, text_corpus.READER)
+    for reader in (
+        tfrecord_files.READER,
+        csv_files.READER,
+        image_folders.READER,
+        text_corpus.READER,
+        text_folders.READER,
+    )
 }
 # Under "auto", a file is read by the first of these that claims it: TFRecord takes what is left.
 _BY_FILE_NAME = (csv_files.READER, tfrecord_files.READER)

@@ -18,6 +18,8 @@ MASKS_LINE = (
 )
 LM_LINE = "--task=language_model reads --source=text_corpus, and --source=text_corpus is read for --task=language_model"
 BOXES_LINE = "has no boxes; detection reads a TFDS dataset with 'objects/bbox' and 'objects/label'"
+CLS = "--task=classification reads --source=tfds or --source=image_folder or --source=tfrecord or --source=csv or --source=arrays"
+TEXT = "--task=text_classification reads --source=text_folder"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -53,6 +55,22 @@ EXPECTED = {
         ("detection", s): ("task", f"--source={s} {BOXES_LINE}")
         for s in ("image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus")
     },
+    ("forecasting", "text_folder"): ("task", FORECAST_LINE),
+    ("classification", "text_folder"): (
+        "source",
+        f"--source=text_folder is read for --task=text_classification; {CLS}",
+    ),
+    ("regression", "text_folder"): ("task", "--source=text_folder reads class labels; regression reads csv or tfds"),
+    ("segmentation", "text_folder"): ("task", f"--source=text_folder {MASKS_LINE}"),
+    **{
+        ("text_classification", s): ("source", f"--source={s} is read for --task=classification; {TEXT}")
+        for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")
+    },
+    ("text_classification", "timeseries"): ("source", FORECAST_LINE),
+    ("text_classification", "text_folder"): None,
+    ("text_classification", "text_corpus"): ("source", LM_LINE),
+    ("language_model", "text_folder"): ("task", LM_LINE),
+    ("detection", "text_folder"): ("task", f"--source=text_folder {BOXES_LINE}"),
 }
 
 
