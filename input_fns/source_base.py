@@ -52,6 +52,7 @@ class SourceMeta:
     # input_fns standardise with and the export takes raw values through.
     scaling: tuple[tuple[str, float, float], ...] = ()
     series: SeriesSpec | None = None  # SERIES only: the window, its columns and statistics
+    upscale: int = 1  # a super-resolution's label is this many times its input's size (input_fns/image_pairs.py)
 
     @property
     def num_classes(self) -> int:

@@ -86,5 +86,6 @@ def model_spec_for(
         augment=model.augment,
         series=meta.series if entry.inputs == SERIES else None,
         recurrent_dropout=model.recurrent_dropout,
+        scale=meta.upscale,
         **({"input_name": WINDOW_INPUT} if entry.inputs == SERIES else {}),
     )

@@ -13,7 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES
-from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
+from common.tasks import CLASSIFICATION, DENOISING, FORECASTING, REGRESSION, SEGMENTATION, SUPER_RESOLUTION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -95,6 +95,16 @@ MODELS: dict[str, ModelEntry] = {
         _forecast("conv1d"),
         _forecast("lstm"),
         _forecast("gru"),
+        # Image restoration: lecture 12's EDSR (super-resolution) and a denoising autoencoder.
+        ModelEntry("edsr", "estimators.models.edsr:build_edsr", IMAGES, min_image_size=8, tasks=(SUPER_RESOLUTION,)),
+        ModelEntry(
+            "denoiser",
+            "estimators.models.autoencoder:build_denoiser",
+            IMAGES,
+            min_image_size=8,
+            size_multiple=4,
+            tasks=(DENOISING,),
+        ),
     )
 }
 

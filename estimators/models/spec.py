@@ -46,3 +46,5 @@ class ModelSpec:
     # Forecasting: the window (steps, columns) and the training part's statistics of each column.
     series: SeriesSpec | None = None
     recurrent_dropout: float = 0.0
+    # Super-resolution: the output is this many times the input's size (the source's upscale).
+    scale: int = 1

@@ -26,6 +26,8 @@ PLUGINS = (
     "estimators.tasks.regression:PLUGIN",
     "estimators.tasks.segmentation:PLUGIN",
     "estimators.tasks.forecasting:PLUGIN",
+    "estimators.tasks.super_resolution:PLUGIN",
+    "estimators.tasks.denoising:PLUGIN",
 )
 
 

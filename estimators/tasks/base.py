@@ -85,6 +85,11 @@ class TaskPlugin:
         """What a prediction or a served request returns, from the model's output: Estimator, Keras and exports."""
         raise NotImplementedError
 
+    def batch_metric(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor | None:
+        """The record's metric on one training batch, for the Estimator's training curve; None leaves it to the
+        engine's default (accuracy, or the mean absolute error of a task that predicts values)."""
+        return None
+
     def evaluate(self, data: ReportData) -> Evaluation:
         """The report of the report role (printed, written into <model_dir>/report, and its page)."""
         raise NotImplementedError

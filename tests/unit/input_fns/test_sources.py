@@ -37,6 +37,16 @@ EXPECTED = {
     },
     **{("forecasting", s): ("task", FORECAST_LINE) for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
     ("forecasting", "timeseries"): None,
+    **{
+        (task, s): (
+            "task",
+            f"--task={task} makes its (corrupted, clean) image pairs from --source=tfds; not from --source={s}",
+        )
+        for task in ("super_resolution", "denoising")
+        for s in ("image_folder", "tfrecord", "csv", "arrays", "timeseries")
+    },
+    ("super_resolution", "tfds"): None,
+    ("denoising", "tfds"): None,
 }
 
 

@@ -21,6 +21,9 @@ def _tiny(name: str) -> tuple[tf.keras.Model, np.ndarray, np.ndarray]:
     if name == tasks.SEGMENTATION:
         spec, shape = ModelSpec(None, len(CLASSES), task=name), (8, 8, 1)
         labels = rng.integers(0, len(CLASSES), (6, 8, 8, 1))
+    elif tasks.TASKS[name].labels == tasks.CLEAN_IMAGES:  # an image in, the clean image the label
+        spec, shape = ModelSpec(None, 0, task=name), (16, 16, 3)
+        labels = rng.uniform(size=(6, 16, 16, 3))
     elif name == tasks.FORECASTING:
         spec, shape = ModelSpec(None, 1, task=name, series=_SERIES), (4, 2)
         labels = rng.normal(10.0, 2.0, (6, 1))
@@ -51,6 +54,8 @@ def test_the_head_and_metrics_carry_the_records_names(name):
         (tasks.REGRESSION, {"predictions"}),
         (tasks.SEGMENTATION, {"probabilities", "mask"}),
         (tasks.FORECASTING, {"forecast"}),
+        (tasks.SUPER_RESOLUTION, {"upscaled", "pixels"}),
+        (tasks.DENOISING, {"denoised", "pixels"}),
     ],
 )
 def test_the_serving_outputs_of_each_task(name, keys):
@@ -74,4 +79,5 @@ def test_the_forecast_head_answers_in_the_targets_units():
 
 
 def test_only_a_regression_export_has_no_labels_file():
-    assert [n for n in tasks.TASKS if not plugins.load(n).tflite_labels] == [tasks.REGRESSION]
+    no_labels = [n for n in tasks.TASKS if not plugins.load(n).tflite_labels]
+    assert no_labels == [tasks.REGRESSION, tasks.SUPER_RESOLUTION, tasks.DENOISING]
