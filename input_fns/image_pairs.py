@@ -138,13 +138,13 @@ def check_given_pairs(builder, split: str, pair: Pairing, crop: int) -> None:
         if hr[0] != lr[0] * pair.scale or hr[1] != lr[1] * pair.scale:
             raise UsageError(
                 "scale",
-                f"'{builder.info.name}' {split} pair {i}: '{LR_KEY}' is {lr[1]}x{lr[0]} and '{HR_KEY}' {hr[1]}x{hr[0]}; "
+                f"'{builder.data_dir}' {split} pair {i}: '{LR_KEY}' is {lr[1]}x{lr[0]} and '{HR_KEY}' {hr[1]}x{hr[0]}; "
                 f"--scale={pair.scale} needs '{HR_KEY}' exactly {pair.scale} times '{LR_KEY}' on both sides",
             )
         if lr[0] < crop or lr[1] < crop:
             raise UsageError(
                 "image_size",
-                f"'{builder.info.name}' {split} pair {i}: '{LR_KEY}' is {lr[1]}x{lr[0]}, too small for "
+                f"'{builder.data_dir}' {split} pair {i}: '{LR_KEY}' is {lr[1]}x{lr[0]}, too small for "
                 f"--scale={pair.scale} crops of {crop}x{crop}; allowed: --image_size up to its smaller side",
             )
 

@@ -21,7 +21,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_masks, predict_rows
+from estimators.serving import predict_images, predict_masks, predict_rows
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -31,7 +31,12 @@ flags.DEFINE_string(
     "A tabular model's input: a CSV file with a column per feature, values as recorded "
     "(a forecasting model's: consecutive rows of the series, with its time column).",
 )
-flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Segmentation models: the folder for the mask PNGs (<image>_mask.png); image-restoration models: for the "
+    "restored PNGs (<image>_upscaled.png, <image>_denoised.png).",
+)
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
@@ -68,9 +73,13 @@ def main(argv: list[str]) -> int:
 
 def _predicted(paths: list[str]) -> list:
     """Prints the predictions of ``paths``; returns the files that got none."""
-    if predict_masks.is_segmentation(prediction.load_signature(FLAGS.export_dir)):
+    signature = prediction.load_signature(FLAGS.export_dir)
+    if predict_masks.is_segmentation(signature):
         masks, failures = predict_masks.predict_masks(FLAGS.export_dir, paths, FLAGS.output_dir)
         print(predict_masks.format_masks(masks, FLAGS.format), flush=True)
+    elif predict_images.is_image_output(signature):
+        images, failures = predict_images.predict_images(FLAGS.export_dir, paths, FLAGS.output_dir)
+        print(predict_images.format_images(images, FLAGS.format), flush=True)
     else:
         predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
         print(prediction.format_predictions(predictions, FLAGS.format), flush=True)
