@@ -34,6 +34,9 @@ class ModelEntry:
     backbone: str | None = None  # family name of a tf.keras.applications backbone (estimators/models/backbones.py)
     size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
     tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
+    # "module:function" that makes a further SavedModel from the serving export (its path in, the new path out),
+    # and what the run calls it: the denoiser's encoder as a feature extractor.
+    extra_export: tuple[str, str] | None = None
 
     def load_builder(self):
         """The function that builds this model from a ModelSpec."""
@@ -43,6 +46,13 @@ class ModelEntry:
             return build
         name = self.name
         return lambda spec: build(name, spec)
+
+    def write_extra_export(self, export_dir: str) -> str | None:
+        """The further SavedModel made from the serving export at ``export_dir`` (None: this model has none)."""
+        if self.extra_export is None:
+            return None
+        module, _, function = self.extra_export[1].partition(":")
+        return getattr(importlib.import_module(module), function)(export_dir)
 
     def check_image(self, height: int, width: int, imagenet: bool) -> None:
         """The model's input-size rules (``imagenet``: with ImageNet weights), checked before anything is built."""
@@ -104,6 +114,7 @@ MODELS: dict[str, ModelEntry] = {
             min_image_size=8,
             size_multiple=4,
             tasks=(DENOISING,),
+            extra_export=("encoder", "estimators.models.autoencoder:export_encoder"),
         ),
     )
 }

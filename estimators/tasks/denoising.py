@@ -2,8 +2,8 @@
 
 The input is the clean image plus seeded Gaussian noise of ``--noise_stddev``
 (input_fns/image_pairs.py); the model (estimators/models/autoencoder.py) is a
-convolutional encoder and decoder whose code (its ``code`` layer) the export
-also serves as a feature extractor. The baseline is the noisy input itself.
+convolutional encoder and decoder whose code (its ``code`` layer) is also
+exported as a feature extractor (the model's registry entry names that export). The baseline is the noisy input itself.
 """
 
 from __future__ import annotations
