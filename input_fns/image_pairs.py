@@ -82,7 +82,7 @@ def check_sizes(name: str, height: int | None, width: int | None, pair: Pairing)
         raise UsageError(
             "scale",
             f"'{name}' holds {height}x{width} images; --scale={pair.scale} needs sides of at least {smallest} "
-            f"that divide by {pair.scale} (a {MIN_INPUT_SIDE}-pixel input at the least)",
+            f"that divide by {pair.scale} (inputs of at least {MIN_INPUT_SIDE} pixels)",
         )
 
 
