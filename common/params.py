@@ -153,6 +153,9 @@ class DataParams:
     series_split: tuple[float, float, float] = (0.5, 0.25, 0.25)
     # text_corpus: characters per example (the targets are the same characters shifted by one).
     sequence_length: int = 100
+    # Image restoration (input_fns/image_pairs.py): the input is a corrupted copy of the clean image.
+    scale: int = 2  # super_resolution: the bicubic downgrade's factor (2 or 4)
+    noise_stddev: float = 0.2  # denoising: the Gaussian noise's deviation, pixels in [0, 1]
     # The tf.data pipeline (input_fns.pipeline_ops) and training-only augmentation.
     cache: str = CACHE_NONE  # CACHE_NONE | CACHE_MEMORY | a file path prefix
     deterministic: bool = True

@@ -18,6 +18,7 @@ CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regre
 LANGUAGE_MODEL = "language_model"
 DETECTION = "detection"
 TEXT_CLASSIFICATION = "text_classification"
+SUPER_RESOLUTION, DENOISING = "super_resolution", "denoising"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Task:
     labels: str  # what the data gives per example: one of LABELS
     sources: tuple[str, ...]  # the sources (common.params.SOURCES) that can feed it
     module: str  # the task's plug-in (estimators/tasks): head, loss, outputs, evaluation and report
+    corruption: str = ""  # CLEAN_IMAGES: how the input is made from the clean image (input_fns/image_pairs.py)
 
     def __post_init__(self) -> None:
         if self.labels not in LABELS:
@@ -45,7 +47,9 @@ class Task:
 CLASSES, VALUES, MASKS, WINDOWS = "classes", "values", "masks", "windows"
 NEXT_CHARS = "next_chars"  # a text's characters shifted by one: the next character at every position
 BOXES = "boxes"  # objects/bbox and objects/label, encoded per grid cell by the source
-LABELS = (CLASSES, VALUES, MASKS, WINDOWS, NEXT_CHARS, BOXES)
+# ... or the clean image itself, the input a corrupted copy made in the input pipeline (input_fns/image_pairs.py).
+CLEAN_IMAGES = "clean_images"
+LABELS = (CLASSES, VALUES, MASKS, WINDOWS, NEXT_CHARS, BOXES, CLEAN_IMAGES)
 _RECORD_SOURCES = ("tfds", "image_folder", "tfrecord", "csv", "arrays")
 
 TASKS: dict[str, Task] = {
@@ -128,11 +132,35 @@ TASKS: dict[str, Task] = {
             ("text_folder",),
             "estimators.tasks.text_classification",
         ),
+        # Lecture 12 (EDSR on DIV2K): the image from its bicubic downgrade; PSNR decides, SSIM beside it.
+        Task(
+            SUPER_RESOLUTION,
+            "psnr",
+            True,
+            ("psnr", "ssim", "loss"),
+            "upscaled",
+            CLEAN_IMAGES,
+            ("tfds",),
+            "estimators.tasks.super_resolution",
+            corruption="bicubic_downgrade",
+        ),
+        # The autoencoder chapters: the clean image from a noisy copy; PSNR decides, the mse is the loss.
+        Task(
+            DENOISING,
+            "psnr",
+            True,
+            ("psnr", "loss"),
+            "denoised",
+            CLEAN_IMAGES,
+            ("tfds",),
+            "estimators.tasks.denoising",
+            corruption="gaussian_noise",
+        ),
     )
 }
 # Every metric early stopping can watch, across tasks, and those where higher is better.
 EARLY_STOPPING_METRICS = tuple(dict.fromkeys(m for task in TASKS.values() for m in task.metrics))
-HIGHER_IS_BETTER = frozenset({"accuracy", "mean_iou", "pixel_accuracy"})
+HIGHER_IS_BETTER = frozenset({"accuracy", "mean_iou", "pixel_accuracy", "psnr", "ssim"})
 
 
 def get(name: str) -> Task:

@@ -53,6 +53,7 @@ class SourceMeta:
     scaling: tuple[tuple[str, float, float], ...] = ()
     series: SeriesSpec | None = None  # SERIES only: the window, its columns and statistics
     vocabulary: tuple[str, ...] = ()  # TEXT only: the training role's tokens, most frequent first
+    upscale: int = 1  # a super-resolution's label is this many times its input's size (input_fns/image_pairs.py)
 
     @property
     def num_classes(self) -> int:

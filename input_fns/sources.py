@@ -23,7 +23,7 @@ from collections.abc import Callable
 from common import tasks
 from common.errors import UsageError
 from common.params import SOURCES, DataParams
-from common.tasks import BOXES, CLASSES, MASKS, NEXT_CHARS, VALUES, WINDOWS
+from common.tasks import BOXES, CLASSES, CLEAN_IMAGES, MASKS, NEXT_CHARS, VALUES, WINDOWS
 from input_fns.pipeline_ops import PipelineOptions
 from input_fns.source_base import FLATTENED, Opened, Source, SourceMeta, pipeline_options
 
@@ -109,4 +109,6 @@ def _refusal(task: tasks.Task, source: str) -> str:
     reads = " or ".join(f"--source={s}" for s in task.sources)
     if task.labels in (WINDOWS, NEXT_CHARS):  # a source of its own, for this task only
         return f"--task={task.name} reads {reads}, and {reads} is read for --task={task.name}"
+    if task.labels == CLEAN_IMAGES:
+        return f"--task={task.name} makes its (corrupted, clean) image pairs from {reads}; not from --source={source}"
     return f"--source={source} holds no class labels; --task={task.name} reads {reads}"

@@ -22,8 +22,8 @@ import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
 from common import network
 from common.errors import NetworkUnavailableError, UsageError
 from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentParams, DataParams
-from common.tasks import BOXES, MASKS, VALUES
-from input_fns import csv_source, detection, pipeline_ops, segmentation
+from common.tasks import BOXES, CLEAN_IMAGES, MASKS, VALUES
+from input_fns import csv_source, detection, image_pairs, pipeline_ops, segmentation
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -247,6 +247,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         return segmentation.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)
     if labels == BOXES:
         return detection.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)
+    if labels == CLEAN_IMAGES:
+        return image_pairs.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)
     if is_tabular(builder, data.image_key):
         return _open_table(data, builder, splits, sizes, train_files, options, gate_slice)
     if labels == VALUES:

@@ -84,6 +84,9 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
             break
     summary = RunSummary(result, engine.name, hp.output.model_dir, source.meta.split_names, job.inputs.report_role)
     tflite = tflite_export.export_run(hp.output, entry, jobs[-1], result.export_path, stream)
+    extra = entry.write_extra_export(result.export_path) if result.export_path else None
+    if extra:
+        print(f"{entry.extra_export[0]} export: {extra}", file=stream, flush=True)
     summary = dataclasses.replace(summary, stages=len(jobs), metric=job.task.metric, tflite=tflite)
     summary = dataclasses.replace(summary, gate=gate, **_what_ran(hp, source.meta, strategy, policy))
     if hp.training.report and not result.task:

@@ -23,7 +23,14 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_boxes, predict_continuations, predict_masks, predict_rows, predict_texts
+from estimators.serving import (
+    predict_boxes,
+    predict_continuations,
+    predict_images,
+    predict_masks,
+    predict_rows,
+    predict_texts,
+)
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -42,7 +49,8 @@ flags.DEFINE_string(
     "output_dir",
     None,
     "Segmentation models: the folder for the mask PNGs (<image>_mask.png); detection models: for each image "
-    "with its boxes drawn (<image>_boxes.png).",
+    "with its boxes drawn (<image>_boxes.png); image-restoration models: for the restored PNGs "
+    "(<image>_upscaled.png, <image>_denoised.png).",
 )
 flags.DEFINE_float("min_score", 0.3, "Detection models: the boxes drawn and listed score at least this.")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
@@ -97,6 +105,9 @@ def _predicted(paths: list[str]) -> list:
     elif predict_boxes.is_detection(signature):
         boxed, failures = predict_boxes.predict_boxes(FLAGS.export_dir, paths, FLAGS.output_dir, FLAGS.min_score)
         print(predict_boxes.format_boxes(boxed, FLAGS.format), flush=True)
+    elif predict_images.is_image_output(signature):
+        images, failures = predict_images.predict_images(FLAGS.export_dir, paths, FLAGS.output_dir)
+        print(predict_images.format_images(images, FLAGS.format), flush=True)
     else:
         predictions, failures = prediction.predict_files(FLAGS.export_dir, paths, FLAGS.top_k)
         print(prediction.format_predictions(predictions, FLAGS.format), flush=True)

@@ -103,5 +103,6 @@ def model_spec_for(
         series=meta.series if entry.inputs == SERIES else None,
         recurrent_dropout=model.recurrent_dropout,
         vocabulary=meta.vocabulary if entry.inputs == TEXT else (),
+        scale=meta.upscale,
         **({"input_name": _INPUT_NAMES[entry.inputs]} if entry.inputs in _INPUT_NAMES else {}),
     )

@@ -15,11 +15,13 @@ from common.errors import UsageError
 from common.params import CHARACTERS, FEATURES, IMAGES, SERIES, TEXT
 from common.tasks import (
     CLASSIFICATION,
+    DENOISING,
     DETECTION,
     FORECASTING,
     LANGUAGE_MODEL,
     REGRESSION,
     SEGMENTATION,
+    SUPER_RESOLUTION,
     TEXT_CLASSIFICATION,
 )
 from estimators.models.backbones import BACKBONES, Backbone
@@ -42,6 +44,9 @@ class ModelEntry:
     backbone: str | None = None  # family name of a tf.keras.applications backbone (estimators/models/backbones.py)
     size_multiple: int = 1  # image sides must divide by it (an encoder-decoder's stride-2 stages)
     tasks: tuple[str, ...] = (CLASSIFICATION,)  # common.tasks this model's head and loss serve
+    # "module:function" that makes a further SavedModel from the serving export (its path in, the new path out),
+    # and what the run calls it: the denoiser's encoder as a feature extractor.
+    extra_export: tuple[str, str] | None = None
 
     def load_builder(self):
         """The function that builds this model from a ModelSpec."""
@@ -51,6 +56,13 @@ class ModelEntry:
             return build
         name = self.name
         return lambda spec: build(name, spec)
+
+    def write_extra_export(self, export_dir: str) -> str | None:
+        """The further SavedModel made from the serving export at ``export_dir`` (None: this model has none)."""
+        if self.extra_export is None:
+            return None
+        module, _, function = self.extra_export[1].partition(":")
+        return getattr(importlib.import_module(module), function)(export_dir)
 
     def check_image(self, height: int, width: int, imagenet: bool) -> None:
         """The model's input-size rules (``imagenet``: with ImageNet weights), checked before anything is built."""
@@ -135,6 +147,17 @@ MODELS: dict[str, ModelEntry] = {
         _text("text_conv1d", "build_conv1d"),
         _text("text_transformer", "build_transformer"),
         _text("text_hub", "build_hub"),
+        # Image restoration: lecture 12's EDSR (super-resolution) and a denoising autoencoder.
+        ModelEntry("edsr", "estimators.models.edsr:build_edsr", IMAGES, min_image_size=8, tasks=(SUPER_RESOLUTION,)),
+        ModelEntry(
+            "denoiser",
+            "estimators.models.autoencoder:build_denoiser",
+            IMAGES,
+            min_image_size=8,
+            size_multiple=4,
+            tasks=(DENOISING,),
+            extra_export=("encoder", "estimators.models.autoencoder:export_encoder"),
+        ),
     )
 }
 

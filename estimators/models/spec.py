@@ -48,3 +48,5 @@ class ModelSpec:
     recurrent_dropout: float = 0.0
     # Text: the training role's tokens, most frequent first; the model's TextVectorization layer holds them.
     vocabulary: tuple[str, ...] = ()
+    # Super-resolution: the output is this many times the input's size (the source's upscale).
+    scale: int = 1

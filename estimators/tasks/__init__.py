@@ -29,6 +29,8 @@ PLUGINS = (
     "estimators.tasks.language_model:PLUGIN",
     "estimators.tasks.detection:PLUGIN",
     "estimators.tasks.text_classification:PLUGIN",
+    "estimators.tasks.super_resolution:PLUGIN",
+    "estimators.tasks.denoising:PLUGIN",
 )
 
 

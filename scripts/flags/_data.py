@@ -96,6 +96,7 @@ def define_data_flags() -> None:
     flags.DEFINE_integer(
         "sequence_length", d.sequence_length, "text_corpus: characters per example (language model).", lower_bound=2
     )
+    _define_restoration_flags()
     _define_pipeline_flags()
     _define_augment_flags()
 
@@ -124,6 +125,15 @@ def _define_series_flags() -> None:
         "timeseries: train,validation,test fractions of the rows, in time order (book: 0.5,0.25,0.25).",
     )
     flags.register_validator("series_split", _fractions_ok, "allowed: three numbers, e.g. 0.5,0.25,0.25")
+
+
+def _define_restoration_flags() -> None:
+    flags.DEFINE_enum(
+        "scale", str(_D.scale), ["2", "4"], "super_resolution: the bicubic downgrade's factor (lecture 12: x2, x4)."
+    )
+    flags.DEFINE_float(
+        "noise_stddev", _D.noise_stddev, "denoising: the Gaussian noise's deviation (pixels in [0, 1]).", lower_bound=0
+    )
 
 
 def _fractions_ok(values: list[str]) -> bool:
@@ -188,4 +198,5 @@ def data_params() -> DataParams:
         augment=augment_params(),
         validation_split=FLAGS.validation_split or None,
         series_split=tuple(float(v) for v in FLAGS.series_split),
+        scale=int(FLAGS.scale),
     )

@@ -434,6 +434,19 @@ def c_mask_dir(r, d):
     one_line_error(r(*seg, f"--mask_dir={d.empty}"), "mask_dir", "has no mask", "empty_tfds")
 
 
+def c_scale(r, d):
+    sr = ("--task=super_resolution", "--model=edsr", "--test_split=test[:8]", "--validation_split=train[:8]")
+    # x4 upsamples twice: a second sub-pixel stage.
+    assert "upsample2_conv/kernel" in r(*sr, "--dataset=shapes", "--scale=4").ok().variables()
+    assert "upsample2_conv/kernel" not in r(*sr, "--dataset=shapes", "--scale=2").ok().variables()
+    one_line_error(r(*sr, "--scale=4"), "scale", "'digits' holds 8x8 images", "at least 32")
+
+
+def c_noise_stddev(r, d):
+    dae = ("--task=denoising", "--model=denoiser")
+    weights_differ(r, *dae, "--noise_stddev=0", vs=dae, var="code/kernel")
+
+
 def _series(d: Data, *args: str, path: Path | None = None) -> tuple[str, ...]:
     """A forecast on two days of the climate series, small windows: 6 samples every 2nd row, 6 rows ahead."""
     small = ("--window_steps=6", "--sampling_rate=2", "--horizon_steps=6", "--model=dense")
@@ -1000,6 +1013,8 @@ ROWS = [
     pytest.param("series_split", c_series_split, id="series_split"),
     pytest.param("task", c_task, id="task"),
     pytest.param("mask_dir", c_mask_dir, id="mask_dir"),
+    pytest.param("scale", c_scale, id="scale"),
+    pytest.param("noise_stddev", c_noise_stddev, id="noise_stddev"),
     pytest.param("class_names", c_class_names, id="class_names"),
     pytest.param("on_corrupt_record", c_on_corrupt_record, id="on_corrupt_record"),
     # data: the tf.data pipeline and augmentation

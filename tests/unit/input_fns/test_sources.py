@@ -71,6 +71,16 @@ EXPECTED = {
     ("text_classification", "text_corpus"): ("source", LM_LINE),
     ("language_model", "text_folder"): ("task", LM_LINE),
     ("detection", "text_folder"): ("task", f"--source=text_folder {BOXES_LINE}"),
+    **{
+        (task, s): (
+            "task",
+            f"--task={task} makes its (corrupted, clean) image pairs from --source=tfds; not from --source={s}",
+        )
+        for task in ("super_resolution", "denoising")
+        for s in ("image_folder", "tfrecord", "csv", "arrays", "timeseries", "text_corpus", "text_folder")
+    },
+    ("super_resolution", "tfds"): None,
+    ("denoising", "tfds"): None,
 }
 
 

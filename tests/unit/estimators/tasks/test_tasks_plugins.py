@@ -27,6 +27,9 @@ def _tiny(name: str) -> tuple[tf.keras.Model, np.ndarray, np.ndarray]:
         spec, shape = ModelSpec(None, len(CLASSES), task=name), (8, 8, 2)
         boxes = tf.constant([[0.1, 0.2, 0.5, 0.6], [0.3, 0.3, 0.9, 0.8]])
         labels = np.stack([encode(boxes, tf.constant([i % 3, 1]), 8, 8, len(CLASSES)).numpy() for i in range(6)])
+    elif tasks.TASKS[name].labels == tasks.CLEAN_IMAGES:  # an image in, the clean image the label
+        spec, shape = ModelSpec(None, 0, task=name), (16, 16, 3)
+        labels = rng.uniform(size=(6, 16, 16, 3))
     elif name == tasks.FORECASTING:
         spec, shape = ModelSpec(None, 1, task=name, series=_SERIES), (4, 2)
         labels = rng.normal(10.0, 2.0, (6, 1))
@@ -58,6 +61,8 @@ def test_the_head_and_metrics_carry_the_records_names(name):
         (tasks.SEGMENTATION, {"probabilities", "mask"}),
         (tasks.FORECASTING, {"forecast"}),
         (tasks.DETECTION, {"grid", "boxes", "scores", "class_ids", "class_names", "num_detections"}),
+        (tasks.SUPER_RESOLUTION, {"upscaled", "pixels"}),
+        (tasks.DENOISING, {"denoised", "pixels"}),
     ],
 )
 def test_the_serving_outputs_of_each_task(name, keys):
@@ -84,4 +89,5 @@ def test_the_forecast_head_answers_in_the_targets_units():
 
 
 def test_only_a_regression_export_has_no_labels_file():
-    assert [n for n in tasks.TASKS if not plugins.load(n).tflite_labels] == [tasks.REGRESSION]
+    no_labels = [n for n in tasks.TASKS if not plugins.load(n).tflite_labels]
+    assert no_labels == [tasks.REGRESSION, tasks.SUPER_RESOLUTION, tasks.DENOISING]

@@ -1,0 +1,81 @@
+"""Restore image files with an exported image-restoration SavedModel (super_resolution, denoising): a PNG each.
+
+Each output is written as ``<output_dir>/<image stem>_<output>.png`` (``_upscaled``,
+``_denoised``): the export's uint8 ``pixels`` at the model's output size. The
+export resizes every input to the model's input size first, so a super-resolution
+export takes a small image and returns it ``--scale`` times larger. A file that
+does not decode gets no output, and is named.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UsageError
+from estimators.serving import predict
+from estimators.tasks.restoration import PIXELS_OUTPUT
+
+
+@dataclasses.dataclass(frozen=True)
+class ImagePrediction:
+    path: str
+    output_path: str
+    size: str  # the written image's width x height
+
+
+def is_image_output(signature) -> bool:
+    return PIXELS_OUTPUT in signature.structured_outputs
+
+
+def _output_name(signature) -> str:
+    """The float image output beside ``pixels``: what the files are named for (upscaled, denoised)."""
+    return next(key for key in sorted(signature.structured_outputs) if key != PIXELS_OUTPUT)
+
+
+def _write_png(pixels: np.ndarray, image_path: str, output_dir: str, suffix: str) -> str:
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    path = os.path.join(output_dir, f"{stem}_{suffix}.png")
+    temp = path + ".tmp"
+    with tf.io.gfile.GFile(temp, "wb") as f:
+        f.write(tf.io.encode_png(pixels).numpy())
+    tf.io.gfile.rename(temp, path, overwrite=True)
+    return path
+
+
+def predict_images(
+    export_dir: str, paths: list[str], output_dir: str | None, batch_size: int = 32
+) -> tuple[list[ImagePrediction], list[predict.Failure]]:
+    if not output_dir:
+        raise UsageError("output_dir", "an image-restoration model writes a PNG per image; name the folder for them")
+    signature = predict.load_signature(export_dir)
+    suffix = _output_name(signature)
+    tf.io.gfile.makedirs(output_dir)
+    results, failures = [], []
+    for start in range(0, len(paths), batch_size):
+        batch = paths[start : start + batch_size]
+        for path, outcome in zip(batch, predict.predict_batch(signature, batch, PIXELS_OUTPUT), strict=True):
+            if isinstance(outcome, predict.Failure):
+                failures.append(outcome)
+                continue
+            size = f"{outcome.shape[1]}x{outcome.shape[0]}"
+            results.append(ImagePrediction(path, _write_png(outcome, path, output_dir, suffix), size))
+    return results, failures
+
+
+def format_images(predictions: list[ImagePrediction], fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps([dataclasses.asdict(p) for p in predictions], indent=2)
+    rows = [["path", "output", "size"], *([p.path, p.output_path, p.size] for p in predictions)]
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
