@@ -15,6 +15,7 @@ import dataclasses
 from common.errors import UsageError
 
 CLASSIFICATION, REGRESSION, SEGMENTATION, FORECASTING = "classification", "regression", "segmentation", "forecasting"
+GAN = "gan"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,18 @@ TASKS: dict[str, Task] = {
             WINDOWS,
             ("timeseries",),
             "estimators.tasks.forecasting",
+        ),
+        # The GAN chapters' DCGAN: images only (any class labels the source reads are not used); the losses of
+        # the two players do not measure quality, so the report's Frechet distance judges it, not a metric here.
+        Task(
+            GAN,
+            "loss",
+            False,
+            ("loss",),
+            "images",
+            CLASSES,
+            ("tfds", "image_folder"),
+            "estimators.tasks.gan",
         ),
     )
 }

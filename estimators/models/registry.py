@@ -13,7 +13,7 @@ import importlib
 
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, SERIES
-from common.tasks import CLASSIFICATION, FORECASTING, REGRESSION, SEGMENTATION
+from common.tasks import CLASSIFICATION, FORECASTING, GAN, REGRESSION, SEGMENTATION
 from estimators.models.backbones import BACKBONES, Backbone
 from estimators.models.image_size import check_image_size
 
@@ -95,6 +95,10 @@ MODELS: dict[str, ModelEntry] = {
         _forecast("conv1d"),
         _forecast("lstm"),
         _forecast("gru"),
+        # The GAN chapters' DCGAN: a generator and a discriminator (estimators/models/dcgan.py).
+        ModelEntry(
+            "dcgan", "estimators.models.dcgan:build_dcgan", IMAGES, min_image_size=4, size_multiple=4, tasks=(GAN,)
+        ),
     )
 }
 

@@ -80,8 +80,8 @@ def read_curves(stage_dirs: list[str], metrics: tuple[str, ...] = METRICS) -> Cu
 def curves_png(curves: Curves, title: str = "") -> bytes:
     plt = pyplot()
     metrics = tuple(curves.series["train"])
-    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6))
-    for ax, metric in zip(axes, metrics, strict=True):
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for run, style in (("train", "-"), ("validation", "o-")):
             values = curves.series[run][metric]
             if values:

@@ -26,6 +26,7 @@ PLUGINS = (
     "estimators.tasks.regression:PLUGIN",
     "estimators.tasks.segmentation:PLUGIN",
     "estimators.tasks.forecasting:PLUGIN",
+    "estimators.tasks.gan:PLUGIN",
 )
 
 
