@@ -99,7 +99,7 @@ TASKS: dict[str, Task] = {
             ("loss",),
             "images",
             CLASSES,
-            ("tfds", "image_folder"),
+            _RECORD_SOURCES,  # the image sources (a csv's named features the dcgan entry refuses: it reads images)
             "estimators.tasks.gan",
         ),
     )

@@ -4,6 +4,9 @@ python -m scripts.predict --export_dir=/tmp/kestrel/digits/export/serving/<times
 python -m scripts.predict --export_dir=runs/diabetes/export/serving/<timestamp> --rows=patients.csv
 python -m scripts.predict --export_dir=runs/climate/export/serving/<timestamp> --rows=last_week.csv
 
+python -m scripts.predict --export_dir=runs/gan/export/serving/<timestamp> --samples=64 --seed=0 --output_dir=samples/
+
+A GAN's export draws --samples images from seeded noise: a PNG each and a grid (samples.png).
 A forecasting export reads --rows as consecutive rows of a series and forecasts after each row
 that ends a full window.
 
@@ -21,7 +24,7 @@ from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 from absl import flags
 
 from estimators.serving import predict as prediction
-from estimators.serving import predict_masks, predict_rows
+from estimators.serving import predict_masks, predict_rows, predict_samples
 
 flags.DEFINE_string("export_dir", None, "An exported SavedModel (a timestamped folder under <model_dir>/export/).")
 flags.DEFINE_list("images", None, "Image files and/or folders (PNG, JPEG, BMP, GIF).")
@@ -31,12 +34,18 @@ flags.DEFINE_string(
     "A tabular model's input: a CSV file with a column per feature, values as recorded "
     "(a forecasting model's: consecutive rows of the series, with its time column).",
 )
-flags.DEFINE_string("output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png).")
+flags.DEFINE_string(
+    "output_dir", None, "Segmentation models: the folder for the mask PNGs (<image>_mask.png); GANs: for the samples."
+)
+flags.DEFINE_integer("samples", None, "A GAN's export: how many images to draw.", lower_bound=1, upper_bound=10000)
+flags.DEFINE_integer("seed", 0, "A GAN's export: the seed of the noise --samples draws from.")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
 flags.register_multi_flags_validator(
-    ["images", "rows"], lambda v: (v["images"] is None) != (v["rows"] is None), "give exactly one of --images, --rows"
+    ["images", "rows", "samples"],
+    lambda v: sum(v[k] is not None for k in ("images", "rows", "samples")) == 1,
+    "give exactly one of --images, --rows, --samples",
 )
 FLAGS = flags.FLAGS
 
@@ -45,6 +54,10 @@ PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 
 def main(argv: list[str]) -> int:
     del argv
+    if FLAGS.samples:
+        paths = predict_samples.predict_samples(FLAGS.export_dir, FLAGS.samples, FLAGS.seed, FLAGS.output_dir)
+        print(f"wrote {len(paths) - 1} samples (seed {FLAGS.seed}) and their grid {paths[-1]}", flush=True)
+        return 0
     if FLAGS.rows:
         rows, unused = predict_rows.predict_rows(FLAGS.export_dir, FLAGS.rows)
         print(predict_rows.format_rows(rows, FLAGS.format), flush=True)

@@ -12,7 +12,7 @@ import shutil
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import finished_run, latest_export, train, train_refused
+from support import finished_run, latest_export, one_error_line, run_script, train, train_refused
 
 pytestmark = pytest.mark.medium
 
@@ -70,6 +70,22 @@ def test_the_export_takes_noise_and_returns_images(gan_runs):
         images = signature(noise=tf.constant(noise))["images"].numpy()
         assert images.shape == (5, 8, 8, 1) and images.min() >= 0 and images.max() <= 1, engine
         assert images.std(axis=0).mean() > 0.01, f"{engine}: one image for every noise vector"
+
+
+def test_predict_draws_seeded_samples_as_pngs(gan_runs, tmp_path):
+    model_dir, _ = gan_runs["keras"]
+    export = latest_export(model_dir)
+    cli = run_script(
+        "scripts.predict", f"--export_dir={export}", "--samples=10", "--seed=1", f"--output_dir={tmp_path}"
+    )
+    assert cli.returncode == 0 and "wrote 10 samples (seed 1)" in cli.stdout, cli.stderr[-2000:]
+    assert len(list(tmp_path.glob("sample_*.png"))) == 10 and (tmp_path / "samples.png").exists()
+    noise = np.random.default_rng(1).standard_normal((10, 32)).astype(np.float32)
+    expected = tf.saved_model.load(export).signatures["serving_default"](noise=tf.constant(noise))["images"][3]
+    written = tf.io.decode_png((tmp_path / "sample_003.png").read_bytes()).numpy()
+    assert np.abs(written / 255.0 - expected.numpy()).max() <= 1 / 255, "the PNG is the export's image for that seed"
+    refused = run_script("scripts.predict", f"--export_dir={export}", "--samples=2")
+    one_error_line(refused, "--output_dir")
 
 
 @pytest.mark.parametrize(

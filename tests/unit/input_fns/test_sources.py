@@ -37,6 +37,8 @@ EXPECTED = {
     },
     **{("forecasting", s): ("task", FORECAST_LINE) for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
     ("forecasting", "timeseries"): None,
+    **{("gan", s): None for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
+    ("gan", "timeseries"): ("source", FORECAST_LINE),
 }
 
 
