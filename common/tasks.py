@@ -19,6 +19,7 @@ LANGUAGE_MODEL = "language_model"
 DETECTION = "detection"
 TEXT_CLASSIFICATION = "text_classification"
 SUPER_RESOLUTION, DENOISING = "super_resolution", "denoising"
+GAN = "gan"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,6 +156,18 @@ TASKS: dict[str, Task] = {
             ("tfds",),
             "estimators.tasks.denoising",
             corruption="gaussian_noise",
+        ),
+        # The GAN chapters' DCGAN: images only (any class labels the source reads are not used); the losses of
+        # the two players do not measure quality, so the report's Frechet distance judges it, not a metric here.
+        Task(
+            GAN,
+            "loss",
+            False,
+            ("loss",),
+            "images",
+            CLASSES,
+            _RECORD_SOURCES,  # the image sources (a csv's named features the dcgan entry refuses: it reads images)
+            "estimators.tasks.gan",
         ),
     )
 }

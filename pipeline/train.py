@@ -64,7 +64,7 @@ def run(hp: Hparams, stream: TextIO = sys.stdout) -> RunSummary:
         filesystem.check_overwritable(hp.output.model_dir)
     entry = registry.get(hp.model.name)
     registry.check_task(entry, hp.data.task)
-    engine = get_engine(hp.training.engine)
+    engine = get_engine(load_task(hp.data.task).engine_name(hp.training.engine))
     source = sources.make_source(hp.data, seed=hp.training.seed)
     policy = precision.set_mixed_precision(hp.training.mixed_precision, on_tpu=hp.distribution.strategy == "tpu")
     seeding.set_seeds(hp.training.seed, hp.distribution.deterministic_ops)

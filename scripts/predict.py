@@ -6,6 +6,9 @@ python -m scripts.predict --export_dir=runs/climate/export/serving/<timestamp> -
 python -m scripts.predict --export_dir=runs/pydoc/export/serving/<timestamp> --texts=prompts.txt --length=100
 python -m scripts.predict --export_dir=runs/reviews/export/serving/<timestamp> --texts=reviews.txt
 
+python -m scripts.predict --export_dir=runs/gan/export/serving/<timestamp> --samples=64 --seed=0 --output_dir=samples/
+
+A GAN's export draws --samples images from seeded noise: a PNG each and a grid (samples.png).
 A forecasting export reads --rows as consecutive rows of a series and forecasts after each row
 that ends a full window.
 
@@ -29,6 +32,7 @@ from estimators.serving import (
     predict_images,
     predict_masks,
     predict_rows,
+    predict_samples,
     predict_texts,
 )
 
@@ -50,16 +54,18 @@ flags.DEFINE_string(
     None,
     "Segmentation models: the folder for the mask PNGs (<image>_mask.png); detection models: for each image "
     "with its boxes drawn (<image>_boxes.png); image-restoration models: for the restored PNGs "
-    "(<image>_upscaled.png, <image>_denoised.png).",
+    "(<image>_upscaled.png, <image>_denoised.png); GANs: for the samples.",
 )
 flags.DEFINE_float("min_score", 0.3, "Detection models: the boxes drawn and listed score at least this.")
+flags.DEFINE_integer("samples", None, "A GAN's export: how many images to draw.", lower_bound=1, upper_bound=10000)
+flags.DEFINE_integer("seed", 0, "A GAN's export: the seed of the noise --samples draws from.")
 flags.DEFINE_enum("format", "table", list(prediction.FORMATS), "Output format.")
 flags.DEFINE_integer("top_k", 3, "Classes listed per image.", lower_bound=1)
 flags.mark_flags_as_required(["export_dir"])
 flags.register_multi_flags_validator(
-    ["images", "rows", "texts"],
+    ["images", "rows", "texts", "samples"],
     lambda v: sum(v[name] is not None for name in v) == 1,
-    "give exactly one of --images, --rows, --texts",
+    "give exactly one of --images, --rows, --texts, --samples",
 )
 FLAGS = flags.FLAGS
 
@@ -68,6 +74,10 @@ PARTIAL_EXIT = 1  # some files got no prediction (each named on stderr)
 
 def main(argv: list[str]) -> int:
     del argv
+    if FLAGS.samples:
+        paths = predict_samples.predict_samples(FLAGS.export_dir, FLAGS.samples, FLAGS.seed, FLAGS.output_dir)
+        print(f"wrote {len(paths) - 1} samples (seed {FLAGS.seed}) and their grid {paths[-1]}", flush=True)
+        return 0
     if FLAGS.texts:
         if predict_continuations.takes_prompts(FLAGS.export_dir):
             texts = predict_continuations.predict_texts(FLAGS.export_dir, FLAGS.texts, FLAGS.length, FLAGS.temperature)

@@ -166,4 +166,9 @@ def get_engine(name: str) -> Engine:
         from estimators.engines.tpu_estimator import TpuEstimatorEngine
 
         return TpuEstimatorEngine()
+    # A task's own engines, by the names its plug-in gives (estimators.tasks.base.TaskPlugin.engine_name).
+    if name in ("gan_estimator", "gan_keras"):
+        from estimators.engines.gan import GanEstimatorEngine, GanKerasEngine
+
+        return GanEstimatorEngine() if name == "gan_estimator" else GanKerasEngine()
     raise UsageError("engine", f"unknown engine '{name}'; allowed: {', '.join(ENGINES)}")

@@ -18,6 +18,7 @@ from common.tasks import (
     DENOISING,
     DETECTION,
     FORECASTING,
+    GAN,
     LANGUAGE_MODEL,
     REGRESSION,
     SEGMENTATION,
@@ -157,6 +158,10 @@ MODELS: dict[str, ModelEntry] = {
             size_multiple=4,
             tasks=(DENOISING,),
             extra_export=("encoder", "estimators.models.autoencoder:export_encoder"),
+        ),
+        # The GAN chapters' DCGAN: a generator and a discriminator (estimators/models/dcgan.py).
+        ModelEntry(
+            "dcgan", "estimators.models.dcgan:build_dcgan", IMAGES, min_image_size=4, size_multiple=4, tasks=(GAN,)
         ),
     )
 }

@@ -31,6 +31,7 @@ PLUGINS = (
     "estimators.tasks.text_classification:PLUGIN",
     "estimators.tasks.super_resolution:PLUGIN",
     "estimators.tasks.denoising:PLUGIN",
+    "estimators.tasks.gan:PLUGIN",
 )
 
 

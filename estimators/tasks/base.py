@@ -101,6 +101,11 @@ class TaskPlugin:
         """The report of the report role (printed, written into <model_dir>/report, and its page)."""
         raise NotImplementedError
 
+    def engine_name(self, name: str) -> str:
+        """The engine (estimators.engines.get_engine) that trains this task under ``--engine=name``: that one,
+        unless the task trains differently (a GAN's two players and two optimisers)."""
+        return name
+
 
 def collect_labels(input_fn) -> np.ndarray:
     return np.concatenate([labels.numpy().reshape(-1) for _, labels in input_fn()])

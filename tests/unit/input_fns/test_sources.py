@@ -81,6 +81,13 @@ EXPECTED = {
     },
     ("super_resolution", "tfds"): None,
     ("denoising", "tfds"): None,
+    **{("gan", s): None for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")},
+    ("gan", "timeseries"): ("source", FORECAST_LINE),
+    ("gan", "text_corpus"): ("source", LM_LINE),
+    ("gan", "text_folder"): (
+        "source",
+        "--source=text_folder is read for --task=text_classification; " + CLS.replace("classification", "gan"),
+    ),
 }
 
 
