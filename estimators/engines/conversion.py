@@ -196,6 +196,9 @@ def batch_metric(task: Task, labels, predictions) -> tf.Tensor | None:
         (labels,) = labels.values()
     if labels is None or predictions is None:
         return None
+    own = load_task(task).batch_metric(labels, predictions)
+    if own is not None:
+        return own
     if task.predicts_value:
         return tf.reduce_mean(tf.abs(tf.reshape(predictions, [-1]) - tf.reshape(tf.cast(labels, tf.float32), [-1])))
     matches = tf.keras.metrics.sparse_categorical_accuracy(labels, predictions)
