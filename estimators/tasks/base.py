@@ -89,6 +89,10 @@ class TaskPlugin:
         """What a prediction or a served request returns, from the model's output: Estimator, Keras and exports."""
         raise NotImplementedError
 
+    def batch_metric(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor | None:
+        """The record's metric on one training batch, for the Estimator's summaries; None: accuracy or mae."""
+        return None
+
     def signatures(self, model: tf.keras.Model, how: Any) -> dict[str, Any] | None:
         """The export's own serving signatures (``how``: estimators.serving.Serving); None: by the input's kind."""
 

@@ -54,6 +54,10 @@ class LanguageModel(TaskPlugin):
     def metrics(self, spec: ModelSpec) -> list[tf.keras.metrics.Metric]:
         return [Perplexity()]
 
+    def batch_metric(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+        """Perplexity of the batch (not accuracy), under the tag the evaluation writes it."""
+        return tf.exp(tf.reduce_mean(tf.keras.losses.sparse_categorical_crossentropy(labels, predictions)))
+
     def outputs(self, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
         """Per step: the next character's probabilities."""
         return {self.task.output: tf.cast(output, tf.float32)}

@@ -40,6 +40,7 @@ def continuation_signatures(model: tf.keras.Model, class_names: tuple[str, ...],
     lookup, top = tf.constant(ids_by_code), len(ids_by_code) - 1
     chars = tf.constant(vocabulary)
     start = vocabulary.index("\n") if "\n" in vocabulary else 0
+    never_unknown = tf.constant([[-1e9] + [0.0] * (len(vocabulary) - 1)])
 
     @tf.function(
         input_signature=[
@@ -63,6 +64,7 @@ def continuation_signatures(model: tf.keras.Model, class_names: tuple[str, ...],
         def step(i, ids):
             probabilities = model({CHARS_INPUT: ids[:, -context:]}, training=False)[:, -1, :]
             logits = tf.math.log(tf.maximum(tf.cast(probabilities, tf.float32), 1e-12)) * inverse[:, None]
+            logits += never_unknown  # id 0 stands for no character: never drawn
             drawn = tf.random.categorical(logits, 1, dtype=tf.int32)
             return i + 1, tf.concat([ids, drawn], axis=1)
 

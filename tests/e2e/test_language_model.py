@@ -12,6 +12,7 @@ REST; an empty or non-UTF-8 text is one line naming the file, exit 2.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,10 @@ def test_perplexity_beats_the_unigram_baseline_and_is_reported(runs, engine):
     assert all(len(text) == 200 for text in report["samples"].values()), report["samples"]
     for name in ("perplexity_by_position.png", "curves.png", "report.html"):
         assert (model_dir / "report" / name).stat().st_size > 1000, name
+    train = json.loads((model_dir / "report" / "curves.json").read_text())["series"]["train"]
+    assert train["perplexity"], "the learning curves plot the training perplexity"
+    for (step, perplexity), (_, loss) in zip(train["perplexity"], train["loss"], strict=True):
+        assert perplexity == pytest.approx(math.exp(loss), rel=0.05), (step, perplexity, loss)  # not accuracy
     by_position = report["by_position"]
     assert len(by_position) == 50 and by_position[-1] < by_position[0], "context must help"
 
@@ -103,10 +108,9 @@ def test_rest_serves_raw_string_prompts(runs, tmp_path):
     ("content", "words"),
     [
         (b"", ("holds no text",)),
-        (b" \n\n", ("holds no text",)),
         (b"fine\nstill fine\nbad \xff byte\n", ("line 3", "0xff", "not UTF-8")),
     ],
-    ids=["empty", "blank", "not_utf8"],
+    ids=["empty", "not_utf8"],
 )
 def test_bad_text_is_one_line_naming_the_file(tmp_path, content, words):
     path = tmp_path / "corpus.txt"

@@ -2,8 +2,8 @@
 
 The registry, by the format names ``pipeline.validation.config.FORMATS`` allows:
 "tfrecord" (tfrecord_files.py: TFRecord files of tf.Examples, a sliced TFDS split
-included), "csv" (csv_files.py) and "images" (image_folders.py); "auto" picks one
-from what was named. Each module owns its format start to end (checking the input,
+included), "csv" (csv_files.py), "images" (image_folders.py) and "text"
+(text_corpus.py: .txt files); "auto" picks one from what was named. Each module owns its format start to end (checking the input,
 its Beam read and decode steps, its bad-record kinds, its row estimate) and keeps
 the contract in base.py.
 
@@ -71,7 +71,7 @@ READERS: dict[str, Reader] = {
     )
 }
 # Under "auto", a file is read by the first of these that claims it: TFRecord takes what is left.
-_BY_FILE_NAME = (csv_files.READER, tfrecord_files.READER)
+_BY_FILE_NAME = (csv_files.READER, text_corpus.READER, tfrecord_files.READER)
 
 
 def _reader_of(path: str) -> Reader:

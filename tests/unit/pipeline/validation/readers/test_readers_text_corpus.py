@@ -12,8 +12,14 @@ from pipeline.validation import readers
 from pipeline.validation.readers.base import ReadOptions
 
 
-def _resolve(path):
-    return readers.resolve_input([str(path)], "text", role="data", flag="data", delimiter=",")
+def _resolve(path, data_format: str = "text"):
+    return readers.resolve_input([str(path)], data_format, role="data", flag="data", delimiter=",")
+
+
+def test_auto_reads_txt_files_as_text(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("one line\n", encoding="utf-8")
+    assert _resolve(path, "auto").format == "text"
 
 
 def test_non_blank_lines_become_records(tmp_path):
