@@ -95,10 +95,6 @@ class TaskPlugin:
 
     def signatures(self, model: tf.keras.Model, how: Any) -> dict[str, Any] | None:
         """The export's own serving signatures (``how``: estimators.serving.Serving); None: by the input's kind."""
-
-    def batch_metric(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor | None:
-        """The record's metric on one training batch, for the Estimator's training curve; None leaves it to the
-        engine's default (accuracy, or the mean absolute error of a task that predicts values)."""
         return None
 
     def evaluate(self, data: ReportData) -> Evaluation:
