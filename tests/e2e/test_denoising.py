@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_client import MODEL, Server, b64, model_args, model_base
 from support import finished_run, latest_export, run_script, train_refused
 
 pytestmark = pytest.mark.medium
@@ -97,6 +98,18 @@ def test_the_exports_denoise_and_encode(dae_runs, tmp_path):
         assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
         written = tf.io.decode_png((output_dir / "noisy_denoised.png").read_bytes()).numpy()
         np.testing.assert_array_equal(written, out["pixels"].numpy()[0])
+
+
+def test_scripts_serve_returns_the_denoised_image_over_rest(dae_runs, tmp_path):
+    model_dir, _ = dae_runs["estimator"]
+    png = tf.io.encode_png(np.random.default_rng(3).integers(0, 256, (64, 64, 3), np.uint8)).numpy()
+    direct = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"](image_bytes=tf.constant([png]))
+    base = model_base(latest_export(model_dir), tmp_path)
+    with Server(base, model_args(base), tmp_path / "stderr.log") as server:
+        code, answer = server.post(f"/v1/models/{MODEL}:predict", {"instances": [{"image_bytes": b64(png)}]})
+    assert code == 200, answer
+    served = np.array(answer["predictions"][0]["pixels"], np.uint8)
+    np.testing.assert_array_equal(served, direct["pixels"].numpy()[0])
 
 
 def _key(export_dir: str) -> str:
