@@ -1,8 +1,8 @@
 """Text classification through the front door: the embedded review corpus, both engines, the gate, the report
 against a bag-of-words baseline, the raw-string export through scripts.predict --texts and scripts.serve.
 
-Two runs are shared by the module: the 1-D convolution on the estimator engine with the
-gate, and the bidirectional LSTM on the Keras engine. The corpus's class is carried by
+Three runs are shared by the module: the 1-D convolution on the estimator engine with the
+gate, the bidirectional LSTM and the transformer on the Keras engine. The corpus's class is carried by
 negated sentiment words ("not dull"), so a bag of words scores about 0.62 and a model that
 reads word order must beat it by a margin.
 """
@@ -19,7 +19,12 @@ from support import finished_run, latest_export, one_error_line, run_script, tra
 pytestmark = pytest.mark.medium
 
 TEXT = ("--task=text_classification", "--source=text_folder", "--batch_size=32", "--eval_throttle_secs=0")
-RUNS = {"estimator": ("text_conv1d", "200", "0.005"), "keras": ("text_bilstm", "300", "0.01")}
+# run -> (engine, model, steps, learning rate): each model family the corpus is asked to teach.
+RUNS = {
+    "estimator": ("estimator", "text_conv1d", "200", "0.005"),
+    "keras": ("keras", "text_bilstm", "300", "0.01"),
+    "transformer": ("keras", "text_transformer", "300", "0.01"),
+}
 MARGIN = 0.15  # over the baseline's accuracy: word order must be read, not only the words
 
 
@@ -30,19 +35,19 @@ def corpus_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def text_runs(corpus_dir, tmp_path_factory):
-    """engine -> (model_dir, completed scripts.train), on the embedded corpus (the gate on, as by default)."""
+    """run -> (model_dir, completed scripts.train), on the embedded corpus (the gate on, as by default)."""
     runs = {}
-    for engine, (model, steps, rate) in RUNS.items():
-        model_dir = tmp_path_factory.mktemp(f"text_{engine}")
+    for name, (engine, model, steps, rate) in RUNS.items():
+        model_dir = tmp_path_factory.mktemp(f"text_{name}")
         args = [*TEXT, f"--engine={engine}", f"--model={model}", f"--train_steps={steps}", f"--learning_rate={rate}"]
         run = run_script("scripts.train", *args, f"--data_dir={corpus_dir}", f"--model_dir={model_dir}")
-        runs[engine] = (model_dir, run)
+        runs[name] = (model_dir, run)
     return runs
 
 
-@pytest.mark.parametrize("engine", list(RUNS))
-def test_each_model_beats_the_bag_of_words_baseline(text_runs, engine):
-    model_dir, run, report = finished_run(text_runs, engine)
+@pytest.mark.parametrize("name", list(RUNS))
+def test_each_model_beats_the_bag_of_words_baseline(text_runs, name):
+    model_dir, run, report = finished_run(text_runs, name)
     assert report["split"].startswith("test") and report["examples"] == 500
     assert 0.5 < report["baseline_accuracy"] < 0.75, report  # words alone say little here
     assert report["accuracy"] > report["baseline_accuracy"] + MARGIN, report
@@ -81,7 +86,8 @@ def test_predict_texts_gives_the_reports_accuracy_on_raw_strings(text_runs, corp
         texts.append(path.read_text().strip())
         classes.append(path.parent.name)
     (tmp_path / "reviews.txt").write_text("\n".join(texts) + "\n")
-    for engine, (model_dir, _) in text_runs.items():
+    for engine in ("estimator", "keras"):
+        model_dir, _ = text_runs[engine]
         out = run_script(
             "scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--texts={tmp_path / 'reviews.txt'}"
         )
