@@ -33,9 +33,11 @@ def detection_runs(tfds_data_dir, tmp_path_factory):
     runs = {}
     for engine in ("estimator", "keras"):
         model_dir = tmp_path_factory.mktemp(f"detect_{engine}")
+        tflite = (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
         run = run_script(
             "scripts.train",
             *ARGS,
+            *tflite,
             f"--data_dir={tfds_data_dir}",
             f"--engine={engine}",
             f"--model_dir={model_dir}",
@@ -114,6 +116,25 @@ def test_rest_predict_on_image_bytes_returns_the_exports_boxes(detection_runs, t
     np.testing.assert_allclose(row["boxes"], expected["boxes"].numpy()[0], atol=1e-5)
     assert row["class_names"] == [n.decode() for n in expected["class_names"].numpy()[0]]
     assert len(row["scores"]) == 20 and row["num_detections"] == int(expected["num_detections"][0])
+
+
+def test_tflite_returns_the_grid_that_decodes_to_the_exports_boxes(detection_runs):
+    """TFLite has no combined NMS builtin: the .tflite gives the grid, and the client decodes it (as here)."""
+    from estimators.tasks.detection import decode
+    from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
+
+    model_dir, _ = detection_runs["keras"]
+    image = draw_objects(np.random.default_rng(11))[0]
+    interpreter = tf.lite.Interpreter(model_path=str(model_dir / "detector.tflite"))
+    interpreter.allocate_tensors()
+    (pixels,), (output,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert list(pixels["shape"]) == [1, 64, 64, 3] and list(output["shape"]) == [1, 16, 16, 3 + 4]
+    interpreter.set_tensor(pixels["index"], image[None].astype(np.float32))
+    interpreter.invoke()
+    boxes = decode(tf.constant(interpreter.get_tensor(output["index"])), 3)["boxes"].numpy()
+    signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
+    expected = signature(image_bytes=tf.constant([tf.io.encode_png(image).numpy()]))["boxes"].numpy()
+    np.testing.assert_allclose(boxes[0, :3], expected[0, :3], atol=1e-3)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
