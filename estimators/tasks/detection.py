@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import tasks
+from common.params import TRAIN
 from estimators.tasks import detection_report
 from estimators.tasks.base import Evaluation, ReportData, TaskPlugin
 from input_fns.detection import BOX_CHANNELS
@@ -95,7 +96,6 @@ def decode(grid: tf.Tensor, num_classes: int) -> dict[str, tf.Tensor]:
 
 class Detection(TaskPlugin):
     name = tasks.DETECTION
-    tflite_labels = True
 
     def head(self, x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
         """Per cell: a sigmoid heatmap per class and 4 linear box channels, in float32, as one output."""
@@ -130,7 +130,7 @@ class Detection(TaskPlugin):
     def evaluate(self, data: ReportData) -> Evaluation:
         num_classes = len(data.class_names)
         truth = _boxes_of(data.read(data.role), num_classes)
-        train = _boxes_of(data.read("train"), num_classes)
+        train = _boxes_of(data.read(TRAIN), num_classes)  # the baseline's mean boxes
         detections = _decoded(data.predictions, num_classes)
         report = detection_report.build_report(detections, truth, train, data.class_names, data.split)
         features, _ = next(iter(data.read(data.role)()))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
+from serving_client import MODEL, Server, b64, model_args, model_base
 from support import finished_run, latest_export, run_script, train_refused
 
 pytestmark = pytest.mark.medium
@@ -32,9 +33,11 @@ def detection_runs(tfds_data_dir, tmp_path_factory):
     runs = {}
     for engine in ("estimator", "keras"):
         model_dir = tmp_path_factory.mktemp(f"detect_{engine}")
+        tflite = (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
         run = run_script(
             "scripts.train",
             *ARGS,
+            *tflite,
             f"--data_dir={tfds_data_dir}",
             f"--engine={engine}",
             f"--model_dir={model_dir}",
@@ -97,6 +100,41 @@ def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_
         header, first = cli.stdout.splitlines()[:2]
         assert header.split() == ["path", "boxes", "class", "score", "ymin", "xmin", "ymax", "xmax"]
         assert first.split()[2] in ("circle", "square", "triangle"), first
+
+
+def test_rest_predict_on_image_bytes_returns_the_exports_boxes(detection_runs, tmp_path):
+    from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
+
+    png = tf.io.encode_png(draw_objects(np.random.default_rng(7))[0]).numpy()
+    export = latest_export(detection_runs["keras"][0])
+    expected = tf.saved_model.load(export).signatures["serving_default"](image_bytes=tf.constant([png]))
+    base = model_base(export, tmp_path)
+    with Server(base, model_args(base), tmp_path / "serve.log") as server:
+        code, answer = server.post(f"/v1/models/{MODEL}:predict", {"instances": [{"image_bytes": b64(png)}]})
+    assert code == 200, answer
+    (row,) = answer["predictions"]
+    np.testing.assert_allclose(row["boxes"], expected["boxes"].numpy()[0], atol=1e-5)
+    assert row["class_names"] == [n.decode() for n in expected["class_names"].numpy()[0]]
+    assert len(row["scores"]) == 20 and row["num_detections"] == int(expected["num_detections"][0])
+
+
+def test_tflite_returns_the_grid_that_decodes_to_the_exports_boxes(detection_runs):
+    """TFLite has no combined NMS builtin: the .tflite gives the grid, and the client decodes it (as here)."""
+    from estimators.tasks.detection import decode
+    from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
+
+    model_dir, _ = detection_runs["keras"]
+    image = draw_objects(np.random.default_rng(11))[0]
+    interpreter = tf.lite.Interpreter(model_path=str(model_dir / "detector.tflite"))
+    interpreter.allocate_tensors()
+    (pixels,), (output,) = interpreter.get_input_details(), interpreter.get_output_details()
+    assert list(pixels["shape"]) == [1, 64, 64, 3] and list(output["shape"]) == [1, 16, 16, 3 + 4]
+    interpreter.set_tensor(pixels["index"], image[None].astype(np.float32))
+    interpreter.invoke()
+    boxes = decode(tf.constant(interpreter.get_tensor(output["index"])), 3)["boxes"].numpy()
+    signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
+    expected = signature(image_bytes=tf.constant([tf.io.encode_png(image).numpy()]))["boxes"].numpy()
+    np.testing.assert_allclose(boxes[0, :3], expected[0, :3], atol=1e-3)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
