@@ -108,3 +108,19 @@ def test_a_folder_without_images_is_one_line_naming_it(tfds_data_dir, tmp_path):
     args = ("--task=gan", "--model=dcgan", "--source=image_folder", f"--image_dir={tmp_path / 'images'}")
     line = train_refused(tfds_data_dir, tmp_path, *args, "--image_size=8", "--train_steps=10")
     assert str(tmp_path / "images") in line and "no .jpg" in line, line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_nan_loss_stops_the_run_before_any_export(tfds_data_dir, tmp_path, engine):
+    args = [a for a in ARGS if not a.startswith(("--learning_rate", "--train_steps"))]
+    run = train(
+        tfds_data_dir,
+        tmp_path,
+        *args,
+        "--learning_rate=1e30",
+        "--train_steps=50",
+        "--novalidate_data",
+        f"--engine={engine}",
+    )
+    one_error_line(run, "NaN or infinite", "nothing was exported", status=1)
+    assert not (tmp_path / "export").exists() and not (tmp_path / "report").exists()
