@@ -54,6 +54,7 @@ class TaskPlugin:
 
     name: str = ""
     tflite_labels: bool = True  # a TFLite export writes the class names as labels.txt beside the model
+    tflite: bool = True  # --tflite_output_file converts its model (False: refused before training)
 
     @property
     def task(self) -> tasks.Task:

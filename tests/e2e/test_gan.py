@@ -95,6 +95,7 @@ def test_predict_draws_seeded_samples_as_pngs(gan_runs, tmp_path):
         (("--dataset=digits", "--model=small_cnn"), ("small_cnn", "gan", "dcgan")),
         (("--dataset=digits", "--model=dcgan", "--image_size=6"), ("divisible by 4",)),
         (("--dataset=digits", "--model=dcgan", "--early_stopping_steps=100"), ("early_stopping_steps", "gan")),
+        (("--dataset=digits", "--model=dcgan", "--tflite_output_file=/tmp/g.tflite"), ("tflite_output_file", "gan")),
     ],
 )
 def test_refused_in_one_line(tfds_data_dir, tmp_path, args, words):
