@@ -125,3 +125,17 @@ def test_a_nan_loss_stops_the_run_before_any_export(tfds_data_dir, tmp_path, eng
     )
     one_error_line(run, "NaN or infinite", "nothing was exported", status=1)
     assert not (tmp_path / "export").exists() and not (tmp_path / "report").exists()
+
+
+def test_scripts_serve_answers_noise_with_the_exports_images(gan_runs, tmp_path):
+    from serving_client import MODEL, Server, model_args, model_base
+
+    model_dir, _ = gan_runs["estimator"]
+    export = latest_export(model_dir)
+    noise = np.random.default_rng(2).standard_normal((3, 32)).astype(np.float32)
+    expected = tf.saved_model.load(export).signatures["serving_default"](noise=tf.constant(noise))["images"].numpy()
+    base = model_base(export, tmp_path)
+    with Server(base, model_args(base), tmp_path / "err.log") as served:
+        code, answer = served.post(f"/v1/models/{MODEL}:predict", {"instances": [{"noise": n} for n in noise.tolist()]})
+    assert code == 200, answer
+    np.testing.assert_allclose(np.array(answer["predictions"]), expected, atol=1e-5)
