@@ -32,7 +32,7 @@ from estimators.serving import gan_export
 from estimators.tasks.gan_report import TRAINED, UNTRAINED
 from input_fns import pipeline_ops
 
-_SCOPES = {"Generator": dcgan.GENERATOR, "Discriminator": dcgan.DISCRIMINATOR}  # TF-GAN's variable scopes
+NONFINITE_CHECK = "LossTensor is inf or nan"  # the message of TF-GAN's train-op check on a player's loss
 
 
 def _with_getargspec() -> None:
@@ -101,6 +101,11 @@ class GanEstimatorEngine:
             estimator.train(self._input_fn(job, TRAIN, pipeline_ops.FIT), max_steps=job.max_steps, hooks=[progress])
         except tf.compat.v1.train.NanLossDuringTrainingError:
             # The Estimator's NanTensorHook (on the sum of both losses) stopped the step before any save.
+            raise NonFiniteLossError(progress.last_step) from None
+        except tf.errors.InvalidArgumentError as err:
+            # TF-GAN's train ops check each player's loss (CheckNumerics) before the NaN hook sees it.
+            if NONFINITE_CHECK not in str(err):
+                raise
             raise NonFiniteLossError(progress.last_step) from None
         values = estimator.evaluate(self._input_fn(job, VALIDATION, pipeline_ops.EVALUATE), steps=job.eval_steps)
         metrics = {"loss": float(values["loss"]), "global_step": int(values["global_step"])}

@@ -4,8 +4,8 @@ Scaled for kestrel's small images: two stride-2 stages each way, so sides must d
 generator ends in a sigmoid, in [0, 1], the range of the "unit" preprocessing the real images
 arrive in; the discriminator returns one logit. No batch normalisation: the Estimator engine calls
 these Keras models inside TF-GAN's graph, where Keras would not update BN's moving statistics, and
-a generator that samples differently from how it trained would be a different model in the export.
-Layers are named (checkpoint keys). ``Dcgan`` pairs the two for the Keras engine: its own
+a generator that samples differently from how it trained would be a different model in the export;
+layer normalisation (no moving statistics) takes its place. Layers are named (checkpoint keys). ``Dcgan`` pairs the two for the Keras engine: its own
 ``train_step`` with the losses TF-GAN's GANEstimator uses, so both engines train the same game.
 """
 

@@ -65,6 +65,8 @@ def check(job: Job, out: OutputParams) -> None:
     """Before training: refuse a model with no Keras model to convert, or a labels file of another model."""
     if not out.tflite_output_file:
         return
+    if not load_task(job.spec.task).tflite:
+        raise UsageError(FLAG, f"--task={job.spec.task} has no TFLite export; leave --tflite_output_file empty")
     if job.build is None:
         raise UsageError(
             FLAG,

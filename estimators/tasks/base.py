@@ -58,6 +58,7 @@ class TaskPlugin:
     # The export serves what no Estimator receiver can build (a language model's sampling loop): every engine
     # then exports the trained Keras model with ``signatures``, the Estimator's weights read back into it.
     keras_export: bool = False
+    tflite: bool = True  # --tflite_output_file converts its model (False: refused before training)
 
     @property
     def task(self) -> tasks.Task:

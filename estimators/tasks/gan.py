@@ -21,6 +21,7 @@ from estimators.tasks.base import Evaluation, ReportData, TaskPlugin
 class Gan(TaskPlugin):
     name = tasks.GAN
     tflite_labels = False
+    tflite = False  # the converter rebuilds one model from the export; the export holds only the generator
 
     def outputs(self, output: tf.Tensor, class_names: tuple[str, ...]) -> dict[str, tf.Tensor]:
         return {self.task.output: tf.cast(output, tf.float32)}

@@ -95,6 +95,7 @@ def test_predict_draws_seeded_samples_as_pngs(gan_runs, tmp_path):
         (("--dataset=digits", "--model=small_cnn"), ("small_cnn", "gan", "dcgan")),
         (("--dataset=digits", "--model=dcgan", "--image_size=6"), ("divisible by 4",)),
         (("--dataset=digits", "--model=dcgan", "--early_stopping_steps=100"), ("early_stopping_steps", "gan")),
+        (("--dataset=digits", "--model=dcgan", "--tflite_output_file=/tmp/g.tflite"), ("tflite_output_file", "gan")),
     ],
 )
 def test_refused_in_one_line(tfds_data_dir, tmp_path, args, words):
@@ -108,3 +109,33 @@ def test_a_folder_without_images_is_one_line_naming_it(tfds_data_dir, tmp_path):
     args = ("--task=gan", "--model=dcgan", "--source=image_folder", f"--image_dir={tmp_path / 'images'}")
     line = train_refused(tfds_data_dir, tmp_path, *args, "--image_size=8", "--train_steps=10")
     assert str(tmp_path / "images") in line and "no .jpg" in line, line
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_nan_loss_stops_the_run_before_any_export(tfds_data_dir, tmp_path, engine):
+    args = [a for a in ARGS if not a.startswith(("--learning_rate", "--train_steps"))]
+    run = train(
+        tfds_data_dir,
+        tmp_path,
+        *args,
+        "--learning_rate=1e30",
+        "--train_steps=50",
+        "--novalidate_data",
+        f"--engine={engine}",
+    )
+    one_error_line(run, "NaN or infinite", "nothing was exported", status=1)
+    assert not (tmp_path / "export").exists() and not (tmp_path / "report").exists()
+
+
+def test_scripts_serve_answers_noise_with_the_exports_images(gan_runs, tmp_path):
+    from serving_client import MODEL, Server, model_args, model_base
+
+    model_dir, _ = gan_runs["estimator"]
+    export = latest_export(model_dir)
+    noise = np.random.default_rng(2).standard_normal((3, 32)).astype(np.float32)
+    expected = tf.saved_model.load(export).signatures["serving_default"](noise=tf.constant(noise))["images"].numpy()
+    base = model_base(export, tmp_path)
+    with Server(base, model_args(base), tmp_path / "err.log") as served:
+        code, answer = served.post(f"/v1/models/{MODEL}:predict", {"instances": [{"noise": n} for n in noise.tolist()]})
+    assert code == 200, answer
+    np.testing.assert_allclose(np.array(answer["predictions"]), expected, atol=1e-5)
