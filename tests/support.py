@@ -70,6 +70,22 @@ def training_report(model_dir: str | Path) -> dict:
     return json.loads((Path(model_dir) / "report" / "report.json").read_text())
 
 
+ENGINES = ("estimator", "keras")
+
+
+def train_each_engine(
+    data_dir: str | Path, make_dir: Callable[[str], Path], *args: str, per_engine: Callable[[str, Path], tuple] = None
+) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """One ``scripts.train`` run per engine with ``args`` (and ``per_engine(engine, model_dir)``'s flags), each in
+    ``make_dir(engine)``: the per-engine fixture of a task's tests, read with ``finished_run``."""
+    runs = {}
+    for engine in ENGINES:
+        model_dir = make_dir(engine)
+        extra = per_engine(engine, model_dir) if per_engine else ()
+        runs[engine] = (model_dir, train(data_dir, model_dir, *args, *extra, f"--engine={engine}", timeout=900))
+    return runs
+
+
 def finished_run(runs: Mapping[str, tuple[Path, subprocess.CompletedProcess]], engine: str) -> tuple:
     """``(model_dir, run, report)`` of ``engine``'s run in a per-engine fixture; the run must have succeeded."""
     model_dir, run = runs[engine]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving_client import MODEL, Server, b64, model_args, model_base
-from support import finished_run, latest_export, run_script, train_refused
+from support import finished_run, latest_export, run_script, train_each_engine, train_refused
 
 pytestmark = pytest.mark.medium
 
@@ -30,21 +30,11 @@ ARGS = (
 
 @pytest.fixture(scope="module")
 def detection_runs(tfds_data_dir, tmp_path_factory):
-    runs = {}
-    for engine in ("estimator", "keras"):
-        model_dir = tmp_path_factory.mktemp(f"detect_{engine}")
-        tflite = (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
-        run = run_script(
-            "scripts.train",
-            *ARGS,
-            *tflite,
-            f"--data_dir={tfds_data_dir}",
-            f"--engine={engine}",
-            f"--model_dir={model_dir}",
-            timeout=900,
-        )
-        runs[engine] = (model_dir, run)
-    return runs
+    def tflite(engine: str, model_dir) -> tuple[str, ...]:
+        return (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
+
+    make_dir = lambda engine: tmp_path_factory.mktemp(f"detect_{engine}")  # noqa: E731
+    return train_each_engine(tfds_data_dir, make_dir, *ARGS, per_engine=tflite)
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])

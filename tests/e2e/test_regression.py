@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import finished_run, latest_export, one_error_line, run_script, train_refused, training_report
+from support import (
+    finished_run,
+    latest_export,
+    one_error_line,
+    run_script,
+    train_each_engine,
+    train_refused,
+    training_report,
+)
 
 pytestmark = pytest.mark.medium
 
@@ -25,15 +33,8 @@ REGRESSION = ("--task=regression", "--model=dnn", *STEPS)
 @pytest.fixture(scope="module")
 def diabetes_runs(tfds_data_dir, tmp_path_factory):
     """One run per engine on the embedded diabetes dataset: (engine -> (model_dir, completed process))."""
-    runs = {}
-    for engine in ("estimator", "keras"):
-        model_dir = tmp_path_factory.mktemp(f"diabetes_{engine}")
-        args = ["--dataset=diabetes", f"--data_dir={tfds_data_dir}", *REGRESSION, f"--engine={engine}"]
-        runs[engine] = (
-            model_dir,
-            run_script("scripts.train", *args, f"--model_dir={model_dir}", "--overwrite_model_dir"),
-        )
-    return runs
+    make_dir = lambda engine: tmp_path_factory.mktemp(f"diabetes_{engine}")  # noqa: E731
+    return train_each_engine(tfds_data_dir, make_dir, "--dataset=diabetes", *REGRESSION, "--overwrite_model_dir")
 
 
 @pytest.fixture(scope="module")

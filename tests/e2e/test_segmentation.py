@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import finished_run, latest_export, run_script, train_refused, training_report
+from support import finished_run, latest_export, run_script, train_each_engine, train_refused, training_report
 
 pytestmark = pytest.mark.medium
 
@@ -30,19 +30,7 @@ ARGS = (
 
 @pytest.fixture(scope="module")
 def shapes_runs(tfds_data_dir, tmp_path_factory):
-    runs = {}
-    for engine in ("estimator", "keras"):
-        model_dir = tmp_path_factory.mktemp(f"shapes_{engine}")
-        run = run_script(
-            "scripts.train",
-            *ARGS,
-            f"--data_dir={tfds_data_dir}",
-            f"--engine={engine}",
-            f"--model_dir={model_dir}",
-            timeout=900,
-        )
-        runs[engine] = (model_dir, run)
-    return runs
+    return train_each_engine(tfds_data_dir, lambda engine: tmp_path_factory.mktemp(f"shapes_{engine}"), *ARGS)
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])

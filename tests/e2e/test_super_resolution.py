@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import finished_run, latest_export, run_script, train_refused
+from support import finished_run, latest_export, run_script, train_each_engine, train_refused
 
 pytestmark = pytest.mark.medium
 
@@ -29,19 +29,7 @@ ARGS = (
 
 @pytest.fixture(scope="module")
 def sr_runs(tfds_data_dir, tmp_path_factory):
-    runs = {}
-    for engine in ("estimator", "keras"):
-        model_dir = tmp_path_factory.mktemp(f"sr_{engine}")
-        run = run_script(
-            "scripts.train",
-            *ARGS,
-            f"--data_dir={tfds_data_dir}",
-            f"--engine={engine}",
-            f"--model_dir={model_dir}",
-            timeout=900,
-        )
-        runs[engine] = (model_dir, run)
-    return runs
+    return train_each_engine(tfds_data_dir, lambda engine: tmp_path_factory.mktemp(f"sr_{engine}"), *ARGS)
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
