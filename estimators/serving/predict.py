@@ -11,6 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -179,6 +180,28 @@ def predict_batch(signature, batch: list[str], key: str | tuple[str, ...] = "pro
     return outcomes
 
 
+def each_prediction(
+    signature, paths: list[str], failures: list[Failure], key: str | tuple[str, ...] = "probabilities", batch_size=32
+) -> Iterator[tuple[str, Any]]:
+    """Each file of ``paths`` that decodes, with its outputs ``key``, in batches; one that does not goes to
+    ``failures`` (with its reason)."""
+    for start in range(0, len(paths), batch_size):
+        batch = paths[start : start + batch_size]
+        for path, outcome in zip(batch, predict_batch(signature, batch, key), strict=True):
+            if isinstance(outcome, Failure):
+                failures.append(outcome)
+            else:
+                yield path, outcome
+
+
+def output_folder(output_dir: str | None, writes: str) -> str:
+    """``output_dir``, made; a usage error when it is not given (``writes``: what the model writes there)."""
+    if not output_dir:
+        raise UsageError("output_dir", f"{writes}; name the folder for them")
+    tf.io.gfile.makedirs(output_dir)
+    return output_dir
+
+
 def predict_files(
     export_dir: str, paths: list[str], top_k: int = 3, batch_size: int = 32
 ) -> tuple[list[Prediction], list[Failure]]:
@@ -187,15 +210,10 @@ def predict_files(
     names = serving.read_labels(export_dir)
     results: list[Prediction] = []
     failures: list[Failure] = []
-    for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        for path, outcome in zip(batch, predict_batch(signature, batch), strict=True):
-            if isinstance(outcome, Failure):
-                failures.append(outcome)
-                continue
-            order = np.argsort(-outcome)[:top_k]
-            top = tuple((names[i], float(outcome[i])) for i in order)
-            results.append(Prediction(path, top[0][0], top[0][1], top))
+    for path, outcome in each_prediction(signature, paths, failures, batch_size=batch_size):
+        order = np.argsort(-outcome)[:top_k]
+        top = tuple((names[i], float(outcome[i])) for i in order)
+        results.append(Prediction(path, top[0][0], top[0][1], top))
     return results, failures
 
 

@@ -19,7 +19,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UsageError
 from estimators.serving import predict
 from estimators.serving import receivers as serving
 
@@ -85,21 +84,14 @@ def _detections(outcome: tuple, names: tuple[str, ...], height: int, width: int,
 def predict_boxes(
     export_dir: str, paths: list[str], output_dir: str | None, min_score: float, batch_size: int = 32
 ) -> tuple[list[BoxPrediction], list[predict.Failure]]:
-    if not output_dir:
-        raise UsageError("output_dir", "a detection model writes each image with its boxes; name the folder for them")
+    output_dir = predict.output_folder(output_dir, "a detection model writes each image with its boxes")
     signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    tf.io.gfile.makedirs(output_dir)
     results, failures = [], []
-    for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        for path, outcome in zip(batch, predict.predict_batch(signature, batch, _KEYS), strict=True):
-            if isinstance(outcome, predict.Failure):
-                failures.append(outcome)
-                continue
-            image = _decoded(path)
-            found = _detections(outcome, names, image.shape[0], image.shape[1], min_score)
-            results.append(BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found))
+    for path, outcome in predict.each_prediction(signature, paths, failures, _KEYS, batch_size):
+        image = _decoded(path)
+        found = _detections(outcome, names, image.shape[0], image.shape[1], min_score)
+        results.append(BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found))
     return results, failures
 
 

@@ -18,7 +18,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UsageError
 from estimators.serving import predict
 from estimators.tasks.restoration import PIXELS_OUTPUT
 
@@ -52,20 +51,13 @@ def _write_png(pixels: np.ndarray, image_path: str, output_dir: str, suffix: str
 def predict_images(
     export_dir: str, paths: list[str], output_dir: str | None, batch_size: int = 32
 ) -> tuple[list[ImagePrediction], list[predict.Failure]]:
-    if not output_dir:
-        raise UsageError("output_dir", "an image-restoration model writes a PNG per image; name the folder for them")
+    output_dir = predict.output_folder(output_dir, "an image-restoration model writes a PNG per image")
     signature = predict.load_signature(export_dir)
     suffix = _output_name(signature)
-    tf.io.gfile.makedirs(output_dir)
     results, failures = [], []
-    for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        for path, outcome in zip(batch, predict.predict_batch(signature, batch, PIXELS_OUTPUT), strict=True):
-            if isinstance(outcome, predict.Failure):
-                failures.append(outcome)
-                continue
-            size = f"{outcome.shape[1]}x{outcome.shape[0]}"
-            results.append(ImagePrediction(path, _write_png(outcome, path, output_dir, suffix), size))
+    for path, outcome in predict.each_prediction(signature, paths, failures, PIXELS_OUTPUT, batch_size):
+        size = f"{outcome.shape[1]}x{outcome.shape[0]}"
+        results.append(ImagePrediction(path, _write_png(outcome, path, output_dir, suffix), size))
     return results, failures
 
 

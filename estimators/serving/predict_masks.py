@@ -17,7 +17,6 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UsageError
 from estimators.serving import predict
 from estimators.serving import receivers as serving
 from estimators.tasks.segmentation import MASK_OUTPUT
@@ -56,21 +55,14 @@ def _size(image_path: str) -> tuple[int, int]:
 def predict_masks(
     export_dir: str, paths: list[str], output_dir: str | None, batch_size: int = 32
 ) -> tuple[list[MaskPrediction], list[predict.Failure]]:
-    if not output_dir:
-        raise UsageError("output_dir", "a segmentation model writes a mask PNG per image; name the folder for them")
+    output_dir = predict.output_folder(output_dir, "a segmentation model writes a mask PNG per image")
     signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    tf.io.gfile.makedirs(output_dir)
     results, failures = [], []
-    for start in range(0, len(paths), batch_size):
-        batch = paths[start : start + batch_size]
-        for path, outcome in zip(batch, predict.predict_batch(signature, batch, MASK_OUTPUT), strict=True):
-            if isinstance(outcome, predict.Failure):
-                failures.append(outcome)
-                continue
-            counts = np.bincount(outcome.reshape(-1), minlength=len(names)) / outcome.size
-            shares = tuple((name, float(share)) for name, share in zip(names, counts, strict=False))
-            results.append(MaskPrediction(path, _write_mask(outcome, path, output_dir), shares))
+    for path, outcome in predict.each_prediction(signature, paths, failures, MASK_OUTPUT, batch_size):
+        counts = np.bincount(outcome.reshape(-1), minlength=len(names)) / outcome.size
+        shares = tuple((name, float(share)) for name, share in zip(names, counts, strict=False))
+        results.append(MaskPrediction(path, _write_mask(outcome, path, output_dir), shares))
     return results, failures
 
 
