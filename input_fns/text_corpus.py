@@ -30,6 +30,7 @@ from common.params import CHARACTERS, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta
+from input_fns.text_files import read_text
 
 CHARS_INPUT = "chars"  # the model's input (character ids) and the feature of every example
 UNKNOWN = "<unk>"  # the vocabulary's id 0: a character the training text does not hold
@@ -60,25 +61,6 @@ class Corpus:
     def ids(self, role: str) -> np.ndarray:
         index = {c: i for i, c in enumerate(self.vocabulary) if c}
         return np.fromiter((index.get(c, 0) for c in self.texts[role]), np.int32, len(self.texts[role]))
-
-
-def read_text(path: str, flag: str) -> str:
-    """The file as UTF-8 text; unreadable, empty or non-UTF-8 is one usage error naming the file (and line)."""
-    try:
-        with tf.io.gfile.GFile(path, "rb") as f:
-            raw = f.read()
-    except (OSError, tf.errors.OpError) as err:
-        raise UsageError(flag, f"cannot read '{path}' ({str(err).splitlines()[0]})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise UsageError(
-            flag, f"'{path}' line {line}: byte 0x{raw[err.start]:02x} is not UTF-8; allowed: UTF-8 text"
-        ) from None
-    if not text.strip():
-        raise UsageError(flag, f"'{path}' holds no text; allowed: a UTF-8 text file with at least one character")
-    return text
 
 
 def _files(patterns: str, flag: str) -> tuple[str, ...]:

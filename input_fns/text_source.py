@@ -23,6 +23,7 @@ from common.params import TEST, TEXT, TRAIN, VALIDATION, DataParams
 from input_fns import array_source, review_corpus
 from input_fns.pipeline_ops import PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, described
+from input_fns.text_files import read_text
 
 TEXT_INPUT = "text"  # the model's input and the export's: a batch of raw strings
 TEXT_EXTENSION = ".txt"
@@ -36,26 +37,6 @@ class TextFolder:
     texts: tuple[str, ...]
     labels: tuple[int, ...]
     files: tuple[str, ...]
-
-
-def decode_text(data: bytes, path: str, flag: str = "text_dir") -> str:
-    """``data`` as UTF-8 text; an empty (or blank) file or bytes that are not UTF-8 are one usage error
-    naming ``path`` and the line."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise UsageError(
-            flag, f"'{path}' line {line}: byte 0x{data[err.start]:02x} is not UTF-8; allowed: UTF-8 text"
-        ) from None
-    if not text.strip():
-        raise UsageError(flag, f"'{path}' line 1: the file is empty; allowed: a file with some text")
-    return text
-
-
-def read_text_file(path: str, flag: str = "text_dir") -> str:
-    with tf.io.gfile.GFile(path, "rb") as f:
-        return decode_text(f.read(), path, flag)
 
 
 def class_folders(root: str, flag: str) -> tuple[str, ...]:
@@ -93,7 +74,7 @@ def read_folder(root: str, classes: tuple[str, ...], flag: str) -> TextFolder:
     if found != classes:
         raise UsageError(flag, f"'{root}' has classes {', '.join(found)}; the training data has {', '.join(classes)}")
     files = text_files(root, classes, flag)
-    texts = tuple(read_text_file(path, flag) for path, _ in files)
+    texts = tuple(read_text(path, flag) for path, _ in files)
     return TextFolder(texts, tuple(label for _, label in files), tuple(path for path, _ in files))
 
 

@@ -23,7 +23,7 @@ from estimators.tasks.language_model_export import (
     PROMPT_INPUT,
     TEMPERATURE_INPUT,
 )
-from input_fns.text_corpus import read_text
+from input_fns.text_files import read_text
 
 BATCH = 64  # prompts per call of the export
 

@@ -16,7 +16,8 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from estimators.serving import predict as prediction
-from input_fns.text_source import TEXT_INPUT, decode_text
+from input_fns.text_files import decode_text
+from input_fns.text_source import TEXT_INPUT
 
 BATCH = 256
 

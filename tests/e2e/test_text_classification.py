@@ -124,7 +124,7 @@ GOOD = {"neg/a.txt": b"the plot was dull.\n", "pos/b.txt": b"the plot was superb
 @pytest.mark.parametrize(
     ("bad", "words"),
     [
-        ({"neg/empty.txt": b""}, ("empty.txt' line 1", "empty")),
+        ({"neg/empty.txt": b""}, ("empty.txt' holds no text",)),
         ({"neg/latin1.txt": b"fine\ncaf\xe9 was dull\n"}, ("latin1.txt' line 2", "byte 0xe9 is not UTF-8")),
         ({"pos/notes.csv": b"a,b\n"}, ("notes.csv' is not a .txt file",)),
     ],

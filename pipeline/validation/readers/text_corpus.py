@@ -15,7 +15,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from input_fns.text_corpus import read_text
+from input_fns.text_files import read_text
 from pipeline.validation.readers import base
 from pipeline.validation.readers.base import RECORD_BATCH_SIZE, InputSpec, Read, ReadOptions, Request
 

@@ -22,6 +22,7 @@ import apache_beam as beam
 import tensorflow as tf
 
 from input_fns import text_source
+from input_fns.text_files import read_text
 from pipeline.validation.readers import examples
 from pipeline.validation.readers.base import InputSpec, Read, Reader, ReadOptions, Request, step_name
 
@@ -43,7 +44,7 @@ def _resolve(request: Request, files: tuple[str, ...]) -> InputSpec:
     for root in request.patterns:
         classes = text_source.class_folders(root, request.flag)
         for path, label in text_source.text_files(root, classes, request.flag):
-            text_source.read_text_file(path, request.flag)
+            read_text(path, request.flag)
             listed.append(path)
             labels.append(classes[label])
     return InputSpec(request.role, request.flag, FORMAT, request.patterns, tuple(listed), image_labels=tuple(labels))
@@ -51,7 +52,7 @@ def _resolve(request: Request, files: tuple[str, ...]) -> InputSpec:
 
 def vocabulary(spec: InputSpec) -> frozenset[str]:
     """The ``MAX_TOKENS`` most frequent tokens of ``spec``'s files, less the trainer's padding and unknown entries."""
-    counts = collections.Counter(t for path in spec.files for t in tokens(text_source.read_text_file(path)))
+    counts = collections.Counter(t for path in spec.files for t in tokens(read_text(path, "text_dir")))
     return frozenset(token for token, _ in counts.most_common(text_source.MAX_TOKENS - 2))
 
 
@@ -64,7 +65,7 @@ class _TextToExample(beam.DoFn):
 
     def process(self, item: tuple[str, str]) -> Iterator[bytes]:
         path, label = item
-        words = tokens(text_source.read_text_file(path))
+        words = tokens(read_text(path, "text_dir"))
         oov = sum(word not in self._known for word in words) / len(words) if words else 0.0
         feature = {
             TOKENS_FEATURE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[w.encode() for w in words])),

@@ -23,13 +23,6 @@ def _tree(root: Path, files: dict[str, str]) -> str:
     return str(root)
 
 
-def test_bad_bytes_and_empty_files_are_named_with_their_line():
-    with pytest.raises(UsageError, match=r"^--text_dir: 'a.txt' line 3: byte 0xff is not UTF-8; allowed: UTF-8 text$"):
-        text_source.decode_text(b"one\ntwo\nth\xffree\n", "a.txt")
-    with pytest.raises(UsageError, match=r"^--texts: 'b.txt' line 1: the file is empty"):
-        text_source.decode_text(b" \n", "b.txt", "texts")
-
-
 def test_the_vocabulary_comes_from_the_training_role_only(tmp_path):
     train = {f"neg/{i}.txt": f"common dull n{i}" for i in range(10)}
     train |= {f"pos/{i}.txt": f"common superb p{i}" for i in range(10)}
