@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import tensorflow as tf
@@ -91,11 +92,6 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     collection or ``numbered_exports`` never see a half-written SavedModel; a failure
     removes the temporary directory and leaves earlier exports as they were.
     """
-    export_dir = os.path.join(export_base, str(int(time.time())))
-    while tf.io.gfile.exists(export_dir):
-        time.sleep(1)
-        export_dir = os.path.join(export_base, str(int(time.time())))
-    temp_dir = os.path.join(export_base, TEMP_PREFIX + os.path.basename(export_dir))
     module = tf.Module()
     # Track the weights, not the model: the model would bring its optimizer and
     # slots into the SavedModel, which then cannot be loaded back.
@@ -103,11 +99,29 @@ def export_keras_model(model: tf.keras.Model, export_base: str, how: Serving) ->
     if how.text_input is not None:
         # A tokeniser's vocabulary is a lookup table, not a weight: track its layers so the table is saved too.
         module.text_layers = list(model.layers)
-    try:
-        tf.saved_model.save(module, temp_dir, signatures=_signatures(model, how))
+
+    def assets(temp_dir: str) -> None:
         serving.write_labels(os.path.join(temp_dir, ASSETS_EXTRA), how.class_names)
         if how.series is not None:
             serving.write_series(os.path.join(temp_dir, ASSETS_EXTRA), how.series)
+
+    return save_atomically(module, export_base, _signatures(model, how), assets)
+
+
+def save_atomically(
+    module: tf.Module, export_base: str, signatures: dict, assets: Callable[[str], None] | None = None
+) -> str:
+    """``module`` saved with ``signatures`` (and ``assets(folder)`` written beside) as ``export_base/<timestamp>``:
+    into ``temp-<timestamp>`` first, renamed last; a failure removes the temporary folder. Returns the export."""
+    export_dir = os.path.join(export_base, str(int(time.time())))
+    while tf.io.gfile.exists(export_dir):
+        time.sleep(1)
+        export_dir = os.path.join(export_base, str(int(time.time())))
+    temp_dir = os.path.join(export_base, TEMP_PREFIX + os.path.basename(export_dir))
+    try:
+        tf.saved_model.save(module, temp_dir, signatures=signatures)
+        if assets is not None:
+            assets(temp_dir)
         tf.io.gfile.rename(temp_dir, export_dir)
     except BaseException:
         if tf.io.gfile.exists(temp_dir):
