@@ -139,6 +139,7 @@ class DataParams:
     feature_spec: str = "image:bytes,label:int64"  # tfrecord: name:type[shape],...
     image_key: str = "image"
     label_key: str = "label"  # the label feature (TFDS, tfrecord) or CSV column
+    text_key: str | None = None  # text_classification: the TFDS Text feature (default: its first) or CSV column
     class_names: str | None = None  # comma-separated, or a file with one name per line
     csv_separator: str = ","
     # timeseries: a CSV with a time column, read in order (input_fns/timeseries_source.py); without

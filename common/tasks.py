@@ -33,6 +33,7 @@ class Task:
     sources: tuple[str, ...]  # the sources (common.params.SOURCES) that can feed it
     module: str  # the task's plug-in (estimators/tasks): head, loss, outputs, evaluation and report
     corruption: str = ""  # CLEAN_IMAGES: how the input is made from the clean image (input_fns/image_pairs.py)
+    reads_text: bool = False  # its input is raw strings (params.TEXT), whichever source reads them
 
     def __post_init__(self) -> None:
         if self.labels not in LABELS:
@@ -130,8 +131,9 @@ TASKS: dict[str, Task] = {
             ("accuracy", "loss"),
             "probabilities",
             CLASSES,
-            ("text_folder",),
+            ("text_folder", "tfds", "csv"),
             "estimators.tasks.text_classification",
+            reads_text=True,
         ),
         # Lecture 12 (EDSR on DIV2K): the image from its bicubic downgrade; PSNR decides, SSIM beside it.
         Task(

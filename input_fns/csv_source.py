@@ -16,10 +16,11 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
+from common import tasks
 from common.errors import UsageError
 from common.params import FEATURES, TEST, TRAIN, VALIDATION, DataParams
 from common.tasks import VALUES
-from input_fns import array_source
+from input_fns import array_source, text_csv
 from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, class_names, described, labels_read, role_files
 from input_fns.tfrecord_source import resolve_files
@@ -167,6 +168,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     """The rows of each role in memory, standardised on the training rows; labels are classes or values."""
     if not data.train_files:
         raise UsageError("train_files", "not set; the csv source reads its training rows from it")
+    if tasks.get(data.task).reads_text:
+        return text_csv.open_csv(data, seed, options)
     values = labels_read(data) == VALUES
     table = load(
         data.train_files,

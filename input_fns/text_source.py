@@ -1,4 +1,4 @@
-"""The ``text_folder`` source: folders of ``.txt`` files, one subfolder per class, as
+"""The ``text_folder`` source, and the TEXT source every text reader ends in (``opened``): folders of ``.txt`` files, one subfolder per class, as
 ``tf.keras.utils.text_dataset_from_directory`` reads them; without ``--text_dir``, the
 embedded review corpus (input_fns/review_corpus.py).
 
@@ -124,15 +124,31 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     if test_root:
         splits[TEST] = read_folder(test_root, classes, "test_dir")
     named = {TRAIN: train_root, VALIDATION: data.val_dir, TEST: test_root}
+    return opened(train_root, classes, splits, described(splits, named, data), options, train_files=(train_root,))
+
+
+def opened(
+    name: str,
+    classes: tuple[str, ...],
+    splits: dict[str, TextFolder],
+    split_names: dict[str, str],
+    options: PipelineOptions,
+    train_files: tuple[str, ...],
+    gate_format: str = "texts",
+    **gate_slice,
+) -> Opened:
+    """The TEXT source of checked ``splits``, whatever read them (class folders, a TFDS dataset, CSV rows):
+    the vocabulary adapted on the training role only, raw strings in, class ids out."""
     meta = SourceMeta(
-        train_root,
+        name,
         TEXT,
         classes,
         {role: len(folder.texts) for role, folder in splits.items()},
-        described(splits, named, data),
-        train_files=(train_root,),
-        gate_format="texts",
+        split_names,
+        train_files=train_files,
+        gate_format=gate_format,
         vocabulary=vocabulary(splits[TRAIN].texts),
+        **gate_slice,
     )
 
     def factory(role, mode, batch_size, input_name, image_spec):

@@ -19,11 +19,11 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import input_fns.datasets  # noqa: F401  (registers kestrel's builders)
-from common import network
+from common import network, tasks
 from common.errors import NetworkUnavailableError, UsageError
 from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentParams, DataParams
 from common.tasks import BOXES, CLEAN_IMAGES, MASKS, VALUES
-from input_fns import csv_source, detection, image_pairs, pipeline_ops, segmentation
+from input_fns import csv_source, detection, image_pairs, pipeline_ops, segmentation, text_tfds
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
 from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -242,6 +242,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     gate_slice = _gate_slice(builder, data.train_split)
     if gate_slice:
         train_files = tuple(dict.fromkeys(path for path, _, _ in gate_slice["train_ranges"]))
+    if tasks.get(data.task).reads_text:
+        return text_tfds.open_tfds(data, builder, splits, train_files, options, gate_slice)
     labels = labels_read(data)
     if labels == MASKS:
         return segmentation.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)

@@ -83,6 +83,9 @@ def define_data_flags() -> None:
     flags.DEFINE_string("feature_spec", d.feature_spec, "tfrecord: the tf.Example features, name:type[shape],...")
     flags.DEFINE_string("image_key", d.image_key, "The image feature (tfds, tfrecord).")
     flags.DEFINE_string("label_key", d.label_key, "The label feature (tfds, tfrecord) or CSV column.")
+    flags.DEFINE_string(
+        "text_key", d.text_key, "text_classification: the TFDS Text feature (default: its first) or CSV text column."
+    )
     flags.DEFINE_string("class_names", d.class_names, "Class names: comma-separated, or a file with one a line.")
     flags.DEFINE_string("csv_separator", d.csv_separator, "csv: field separator (';' for the wine-quality CSV).")
     flags.DEFINE_integer(

@@ -421,6 +421,19 @@ def c_label_key(r, d):
     assert (out.model_dir / "labels.txt").read_text().split() == ["5", "6"]
 
 
+def c_text_key(r, d):
+    texts = d.csv.parent / "texts.csv"
+    rows = [f"the plot was {'superb' if i % 2 else 'dull'} {i},{'pos' if i % 2 else 'neg'}\n" for i in range(40)]
+    texts.write_text("review,sentiment\n" + "".join(rows))
+    text = ("--task=text_classification", "--source=csv", f"--train_files={texts}", "--label_key=sentiment")
+    out = r(*text, "--model=text_conv1d", "--text_key=review").ok()
+    assert (out.model_dir / "labels.txt").read_text().split() == ["neg", "pos"]
+    one_line_error(r(*text, "--model=text_conv1d", "--text_key=nope"), "text_key", "no column 'nope'")
+    one_line_error(
+        r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--text_key=a"), "text_key", "--task=classification"
+    )
+
+
 def c_task(r, d):
     out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression", "--report").ok()
     report = json.loads((out.model_dir / "report" / "report.json").read_text())
@@ -1004,6 +1017,7 @@ ROWS = [
     pytest.param("feature_spec", c_feature_spec, id="feature_spec"),
     pytest.param("image_key", c_image_key, id="image_key"),
     pytest.param("label_key", c_label_key, id="label_key"),
+    pytest.param("text_key", c_text_key, id="text_key"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
     pytest.param("time_key", c_time_key, id="time_key"),
     pytest.param("target_key", c_target_key, id="target_key"),

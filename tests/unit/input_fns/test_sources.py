@@ -19,7 +19,7 @@ MASKS_LINE = (
 LM_LINE = "--task=language_model reads --source=text_corpus, and --source=text_corpus is read for --task=language_model"
 BOXES_LINE = "has no boxes; detection reads a TFDS dataset with 'objects/bbox' and 'objects/label'"
 CLS = "--task=classification reads --source=tfds or --source=image_folder or --source=tfrecord or --source=csv or --source=arrays"
-TEXT = "--task=text_classification reads --source=text_folder"
+TEXT = "--task=text_classification reads --source=text_folder or --source=tfds or --source=csv"
 # Every task x source pair as kestrel has always answered it: None (read), or the (flag, message) refusing it.
 EXPECTED = {
     ("classification", "tfds"): None,
@@ -64,8 +64,10 @@ EXPECTED = {
     ("segmentation", "text_folder"): ("task", f"--source=text_folder {MASKS_LINE}"),
     **{
         ("text_classification", s): ("source", f"--source={s} is read for --task=classification; {TEXT}")
-        for s in ("tfds", "image_folder", "tfrecord", "csv", "arrays")
+        for s in ("image_folder", "tfrecord", "arrays")
     },
+    ("text_classification", "tfds"): None,  # a dataset's Text feature (input_fns/text_tfds.py)
+    ("text_classification", "csv"): None,  # a text column (input_fns/text_csv.py)
     ("text_classification", "timeseries"): ("source", FORECAST_LINE),
     ("text_classification", "text_folder"): None,
     ("text_classification", "text_corpus"): ("source", LM_LINE),
