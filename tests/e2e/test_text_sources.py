@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import finished_run, latest_export, one_error_line, train, train_refused
+from support import finished_run, latest_export, one_error_line, run_script, train, train_refused
 
 from input_fns import review_corpus
 
@@ -171,3 +171,18 @@ def test_text_key_is_refused_where_no_text_is_read(text_data, tmp_path):
     args = ("--task=classification", "--source=csv", f"--train_files={text_data / 'train.csv'}", "--text_key=review")
     line = one_error_line(train(tmp_path, tmp_path / "never", *args, "--label_key=sentiment"))
     assert line.startswith("error: --text_key: ") and "not for --task=classification" in line, line
+
+
+def test_predict_texts_gives_the_reports_accuracy_on_the_test_rows(text_runs, tmp_path):
+    """The test split's reviews, one per line, through the TFDS runs' and the CSV run's exports (raw strings in)."""
+    test = _reviews(review_corpus.TEST_REVIEWS, 2)
+    (tmp_path / "reviews.txt").write_text("".join(text + "\n" for text, _ in test))
+    for name in ("tfds-estimator", "tfds-keras", "csv-keras"):
+        model_dir, _, report = finished_run(text_runs, name)
+        out = run_script(
+            "scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--texts={tmp_path / 'reviews.txt'}"
+        )
+        assert out.returncode == 0, out.stderr[-2000:]
+        predicted = [row.split()[1] for row in out.stdout.strip().splitlines()[1:]]
+        right = sum(p == review_corpus.CLASSES[label] for p, (_, label) in zip(predicted, test, strict=True))
+        assert right / len(test) == pytest.approx(report["accuracy"], abs=1e-9), name
