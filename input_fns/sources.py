@@ -67,7 +67,7 @@ def make_source(data: DataParams, seed: int | None = None) -> Source:
         )
     open_source = opener(data.source)
     check_task_reads(data.task, data.source)
-    if data.text_key and (not task.reads_text or data.source == "text_folder"):
+    if data.text_key and not task.reads_text:
         raise UsageError("text_key", f"names a TFDS Text feature or CSV column of text; not for --task={task.name}")
     meta, factory = open_source(data, seed, pipeline_options(data, seed))
     return Source(meta, factory, synthetic_data=data.synthetic, seed=seed)

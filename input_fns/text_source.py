@@ -114,6 +114,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     """``--text_dir`` (``--val_dir``, ``--test_dir``) or the embedded corpus: every text read and checked."""
     if data.synthetic:
         raise UsageError("synthetic_data", "not for --source=text_folder: random tensors are no text")
+    if data.text_key:
+        raise UsageError("text_key", "not for --source=text_folder (a text is a file); for --source=tfds or csv")
     train_root, test_root, flag = _roots(data)
     classes = class_folders(train_root, flag)
     train = read_folder(train_root, classes, flag)

@@ -46,6 +46,7 @@ def test_the_vocabulary_comes_from_the_training_role_only(tmp_path):
         ({"synthetic": True}, "^--synthetic_data: not for --source=text_folder"),
         ({"val_dir": "VAL"}, "^--val_dir: '.*' has classes a, b, c; the training data has neg, pos"),
         ({"text_dir": "NOPE"}, "^--text_dir: '.*' is not a directory"),
+        ({"text_key": "text"}, "^--text_key: not for --source=text_folder"),
     ],
 )
 def test_misfits_are_one_usage_error(tmp_path, data, message):
