@@ -20,11 +20,16 @@ from input_fns.text_files import decode_text
 from input_fns.text_source import TextFolder, opened
 
 
+def text_features(builder: tfds.core.DatasetBuilder) -> list[str]:
+    """The names of the dataset's ``tfds.features.Text`` features, in its order."""
+    return [name for name, feature in builder.info.features.items() if isinstance(feature, tfds.features.Text)]
+
+
 def text_key(builder: tfds.core.DatasetBuilder, given: str | None) -> str:
     """``given``, or the dataset's first Text feature; a dataset without one, or a ``given`` that is
     not one, is a usage error listing the Text features there are."""
     features = builder.info.features
-    texts = [name for name, feature in features.items() if isinstance(feature, tfds.features.Text)]
+    texts = text_features(builder)
     name = builder.info.name
     if not texts:
         raise UsageError(

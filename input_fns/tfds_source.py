@@ -252,6 +252,12 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     if labels == CLEAN_IMAGES:
         return image_pairs.open_tfds(data, builder, splits, sizes, train_files, options, gate_slice)
     if is_tabular(builder, data.image_key):
+        texts = text_tfds.text_features(builder)
+        if texts:  # a text dataset read as a table would divide strings by their deviation
+            raise UsageError(
+                "task",
+                f"'{builder.info.name}' holds text ({', '.join(texts)}); --task=text_classification reads it",
+            )
         return _open_table(data, builder, splits, sizes, train_files, options, gate_slice)
     if labels == VALUES:
         raise UsageError("task", f"'{builder.info.name}' is an image dataset; --task=regression reads numeric features")

@@ -186,3 +186,9 @@ def test_predict_texts_gives_the_reports_accuracy_on_the_test_rows(text_runs, tm
         predicted = [row.split()[1] for row in out.stdout.strip().splitlines()[1:]]
         right = sum(p == review_corpus.CLASSES[label] for p, (_, label) in zip(predicted, test, strict=True))
         assert right / len(test) == pytest.approx(report["accuracy"], abs=1e-9), name
+
+
+def test_a_text_dataset_is_refused_for_a_task_reading_numbers(text_data, tmp_path):
+    args = ("--task=classification", "--model=dnn", *_tfds_args(text_data))
+    line = train_refused(text_data / "tfds", tmp_path, *args)
+    assert line == f"error: --task: '{DATASET}' holds text (text, title); --task=text_classification reads it", line
