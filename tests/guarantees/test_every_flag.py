@@ -434,6 +434,26 @@ def c_text_key(r, d):
     )
 
 
+def c_text_dir(r, d):
+    root = d.csv.parent / "text_folders"
+    for i in range(20):
+        label = "pos" if i % 2 else "neg"
+        (root / label).mkdir(parents=True, exist_ok=True)
+        (root / label / f"{i}.txt").write_text(f"the plot was {'superb' if i % 2 else 'dull'} {i}\n")
+    text = ("--task=text_classification", "--source=text_folder", "--model=text_conv1d")
+    out = r(*text, f"--text_dir={root}").ok()
+    assert (out.model_dir / "labels.txt").read_text().split() == ["neg", "pos"]
+    one_line_error(r(*text, f"--text_dir={root / 'pos'}"), "text_dir", "has 0 class folder(s)")
+
+
+def c_sequence_length(r, d):
+    corpus = d.csv.parent / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 5)  # 225 characters: 45 for validation
+    lm = ("--task=language_model", "--source=text_corpus", f"--train_files={corpus}", "--model=char_gru")
+    r(*lm, "--sequence_length=8").ok()
+    one_line_error(r(*lm, "--sequence_length=60"), "sequence_length", "holds 45 characters", "--sequence_length=60")
+
+
 def c_task(r, d):
     out = r(*CSV, f"--train_files={d.csv}", "--model=dnn", "--task=regression", "--report").ok()
     report = json.loads((out.model_dir / "report" / "report.json").read_text())
@@ -1018,6 +1038,8 @@ ROWS = [
     pytest.param("image_key", c_image_key, id="image_key"),
     pytest.param("label_key", c_label_key, id="label_key"),
     pytest.param("text_key", c_text_key, id="text_key"),
+    pytest.param("text_dir", c_text_dir, id="text_dir"),
+    pytest.param("sequence_length", c_sequence_length, id="sequence_length"),
     pytest.param("csv_separator", c_csv_separator, id="csv_separator"),
     pytest.param("time_key", c_time_key, id="time_key"),
     pytest.param("target_key", c_target_key, id="target_key"),
