@@ -140,8 +140,14 @@ def _quiet(_: str) -> None:
     pass
 
 
-def suite(base_path: str, image_path: str, out_dir: str, say: Callable[[str], None] = print) -> dict:
-    """Every scenario of the serving targets in one run; the figures side by side with their targets."""
+def suite(
+    base_path: str, image_path: str, out_dir: str, threads: tuple[int, int] = (0, 0), say: Callable[[str], None] = print
+) -> dict:
+    """Every scenario of the serving targets in one run; the figures side by side with their targets.
+
+    ``threads`` (intra-op, inter-op; 0 is TensorFlow's choice) go to both servers and to the in-process
+    ceiling alike, so the ratio compares the same call on the same thread pools.
+    """
     from benchmarks import serving_scenarios as sc
     from estimators.serving import model_base
 
@@ -150,8 +156,12 @@ def suite(base_path: str, image_path: str, out_dir: str, say: Callable[[str], No
     with open(image_path, "rb") as f:
         png = f.read()
     say("in-process signature calls ...")
-    record: dict = {"in_process": sc.in_process(os.path.join(base_path, str(newest)), png, 500)}
-    with sc.ServeProcess(base_path) as server:
+    record: dict = {
+        "in_process": sc.in_process(os.path.join(base_path, str(newest)), png, 500, *threads),
+        "tensorflow_threads": {"intra_op": threads[0], "inter_op": threads[1]},
+    }
+    pools = (f"--tensorflow_intra_op_parallelism={threads[0]}", f"--tensorflow_inter_op_parallelism={threads[1]}")
+    with sc.ServeProcess(base_path, *pools) as server:
         run(server.url, body, 50, 1, say=_quiet)  # warm-up
         for name, requests, threads in (
             ("one_connection", 500, 1),
@@ -168,7 +178,7 @@ def suite(base_path: str, image_path: str, out_dir: str, say: Callable[[str], No
     os.makedirs(out_dir, exist_ok=True)
     with open(params, "w") as f:
         f.write(BATCHING)
-    with sc.ServeProcess(base_path, "--enable_batching", f"--batching_parameters_file={params}") as server:
+    with sc.ServeProcess(base_path, *pools, "--enable_batching", f"--batching_parameters_file={params}") as server:
         run(server.url, body, 64, 32, say=_quiet)  # warm-up
         say("batching on: 32 single-image clients ...")
         record["batching_on"] = _brief(run(server.url, body, 960, 32, say=_quiet))
@@ -274,11 +284,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--time_limit_s", type=float, default=120.0)
     parser.add_argument("--out", default="runs/serving_load")
+    parser.add_argument(
+        "--tensorflow_intra_op_parallelism", type=int, default=0, help="As scripts.serve's flag (the whole suite)"
+    )
+    parser.add_argument(
+        "--tensorflow_inter_op_parallelism", type=int, default=0, help="As scripts.serve's flag (the whole suite)"
+    )
     args = parser.parse_args()
     if bool(args.url) == bool(args.model_base_path):
         parser.error("give one of --url or --model_base_path")
     if args.model_base_path:
-        record = suite(args.model_base_path, args.image, args.out)
+        threads = (args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism)
+        record = suite(args.model_base_path, args.image, args.out, threads)
         print(table(record["rows"]))
         print("wrote " + ", ".join(write_suite(record, args.out)))
         return

@@ -57,18 +57,21 @@ class ServeProcess:
         return int(fields["Threads"][0]), int(fields["VmRSS"][0]) / 1024
 
 
-def in_process(export_path: str, png: bytes, calls: int) -> dict:
-    """The signature called directly, as the server calls it: the ceiling for one connection."""
+def in_process(export_path: str, png: bytes, calls: int, intra_op: int = 0, inter_op: int = 0) -> dict:
+    """The signature called directly, as the server calls it and with its thread pools: the ceiling."""
     import tensorflow as tf
 
-    signature = tf.saved_model.load(export_path).signatures["serving_default"]
-    batch = tf.constant([png])
+    from estimators.serving import versions
+
+    versions.set_parallelism(intra_op, inter_op)
+    loaded = versions.load_version(export_path, 0)
+    inputs = {"image_bytes": tf.constant([png])}
     for _ in range(20):  # warm-up: the first calls trace and allocate
-        signature(image_bytes=batch)
+        loaded.call("serving_default", inputs)
     times = []
     for _ in range(calls):
         start = time.perf_counter()
-        signature(image_bytes=batch)["probabilities"].numpy()
+        loaded.call("serving_default", inputs)["probabilities"].numpy()
         times.append(time.perf_counter() - start)
     return {"calls_per_second": round(calls / sum(times), 1), "p50_ms": round(float(np.median(times)) * 1000, 3)}
 

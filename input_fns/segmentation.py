@@ -12,8 +12,9 @@ applied to the image alone.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
-import tensorflow_datasets as tfds
 
 from common.errors import UsageError
 from common.params import IMAGES, AugmentParams, DataParams
@@ -21,6 +22,9 @@ from input_fns import pipeline_ops
 from input_fns.pipeline_ops import InputFn, PipelineOptions
 from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
 from input_fns.source_base import Opened, SourceMeta
+
+if TYPE_CHECKING:  # TFDS loads only where a TFDS dataset is read: the gate's mask readers import this module
+    import tensorflow_datasets as tfds
 
 MASK_KEY = "segmentation_mask"  # as TFDS's oxford_iiit_pet names it
 
@@ -48,6 +52,8 @@ def _tfds_factory(builder: tfds.core.DatasetBuilder, splits: dict[str, str], opt
         split = splits[role]
 
         def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
+            import tensorflow_datasets as tfds
+
             read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
             ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
             ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
@@ -65,6 +71,8 @@ def mask_classes(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:
     names = (builder.info.metadata or {}).get("mask_classes")
     if names:
         return tuple(names)
+    import tensorflow_datasets as tfds
+
     top = 0
     for example in tfds.as_numpy(builder.as_dataset(split="train")):
         top = max(top, int(example[MASK_KEY].max()))

@@ -9,6 +9,7 @@ production runs TF Serving itself on the same directory (docs/serving.md).
 from __future__ import annotations
 
 import os
+import sys
 
 from scripts import cli  # sets TensorFlow's log level before TensorFlow loads
 
@@ -57,6 +58,20 @@ flags.DEFINE_string(
     "batching_parameters_file",
     None,
     "A BatchingParameters text proto: max_batch_size { value: 32 } batch_timeout_micros { value: 1000 } ...",
+)
+flags.DEFINE_integer(
+    "tensorflow_intra_op_parallelism",
+    0,
+    "Threads one TensorFlow op may use; 0 lets TensorFlow choose (as TF Serving's flag).",
+    lower_bound=0,
+    upper_bound=1024,
+)
+flags.DEFINE_integer(
+    "tensorflow_inter_op_parallelism",
+    0,
+    "TensorFlow ops run at once; 0 lets TensorFlow choose (as TF Serving's flag).",
+    lower_bound=0,
+    upper_bound=1024,
 )
 FLAGS = flags.FLAGS
 
@@ -128,6 +143,8 @@ def main(argv: list[str]) -> int:
     # TensorFlow loads only once the flags are good.
     from estimators.serving import http_server, server, versions
 
+    threads = versions.set_parallelism(FLAGS.tensorflow_intra_op_parallelism, FLAGS.tensorflow_inter_op_parallelism)
+    print(threads, file=sys.stderr, flush=True)
     models = versions.Models(configs)
     try:
         httpd = http_server.Server(server.ServingApp(models, batching_params), host, FLAGS.rest_api_port, limits())

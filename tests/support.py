@@ -199,3 +199,12 @@ def cats_and_dogs(root: Path, per_class: int, seed: int, bad: Mapping[str, bytes
         return png(rng.integers(0, 60, (8, 8, 3), np.uint8) + np.uint8(150 * c))
 
     return image_tree(root, ("cat", "dog"), per_class, image, bad=bad)
+
+
+def imported_top_level(importtime_log: str) -> set[str]:
+    """The top-level packages named in a ``-X importtime`` log (stderr)."""
+    names = set()
+    for line in importtime_log.splitlines():
+        if line.startswith("import time:") and line.count("|") == 2:
+            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
+    return names

@@ -180,7 +180,7 @@ class ServingApp:
 def _call(loaded: LoadedVersion, name: str, inputs: dict) -> dict:
     """Run one signature on checked inputs; a graph error (an image that does not decode) is a 400."""
     try:
-        outputs = loaded.signatures[name](**{key: tf.constant(value) for key, value in inputs.items()})
+        outputs = loaded.call(name, {key: tf.constant(value) for key, value in inputs.items()})
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
         raise invalid(_op_message(err)) from None
     return {key: tensor.numpy() for key, tensor in outputs.items()}

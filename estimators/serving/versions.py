@@ -33,6 +33,19 @@ class LoadedVersion:
         """The signature's inputs (name -> tf.TensorSpec)."""
         return self.signatures[name].structured_input_signature[1]
 
+    def call(self, name: str, tensors: dict) -> dict:
+        """Run a signature on its inputs by name.
+
+        An Estimator's export is a TF1 graph, loaded as a wrapped function whose structured signature takes
+        no arguments: called by keyword, TensorFlow first fails to bind that signature, formats every input
+        tensor into the error it then discards, and only then runs the flat signature. Going straight to the
+        flat signature does the same call without that work, which was a quarter of a small request's cost.
+        """
+        function = self.signatures[name]
+        if not function.function_type.parameters:
+            return function._call_with_flat_signature((), tensors)  # noqa: SLF001 (see above)
+        return function(**tensors)
+
 
 @dataclasses.dataclass
 class VersionState:
@@ -63,6 +76,22 @@ def _labels(path: str) -> list[str]:
             return [line.strip() for line in f]
     except (OSError, UnicodeDecodeError):
         return []  # a regression model has none; the page then shows class ids
+
+
+def set_parallelism(intra_op: int, inter_op: int) -> str:
+    """TensorFlow's thread pools for every model this process serves (0 keeps TensorFlow's choice); the
+    line that says what TensorFlow now holds.
+
+    Many small concurrent requests do better with one thread an op: each request then runs on its own
+    core instead of every request paying to split tiny ops across all of them (docs/serving.md).
+    """
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
+    held = (
+        tf.config.threading.get_intra_op_parallelism_threads(),
+        tf.config.threading.get_inter_op_parallelism_threads(),
+    )
+    return "TensorFlow threads: intra-op {}, inter-op {}".format(*(n or "TensorFlow's choice" for n in held))
 
 
 def load_version(path: str, version: int) -> LoadedVersion:

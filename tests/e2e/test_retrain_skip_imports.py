@@ -8,21 +8,12 @@ path (flags, the retraining flow, its helpers) shows up here.
 from __future__ import annotations
 
 import pytest
-from support import run_script
+from support import imported_top_level, run_script
 from test_retraining_flow import add_span, last_line, retrain_args, write_digits
 
 pytestmark = pytest.mark.medium
 
 HEAVY = ("tensorflow", "apache_beam", "tensorflow_data_validation")
-
-
-def imported_top_level(importtime_log: str) -> set[str]:
-    """The top-level packages named in a ``-X importtime`` log (stderr)."""
-    names = set()
-    for line in importtime_log.splitlines():
-        if line.startswith("import time:") and line.count("|") == 2:
-            names.add(line.rsplit("|", 1)[1].strip().split(".")[0])
-    return names
 
 
 def test_unchanged_span_is_skipped_without_importing_tensorflow(tmp_path):

@@ -187,3 +187,17 @@ def test_a_request_larger_than_max_batch_size_is_refused(batching_server, png):
         400,
         {"error": "Task size 9 is larger than maximum input batch size 8"},
     )
+
+
+@pytest.mark.parametrize("intra, inter", [(1, 1), (0, 0)])
+def test_the_thread_pool_flags_set_tensorflows_pools(trained_digits, tmp_path, png, intra, inter):
+    """TF Serving's --tensorflow_{intra,inter}_op_parallelism: the pools TensorFlow holds, said at start-up,
+    and the server answers as before."""
+    base = model_base(trained_digits.export_path, tmp_path)
+    pools = [f"--tensorflow_intra_op_parallelism={intra}", f"--tensorflow_inter_op_parallelism={inter}"]
+    with Server(base, [*model_args(base), *pools], tmp_path / "err.log") as served:
+        code, answer = served.post(PREDICT, {"instances": [b64(png)]})
+    said = [line for line in (tmp_path / "err.log").read_text().splitlines() if line.startswith("TensorFlow threads")]
+    choice = "TensorFlow's choice"
+    assert said == [f"TensorFlow threads: intra-op {intra or choice}, inter-op {inter or choice}"]
+    assert code == 200 and len(answer["predictions"]) == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import validation_spans as spans
-from support import run_script
+from support import imported_top_level, run_script
 
 pytestmark = pytest.mark.medium
 
@@ -24,6 +24,16 @@ def span_files(tmp_path_factory) -> dict[str, Path]:
         "base2": spans.write_tfrecord(root / "base-00001-of-00002.tfrecord", spans.rows(800, seed=10)),
         "shifted": spans.write_tfrecord(root / "shifted.tfrecord", spans.rows(800, seed=1, shift=3.0)),
     }
+
+
+def test_the_gate_does_not_import_tfds(span_files, tmp_path):
+    """What validating costs above importing TFDV and Beam: TFDS (half a second) is not part of it."""
+    args = [f"--data={span_files['base']}", f"--artifacts_dir={tmp_path / 'artifacts'}"]
+    run = run_script(SCRIPT, *args, python_args=("-X", "importtime"))
+    assert run.returncode == 0, run.stderr[-2000:]
+    imported = imported_top_level(run.stderr)
+    assert "tensorflow_data_validation" in imported  # the log was read
+    assert "tensorflow_datasets" not in imported
 
 
 def test_exit_statuses_clean_drift_allowed(span_files, tmp_path):
