@@ -6,13 +6,17 @@ the layer goes into a tf.keras model and through model_to_estimator like any oth
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
-import tensorflow_hub as hub
 
 from common.errors import NetworkUnavailableError, UsageError
 from estimators.models.spec import ModelSpec
 from estimators.models.transfer import HEAD_DROPOUT_NAME
 from estimators.tasks.classification import classifier_head, compile_classifier
+
+if TYPE_CHECKING:  # TF-Hub loads only when a hub model is built: every training run imports this module
+    import tensorflow_hub as hub
 
 HUB_LAYER_NAME = "hub_module"
 _REMOTE_PREFIXES = ("http://", "https://")
@@ -23,6 +27,8 @@ def is_remote(handle: str) -> bool:
 
 
 def load_hub_layer(handle: str | None, trainable: bool) -> hub.KerasLayer:
+    import tensorflow_hub as hub
+
     if not handle:
         raise UsageError(
             "hub_handle", "the 'hub' model needs --hub_handle: a TF-Hub URL or a local SavedModel directory"
