@@ -189,15 +189,22 @@ def test_a_request_larger_than_max_batch_size_is_refused(batching_server, png):
     )
 
 
-@pytest.mark.parametrize("intra, inter", [(1, 1), (0, 0)])
-def test_the_thread_pool_flags_set_tensorflows_pools(trained_digits, tmp_path, png, intra, inter):
+def _said_threads(log) -> list[str]:
+    return [line for line in log.read_text().splitlines() if line.startswith("TensorFlow threads")]
+
+
+def test_tensorflows_thread_pools_are_its_own_choice_by_default(server):
+    assert _said_threads(server.log) == [
+        "TensorFlow threads: intra-op TensorFlow's choice, inter-op TensorFlow's choice"
+    ]
+
+
+def test_the_thread_pool_flags_set_tensorflows_pools(trained_digits, tmp_path, png):
     """TF Serving's --tensorflow_{intra,inter}_op_parallelism: the pools TensorFlow holds, said at start-up,
     and the server answers as before."""
     base = model_base(trained_digits.export_path, tmp_path)
-    pools = [f"--tensorflow_intra_op_parallelism={intra}", f"--tensorflow_inter_op_parallelism={inter}"]
+    pools = ["--tensorflow_intra_op_parallelism=1", "--tensorflow_inter_op_parallelism=2"]
     with Server(base, [*model_args(base), *pools], tmp_path / "err.log") as served:
         code, answer = served.post(PREDICT, {"instances": [b64(png)]})
-    said = [line for line in (tmp_path / "err.log").read_text().splitlines() if line.startswith("TensorFlow threads")]
-    choice = "TensorFlow's choice"
-    assert said == [f"TensorFlow threads: intra-op {intra or choice}, inter-op {inter or choice}"]
+    assert _said_threads(served.log) == ["TensorFlow threads: intra-op 1, inter-op 2"]
     assert code == 200 and len(answer["predictions"]) == 1
