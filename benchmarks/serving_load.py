@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import os
 import threading
@@ -27,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from benchmarks import reporting
+from benchmarks import http_client, reporting
 from common.progress import ProgressLine
 
 
@@ -39,19 +38,17 @@ def predict_body(image_path: str) -> bytes:
 
 def _worker(url: str, body: bytes, count: int, deadline: float, out: list, lock: threading.Lock) -> None:
     parts = urllib.parse.urlsplit(url)
-    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=max(1.0, deadline - time.monotonic()))
-    headers = {"Content-Type": "application/json"}
+    conn = http_client.Connection(parts.hostname, parts.port, timeout=max(1.0, deadline - time.monotonic()))
+    raw = http_client.prepared(parts.hostname, parts.port, parts.path, body)
     for _ in range(count):
         if time.monotonic() > deadline:
             record = ("timed out before sending", 0.0)
         else:
             start = time.perf_counter()
             try:
-                conn.request("POST", parts.path, body, headers)
-                response = conn.getresponse()
-                response.read()
-                record = (response.status, time.perf_counter() - start)
-            except (OSError, http.client.HTTPException) as err:
+                status, _ = conn.request(raw)
+                record = (status, time.perf_counter() - start)
+            except (OSError, http_client.ProtocolError) as err:
                 conn.close()  # the next request opens a new connection
                 record = (type(err).__name__, time.perf_counter() - start)
         with lock:
