@@ -55,10 +55,9 @@ class RunSummary:
         rate = f"{r.examples_per_sec:,.0f}" if r.examples_per_sec else "n/a"
         role = self.report_role
         metric = self.metric
-        lines = [
-            f"{role + ' ' + metric:<20} {r.report_metrics[metric]:.4f}  (on {self.splits[role]})",
-            f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}",
-        ]
+        lines = [f"{role + ' ' + metric:<20} {r.report_metrics[metric]:.4f}  (on {self.splits[role]})"]
+        if metric != "loss":  # a task chosen by its loss (detection) has said it already
+            lines.append(f"{role + ' loss':<21}{r.report_metrics['loss']:.4f}")
         if self.synthetic:
             lines[0] += f"  SYNTHETIC data: random inputs, not {self.data}; says nothing about the model's quality"
         if role == VALIDATION:
