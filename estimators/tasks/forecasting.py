@@ -24,7 +24,6 @@ class Forecasting(Regression):
     """Regression's loss, metrics and outputs; its own head and report."""
 
     name = tasks.FORECASTING
-    tflite_labels = True
 
     def head(self, x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
         """One linear output in standard units, given back in the target's own (the training part's mean and std)."""

@@ -93,7 +93,7 @@ def test_the_forecast_head_answers_in_the_targets_units():
     np.testing.assert_allclose(model(x).numpy(), 10.0)
 
 
-def test_only_a_regression_export_has_no_labels_file():
-    # (and the GAN's generator, which takes noise and has no classes)
+def test_an_export_without_classes_has_no_labels_file():
+    # values (regression, forecasting), images (restoration) and the GAN's generator, which takes noise
     no_labels = [n for n in tasks.TASKS if not plugins.load(n).tflite_labels]
-    assert no_labels == [tasks.REGRESSION, tasks.SUPER_RESOLUTION, tasks.DENOISING, tasks.GAN]
+    assert no_labels == [tasks.REGRESSION, tasks.FORECASTING, tasks.SUPER_RESOLUTION, tasks.DENOISING, tasks.GAN]
