@@ -96,16 +96,21 @@ def confusion_png(report: EvaluationReport) -> bytes:
 
 def write_html(report: EvaluationReport, directory: str, title: str) -> str:
     """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file."""
-    table = Table(
-        "per class",
-        ("class", "precision", "recall", "support"),
-        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in report.classes),
-    )
     summary = (
         f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
         f"over {report.examples} examples"
     )
-    return write_report_page(directory, title, summary, _FIGURES, table=table)
+    return write_report_page(directory, title, summary, FIGURES, table=scores_table(report.classes))
 
 
-_FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
+def scores_table(classes: tuple[ClassScores, ...]) -> Table:
+    """The "per class" table of a classifier's page: precision, recall and support."""
+    return Table(
+        "per class",
+        ("class", "precision", "recall", "support"),
+        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in classes),
+    )
+
+
+# A classifier's page (text or image): the learning curves, then the confusion matrix.
+FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
