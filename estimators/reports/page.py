@@ -44,6 +44,13 @@ class Table:
         return f"<h2>{html.escape(self.caption)}</h2>\n<table><tr>{head}</tr>{rows}</table>\n"
 
 
+def per_class_table(measure: str, class_names: tuple[str, ...], values) -> Table:
+    """The "per class" table: each class's name and its ``measure`` (IoU, AP), to three decimals."""
+    return Table(
+        "per class", ("class", measure), tuple((n, f"{v:.3f}") for n, v in zip(class_names, values, strict=True))
+    )
+
+
 def document(title: str, style: str, body: str, lang: str = "") -> str:
     """The HTML shell every page shares: doctype, charset, title (escaped by the caller), one style, the body."""
     lang_attr = f' lang="{lang}"' if lang else ""

@@ -23,6 +23,11 @@ def test_a_report_page_escapes_what_it_is_given_and_embeds_only_existing_pngs(tm
     assert html.endswith("</table>\n</body></html>\n")
 
 
+def test_the_per_class_table_names_each_class_and_its_measure_to_three_decimals():
+    table = page.per_class_table("IoU", ("cat", "dog"), (0.5, 0.12345))
+    assert table == page.Table("per class", ("class", "IoU"), (("cat", "0.500"), ("dog", "0.123")))
+
+
 def test_a_page_without_a_table_has_no_table_style():
     html = page.report_page("t", "s", "")
     assert "border-collapse" not in html and "max-height:380px" in html
