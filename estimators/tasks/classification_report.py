@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 CONFUSION_PNG = "confusion_matrix.png"
 
@@ -100,7 +100,7 @@ def write_html(report: EvaluationReport, directory: str, title: str) -> str:
         f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
         f"over {report.examples} examples"
     )
-    return write_report_page(directory, title, summary, FIGURES, table=scores_table(report.classes))
+    return write_report_page(directory, title, summary, FIGURE, table=scores_table(report.classes))
 
 
 def scores_table(classes: tuple[ClassScores, ...]) -> Table:
@@ -112,5 +112,4 @@ def scores_table(classes: tuple[ClassScores, ...]) -> Table:
     )
 
 
-# A classifier's page (text or image): the learning curves, then the confusion matrix.
-FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
+FIGURE = ("confusion matrix", CONFUSION_PNG)  # a classifier's figure on its page (text or image)

@@ -17,7 +17,7 @@ import io
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, per_class_table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import per_class_table, png_bytes, pyplot, write_files, write_report_page
 
 DETECTIONS_PNG = "detections.png"
 SAMPLES = 6
@@ -194,5 +194,6 @@ def write_html(report: DetectionReport, directory: str, title: str) -> str:
         f"mAP@0.5 {report.map50:.4f} over {report.examples} images, {report.objects} objects "
         f"(baseline, each class's mean box at the centre: {report.baseline_map:.4f}, {report.baseline_map50:.4f})"
     )
-    figures = (("learning curves", CURVES_PNG), ("true (dashed) and predicted boxes", DETECTIONS_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=600, table=table)
+    return write_report_page(
+        directory, title, summary, ("true (dashed) and predicted boxes", DETECTIONS_PNG), image_height=600, table=table
+    )

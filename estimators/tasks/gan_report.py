@@ -19,7 +19,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 SAMPLES_PNG = "samples.png"
 TRAINED, UNTRAINED = 0, 1  # the GAN engines' Result.predictions: [2, n, H, W, C], these two sample sets
@@ -160,5 +160,4 @@ def write_html(report: GanReport, directory: str, title: str) -> str:
         f"(untrained generator {report.untrained_generator:.4f}, real held-out {report.real_floor:.4f}) "
         f"over {report.examples} images"
     )
-    figures = (("learning curves", CURVES_PNG), ("samples", SAMPLES_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=420, table=table)
+    return write_report_page(directory, title, summary, ("samples", SAMPLES_PNG), image_height=420, table=table)

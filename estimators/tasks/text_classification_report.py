@@ -67,4 +67,4 @@ def write_html(report: TextReport, directory: str, title: str) -> str:
         f"over {report.examples} examples; baseline ({html.escape(report.baseline)}) {report.baseline_accuracy:.4f}"
     )
     table = classification_report.scores_table(report.evaluation.classes)
-    return write_report_page(directory, title, summary, classification_report.FIGURES, table=table)
+    return write_report_page(directory, title, summary, classification_report.FIGURE, table=table)

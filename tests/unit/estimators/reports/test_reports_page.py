@@ -54,3 +54,13 @@ def test_write_page_and_files(tmp_path):
     assert (tmp_path / "r" / "x.png").read_bytes() == b"png"
     assert path == str(tmp_path / "r" / page.REPORT_HTML)
     assert (tmp_path / "r" / page.REPORT_HTML).read_text() == "<p>"
+
+
+def test_a_task_page_shows_the_learning_curves_before_its_own_figure(tmp_path):
+    (tmp_path / "masks.png").write_bytes(b"masks")
+    (tmp_path / page.CURVES_PNG).write_bytes(b"curves")
+    path = page.write_report_page(str(tmp_path), "t", "s", ("true and predicted masks", "masks.png"), image_height=600)
+    html = (tmp_path / page.REPORT_HTML).read_text()
+    assert path == str(tmp_path / page.REPORT_HTML) and "max-height:600px" in html
+    alts = [part.split('"')[0] for part in html.split('<img alt="')[1:]]
+    assert alts == ["learning curves", "true and predicted masks"]
