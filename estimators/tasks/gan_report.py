@@ -19,6 +19,7 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
+from estimators.reports.errors import gain_over_baseline
 from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 SAMPLES_PNG = "samples.png"
@@ -43,7 +44,7 @@ class GanReport:
         return {"frechet_distance": self.frechet_distance}
 
     def format(self) -> str:
-        gain = 1 - self.frechet_distance / self.untrained_generator if self.untrained_generator else 0.0
+        gain = gain_over_baseline(self.frechet_distance, self.untrained_generator)
         return "\n".join(
             [
                 f"evaluation on '{self.split}': Frechet distance {self.frechet_distance:.4f} over {self.examples} "

@@ -16,6 +16,7 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
+from estimators.reports.errors import gain_over_baseline
 from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
 from input_fns.text_corpus import CHARS_INPUT
 
@@ -43,7 +44,7 @@ class LanguageModelReport:
         return {"perplexity": self.perplexity, "loss": float(np.log(self.perplexity))}
 
     def format(self) -> str:
-        gain = 1 - self.perplexity / self.unigram_perplexity
+        gain = gain_over_baseline(self.perplexity, self.unigram_perplexity)
         lines = [
             f"evaluation on '{self.split}': perplexity {self.perplexity:.3f} over {self.characters} characters "
             f"(unigram baseline {self.unigram_perplexity:.3f}: {gain:+.1%}; bigram {self.bigram_perplexity:.3f})",
