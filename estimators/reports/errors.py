@@ -1,4 +1,4 @@
-"""A model's errors beside a baseline's: the figures the regression and forecast reports both show.
+"""A model's errors beside a baseline's: the figures the regression and forecast reports both show, and the gain.
 
 A baseline is what a model that learnt nothing would predict (the training mean,
 the value at the window's last row): the model's error means little without it.
@@ -23,6 +23,12 @@ def errors_beside_baseline(predicted: np.ndarray, labels: np.ndarray, baseline) 
         "baseline_mae": float(np.mean(np.abs(naive))),
         "baseline_rmse": float(np.sqrt(np.mean(naive**2))),
     }
+
+
+def gain_over_baseline(figure: float, baseline: float) -> float:
+    """The share of the baseline's ``figure`` (an error, a distance, a perplexity: lower is better) the model
+    removes: 0.25 is a quarter lower, a negative share is worse; 0 when the baseline's is 0 (nothing to remove)."""
+    return 1 - figure / baseline if baseline else 0.0
 
 
 def as_floats(values: np.ndarray) -> tuple[float, ...]:

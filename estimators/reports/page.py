@@ -19,6 +19,7 @@ import tensorflow as tf
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 CURVES_PNG = "curves.png"  # written by estimators.reports.curves beside the others
+CURVES_FIGURE = ("learning curves", CURVES_PNG)  # every task's page shows them first
 
 _BODY_STYLE = "body{font-family:sans-serif;margin:2em;max-width:1100px}"
 _TABLE_STYLE = (
@@ -44,6 +45,13 @@ class Table:
         return f"<h2>{html.escape(self.caption)}</h2>\n<table><tr>{head}</tr>{rows}</table>\n"
 
 
+def per_class_table(measure: str, class_names: tuple[str, ...], values) -> Table:
+    """The "per class" table: each class's name and its ``measure`` (IoU, AP), to three decimals."""
+    return Table(
+        "per class", ("class", measure), tuple((n, f"{v:.3f}") for n, v in zip(class_names, values, strict=True))
+    )
+
+
 def document(title: str, style: str, body: str, lang: str = "") -> str:
     """The HTML shell every page shares: doctype, charset, title (escaped by the caller), one style, the body."""
     lang_attr = f' lang="{lang}"' if lang else ""
@@ -65,12 +73,14 @@ def write_report_page(
     directory: str,
     title: str,
     summary: str,
-    figures: tuple[tuple[str, str], ...],
+    figure: tuple[str, str],
     image_height: int = 380,
     table: Table | None = None,
 ) -> str:
-    """``report_page`` of the (caption, PNG file) ``figures`` in ``directory``, written there as report.html."""
-    return write_page(directory, report_page(title, summary, figures_html(directory, figures), image_height, table))
+    """A task's ``report_page``, written in ``directory`` as report.html: its learning curves, then its own
+    (caption, PNG file) ``figure``, both from ``directory``."""
+    figures = figures_html(directory, (CURVES_FIGURE, figure))
+    return write_page(directory, report_page(title, summary, figures, image_height, table))
 
 
 def text_summary(text: str) -> str:

@@ -202,6 +202,30 @@ def output_folder(output_dir: str | None, writes: str) -> str:
     return output_dir
 
 
+def write_beside(data: bytes, image_path: str, output_dir: str, suffix: str) -> str:
+    """``data`` (a PNG) as ``<output_dir>/<image stem>_<suffix>.png``, written atomically; returns its path.
+
+    The rename means a reader never sees a half-written file, and a crash leaves only the ``.tmp``.
+    """
+    stem = os.path.splitext(os.path.basename(image_path))[0]
+    path = os.path.join(output_dir, f"{stem}_{suffix}.png")
+    temp = path + ".tmp"
+    with tf.io.gfile.GFile(temp, "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(temp, path, overwrite=True)
+    return path
+
+
+def format_rows(rows: list[list[str]], fmt: str) -> str:
+    """A header row and its rows as CSV (``fmt`` "csv") or as a table of left-aligned columns (any other)."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
 def predict_files(
     export_dir: str, paths: list[str], top_k: int = 3, batch_size: int = 32
 ) -> tuple[list[Prediction], list[Failure]]:

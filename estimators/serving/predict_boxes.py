@@ -10,11 +10,9 @@ and is named.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -60,15 +58,9 @@ def _write_boxed(image: np.ndarray, detections: tuple[Detection, ...], names, im
         ymin, xmin, ymax, xmax = d.box
         draw.rectangle((xmin, ymin, max(xmin, xmax - 1), max(ymin, ymax - 1)), outline=colour, width=2)
         draw.text((xmin + 2, max(0, ymin - 11)), f"{d.class_name} {d.score:.2f}", fill=colour)
-    stem = os.path.splitext(os.path.basename(image_path))[0]
-    path = os.path.join(output_dir, f"{stem}_boxes.png")
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
-    temp = path + ".tmp"
-    with tf.io.gfile.GFile(temp, "wb") as f:
-        f.write(buffer.getvalue())
-    tf.io.gfile.rename(temp, path, overwrite=True)
-    return path
+    return predict.write_beside(buffer.getvalue(), image_path, output_dir, "boxes")
 
 
 def _detections(outcome: tuple, names: tuple[str, ...], height: int, width: int, min_score: float):
@@ -111,9 +103,4 @@ def format_boxes(predictions: list[BoxPrediction], fmt: str) -> str:
         for d in found:
             detail = [d.class_name, f"{d.score:.3f}", *(str(v) for v in d.box)] if d else ["none", "", "", "", "", ""]
             rows.append([p.path, p.boxes_path, *detail])
-    if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        return buffer.getvalue().rstrip("\n")
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return predict.format_rows(rows, fmt)

@@ -9,13 +9,9 @@ does not decode gets no output, and is named.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
-import os
 
-import numpy as np
 import tensorflow as tf
 
 from estimators.serving import predict
@@ -38,16 +34,6 @@ def _output_name(signature) -> str:
     return next(key for key in sorted(signature.structured_outputs) if key != PIXELS_OUTPUT)
 
 
-def _write_png(pixels: np.ndarray, image_path: str, output_dir: str, suffix: str) -> str:
-    stem = os.path.splitext(os.path.basename(image_path))[0]
-    path = os.path.join(output_dir, f"{stem}_{suffix}.png")
-    temp = path + ".tmp"
-    with tf.io.gfile.GFile(temp, "wb") as f:
-        f.write(tf.io.encode_png(pixels).numpy())
-    tf.io.gfile.rename(temp, path, overwrite=True)
-    return path
-
-
 def predict_images(
     export_dir: str, paths: list[str], output_dir: str | None, batch_size: int = 32
 ) -> tuple[list[ImagePrediction], list[predict.Failure]]:
@@ -57,7 +43,8 @@ def predict_images(
     results, failures = [], []
     for path, outcome in predict.each_prediction(signature, paths, failures, PIXELS_OUTPUT, batch_size):
         size = f"{outcome.shape[1]}x{outcome.shape[0]}"
-        results.append(ImagePrediction(path, _write_png(outcome, path, output_dir, suffix), size))
+        png = tf.io.encode_png(outcome).numpy()
+        results.append(ImagePrediction(path, predict.write_beside(png, path, output_dir, suffix), size))
     return results, failures
 
 
@@ -65,9 +52,4 @@ def format_images(predictions: list[ImagePrediction], fmt: str) -> str:
     if fmt == "json":
         return json.dumps([dataclasses.asdict(p) for p in predictions], indent=2)
     rows = [["path", "output", "size"], *([p.path, p.output_path, p.size] for p in predictions)]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        return buffer.getvalue().rstrip("\n")
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return predict.format_rows(rows, fmt)

@@ -8,11 +8,8 @@ pixels in each class. A file that does not decode gets no mask, and is named.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
-import os
 
 import numpy as np
 import tensorflow as tf
@@ -37,13 +34,7 @@ def _write_mask(mask: np.ndarray, image_path: str, output_dir: str) -> str:
     """The mask resized to the image's size, as a PNG of class ids, written atomically."""
     height, width = _size(image_path)
     resized = tf.image.resize(mask[..., None], (height, width), method=tf.image.ResizeMethod.NEAREST_NEIGHBOR)
-    stem = os.path.splitext(os.path.basename(image_path))[0]
-    path = os.path.join(output_dir, f"{stem}_mask.png")
-    temp = path + ".tmp"
-    with tf.io.gfile.GFile(temp, "wb") as f:
-        f.write(tf.io.encode_png(tf.cast(resized, tf.uint8)).numpy())
-    tf.io.gfile.rename(temp, path, overwrite=True)
-    return path
+    return predict.write_beside(tf.io.encode_png(tf.cast(resized, tf.uint8)).numpy(), image_path, output_dir, "mask")
 
 
 def _size(image_path: str) -> tuple[int, int]:
@@ -73,9 +64,4 @@ def format_masks(predictions: list[MaskPrediction], fmt: str) -> str:
         )
     names = [name for name, _ in predictions[0].shares] if predictions else []
     rows = [["path", "mask", *names], *([p.path, p.mask_path, *(f"{v:.3f}" for _, v in p.shares)] for p in predictions)]
-    if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer, lineterminator="\n").writerows(rows)
-        return buffer.getvalue().rstrip("\n")
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+    return predict.format_rows(rows, fmt)

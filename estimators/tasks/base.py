@@ -38,6 +38,17 @@ class ReportData:
     input_name: str  # the model's input feature (images, for a report that shows some)
     export_dir: str | None = None  # the run's export, for a report that asks it (a language model's samples)
 
+    def shown_images(self, most: int) -> tuple[np.ndarray, np.ndarray]:
+        """Up to ``most`` images of the report role's first batch, stretched to [0, 1] per image, and their labels.
+
+        The model's inputs carry its backbone's normalisation (any range): stretched, they can be drawn on a page.
+        """
+        features, labels = next(iter(self.read(self.role)()))
+        images = features[self.input_name][:most].numpy().astype(np.float32)
+        low = images.min(axis=(1, 2, 3), keepdims=True)
+        high = images.max(axis=(1, 2, 3), keepdims=True)
+        return (images - low) / np.maximum(high - low, np.float32(1e-6)), labels[:most].numpy()
+
 
 @dataclasses.dataclass(frozen=True)
 class Evaluation:

@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 CONFUSION_PNG = "confusion_matrix.png"
 
@@ -96,16 +96,20 @@ def confusion_png(report: EvaluationReport) -> bytes:
 
 def write_html(report: EvaluationReport, directory: str, title: str) -> str:
     """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file."""
-    table = Table(
-        "per class",
-        ("class", "precision", "recall", "support"),
-        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in report.classes),
-    )
     summary = (
         f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
         f"over {report.examples} examples"
     )
-    return write_report_page(directory, title, summary, _FIGURES, table=table)
+    return write_report_page(directory, title, summary, FIGURE, table=scores_table(report.classes))
 
 
-_FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", CONFUSION_PNG))
+def scores_table(classes: tuple[ClassScores, ...]) -> Table:
+    """The "per class" table of a classifier's page: precision, recall and support."""
+    return Table(
+        "per class",
+        ("class", "precision", "recall", "support"),
+        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in classes),
+    )
+
+
+FIGURE = ("confusion matrix", CONFUSION_PNG)  # a classifier's figure on its page (text or image)

@@ -133,9 +133,8 @@ class Detection(TaskPlugin):
         train = _boxes_of(data.read(TRAIN), num_classes)  # the baseline's mean boxes
         detections = _decoded(data.predictions, num_classes)
         report = detection_report.build_report(detections, truth, train, data.class_names, data.split)
-        features, _ = next(iter(data.read(data.role)()))
-        k = min(detection_report.SAMPLES, len(features[data.input_name]))
-        images = _displayable(features[data.input_name][:k].numpy())
+        images, _ = data.shown_images(detection_report.SAMPLES)
+        k = len(images)
 
         def write(out: str) -> str:
             return detection_report.write_report(report, out, images, truth[:k], detections[:k])
@@ -167,14 +166,6 @@ def _boxes_of(input_fn, num_classes: int) -> list[detection_report.Boxes]:
             boxes = np.stack([(cy - h) / rows, (cx - w) / cols, (cy + h) / rows, (cx + w) / cols], -1)
             out.append(detection_report.Boxes(boxes.astype(np.float32), classes, np.ones(len(classes), np.float32)))
     return out
-
-
-def _displayable(images: np.ndarray) -> np.ndarray:
-    """Model inputs (any normalisation) stretched to [0, 1] per image, to be drawn on."""
-    images = images.astype(np.float32)
-    low = images.min(axis=(1, 2, 3), keepdims=True)
-    high = images.max(axis=(1, 2, 3), keepdims=True)
-    return (images - low) / np.maximum(high - low, np.float32(1e-6))
 
 
 PLUGIN = Detection()

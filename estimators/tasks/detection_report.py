@@ -17,7 +17,7 @@ import io
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import per_class_table, png_bytes, pyplot, write_files, write_report_page
 
 DETECTIONS_PNG = "detections.png"
 SAMPLES = 6
@@ -188,15 +188,12 @@ def detections_png(report: DetectionReport, images: np.ndarray, truth: list[Boxe
 
 def write_html(report: DetectionReport, directory: str, title: str) -> str:
     """report.html: mAP beside the baseline's, the learning curves and the boxed images, AP per class."""
-    table = Table(
-        "per class",
-        ("class", "AP@[.5:.95]"),
-        tuple((n, f"{v:.3f}") for n, v in zip(report.class_names, report.ap, strict=True)),
-    )
+    table = per_class_table("AP@[.5:.95]", report.class_names, report.ap)
     summary = (
         f"evaluation on <b>{html.escape(report.split)}</b>: mAP@[.5:.95] <b>{report.map:.4f}</b>, "
         f"mAP@0.5 {report.map50:.4f} over {report.examples} images, {report.objects} objects "
         f"(baseline, each class's mean box at the centre: {report.baseline_map:.4f}, {report.baseline_map50:.4f})"
     )
-    figures = (("learning curves", CURVES_PNG), ("true (dashed) and predicted boxes", DETECTIONS_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=600, table=table)
+    return write_report_page(
+        directory, title, summary, ("true (dashed) and predicted boxes", DETECTIONS_PNG), image_height=600, table=table
+    )

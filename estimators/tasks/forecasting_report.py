@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline
-from estimators.reports.page import CURVES_PNG, png_bytes, pyplot, text_summary, write_files, write_report_page
+from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline, gain_over_baseline
+from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
 from input_fns.timeseries_source import WINDOW_INPUT, SeriesSpec
 
 FORECASTS_PNG = "forecasts.png"
@@ -40,7 +40,7 @@ class ForecastReport:
         return {"mae": self.mae, "loss": self.rmse**2}
 
     def format(self) -> str:
-        gain = 1 - self.mae / self.baseline_mae if self.baseline_mae else 0.0
+        gain = gain_over_baseline(self.mae, self.baseline_mae)
         return "\n".join(
             [
                 f"evaluation on '{self.split}': mae {self.mae:.4f} over {self.examples} windows "
@@ -106,5 +106,6 @@ def forecasts_png(report: ForecastReport) -> bytes:
 
 def write_html(report: ForecastReport, directory: str, title: str) -> str:
     """report.html: the errors beside the common-sense forecast's, the learning curves and the forecasts."""
-    figures = (("learning curves", CURVES_PNG), ("forecasts", FORECASTS_PNG))
-    return write_report_page(directory, title, text_summary(report.format()), figures, image_height=420)
+    return write_report_page(
+        directory, title, text_summary(report.format()), ("forecasts", FORECASTS_PNG), image_height=420
+    )

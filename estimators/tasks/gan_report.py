@@ -19,7 +19,8 @@ import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.errors import gain_over_baseline
+from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 SAMPLES_PNG = "samples.png"
 TRAINED, UNTRAINED = 0, 1  # the GAN engines' Result.predictions: [2, n, H, W, C], these two sample sets
@@ -43,7 +44,7 @@ class GanReport:
         return {"frechet_distance": self.frechet_distance}
 
     def format(self) -> str:
-        gain = 1 - self.frechet_distance / self.untrained_generator if self.untrained_generator else 0.0
+        gain = gain_over_baseline(self.frechet_distance, self.untrained_generator)
         return "\n".join(
             [
                 f"evaluation on '{self.split}': Frechet distance {self.frechet_distance:.4f} over {self.examples} "
@@ -160,5 +161,4 @@ def write_html(report: GanReport, directory: str, title: str) -> str:
         f"(untrained generator {report.untrained_generator:.4f}, real held-out {report.real_floor:.4f}) "
         f"over {report.examples} images"
     )
-    figures = (("learning curves", CURVES_PNG), ("samples", SAMPLES_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=420, table=table)
+    return write_report_page(directory, title, summary, ("samples", SAMPLES_PNG), image_height=420, table=table)

@@ -16,7 +16,8 @@ import dataclasses
 import numpy as np
 import tensorflow as tf
 
-from estimators.reports.page import CURVES_PNG, png_bytes, pyplot, text_summary, write_files, write_report_page
+from estimators.reports.errors import gain_over_baseline
+from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
 from input_fns.text_corpus import CHARS_INPUT
 
 POSITIONS_PNG = "perplexity_by_position.png"
@@ -43,7 +44,7 @@ class LanguageModelReport:
         return {"perplexity": self.perplexity, "loss": float(np.log(self.perplexity))}
 
     def format(self) -> str:
-        gain = 1 - self.perplexity / self.unigram_perplexity
+        gain = gain_over_baseline(self.perplexity, self.unigram_perplexity)
         lines = [
             f"evaluation on '{self.split}': perplexity {self.perplexity:.3f} over {self.characters} characters "
             f"(unigram baseline {self.unigram_perplexity:.3f}: {gain:+.1%}; bigram {self.bigram_perplexity:.3f})",
@@ -138,5 +139,6 @@ def positions_png(report: LanguageModelReport) -> bytes:
 
 def write_html(report: LanguageModelReport, directory: str, title: str) -> str:
     """report.html: perplexity beside the baselines, the samples, the learning curves and the PNG."""
-    figures = (("learning curves", CURVES_PNG), ("perplexity by position", POSITIONS_PNG))
-    return write_report_page(directory, title, text_summary(report.format()), figures, image_height=420)
+    return write_report_page(
+        directory, title, text_summary(report.format()), ("perplexity by position", POSITIONS_PNG), image_height=420
+    )

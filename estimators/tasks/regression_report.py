@@ -11,8 +11,8 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline
-from estimators.reports.page import CURVES_PNG, png_bytes, pyplot, text_summary, write_files, write_report_page
+from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline, gain_over_baseline
+from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
 
 SCATTER_PNG = "predictions.png"
 
@@ -35,7 +35,7 @@ class RegressionReport:
         return {"mae": self.mae, "loss": self.rmse**2}
 
     def format(self) -> str:
-        gain = 1 - self.mae / self.baseline_mae if self.baseline_mae else 0.0
+        gain = gain_over_baseline(self.mae, self.baseline_mae)
         return "\n".join(
             [
                 f"evaluation on '{self.split}': mae {self.mae:.4f} over {self.examples} examples "
@@ -87,5 +87,4 @@ def scatter_png(report: RegressionReport) -> bytes:
 
 def write_html(report: RegressionReport, directory: str, title: str) -> str:
     """report.html: the errors beside the baseline's, the learning curves and the scatter, self-contained."""
-    figures = (("learning curves", CURVES_PNG), ("predicted against true", SCATTER_PNG))
-    return write_report_page(directory, title, text_summary(report.format()), figures)
+    return write_report_page(directory, title, text_summary(report.format()), ("predicted against true", SCATTER_PNG))

@@ -13,7 +13,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
 
 SAMPLES_PNG = "samples.png"
 SAMPLES = 4
@@ -123,5 +123,6 @@ def write_html(report: RestorationReport, directory: str, title: str) -> str:
         f"({report.gain_db:+.2f} dB over {html.escape(report.baseline)}), SSIM {report.ssim:.4f} "
         f"over {report.examples} images"
     )
-    figures = (("learning curves", CURVES_PNG), ("input, baseline, model and clean", SAMPLES_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=600, table=table)
+    return write_report_page(
+        directory, title, summary, ("input, baseline, model and clean", SAMPLES_PNG), image_height=600, table=table
+    )

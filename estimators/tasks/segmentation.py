@@ -48,20 +48,10 @@ class Segmentation(TaskPlugin):
     def evaluate(self, data: ReportData) -> Evaluation:
         labels = collect_labels(data.read(data.role))
         report = segmentation_report.build_report(data.predictions, labels, data.class_names, data.split)
-        features, masks = next(iter(data.read(data.role)()))
-        k = min(segmentation_report.SAMPLES, len(masks))
-        images = _displayable(features[data.input_name][:k].numpy())
-        true, predicted = masks.numpy()[:k, ..., 0], np.argmax(data.predictions[:k], axis=-1)
+        images, masks = data.shown_images(segmentation_report.SAMPLES)
+        true, predicted = masks[..., 0], np.argmax(data.predictions[: len(images)], axis=-1)
         write = lambda out: segmentation_report.write_report(report, out, images, true, predicted)  # noqa: E731
         return Evaluation(report, write, segmentation_report)
-
-
-def _displayable(images: np.ndarray) -> np.ndarray:
-    """Model inputs (any normalisation) stretched to [0, 1] per image, to be shown beside their masks."""
-    images = images.astype(np.float32)
-    low = images.min(axis=(1, 2, 3), keepdims=True)
-    high = images.max(axis=(1, 2, 3), keepdims=True)
-    return (images - low) / np.maximum(high - low, np.float32(1e-6))
 
 
 PLUGIN = Segmentation()

@@ -11,7 +11,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import per_class_table, png_bytes, pyplot, write_files, write_report_page
 
 MASKS_PNG = "masks.png"
 SAMPLES = 4
@@ -88,14 +88,11 @@ def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, 
 
 def write_html(report: SegmentationReport, directory: str, title: str) -> str:
     """report.html: mean IoU and pixel accuracy, the learning curves and the masks, IoU per class."""
-    table = Table(
-        "per class",
-        ("class", "IoU"),
-        tuple((n, f"{v:.3f}") for n, v in zip(report.class_names, report.iou, strict=True)),
-    )
+    table = per_class_table("IoU", report.class_names, report.iou)
     summary = (
         f"evaluation on <b>{html.escape(report.split)}</b>: mean IoU <b>{report.mean_iou:.4f}</b>, "
         f"pixel accuracy {report.pixel_accuracy:.4f} over {report.examples} images"
     )
-    figures = (("learning curves", CURVES_PNG), ("true and predicted masks", MASKS_PNG))
-    return write_report_page(directory, title, summary, figures, image_height=600, table=table)
+    return write_report_page(
+        directory, title, summary, ("true and predicted masks", MASKS_PNG), image_height=600, table=table
+    )

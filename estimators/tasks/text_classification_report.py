@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import CURVES_PNG, Table, write_files, write_report_page
+from estimators.reports.page import write_files, write_report_page
 from estimators.tasks import classification_report
 from estimators.tasks.classification_report import EvaluationReport
 
@@ -62,17 +62,9 @@ def write_report(report: TextReport, directory: str) -> str:
 
 def write_html(report: TextReport, directory: str, title: str) -> str:
     """report.html: the accuracy beside the baseline's, the per-class table, curves and confusion matrix."""
-    scores = report.evaluation.classes
-    table = Table(
-        "per class",
-        ("class", "precision", "recall", "support"),
-        tuple((c.name, f"{c.precision:.3f}", f"{c.recall:.3f}", str(c.support)) for c in scores),
-    )
     summary = (
         f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
         f"over {report.examples} examples; baseline ({html.escape(report.baseline)}) {report.baseline_accuracy:.4f}"
     )
-    return write_report_page(directory, title, summary, _FIGURES, table=table)
-
-
-_FIGURES = (("learning curves", CURVES_PNG), ("confusion matrix", classification_report.CONFUSION_PNG))
+    table = classification_report.scores_table(report.evaluation.classes)
+    return write_report_page(directory, title, summary, classification_report.FIGURE, table=table)

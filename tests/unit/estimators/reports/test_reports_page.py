@@ -23,6 +23,11 @@ def test_a_report_page_escapes_what_it_is_given_and_embeds_only_existing_pngs(tm
     assert html.endswith("</table>\n</body></html>\n")
 
 
+def test_the_per_class_table_names_each_class_and_its_measure_to_three_decimals():
+    table = page.per_class_table("IoU", ("cat", "dog"), (0.5, 0.12345))
+    assert table == page.Table("per class", ("class", "IoU"), (("cat", "0.500"), ("dog", "0.123")))
+
+
 def test_a_page_without_a_table_has_no_table_style():
     html = page.report_page("t", "s", "")
     assert "border-collapse" not in html and "max-height:380px" in html
@@ -49,3 +54,13 @@ def test_write_page_and_files(tmp_path):
     assert (tmp_path / "r" / "x.png").read_bytes() == b"png"
     assert path == str(tmp_path / "r" / page.REPORT_HTML)
     assert (tmp_path / "r" / page.REPORT_HTML).read_text() == "<p>"
+
+
+def test_a_task_page_shows_the_learning_curves_before_its_own_figure(tmp_path):
+    (tmp_path / "masks.png").write_bytes(b"masks")
+    (tmp_path / page.CURVES_PNG).write_bytes(b"curves")
+    path = page.write_report_page(str(tmp_path), "t", "s", ("true and predicted masks", "masks.png"), image_height=600)
+    html = (tmp_path / page.REPORT_HTML).read_text()
+    assert path == str(tmp_path / page.REPORT_HTML) and "max-height:600px" in html
+    alts = [part.split('"')[0] for part in html.split('<img alt="')[1:]]
+    assert alts == ["learning curves", "true and predicted masks"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from estimators.tasks.detection_report import Boxes, baseline, build_report, coco_map
+from estimators.tasks.detection_report import Boxes, baseline, build_report, coco_map, write_html
 
 TRUTH = [
     Boxes(np.array([[0.1, 0.1, 0.4, 0.4], [0.5, 0.5, 0.9, 0.8]], np.float32), np.array([0, 1]), np.ones(2)),
@@ -34,3 +36,10 @@ def test_the_baseline_is_each_classs_mean_box_at_the_centre():
     report = build_report(TRUTH, TRUTH, TRUTH, ("a", "b", "c"), "test")
     assert report.map == pytest.approx(1.0) and report.baseline_map < 0.5 and report.objects == 3
     assert "mAP@[.5:.95] 1.0000, mAP@0.5 1.0000 over 2 images, 3 objects" in report.format()
+
+
+def test_the_page_has_ap_per_class(tmp_path):
+    report = build_report(TRUTH, TRUTH, TRUTH, ("a", "b", "c"), "test")
+    html = Path(write_html(report, str(tmp_path), "boxes")).read_text()
+    assert "<th>class</th><th>AP@[.5:.95]</th>" in html
+    assert "<tr><td>b</td><td>1.000</td></tr><tr><td>c</td><td>-1.000</td></tr>" in html  # c: no true object

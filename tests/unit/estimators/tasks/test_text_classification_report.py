@@ -33,4 +33,10 @@ def test_the_report_prints_and_writes_the_baseline_beside_the_accuracy(tmp_path)
     assert written["evaluation"]["confusion"] == [[1, 0], [1, 2]]
     assert (tmp_path / "confusion_matrix.png").stat().st_size > 1000
     page = Path(text_report.write_html(report, str(tmp_path), "t"))
-    assert "TF-IDF + logistic regression" in page.read_text() and report.accuracy == pytest.approx(0.75)
+    html = page.read_text()
+    assert "TF-IDF + logistic regression" in html and report.accuracy == pytest.approx(0.75)
+    # The classifier's page: its per-class table and its confusion matrix, as an image classifier's.
+    assert "<th>class</th><th>precision</th><th>recall</th><th>support</th>" in html
+    assert "<tr><td>neg</td><td>0.500</td><td>1.000</td><td>1</td></tr>" in html
+    assert "<tr><td>pos</td><td>1.000</td><td>0.667</td><td>3</td></tr>" in html
+    assert '<img alt="confusion matrix"' in html
