@@ -24,10 +24,10 @@ import tensorflow_datasets as tfds
 
 from common.errors import UsageError
 from common.params import IMAGES, DataParams
-from input_fns import pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import PipelineOptions
 from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
 from input_fns.source_base import Opened, SourceMeta
+from input_fns.tfds_pairs import pairs_factory
 
 OBJECTS, BBOX, LABEL = "objects", "bbox", "label"  # as TFDS's voc and coco name them
 STRIDE = 4  # input pixels per grid cell: image sides must divide by it
@@ -76,26 +76,13 @@ def prepare(image: tf.Tensor, objects: dict, spec: ImageSpec, num_classes: int) 
 
 
 def _factory(builder: tfds.core.DatasetBuilder, splits: dict[str, str], options: PipelineOptions, num_classes: int):
-    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
-        split = splits[role]
-
-        def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-            read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-            ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
-            ds = ds.map(lambda example: (example["image"], example[OBJECTS]))
-            return pipeline_ops.finish_named(
-                ds,
-                mode,
-                batch_size,
-                options,
-                input_context,
-                input_name,
-                decode=lambda x, y: prepare(x, y, image_spec, num_classes),
-            )
-
-        return pipeline_ops.estimator_input_fn(build, mode)
-
-    return factory
+    return pairs_factory(
+        builder,
+        splits,
+        options,
+        select=lambda ds: ds.map(lambda example: (example["image"], example[OBJECTS])),
+        decoder=lambda image_spec: lambda x, y: prepare(x, y, image_spec, num_classes),
+    )
 
 
 def check_dataset(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:

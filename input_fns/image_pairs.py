@@ -28,10 +28,10 @@ import tensorflow_datasets as tfds
 from common import tasks
 from common.errors import UsageError
 from common.params import IMAGES, DataParams
-from input_fns import pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import PipelineOptions
 from input_fns.preprocessing import ImageSpec, match_channels
 from input_fns.source_base import Opened, SourceMeta
+from input_fns.tfds_pairs import Decode, pairs_factory
 
 BICUBIC, NOISE = "bicubic_downgrade", "gaussian_noise"
 LR_KEY, HR_KEY = "lr", "hr"  # TFDS div2k's low- and high-resolution images
@@ -89,26 +89,22 @@ def check_sizes(name: str, height: int | None, width: int | None, pair: Pairing)
 def _made_pairs(builder, splits: dict[str, str], options: PipelineOptions, pair: Pairing, image_key: str):
     """The input_fns of ``({input_name: corrupted}, clean)`` batches made from the images of each role."""
 
-    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
+    def decoder(image_spec: ImageSpec) -> Decode:
         def decode(image: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
             clean = clean_image(image, image_spec, pair.scale)
             return pair.corrupt(clean, index), clean
 
-        def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-            read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-            ds = builder.as_dataset(split=splits[role], shuffle_files=False, read_config=read_config)
-            ds = ds.enumerate().map(lambda i, example: (example[image_key], i))
-            return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, decode=decode)
+        return decode
 
-        return pipeline_ops.estimator_input_fn(build, mode)
-
-    return factory
+    # An image's position in its split seeds its corruption: the files are read in order.
+    select = lambda ds: ds.enumerate().map(lambda i, example: (example[image_key], i))  # noqa: E731
+    return pairs_factory(builder, splits, options, select, decoder, shuffle_files=False)
 
 
 def _given_pairs(builder, splits: dict[str, str], options: PipelineOptions, pair: Pairing):
     """The input_fns of a dataset that holds its pairs (``lr``, ``hr``): aligned crops of the model's size."""
 
-    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
+    def decoder(image_spec: ImageSpec) -> Decode:
         height, width, scale = image_spec.height, image_spec.width, pair.scale
 
         def decode(lr: tf.Tensor, hr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -119,15 +115,10 @@ def _given_pairs(builder, splits: dict[str, str], options: PipelineOptions, pair
                 hr / 255.0, (height * scale, width * scale, None)
             )
 
-        def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-            read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-            ds = builder.as_dataset(split=splits[role], shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
-            ds = ds.map(lambda example: (example[LR_KEY], example[HR_KEY]))
-            return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, decode=decode)
+        return decode
 
-        return pipeline_ops.estimator_input_fn(build, mode)
-
-    return factory
+    select = lambda ds: ds.map(lambda example: (example[LR_KEY], example[HR_KEY]))  # noqa: E731
+    return pairs_factory(builder, splits, options, select, decoder)
 
 
 def check_given_pairs(builder, split: str, pair: Pairing, crop: int) -> None:

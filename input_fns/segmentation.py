@@ -18,10 +18,10 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.params import IMAGES, AugmentParams, DataParams
-from input_fns import pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import PipelineOptions
 from input_fns.preprocessing import PREPROCESSORS, ImageSpec, match_channels
 from input_fns.source_base import Opened, SourceMeta
+from input_fns.tfds_pairs import pairs_factory
 
 if TYPE_CHECKING:  # TFDS loads only where a TFDS dataset is read: the gate's mask readers import this module
     import tensorflow_datasets as tfds
@@ -47,23 +47,13 @@ def prepare(image: tf.Tensor, mask: tf.Tensor, spec: ImageSpec) -> tuple[tf.Tens
 
 def _tfds_factory(builder: tfds.core.DatasetBuilder, splits: dict[str, str], options: PipelineOptions):
     """The input_fns of ``({input_name: images}, masks)`` batches from the TFDS split of each role."""
-
-    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
-        split = splits[role]
-
-        def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
-            import tensorflow_datasets as tfds
-
-            read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
-            ds = builder.as_dataset(split=split, shuffle_files=mode == pipeline_ops.FIT, read_config=read_config)
-            ds = ds.map(lambda example: (example["image"], example[MASK_KEY]))
-            return pipeline_ops.finish_named(
-                ds, mode, batch_size, options, input_context, input_name, decode=lambda x, y: prepare(x, y, image_spec)
-            )
-
-        return pipeline_ops.estimator_input_fn(build, mode)
-
-    return factory
+    return pairs_factory(
+        builder,
+        splits,
+        options,
+        select=lambda ds: ds.map(lambda example: (example["image"], example[MASK_KEY])),
+        decoder=lambda image_spec: lambda x, y: prepare(x, y, image_spec),
+    )
 
 
 def mask_classes(builder: tfds.core.DatasetBuilder) -> tuple[str, ...]:

@@ -86,11 +86,45 @@ def train_each_engine(
     return runs
 
 
+def train_shapes_each_engine(
+    data_dir: str | Path,
+    tmp_path_factory,
+    task: str,
+    model: str,
+    *,
+    batch_size: int,
+    learning_rate: float,
+    train_steps: int,
+    per_engine: Callable[[str, Path], tuple] = None,
+) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
+    """``train_each_engine`` for ``task`` with ``model`` on the embedded shapes, evaluated without a pause, each
+    engine in its own ``<task>_<engine>`` folder: the module fixture of an image task's tests."""
+    args = (
+        "--dataset=shapes",
+        f"--task={task}",
+        f"--model={model}",
+        f"--batch_size={batch_size}",
+        f"--learning_rate={learning_rate}",
+        f"--train_steps={train_steps}",
+        "--eval_throttle_secs=0",
+    )
+    make_dir = lambda engine: tmp_path_factory.mktemp(f"{task}_{engine}")  # noqa: E731
+    return train_each_engine(data_dir, make_dir, *args, per_engine=per_engine)
+
+
 def finished_run(runs: Mapping[str, tuple[Path, subprocess.CompletedProcess]], engine: str) -> tuple:
     """``(model_dir, run, report)`` of ``engine``'s run in a per-engine fixture; the run must have succeeded."""
     model_dir, run = runs[engine]
     assert run.returncode == 0, run.stderr[-3000:]
     return model_dir, run, training_report(model_dir)
+
+
+def assert_report_written(model_dir: Path, run: subprocess.CompletedProcess, picture: str, gated: str) -> None:
+    """The run's report holds ``picture``, the curves and the HTML page (each over 1 kB), and its stdout shows
+    the data gate validated ``gated``."""
+    for name in (picture, "curves.png", "report.html"):
+        assert (model_dir / "report" / name).stat().st_size > 1000, name
+    assert "validation:" in run.stdout, f"the gate validated {gated}"
 
 
 def retrain_dirs(root: Path, holdout: Path) -> list[str]:
@@ -150,6 +184,29 @@ def free_port() -> int:
 def latest_export(model_dir: Path) -> str:
     """The newest numbered SavedModel a run exported under ``<model_dir>/export/serving``."""
     return str(sorted((model_dir / "export" / "serving").glob("1*"))[-1])
+
+
+def serving_signature(model_dir: Path):
+    """The ``serving_default`` signature of the newest serving export under ``model_dir``."""
+    import tensorflow as tf
+
+    return tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
+
+
+def predict_beside_a_broken_image(
+    model_dir: Path, images: Path, output_dir: Path, *args: str
+) -> subprocess.CompletedProcess:
+    """``scripts.predict`` of the newest export over ``images``, a folder that holds a ``broken.png`` beside the
+    good images: the run must write the others and exit 1 naming the broken one."""
+    cli = run_script(
+        "scripts.predict",
+        f"--export_dir={latest_export(model_dir)}",
+        f"--images={images}",
+        f"--output_dir={output_dir}",
+        *args,
+    )
+    assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
+    return cli
 
 
 def noise(seed: int, shape: tuple[int, ...], high: int = 256) -> np.ndarray:

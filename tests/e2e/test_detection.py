@@ -13,19 +13,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving_client import MODEL, Server, b64, model_args, model_base
-from support import finished_run, latest_export, run_script, train_each_engine, train_refused
+from support import (
+    assert_report_written,
+    finished_run,
+    latest_export,
+    predict_beside_a_broken_image,
+    serving_signature,
+    train_refused,
+    train_shapes_each_engine,
+)
 
 pytestmark = pytest.mark.medium
-
-ARGS = (
-    "--dataset=shapes",
-    "--task=detection",
-    "--model=detector",
-    "--batch_size=32",
-    "--learning_rate=0.003",
-    "--train_steps=150",
-    "--eval_throttle_secs=0",
-)
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +31,16 @@ def detection_runs(tfds_data_dir, tmp_path_factory):
     def tflite(engine: str, model_dir) -> tuple[str, ...]:
         return (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
 
-    make_dir = lambda engine: tmp_path_factory.mktemp(f"detect_{engine}")  # noqa: E731
-    return train_each_engine(tfds_data_dir, make_dir, *ARGS, per_engine=tflite)
+    return train_shapes_each_engine(
+        tfds_data_dir,
+        tmp_path_factory,
+        "detection",
+        "detector",
+        batch_size=32,
+        learning_rate=0.003,
+        train_steps=150,
+        per_engine=tflite,
+    )
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
@@ -48,9 +54,7 @@ def test_detection_report_beats_the_fixed_prior_baseline(detection_runs, engine)
     assert min(report["ap"]) > 0.01, report  # every class is found, not one
     assert f"mAP@[.5:.95] {report['map']:.4f}, mAP@0.5 {report['map50']:.4f}" in run.stdout
     assert f"mAP@0.5 {report['baseline_map50']:.4f}" in run.stdout
-    for name in ("detections.png", "curves.png", "report.html"):
-        assert (model_dir / "report" / name).stat().st_size > 1000, name
-    assert "validation:" in run.stdout, "the gate validated the images and their boxes"
+    assert_report_written(model_dir, run, "detections.png", "the images and their boxes")
 
 
 def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_path):
@@ -63,8 +67,7 @@ def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_
         path.write_bytes(tf.io.encode_png(pixels).numpy())
     (tmp_path / "broken.png").write_bytes(b"not an image")
     for engine, (model_dir, _) in detection_runs.items():
-        signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
-        out = signature(image_bytes=tf.constant([p.read_bytes() for p in paths]))
+        out = serving_signature(model_dir)(image_bytes=tf.constant([p.read_bytes() for p in paths]))
         assert out["boxes"].shape == (2, 20, 4) and out["scores"].shape == (2, 20), engine
         assert {n.decode() for n in out["class_names"].numpy()[0, : out["num_detections"][0]]} <= {
             "circle",
@@ -77,14 +80,7 @@ def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_
         # Normalised boxes: the same image at another size gives nearly the same boxes.
         np.testing.assert_allclose(out["boxes"].numpy()[1, 0], best, atol=0.08)
         boxed = tmp_path / f"boxed_{engine}"
-        cli = run_script(
-            "scripts.predict",
-            f"--export_dir={latest_export(model_dir)}",
-            f"--images={tmp_path}",
-            f"--output_dir={boxed}",
-            "--min_score=0.05",
-        )
-        assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
+        cli = predict_beside_a_broken_image(model_dir, tmp_path, boxed, "--min_score=0.05")
         written = tf.io.decode_png((boxed / "img1_boxes.png").read_bytes()).numpy()
         assert written.shape == (96, 128, 3) and not np.array_equal(written, big), "boxes drawn at the image's size"
         header, first = cli.stdout.splitlines()[:2]
@@ -122,8 +118,7 @@ def test_tflite_returns_the_grid_that_decodes_to_the_exports_boxes(detection_run
     interpreter.set_tensor(pixels["index"], image[None].astype(np.float32))
     interpreter.invoke()
     boxes = decode(tf.constant(interpreter.get_tensor(output["index"])), 3)["boxes"].numpy()
-    signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
-    expected = signature(image_bytes=tf.constant([tf.io.encode_png(image).numpy()]))["boxes"].numpy()
+    expected = serving_signature(model_dir)(image_bytes=tf.constant([tf.io.encode_png(image).numpy()]))["boxes"].numpy()
     np.testing.assert_allclose(boxes[0, :3], expected[0, :3], atol=1e-3)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from support import latest_export, one_error_line, run_script
+from support import latest_export, one_error_line, run_script, train, training_report
 
 from input_fns import climate_series
 
@@ -27,10 +27,6 @@ STEPS = ("--train_steps=200", "--batch_size=64", "--eval_throttle_secs=0", "--dr
 FORECAST = ("--task=forecasting", "--source=timeseries", "--model=lstm", *STEPS)
 CSV_DAYS = 120  # 60 days to train, 30 to validate, 30 to test
 WINDOW_ROWS, SPAN_ROWS = 715, 859  # 120 samples every 6th row; and the target 144 rows after the last
-
-
-def _report(model_dir: Path) -> dict:
-    return json.loads((model_dir / "report" / "report.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +41,7 @@ def runs(tmp_path_factory):
     """engine -> (model_dir, completed process, the CSV it read): the embedded series, then that CSV named."""
     data_dir = tmp_path_factory.mktemp("embedded")
     estimator_dir, keras_dir = tmp_path_factory.mktemp("lstm_estimator"), tmp_path_factory.mktemp("lstm_keras")
-    embedded = run_script(
-        "scripts.train", *FORECAST, "--engine=estimator", f"--data_dir={data_dir}", f"--model_dir={estimator_dir}"
-    )
+    embedded = train(data_dir, estimator_dir, *FORECAST, "--engine=estimator")
     # A year, as the embedded one: on a shorter stretch the seasons shift between the parts, and 200 steps
     # of training do not carry a winter's model into spring.
     (csv,) = glob.glob(str(data_dir / "series" / "*.csv"))
@@ -62,7 +56,7 @@ def runs(tmp_path_factory):
 def test_lstm_beats_the_common_sense_baseline_and_reports_both(runs, engine):
     model_dir, run, csv = runs[engine]
     assert run.returncode == 0, run.stderr[-3000:]
-    report = _report(model_dir)
+    report = training_report(model_dir)
     rows = len(pd.read_csv(csv))
     test_rows = rows - round(0.75 * rows)
     # Every window and its target inside the test part: none crosses the validation boundary.
@@ -101,7 +95,7 @@ def test_export_takes_raw_windows_and_predict_rows_prints_the_reports_forecasts(
     first = forecasts[0]
     assert first["line"] == WINDOW_ROWS + 1  # the first row with a full window behind it
     assert pd.Timestamp(first["forecast_for"]) - pd.Timestamp(first["time"]) == pd.Timedelta(hours=24)
-    report = _report(model_dir)
+    report = training_report(model_dir)
     predicted = [f["forecast"] for f in forecasts[: report["examples"]]]
     np.testing.assert_allclose(predicted, report["predicted"], rtol=1e-4, atol=1e-4, err_msg=engine)
     table = run_script("scripts.predict", f"--export_dir={latest_export(model_dir)}", f"--rows={rows}")
@@ -117,7 +111,7 @@ def test_the_other_chapter_10_models_train_and_export(series_csv, tmp_path, mode
         "--dropout=0.2", f"--model_dir={model_dir}",
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
-    report = _report(model_dir)
+    report = training_report(model_dir)
     assert np.isfinite(report["mae"]) and report["baseline_mae"] > 0
     series = json.loads((Path(latest_export(model_dir)) / "assets.extra" / "series.json").read_text())
     assert series["window_steps"] == 120 and len(series["columns"]) == 14

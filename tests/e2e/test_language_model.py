@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from serving_client import Server
-from support import finished_run, latest_export, one_error_line, run_script, train_refused
+from support import finished_run, latest_export, one_error_line, run_script, train, train_refused
 
 pytestmark = pytest.mark.medium
 
@@ -30,9 +30,7 @@ def runs(tmp_path_factory):
     """engine -> (model_dir, completed process): the embedded corpus (gate on), then its files named."""
     data_dir = tmp_path_factory.mktemp("corpus")
     estimator_dir, keras_dir = tmp_path_factory.mktemp("lm_estimator"), tmp_path_factory.mktemp("lm_keras")
-    embedded = run_script(
-        "scripts.train", *LM, "--model=char_lstm", f"--data_dir={data_dir}", f"--model_dir={estimator_dir}"
-    )
+    embedded = train(data_dir, estimator_dir, *LM, "--model=char_lstm")
     corpus = data_dir / "corpus"
     named = run_script(
         "scripts.train", *LM, "--model=char_gru", "--engine=keras", "--novalidate_data",

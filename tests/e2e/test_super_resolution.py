@@ -12,24 +12,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import finished_run, latest_export, run_script, train_each_engine, train_refused
+from support import (
+    assert_report_written,
+    finished_run,
+    predict_beside_a_broken_image,
+    serving_signature,
+    train,
+    train_refused,
+    train_shapes_each_engine,
+)
 
 pytestmark = pytest.mark.medium
-
-ARGS = (
-    "--dataset=shapes",
-    "--task=super_resolution",
-    "--model=edsr",
-    "--batch_size=16",
-    "--learning_rate=0.001",
-    "--train_steps=100",
-    "--eval_throttle_secs=0",
-)
 
 
 @pytest.fixture(scope="module")
 def sr_runs(tfds_data_dir, tmp_path_factory):
-    return train_each_engine(tfds_data_dir, lambda engine: tmp_path_factory.mktemp(f"sr_{engine}"), *ARGS)
+    return train_shapes_each_engine(
+        tfds_data_dir, tmp_path_factory, "super_resolution", "edsr", batch_size=16, learning_rate=0.001, train_steps=100
+    )
 
 
 @pytest.mark.parametrize("engine", ["estimator", "keras"])
@@ -42,9 +42,7 @@ def test_the_report_beats_bicubic_upsampling(sr_runs, engine):
     assert sum(m > b for m, b in zip(report["image_psnr"], report["image_baseline_psnr"], strict=True)) > 180
     assert f"PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}" in run.stdout
     assert "test psnr" in run.stdout and "validation psnr" in run.stdout
-    for name in ("samples.png", "curves.png", "report.html"):
-        assert (model_dir / "report" / name).stat().st_size > 1000, name
-    assert "validation:" in run.stdout, "the gate validated the images"
+    assert_report_written(model_dir, run, "samples.png", "the images")
 
 
 def test_the_export_takes_bytes_and_returns_the_larger_image(sr_runs, tmp_path):
@@ -55,21 +53,14 @@ def test_the_export_takes_bytes_and_returns_the_larger_image(sr_runs, tmp_path):
     (tmp_path / "small.png").write_bytes(tf.io.encode_png(small).numpy())
     (tmp_path / "broken.png").write_bytes(b"not an image")
     for engine, (model_dir, _) in sr_runs.items():
-        signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
-        out = signature(image_bytes=tf.constant([(tmp_path / "small.png").read_bytes()]))
+        out = serving_signature(model_dir)(image_bytes=tf.constant([(tmp_path / "small.png").read_bytes()]))
         assert out["pixels"].shape == (1, 64, 64, 3) and out["pixels"].dtype == tf.uint8, engine
         assert out["upscaled"].shape == (1, 64, 64, 3), engine
         bicubic = tf.image.resize(small[None] / 255.0, (64, 64), method="bicubic").numpy().clip(0, 1)
         truth = tf.constant(clean[None] / 255.0, tf.float32)
         assert tf.image.psnr(truth, out["upscaled"], 1.0) > tf.image.psnr(truth, bicubic.astype(np.float32), 1.0)
         output_dir = tmp_path / f"out_{engine}"
-        cli = run_script(
-            "scripts.predict",
-            f"--export_dir={latest_export(model_dir)}",
-            f"--images={tmp_path}",
-            f"--output_dir={output_dir}",
-        )
-        assert cli.returncode == 1 and "broken.png: not an image" in cli.stderr, cli.stderr[-2000:]
+        cli = predict_beside_a_broken_image(model_dir, tmp_path, output_dir)
         written = tf.io.decode_png((output_dir / "small_upscaled.png").read_bytes()).numpy()
         np.testing.assert_array_equal(written, out["pixels"].numpy()[0])
         assert cli.stdout.splitlines()[0].split() == ["path", "output", "size"] and "64x64" in cli.stdout
@@ -123,43 +114,21 @@ def _prepare_div2k(data_dir, wrong_pair: bool) -> str:
     return str(builder.data_dir)
 
 
+DIV2K = ("--dataset=div2k", "--task=super_resolution", "--model=edsr", "--image_size=16", "--test_split=validation")
+
+
 def test_div2k_by_name_trains_on_its_own_pairs(tmp_path):
     _prepare_div2k(tmp_path / "data", wrong_pair=False)
     model_dir = tmp_path / "div2k"
-    run = run_script(
-        "scripts.train",
-        "--dataset=div2k",
-        f"--data_dir={tmp_path / 'data'}",
-        "--task=super_resolution",
-        "--model=edsr",
-        "--image_size=16",
-        "--test_split=validation",
-        "--train_steps=4",
-        "--batch_size=4",
-        "--novalidate_data",
-        f"--model_dir={model_dir}",
-    )
+    run = train(tmp_path / "data", model_dir, *DIV2K, "--train_steps=4", "--batch_size=4", "--novalidate_data")
     assert run.returncode == 0, run.stderr[-3000:]
     assert "over 4 images" in run.stdout  # the validation split, as the report role
-    signature = tf.saved_model.load(latest_export(model_dir)).signatures["serving_default"]
+    signature = serving_signature(model_dir)
     assert signature.structured_outputs["pixels"].shape.as_list() == [None, 32, 32, 3]
 
 
 def test_a_wrong_size_pair_is_named_before_training(tmp_path):
     where = _prepare_div2k(tmp_path / "data", wrong_pair=True)
-    model_dir = tmp_path / "never"
-    run = run_script(
-        "scripts.train",
-        "--dataset=div2k",
-        f"--data_dir={tmp_path / 'data'}",
-        "--task=super_resolution",
-        "--model=edsr",
-        "--image_size=16",
-        "--test_split=validation",
-        f"--model_dir={model_dir}",
-    )
-    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
-    assert run.returncode == 2 and len(errors) == 1 and "Traceback" not in run.stderr, run.stderr[-2000:]
-    assert f"--scale: '{where}' train" in errors[0] and "'hr' 60x64" in errors[0], errors[0]
-    assert "exactly 2 times 'lr'" in errors[0], errors[0]
-    assert not model_dir.exists()
+    line = train_refused(tmp_path / "data", tmp_path, *DIV2K)
+    assert f"--scale: '{where}' train" in line and "'hr' 60x64" in line, line
+    assert "exactly 2 times 'lr'" in line, line

@@ -1,4 +1,4 @@
-"""Serialized tf.Examples -> Arrow record batches: the last step of the TFRecord and image-folder readers."""
+"""Serialized tf.Examples -> Arrow record batches: the last step of the TFRecord, image- and text-folder readers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import apache_beam as beam
 from tfx_bsl.coders import example_coder
 
 from pipeline.validation.readers.base import BAD, InputSpec, Read, bad, step_name
+
+PCollection = beam.pvalue.PCollection
 
 # A record that is no tf.Example proto, as the report names it.
 UNPARSEABLE_RECORD = "unparseable_record"
@@ -55,3 +57,27 @@ def decode(spec: InputSpec, records: Read) -> Read:
         BAD, main="batches"
     )
     return decoded.batches, [*bad_parts, decoded[BAD]]
+
+
+def from_folder_files(
+    pipeline: beam.Pipeline,
+    spec: InputSpec,
+    noun: str,
+    to_example: beam.DoFn,
+    batch_size: int,
+    skipped: tuple[PCollection, ...] = (),
+) -> Read:
+    """A folder reader's files: each ``(path, class)`` of ``spec`` made a serialized tf.Example by ``to_example``
+    (its ``BAD`` output: a file it could not read), batched ``batch_size`` at a time and decoded; ``skipped``: the
+    bad records of files passed over before reading. ``noun`` names the steps (``List<noun>``)."""
+    step = step_name(spec)
+    items = list(zip(spec.files, spec.image_labels, strict=True))
+    converted = (
+        pipeline
+        | f"{step}List{noun}" >> beam.Create(items, reshuffle=True)
+        | f"{step}{noun}ToExamples" >> beam.ParDo(to_example).with_outputs(BAD, main="examples")
+    )
+    batches = converted.examples | f"{step}BatchRecords" >> beam.BatchElements(
+        min_batch_size=batch_size, max_batch_size=batch_size
+    )
+    return decode(spec, (batches, [converted[BAD], *skipped]))

@@ -93,21 +93,11 @@ class _ImageToExample(beam.DoFn):
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
     """Every file as a tf.Example (the label feature names its class folder), decoded; the files not read as bad records."""
-    step = step_name(spec)
-    items = list(zip(spec.files, spec.image_labels, strict=True))
-    converted = (
-        pipeline
-        | f"{step}ListImages" >> beam.Create(items, reshuffle=True)
-        | f"{step}ImagesToExamples"
-        >> beam.ParDo(_ImageToExample(options.label or "label")).with_outputs(BAD, main="examples")
-    )
-    batches = converted.examples | f"{step}BatchRecords" >> beam.BatchElements(
-        min_batch_size=IMAGE_BATCH_SIZE, max_batch_size=IMAGE_BATCH_SIZE
-    )
-    skipped = pipeline | f"{step}SkippedFiles" >> beam.Create(
+    skipped = pipeline | f"{step_name(spec)}SkippedFiles" >> beam.Create(
         [bad(reason.split(" (")[0], reason, path) for path, reason in spec.skipped_files]
     )
-    return examples.decode(spec, (batches, [converted[BAD], skipped]))
+    to_example = _ImageToExample(options.label or "label")
+    return examples.from_folder_files(pipeline, spec, "Images", to_example, IMAGE_BATCH_SIZE, skipped=(skipped,))
 
 
 READER = Reader(

@@ -24,7 +24,7 @@ import tensorflow as tf
 from input_fns import text_source
 from input_fns.text_files import read_text
 from pipeline.validation.readers import examples
-from pipeline.validation.readers.base import InputSpec, Read, Reader, ReadOptions, Request, step_name
+from pipeline.validation.readers.base import InputSpec, Read, Reader, ReadOptions, Request
 
 FORMAT = "texts"
 TOKENS_FEATURE, COUNT_FEATURE, OOV_FEATURE = "tokens", "token_count", "oov_rate"
@@ -77,18 +77,9 @@ class _TextToExample(beam.DoFn):
 
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
-    step = step_name(spec)
-    items = list(zip(spec.files, spec.image_labels, strict=True))
-    converted = (
-        pipeline
-        | f"{step}ListTexts" >> beam.Create(items, reshuffle=True)
-        | f"{step}TextsToExamples" >> beam.ParDo(_TextToExample(options.label or "label", vocabulary(spec)))
-    )
-    batches = converted | f"{step}BatchRecords" >> beam.BatchElements(
-        min_batch_size=TEXT_BATCH_SIZE, max_batch_size=TEXT_BATCH_SIZE
-    )
-    none_bad = pipeline | f"{step}NoBadTexts" >> beam.Create([])  # every file was checked when resolved
-    return examples.decode(spec, (batches, [none_bad]))
+    # Every file was checked when resolved: the texts have no bad output.
+    to_example = _TextToExample(options.label or "label", vocabulary(spec))
+    return examples.from_folder_files(pipeline, spec, "Texts", to_example, TEXT_BATCH_SIZE)
 
 
 READER = Reader(
