@@ -8,7 +8,7 @@ module the run imported.
 from __future__ import annotations
 
 import pytest
-from support import imported_top_level, run_script
+from support import imported_top_level, train
 
 pytestmark = pytest.mark.medium
 
@@ -16,15 +16,8 @@ OTHER_TASKS_AND_MODELS = ("tensorflow_hub", "tensorflow_gan", "pycocotools")
 
 
 def test_a_classification_run_imports_no_other_models_libraries(tmp_path, tfds_data_dir):
-    run = run_script(
-        "scripts.train",
-        f"--data_dir={tfds_data_dir}",
-        f"--model_dir={tmp_path / 'model'}",
-        "--train_steps=2",
-        "--noreport",
-        "--novalidate_data",
-        python_args=("-X", "importtime"),
-    )
+    args = ("--train_steps=2", "--noreport", "--novalidate_data")
+    run = train(tfds_data_dir, tmp_path / "model", *args, python_args=("-X", "importtime"))
     assert run.returncode == 0, run.stderr[-2000:]
     imported = imported_top_level(run.stderr)
     assert "tensorflow_datasets" in imported  # the log was read: digits come from TFDS
