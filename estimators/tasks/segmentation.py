@@ -45,6 +45,16 @@ class Segmentation(TaskPlugin):
         probabilities = tf.cast(output, tf.float32)
         return {"probabilities": probabilities, MASK_OUTPUT: tf.argmax(probabilities, axis=-1, output_type=tf.int32)}
 
+    def batch_metric(self, labels: tf.Tensor, predictions: tf.Tensor) -> tf.Tensor:
+        """The batch's mean IoU, as Keras's MeanIoU computes it over a split: per class, the true positives over
+        the union of labelled and predicted pixels; the mean over the classes that occur in either."""
+        classes = predictions.shape[-1]
+        predicted = tf.reshape(tf.argmax(predictions, axis=-1), [-1])
+        matrix = tf.math.confusion_matrix(tf.reshape(labels, [-1]), predicted, classes, dtype=tf.float32)
+        hits = tf.linalg.diag_part(matrix)
+        union = tf.reduce_sum(matrix, 0) + tf.reduce_sum(matrix, 1) - hits
+        return tf.reduce_mean(tf.boolean_mask(hits / tf.maximum(union, 1.0), union > 0))
+
     def evaluate(self, data: ReportData) -> Evaluation:
         labels = collect_labels(data.read(data.role))
         report = segmentation_report.build_report(data.predictions, labels, data.class_names, data.split)
