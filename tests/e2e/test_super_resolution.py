@@ -125,6 +125,22 @@ def test_div2k_by_name_trains_on_its_own_pairs(tmp_path):
     assert "over 4 images" in run.stdout  # the validation split, as the report role
     signature = serving_signature(model_dir)
     assert signature.structured_outputs["pixels"].shape.as_list() == [None, 32, 32, 3]
+    # The pair's roles: 'lr' goes in, 'hr' is the target. The report's bicubic baseline is the low-resolution
+    # crop upscaled against the high-resolution crop it covers, computed here from the prepared split.
+    expected = np.mean([_bicubic_psnr(lr[:16, :16], hr[:32, :32]) for lr, hr in _div2k_pairs(tmp_path / "data")])
+    assert f"baseline (bicubic upsampling): PSNR {expected:.2f} dB" in run.stdout, run.stdout
+
+
+def _div2k_pairs(data_dir) -> list[tuple[np.ndarray, np.ndarray]]:
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("div2k", data_dir=str(data_dir), try_gcs=False)
+    return [(e["lr"], e["hr"]) for e in tfds.as_numpy(builder.as_dataset(split="validation", shuffle_files=False))]
+
+
+def _bicubic_psnr(lr: np.ndarray, hr: np.ndarray) -> float:
+    upscaled = tf.clip_by_value(tf.image.resize(lr / 255.0, hr.shape[:2], method="bicubic"), 0.0, 1.0)
+    return float(tf.image.psnr(tf.constant(hr / 255.0, tf.float32), tf.cast(upscaled, tf.float32), 1.0))
 
 
 def test_a_wrong_size_pair_is_named_before_training(tmp_path):
