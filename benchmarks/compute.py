@@ -14,7 +14,8 @@ In one run:
      best pass counts; also the bare pass on one batch held in memory (no input pipeline);
    - training, every layer trainable: the bare ``tf.function`` loop (GradientTape + apply_gradients) and
      kestrel's Estimator engine, each in its own child by ``benchmarks/training_throughput.py``, round-robin;
-4. FLOP/s = examples/sec x FLOPs per example, its fraction of the peak, and kestrel / bare (target >= 0.9).
+4. FLOP/s = examples/sec x FLOPs per example, its fraction of the peak, and kestrel / bare (targets: >= 0.95
+   for the extraction, >= 0.9 for training).
 
 The in-process part runs in a child (``python -m benchmarks.compute '<json>'``) so its memory and
 TensorFlow state are its own; it measures the peak at its start and at its end (best counts).
@@ -33,7 +34,8 @@ from collections.abc import Callable, Sequence
 from common.progress import run_counter
 
 RESULT_PREFIX = "COMPUTE_RESULT "
-TARGET_RATIO = 0.9
+# kestrel / bare at least: the extraction is one traced forward, as the bare loop's (issue 29's target).
+TARGET_RATIO = {"inference": 0.95, "training": 0.9}
 # The training figures come from these two loops of benchmarks/training_throughput.py.
 BARE_TRAIN, KESTREL_TRAIN = "tf_function", "estimator"
 
@@ -379,7 +381,13 @@ def _row(model: str, kind: str, label: str, key: str, rate: float, flops_per_exa
 
 def _ratio(model: str, kind: str, kestrel: float, bare: float) -> dict:
     ratio = kestrel / bare
-    return {"model": model, "kind": kind, "kestrel_over_bare": ratio, "met": ratio >= TARGET_RATIO}
+    return {
+        "model": model,
+        "kind": kind,
+        "kestrel_over_bare": ratio,
+        "met": ratio >= TARGET_RATIO[kind],
+        "target": TARGET_RATIO[kind],
+    }
 
 
 def format_table(result: dict) -> str:
@@ -405,7 +413,7 @@ def format_table(result: dict) -> str:
     for r in result["ratios"]:
         ok = "met" if r["met"] else "MISSED"
         lines.append(
-            f"{r['model']} {r['kind']}: kestrel / bare = {r['kestrel_over_bare']:.2f} (>= {TARGET_RATIO}: {ok})"
+            f"{r['model']} {r['kind']}: kestrel / bare = {r['kestrel_over_bare']:.2f} (>= {r['target']}: {ok})"
         )
     return "\n".join(lines)
 

@@ -6,13 +6,15 @@ stderr and exit with the error's status (2 for usage errors); no traceback.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import gc
 import logging as pylogging
 import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 # TensorFlow's C++ start-up chatter (CUDA plugin registration, CPU features)
 # is noise on a command line; set TF_CPP_MIN_LOG_LEVEL=0 to see it.
@@ -89,6 +91,24 @@ def _storage_failure(err: BaseException) -> str | None:
 def _is_io_error(err: BaseException) -> bool:
     tf = sys.modules.get("tensorflow")  # loaded by now if anything could raise its errors
     return isinstance(err, OSError) or (tf is not None and isinstance(err, tf.errors.OpError))
+
+
+@contextlib.contextmanager
+def imports_without_gc() -> Iterator[None]:
+    """Heavy imports (TensorFlow, TFDV, Beam) with Python's cycle collector paused, their objects then frozen.
+
+    Importing TensorFlow, TFDV and Beam allocates millions of objects that live as long as the
+    process; the collector's full passes over them find nothing to free (6 passes, 0.46 s of the
+    3.4 s import here). Frozen (``gc.freeze``), later passes skip them too.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 def run(main: Callable[[list[str]], int | None]) -> None:

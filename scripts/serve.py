@@ -141,7 +141,8 @@ def main(argv: list[str]) -> int:
     host = listen_host()
     batching_params = batching()
     # TensorFlow loads only once the flags are good.
-    from estimators.serving import http_server, server, versions
+    with cli.imports_without_gc():
+        from estimators.serving import http_server, server, versions
 
     threads = versions.set_parallelism(FLAGS.tensorflow_intra_op_parallelism, FLAGS.tensorflow_inter_op_parallelism)
     print(threads, file=sys.stderr, flush=True)

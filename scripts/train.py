@@ -19,7 +19,8 @@ for _group in train_flags.define_train_flags():
 
 def main(argv: list[str]) -> None:
     del argv
-    from pipeline import train  # TensorFlow loads after the flags parse: a bad value fails at once
+    with cli.imports_without_gc():
+        from pipeline import train  # TensorFlow loads after the flags parse: a bad value fails at once
 
     vertex = _output.vertex_dirs()
     if vertex.note():

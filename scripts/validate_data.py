@@ -37,7 +37,8 @@ _OWN_ARGV, _BEAM_ARGV = split_beam_argv(sys.argv)
 
 def main(argv: list[str]) -> int:
     del argv
-    from pipeline.validation import gate
+    with cli.imports_without_gc():
+        from pipeline.validation import gate
 
     result = gate.run_gate(_validation.validation_config_from_flags(_BEAM_ARGV))
     print(result.summary, flush=True)

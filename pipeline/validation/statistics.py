@@ -338,17 +338,34 @@ def _add_branch(
         progress_every=config.progress_every_rows,
         workers=workers,
     )
+    # Each branch ends in one element (the statistics proto, the bad-record summary), written by one Map:
+    # WriteToText (TFDV's WriteStatisticsToBinaryFile is WriteToText with a ProtoCoder) adds Beam's sink
+    # stages around a single file (initialise, write, pre-finalise, finalise), most of a small span's job.
     _ = (
         batches
         | f"{step}GenerateStatistics" >> tfdv.GenerateStatistics(stats_options(config, schema))
-        | f"{step}WriteStatistics" >> tfdv.WriteStatisticsToBinaryFile(statistics_file(span_dir, spec.role))
+        | f"{step}WriteStatistics"
+        >> beam.Map(
+            lambda stats, path: _write_whole(path, stats.SerializeToString()), statistics_file(span_dir, spec.role)
+        )
     )
     _ = (
         bad
         | f"{step}SummarizeBad" >> beam.CombineGlobally(readers.SummarizeBadRecords())
-        | f"{step}BadToJson" >> beam.Map(json.dumps, sort_keys=True)
-        | f"{step}WriteBad" >> beam.io.WriteToText(bad_records_file(span_dir, spec.role), shard_name_template="")
+        | f"{step}WriteBad"
+        >> beam.Map(
+            lambda summary, path: _write_whole(path, json.dumps(summary, sort_keys=True).encode()),
+            bad_records_file(span_dir, spec.role),
+        )
     )
+
+
+def _write_whole(path: str, data: bytes) -> None:
+    """``data`` as the file ``path``: written beside it, then renamed in (a reader never sees half of it)."""
+    staging = f"{path}.tmp-{os.getpid()}"
+    with tf.io.gfile.GFile(staging, "wb") as f:
+        f.write(data)
+    tf.io.gfile.rename(staging, path, overwrite=True)
 
 
 def _load(span_dir: str, role: str) -> RoleStatistics:
