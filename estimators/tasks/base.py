@@ -11,6 +11,7 @@ build_losses, build_metrics), so that no caller branches on a task's name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,11 @@ class Evaluation:
     page: Any  # has write_html(report, directory, title)
     # Figures over every example that replace the engine's batch-averaged ones in the summary.
     report_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def written_by(cls, report: Any, writer: Any, report_metrics: dict[str, float]) -> Evaluation:
+        """The evaluation of a report whose ``writer`` (a ``PrintedReport``) writes both its files and its page."""
+        return cls(report, functools.partial(writer.write_report, report), writer, report_metrics)
 
 
 class TaskPlugin:

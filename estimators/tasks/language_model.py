@@ -73,8 +73,7 @@ class LanguageModel(TaskPlugin):
         report = language_model_report.build_report(
             data.predictions, inputs, labels, train_labels, len(data.class_names), samples, data.split
         )
-        write = lambda out: language_model_report.write_report(report, out)  # noqa: E731
-        return Evaluation(report, write, language_model_report, report.metrics())  # over every character
+        return Evaluation.written_by(report, language_model_report.WRITER, report.metrics())  # over every character
 
 
 PLUGIN = LanguageModel()

@@ -24,8 +24,9 @@ def test_a_report_page_escapes_what_it_is_given_and_embeds_only_existing_pngs(tm
 
 
 def test_the_per_class_table_names_each_class_and_its_measure_to_three_decimals():
-    table = page.per_class_table("IoU", ("cat", "dog"), (0.5, 0.12345))
-    assert table == page.Table("per class", ("class", "IoU"), (("cat", "0.500"), ("dog", "0.123")))
+    per_class = page.PerClass("IoU", ("cat", "dog"), (0.5, 0.12345))
+    assert per_class.table() == page.Table("per class", ("class", "IoU"), (("cat", "0.500"), ("dog", "0.123")))
+    assert per_class.lines() == ["class  IoU", "cat    0.500", "dog    0.123"]
 
 
 def test_a_page_without_a_table_has_no_table_style():
@@ -59,7 +60,9 @@ def test_write_page_and_files(tmp_path):
 def test_a_task_page_shows_the_learning_curves_before_its_own_figure(tmp_path):
     (tmp_path / "masks.png").write_bytes(b"masks")
     (tmp_path / page.CURVES_PNG).write_bytes(b"curves")
-    path = page.write_report_page(str(tmp_path), "t", "s", ("true and predicted masks", "masks.png"), image_height=600)
+    path = page.write_report_page(
+        str(tmp_path), "t", "s", page.Figure("true and predicted masks", "masks.png", height=600)
+    )
     html = (tmp_path / page.REPORT_HTML).read_text()
     assert path == str(tmp_path / page.REPORT_HTML) and "max-height:600px" in html
     alts = [part.split('"')[0] for part in html.split('<img alt="')[1:]]
