@@ -336,24 +336,36 @@ def target_check(results: Sequence[VariantResult]) -> dict[str, float | bool | N
     return check
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'variant':<22} {'epoch':<13} {'ex/sec':>10} {'ex/sec after 1st':>17} {'1st batch s':>12} "
-    f"{'batches':>8} {'CPU ms/ex':>10} {'load':>5}"
+# Each column's title and its values' format spec (alignment and width first).
+_COLUMNS = (
+    ("variant", "<22"),
+    ("epoch", "<13"),
+    ("ex/sec", ">10.1f"),
+    ("ex/sec after 1st", ">17.1f"),
+    ("1st batch s", ">12.3f"),
+    ("batches", ">8"),
+    ("CPU ms/ex", ">10.3f"),
+    ("load", ">5.1f"),
 )
 
 
 def format_table(results: Sequence[VariantResult]) -> str:
-    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, map(_table_row, results))
     lines.extend(target_lines(target_check(results)))
     return "\n".join(lines)
 
 
-def _table_row(r: VariantResult) -> str:
+def _table_row(r: VariantResult) -> tuple:
     t = r.best
     return (
-        f"{r.name:<22} {r.group:<13} {t.examples_per_sec:>10.1f} {t.examples_per_sec_after_first:>17.1f} "
-        f"{t.first_batch_seconds:>12.3f} {t.batches:>8} {t.cpu_ms_per_example:>10.3f} {t.load_1min:>5.1f}"
+        r.name,
+        r.group,
+        t.examples_per_sec,
+        t.examples_per_sec_after_first,
+        t.first_batch_seconds,
+        t.batches,
+        t.cpu_ms_per_example,
+        t.load_1min,
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
 
 
 def machine() -> dict:
@@ -47,6 +48,15 @@ def measured_fields(measured, out_dir: str, json_name: str = "benchmark.json", p
     }
 
 
-def table(header: str, rows: Iterable[str]) -> list[str]:
-    """A printed table's lines: the header, a rule as wide as it, then one line a row."""
-    return [header, "-" * len(header), *rows]
+def table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> list[str]:
+    """A printed table's lines: the header, a rule as wide as it, then one line a row.
+
+    ``columns``: each column's title and its values' format spec (``<22``, ``>10.1f``, ``>11,``), which starts
+    with the alignment and width the title takes too; a row holds its values in the columns' order.
+    """
+    header = " ".join(f"{title:{_ALIGN_AND_WIDTH.match(spec).group()}}" for title, spec in columns)
+    lines = (" ".join(f"{v:{spec}}" for (_, spec), v in zip(columns, row, strict=True)) for row in rows)
+    return [header, "-" * len(header), *lines]
+
+
+_ALIGN_AND_WIDTH = re.compile(r"[<>^]?\d*")

@@ -357,15 +357,22 @@ def targets(results: Sequence[RunResult], input_wait_model: str = "mobilenet_v2"
     return rows
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'model':<13} {'strategy':<9} {'engine':<12} {'batch':>5} {'steps':>6} {'ex/sec':>10} "
-    f"{'ms/step':>8} {'input wait':>10} {'peak MB':>8}"
+# Each column's title and its values' format spec (alignment and width first).
+_COLUMNS = (
+    ("model", "<13"),
+    ("strategy", "<9"),
+    ("engine", "<12"),
+    ("batch", ">5"),
+    ("steps", ">6"),
+    ("ex/sec", ">10,.1f"),
+    ("ms/step", ">8.2f"),
+    ("input wait", ">10"),
+    ("peak MB", ">8,.0f"),
 )
 
 
 def format_table(results: Sequence[RunResult]) -> str:
-    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, map(_table_row, results))
     for row in targets(results):
         parts = [f"{row['model']}/{row['strategy']}:"]
         if "estimator_vs_keras" in row:
@@ -382,11 +389,18 @@ def format_table(results: Sequence[RunResult]) -> str:
     return "\n".join(lines)
 
 
-def _table_row(r: RunResult) -> str:
+def _table_row(r: RunResult) -> tuple:
     wait = f"{r.input_wait_fraction:.1%}" if r.input_wait_fraction is not None else "-"
     return (
-        f"{r.model:<13} {r.strategy:<9} {r.engine:<12} {r.batch_size:>5} {r.steps:>6} {r.examples_per_sec:>10,.1f} "
-        f"{r.median_step_ms:>8.2f} {wait:>10} {r.peak_rss_mb:>8,.0f}"
+        r.model,
+        r.strategy,
+        r.engine,
+        r.batch_size,
+        r.steps,
+        r.examples_per_sec,
+        r.median_step_ms,
+        wait,
+        r.peak_rss_mb,
     )
 
 

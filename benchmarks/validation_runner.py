@@ -399,25 +399,43 @@ def _without_trace(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "memory_trace"}
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'arm':>16} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
-    f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'PSS MB':>7} {'load start-end':>15}"
+# Each column's title and its values' format spec (alignment and width first).
+_COLUMNS = (
+    ("arm", ">16"),
+    ("run", ">3"),
+    ("gate s", ">7.1f"),
+    ("pass s", ">7.1f"),
+    ("fixed s", ">7.1f"),
+    ("gate rows/s", ">11,"),
+    ("pass rows/s", ">11,"),
+    ("CPU s", ">7.1f"),
+    ("CPU ms/1k", ">9.1f"),
+    ("peak MB", ">8,"),
+    ("PSS MB", ">7,"),
+    ("load start-end", ">15"),
 )
 
 
 def format_table(runs: list[Run]) -> str:
-    return "\n".join(reporting.table(_TABLE_HEADER, map(_table_row, runs)))
+    return "\n".join(reporting.table(_COLUMNS, map(_table_row, runs)))
 
 
-def _table_row(run: Run) -> str:
+def _table_row(run: Run) -> tuple:
     r = run.record
     load = f"{r['load_average_start'][0]:.1f}-{r['load_average_end'][0]:.1f}"
     return (
-        f"{run.arm.label:>16} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
-        f"{r['fixed_seconds']:>7.1f} {r['gate_rows_per_sec']:>11,} {r['pass_rows_per_sec']:>11,} "
-        f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} "
-        f"{r['peak_memory_pss_mb']:>7,} {load:>15}"
+        run.arm.label,
+        r["repeat"],
+        r["gate_seconds"],
+        run.pass_seconds,
+        r["fixed_seconds"],
+        r["gate_rows_per_sec"],
+        r["pass_rows_per_sec"],
+        r["cpu_seconds"],
+        r["cpu_ms_per_1k_rows"],
+        r["peak_memory_mb"],
+        r["peak_memory_pss_mb"],
+        load,
     )
 
 
