@@ -77,14 +77,14 @@ def predict_boxes(
     export_dir: str, paths: list[str], output_dir: str | None, min_score: float, batch_size: int = 32
 ) -> tuple[list[BoxPrediction], list[predict.Failure]]:
     output_dir = predict.output_folder(output_dir, "a detection model writes each image with its boxes")
-    signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    results, failures = [], []
-    for path, outcome in predict.each_prediction(signature, paths, failures, _KEYS, batch_size):
+
+    def predicted(path: str, outcome: tuple) -> BoxPrediction:
         image = _decoded(path)
         found = _detections(outcome, names, image.shape[0], image.shape[1], min_score)
-        results.append(BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found))
-    return results, failures
+        return BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found)
+
+    return predict.collect(predict.load_signature(export_dir), paths, _KEYS, batch_size, predicted)
 
 
 def format_boxes(predictions: list[BoxPrediction], fmt: str) -> str:
