@@ -86,7 +86,12 @@ def run(cfg: Config) -> None:
     initial_head = head.get_weights()
 
     def images(split: str):
-        return tfds_source.input_fn(builder, split, pipeline_ops.EVALUATE, cfg.batch_size, "image", image, cache=False)
+        return tfds_source.input_fn(
+            builder,
+            split,
+            pipeline_ops.InputRequest(pipeline_ops.EVALUATE, cfg.batch_size, "image", image),
+            cache=False,
+        )
 
     # Both runs see the examples in the same order: one seeded permutation per epoch.
     train_size = meta.split_sizes.get(cfg.train_split) or sum(1 for _ in images(cfg.train_split)().unbatch())
@@ -212,7 +217,9 @@ def _pretrain_base(cfg: Config, builder, num_classes: int) -> tuple[str, dict]:
     model = build_model(cfg.model, spec)
 
     def split(name: str, mode: str):
-        return tfds_source.input_fn(builder, name, mode, cfg.batch_size, "image", image, seed=cfg.seed)()
+        return tfds_source.input_fn(
+            builder, name, pipeline_ops.InputRequest(mode, cfg.batch_size, "image", image), seed=cfg.seed
+        )()
 
     counter = ProgressLine(cfg.pretrain_steps, cfg.batch_size, every=25, what="pretraining the base: step")
     counter.update(0)

@@ -42,7 +42,7 @@ from common.errors import UsageError
 from common.params import AugmentParams
 from common.progress import run_counter
 from input_fns import image_folder
-from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
+from input_fns.pipeline_ops import FIT, InputFn, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 
 NAIVE = "naive"
@@ -115,7 +115,7 @@ def image_folder_workload(image_dir: str, spec: ImageSpec) -> Workload:
     _, files = image_folder.scan(image_dir)
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return image_folder.input_fn(files, FIT, batch_size, "image", spec, options, augment)
+        return image_folder.input_fn(files, InputRequest(FIT, batch_size, "image", spec), options, augment)
 
     return Workload(
         image_dir,
@@ -133,7 +133,9 @@ def tfds_workload(builder, split: str, spec: ImageSpec) -> Workload:
     from input_fns import tfds_source
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return tfds_source.input_fn(builder, split, FIT, batch_size, "image", spec, options=options, augment=augment)
+        return tfds_source.input_fn(
+            builder, split, InputRequest(FIT, batch_size, "image", spec), options=options, augment=augment
+        )
 
     def ceiling(batch_size: int) -> tf.data.Dataset:
         ds = builder.as_dataset(split=split, as_supervised=True).repeat()

@@ -151,7 +151,9 @@ def measure(cfg: RunConfig) -> RunResult:
     splits = {TRAIN: "train", VALIDATION: "test"}
 
     def make(role: str, mode: str, batch_size: int):
-        return tfds_source.input_fn(builder, splits[role], mode, batch_size, spec.input_name, image, seed=cfg.seed)
+        return tfds_source.input_fn(
+            builder, splits[role], pipeline_ops.InputRequest(mode, batch_size, spec.input_name, image), seed=cfg.seed
+        )
 
     if cfg.engine == "tf_function":
         return _measure_plain_loop(cfg, spec, make(TRAIN, pipeline_ops.FIT, cfg.batch_size))
