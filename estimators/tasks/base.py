@@ -127,3 +127,9 @@ class TaskPlugin:
 
 def collect_labels(input_fn) -> np.ndarray:
     return np.concatenate([labels.numpy().reshape(-1) for _, labels in input_fn()])
+
+
+def collect_inputs(input_fn, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every example's ``key`` feature and its label, in the input_fn's order."""
+    pairs = [(features[key].numpy(), labels.numpy()) for features, labels in input_fn()]
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])

@@ -18,7 +18,6 @@ import tensorflow as tf
 
 from estimators.reports.errors import gain_over_baseline
 from estimators.reports.page import Figure, PrintedReport, png_bytes, pyplot
-from input_fns.text_corpus import CHARS_INPUT
 
 POSITIONS_PNG = "perplexity_by_position.png"
 PROMPT = "The "
@@ -53,12 +52,6 @@ class LanguageModelReport:
         for temperature, text in self.samples.items():
             lines.append(f"sample at temperature {temperature}: {(self.prompt + text)!r}")
         return "\n".join(lines)
-
-
-def collect(input_fn) -> tuple[np.ndarray, np.ndarray]:
-    """Every example's input ids and next-character labels, [examples, steps], in the input_fn's order."""
-    pairs = [(f[CHARS_INPUT].numpy(), labels.numpy()) for f, labels in input_fn()]
-    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
 
 def unigram_perplexity(train: np.ndarray, labels: np.ndarray, size: int) -> float:

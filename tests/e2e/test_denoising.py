@@ -14,13 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from serving_client import served_image_prediction
-from support import (
-    ShapesTask,
-    latest_export,
-    predict_beside_a_broken_image,
-    serving_signature,
-    train_refused,
-)
+from support import ShapesTask, latest_export, predict_beside_a_broken_image, serving_signature, train_refused
 
 pytestmark = pytest.mark.medium
 

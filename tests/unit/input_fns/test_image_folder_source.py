@@ -11,6 +11,7 @@ from PIL import Image
 
 from common import params
 from common.errors import UsageError
+from estimators.tasks.base import collect_inputs
 from input_fns import image_folder, pipeline_ops
 from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
@@ -72,14 +73,6 @@ def dirty_tree(tmp_path_factory):
     return root, sorted(os.path.join(root, name) for name in [*bad, "cat/readme.txt"])
 
 
-def _epoch(input_fn):
-    images, labels = [], []
-    for features, y in input_fn():
-        images.append(features["image"].numpy())
-        labels.append(y.numpy())
-    return np.concatenate(images), np.concatenate(labels)
-
-
 def test_classes_come_from_sorted_subfolders_and_split_is_fixed(tree):
     folder = image_folder.load(tree, val_fraction=0.34, seed=1)
     assert folder.class_names == ("cat", "dog", "fox")
@@ -97,7 +90,7 @@ def test_classes_come_from_sorted_subfolders_and_split_is_fixed(tree):
 def test_eval_reads_every_file_once_with_matching_labels(tree):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)
     fn = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(EVALUATE, 4, "image", SPEC))
-    images, labels = _epoch(fn)
+    images, labels = collect_inputs(fn, "image")
     assert images.shape == (len(folder.splits[params.VALIDATION]), 16, 16, 3) and images.dtype == np.float32
     # Flat colour 40 + 80 * class, scaled to [0, 1]: the label travels with its image.
     np.testing.assert_allclose(images[:, 0, 0, 0], (40 + 80 * labels) / 255.0, atol=1 / 255)
@@ -147,7 +140,7 @@ def test_bad_files_are_skipped_and_counted_in_one_warning(dirty_tree, caplog):
         folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
         folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
-    images, _ = _epoch(image_folder.input_fn(every, InputRequest(EVALUATE, 8, "image", SPEC)))
+    images, _ = collect_inputs(image_folder.input_fn(every, InputRequest(EVALUATE, 8, "image", SPEC)), "image")
     assert images.shape == (17, 16, 16, 3)
 
 
@@ -160,7 +153,7 @@ def test_without_the_check_bad_files_are_dropped_in_the_pipeline(dirty_tree):
         folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
     fn = image_folder.input_fn(every, InputRequest(EVALUATE, 8, "image", SPEC), skip_errors=True)
-    images, _ = _epoch(fn)
+    images, _ = collect_inputs(fn, "image")
     assert len(images) == len(every) - len(bad) + 1
 
 
