@@ -338,37 +338,23 @@ def target_check(results: Sequence[VariantResult]) -> dict[str, float | bool | N
     return check
 
 
-# Each column's title and its values' format spec (alignment and width first).
+# Each column's title, its values' format spec (alignment and width first) and a variant's value in it.
 _COLUMNS = (
-    ("variant", "<22"),
-    ("epoch", "<13"),
-    ("ex/sec", ">10.1f"),
-    ("ex/sec after 1st", ">17.1f"),
-    ("1st batch s", ">12.3f"),
-    ("batches", ">8"),
-    ("CPU ms/ex", ">10.3f"),
-    ("load", ">5.1f"),
+    ("variant", "<22", lambda r: r.name),
+    ("epoch", "<13", lambda r: r.group),
+    ("ex/sec", ">10.1f", lambda r: r.best.examples_per_sec),
+    ("ex/sec after 1st", ">17.1f", lambda r: r.best.examples_per_sec_after_first),
+    ("1st batch s", ">12.3f", lambda r: r.best.first_batch_seconds),
+    ("batches", ">8", lambda r: r.best.batches),
+    ("CPU ms/ex", ">10.3f", lambda r: r.best.cpu_ms_per_example),
+    ("load", ">5.1f", lambda r: r.best.load_1min),
 )
 
 
 def format_table(results: Sequence[VariantResult]) -> str:
-    lines = reporting.table(_COLUMNS, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, results)
     lines.extend(target_lines(target_check(results)))
     return "\n".join(lines)
-
-
-def _table_row(r: VariantResult) -> tuple:
-    t = r.best
-    return (
-        r.name,
-        r.group,
-        t.examples_per_sec,
-        t.examples_per_sec_after_first,
-        t.first_batch_seconds,
-        t.batches,
-        t.cpu_ms_per_example,
-        t.load_1min,
-    )
 
 
 def target_lines(check: dict) -> list[str]:

@@ -7,6 +7,7 @@ import os
 import platform
 import re
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 
 def machine() -> dict:
@@ -48,14 +49,14 @@ def measured_fields(measured, out_dir: str, json_name: str = "benchmark.json", p
     }
 
 
-def table(columns: Sequence[tuple[str, str]], rows: Iterable[Sequence]) -> list[str]:
-    """A printed table's lines: the header, a rule as wide as it, then one line a row.
+def table(columns: Sequence[tuple[str, str, Callable[[Any], Any]]], items: Iterable) -> list[str]:
+    """A printed table's lines: the header, a rule as wide as it, then one line an item.
 
-    ``columns``: each column's title and its values' format spec (``<22``, ``>10.1f``, ``>11,``), which starts
-    with the alignment and width the title takes too; a row holds its values in the columns' order.
+    ``columns``: each column's title, its values' format spec (``<22``, ``>10.1f``, ``>11,``), which starts
+    with the alignment and width the title takes too, and the item's value in it.
     """
-    header = " ".join(f"{title:{_ALIGN_AND_WIDTH.match(spec).group()}}" for title, spec in columns)
-    lines = (" ".join(f"{v:{spec}}" for (_, spec), v in zip(columns, row, strict=True)) for row in rows)
+    header = " ".join(f"{title:{_ALIGN_AND_WIDTH.match(spec).group()}}" for title, spec, _ in columns)
+    lines = (" ".join(f"{value(item):{spec}}" for _, spec, value in columns) for item in items)
     return [header, "-" * len(header), *lines]
 
 

@@ -359,22 +359,22 @@ def targets(results: Sequence[RunResult], input_wait_model: str = "mobilenet_v2"
     return rows
 
 
-# Each column's title and its values' format spec (alignment and width first).
+# Each column's title, its values' format spec (alignment and width first) and a run's value in it.
 _COLUMNS = (
-    ("model", "<13"),
-    ("strategy", "<9"),
-    ("engine", "<12"),
-    ("batch", ">5"),
-    ("steps", ">6"),
-    ("ex/sec", ">10,.1f"),
-    ("ms/step", ">8.2f"),
-    ("input wait", ">10"),
-    ("peak MB", ">8,.0f"),
+    ("model", "<13", lambda r: r.model),
+    ("strategy", "<9", lambda r: r.strategy),
+    ("engine", "<12", lambda r: r.engine),
+    ("batch", ">5", lambda r: r.batch_size),
+    ("steps", ">6", lambda r: r.steps),
+    ("ex/sec", ">10,.1f", lambda r: r.examples_per_sec),
+    ("ms/step", ">8.2f", lambda r: r.median_step_ms),
+    ("input wait", ">10", lambda r: "-" if r.input_wait_fraction is None else f"{r.input_wait_fraction:.1%}"),
+    ("peak MB", ">8,.0f", lambda r: r.peak_rss_mb),
 )
 
 
 def format_table(results: Sequence[RunResult]) -> str:
-    lines = reporting.table(_COLUMNS, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, results)
     for row in targets(results):
         parts = [f"{row['model']}/{row['strategy']}:"]
         if "estimator_vs_keras" in row:
@@ -389,21 +389,6 @@ def format_table(results: Sequence[RunResult]) -> str:
             parts.append(f"input wait {row['input_wait_fraction']:.1%} of step (< 5%: {ok})")
         lines.append(" ".join(parts))
     return "\n".join(lines)
-
-
-def _table_row(r: RunResult) -> tuple:
-    wait = f"{r.input_wait_fraction:.1%}" if r.input_wait_fraction is not None else "-"
-    return (
-        r.model,
-        r.strategy,
-        r.engine,
-        r.batch_size,
-        r.steps,
-        r.examples_per_sec,
-        r.median_step_ms,
-        wait,
-        r.peak_rss_mb,
-    )
 
 
 def plot(results: Sequence[RunResult], path: str) -> None:
