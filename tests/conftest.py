@@ -92,6 +92,15 @@ def trained_digits(tfds_data_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def digits_base(trained_digits, tmp_path_factory) -> Path:
+    """A TF Serving base path holding the trained digits export as version 1 of the served model, in a folder of
+    the test module's own (beside it: the servers' logs and config files)."""
+    from serving_client import model_base  # imported here, as browser below: see there
+
+    return model_base(trained_digits.export_path, tmp_path_factory.mktemp("served_digits"))
+
+
+@pytest.fixture(scope="module")
 def shapes_runs(request, tfds_data_dir, tmp_path_factory) -> dict:
     """Each engine's run of the test module's ``SHAPES_TASK`` (a ``support.ShapesTask``): an image task
     trained once per module on the embedded shapes."""
