@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 from estimators.reports import page
 
@@ -67,3 +68,25 @@ def test_a_task_page_shows_the_learning_curves_before_its_own_figure(tmp_path):
     assert path == str(tmp_path / page.REPORT_HTML) and "max-height:600px" in html
     alts = [part.split('"')[0] for part in html.split('<img alt="')[1:]]
     assert alts == ["learning curves", "true and predicted masks"]
+
+
+def test_a_printed_report_writes_its_record_its_figure_and_a_page_of_its_printed_lines(tmp_path):
+    import dataclasses
+    import json
+
+    @dataclasses.dataclass(frozen=True)
+    class Report:
+        split: str
+
+        def format(self) -> str:
+            return f"evaluation on '{self.split}'\nsecond <line>"
+
+    writer = page.PrintedReport(
+        page.Figure("the figure", "figure.png", height=420), lambda r: b"png of " + r.split.encode()
+    )
+    assert writer.write_report(Report("test"), str(tmp_path)) == str(tmp_path)
+    assert json.loads((tmp_path / page.REPORT_JSON).read_text()) == {"split": "test"}
+    assert (tmp_path / "figure.png").read_bytes() == b"png of test"
+    html = Path(writer.write_html(Report("test"), str(tmp_path), "t")).read_text()
+    assert "<p>evaluation on &#x27;test&#x27;<br>second &lt;line&gt;</p>" in html
+    assert 'alt="the figure"' in html and "max-height:420px" in html
