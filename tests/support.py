@@ -204,8 +204,9 @@ def serving_signature(model_dir: Path):
 def predict_beside_a_broken_image(
     model_dir: Path, images: Path, output_dir: Path, *args: str
 ) -> subprocess.CompletedProcess:
-    """``scripts.predict`` of the newest export over ``images``, a folder that holds a ``broken.png`` beside the
-    good images: the run must write the others and exit 1 naming the broken one."""
+    """``scripts.predict`` of the newest export over the good images in ``images`` and a ``broken.png`` put beside
+    them here: the run must write the others and exit 1 naming the broken one."""
+    (images / "broken.png").write_bytes(b"not an image")
     cli = run_script(
         "scripts.predict",
         f"--export_dir={latest_export(model_dir)}",

@@ -41,7 +41,6 @@ def test_the_exports_denoise_and_encode(shapes_runs, tmp_path):
     clean, _ = draw(np.random.default_rng(7))
     noisy = np.clip(clean / 255.0 + np.random.default_rng(8).normal(0, 0.2, clean.shape), 0, 1)
     (tmp_path / "noisy.png").write_bytes(tf.io.encode_png((noisy * 255).round().astype(np.uint8)).numpy())
-    (tmp_path / "broken.png").write_bytes(b"not an image")
     truth = tf.constant(clean[None] / 255.0, tf.float32)
     for engine, (model_dir, run) in shapes_runs.items():
         out = serving_signature(model_dir)(image_bytes=tf.constant([(tmp_path / "noisy.png").read_bytes()]))

@@ -46,7 +46,6 @@ def test_the_export_takes_bytes_and_returns_the_mask(shapes_runs, tmp_path):
     for i, pixels in enumerate((image, big)):
         paths.append(tmp_path / f"img{i}.png")
         paths[-1].write_bytes(tf.io.encode_png(pixels).numpy())
-    (tmp_path / "broken.png").write_bytes(b"not an image")
     for engine, (model_dir, _) in shapes_runs.items():
         out = serving_signature(model_dir)(image_bytes=tf.constant([p.read_bytes() for p in paths]))
         assert out["mask"].shape == (2, 64, 64) and out["probabilities"].shape == (2, 64, 64, 4), engine
