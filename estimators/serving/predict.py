@@ -244,13 +244,14 @@ def predict_files(
     export_dir: str, paths: list[str], top_k: int = 3, batch_size: int = 32
 ) -> tuple[list[Prediction], list[Failure]]:
     """Predictions for the files that decode, and a Failure (with its reason) for each that does not."""
+    signature = load_signature(export_dir)
     names = serving.read_labels(export_dir)
 
     def predicted(path: str, outcome: np.ndarray) -> Prediction:
         top = tuple((names[i], float(outcome[i])) for i in np.argsort(-outcome)[:top_k])
         return Prediction(path, top[0][0], top[0][1], top)
 
-    return collect(load_signature(export_dir), paths, "probabilities", batch_size, predicted)
+    return collect(signature, paths, "probabilities", batch_size, predicted)
 
 
 def format_predictions(predictions: list[Prediction], fmt: str) -> str:

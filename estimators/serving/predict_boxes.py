@@ -77,6 +77,7 @@ def predict_boxes(
     export_dir: str, paths: list[str], output_dir: str | None, min_score: float, batch_size: int = 32
 ) -> tuple[list[BoxPrediction], list[predict.Failure]]:
     output_dir = predict.output_folder(output_dir, "a detection model writes each image with its boxes")
+    signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
 
     def predicted(path: str, outcome: tuple) -> BoxPrediction:
@@ -84,7 +85,7 @@ def predict_boxes(
         found = _detections(outcome, names, image.shape[0], image.shape[1], min_score)
         return BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found)
 
-    return predict.collect(predict.load_signature(export_dir), paths, _KEYS, batch_size, predicted)
+    return predict.collect(signature, paths, _KEYS, batch_size, predicted)
 
 
 def format_boxes(predictions: list[BoxPrediction], fmt: str) -> str:

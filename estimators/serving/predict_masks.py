@@ -47,6 +47,7 @@ def predict_masks(
     export_dir: str, paths: list[str], output_dir: str | None, batch_size: int = 32
 ) -> tuple[list[MaskPrediction], list[predict.Failure]]:
     output_dir = predict.output_folder(output_dir, "a segmentation model writes a mask PNG per image")
+    signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
 
     def predicted(path: str, mask: np.ndarray) -> MaskPrediction:
@@ -54,7 +55,7 @@ def predict_masks(
         shares = tuple((name, float(share)) for name, share in zip(names, counts, strict=False))
         return MaskPrediction(path, _write_mask(mask, path, output_dir), shares)
 
-    return predict.collect(predict.load_signature(export_dir), paths, MASK_OUTPUT, batch_size, predicted)
+    return predict.collect(signature, paths, MASK_OUTPUT, batch_size, predicted)
 
 
 def format_masks(predictions: list[MaskPrediction], fmt: str) -> str:
