@@ -1,6 +1,10 @@
 """benchmarks.reporting: a printed table laid out from its columns (title, format spec, value)."""
 
+import pytest
+
 from benchmarks import reporting
+
+pytestmark = pytest.mark.small
 
 
 def test_a_column_is_as_wide_and_aligned_as_its_format_spec_says_for_the_title_and_each_value():
