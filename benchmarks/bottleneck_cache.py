@@ -59,6 +59,7 @@ def run(cfg: Config) -> None:
     from estimators.models import MODELS, build_model
     from estimators.models.spec import ModelSpec
     from estimators.stages import bottleneck
+    from estimators.tasks.base import collect_inputs
     from input_fns import pipeline_ops, tfds_source
     from input_fns.preprocessing import ImageSpec
     from pipeline.filesystem import ensure_writable_dir
@@ -86,7 +87,12 @@ def run(cfg: Config) -> None:
     initial_head = head.get_weights()
 
     def images(split: str):
-        return tfds_source.input_fn(builder, split, pipeline_ops.EVALUATE, cfg.batch_size, "image", image, cache=False)
+        return tfds_source.input_fn(
+            builder,
+            split,
+            pipeline_ops.InputRequest(pipeline_ops.EVALUATE, cfg.batch_size, "image", image),
+            cache=False,
+        )
 
     # Both runs see the examples in the same order: one seeded permutation per epoch.
     train_size = meta.split_sizes.get(cfg.train_split) or sum(1 for _ in images(cfg.train_split)().unbatch())
@@ -94,8 +100,8 @@ def run(cfg: Config) -> None:
 
     # --- without the cache: every epoch runs the base on every image --------------------------------
     # The decoded images are kept in memory (as ds.cache() would), so only the base's work differs.
-    train_images, train_labels = _arrays(images(cfg.train_split))
-    eval_images, eval_labels = _arrays(images(cfg.eval_split))
+    train_images, train_labels = collect_inputs(images(cfg.train_split), "image")
+    eval_images, eval_labels = collect_inputs(images(cfg.eval_split), "image")
     head.set_weights(initial_head)
     tf.keras.utils.set_random_seed(cfg.seed)
     full = tf.keras.Model(extractor.inputs, head(extractor.outputs[0]), name="full")
@@ -212,7 +218,9 @@ def _pretrain_base(cfg: Config, builder, num_classes: int) -> tuple[str, dict]:
     model = build_model(cfg.model, spec)
 
     def split(name: str, mode: str):
-        return tfds_source.input_fn(builder, name, mode, cfg.batch_size, "image", image, seed=cfg.seed)()
+        return tfds_source.input_fn(
+            builder, name, pipeline_ops.InputRequest(mode, cfg.batch_size, "image", image), seed=cfg.seed
+        )()
 
     counter = ProgressLine(cfg.pretrain_steps, cfg.batch_size, every=25, what="pretraining the base: step")
     counter.update(0)
@@ -239,16 +247,6 @@ def _pretrain_base(cfg: Config, builder, num_classes: int) -> tuple[str, dict]:
         "weights_file": path,
     }
     return path, record
-
-
-def _arrays(input_fn):
-    import numpy as np
-
-    xs, ys = [], []
-    for features, labels in input_fn():
-        xs.append(features["image"].numpy())
-        ys.append(labels.numpy())
-    return np.concatenate(xs), np.concatenate(ys)
 
 
 def _plot(uncached: list[float], cached: list[float], path: str) -> None:

@@ -184,7 +184,10 @@ def _inference_passes(name: str, work: dict, cfg: Config, builder, counter, done
     def images(split: str):
         # As scripts/bottleneck_benchmark.py reads the images for the cache.
         return tfds_source.input_fn(
-            builder, split, pipeline_ops.EVALUATE, cfg.batch_size, "image", work["image"], cache=False
+            builder,
+            split,
+            pipeline_ops.InputRequest(pipeline_ops.EVALUATE, cfg.batch_size, "image", work["image"]),
+            cache=False,
         )
 
     model = work["forward_model"]

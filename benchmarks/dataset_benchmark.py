@@ -42,7 +42,7 @@ from common.errors import UsageError
 from common.params import AugmentParams
 from common.progress import run_counter
 from input_fns import image_folder
-from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
+from input_fns.pipeline_ops import FIT, InputFn, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec, decode_image
 
 NAIVE = "naive"
@@ -115,7 +115,7 @@ def image_folder_workload(image_dir: str, spec: ImageSpec) -> Workload:
     _, files = image_folder.scan(image_dir)
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return image_folder.input_fn(files, FIT, batch_size, "image", spec, options, augment)
+        return image_folder.input_fn(files, InputRequest(FIT, batch_size, "image", spec), options, augment)
 
     return Workload(
         image_dir,
@@ -133,7 +133,9 @@ def tfds_workload(builder, split: str, spec: ImageSpec) -> Workload:
     from input_fns import tfds_source
 
     def make(options: PipelineOptions, augment: AugmentParams, batch_size: int) -> InputFn:
-        return tfds_source.input_fn(builder, split, FIT, batch_size, "image", spec, options=options, augment=augment)
+        return tfds_source.input_fn(
+            builder, split, InputRequest(FIT, batch_size, "image", spec), options=options, augment=augment
+        )
 
     def ceiling(batch_size: int) -> tf.data.Dataset:
         ds = builder.as_dataset(split=split, as_supervised=True).repeat()
@@ -336,25 +338,23 @@ def target_check(results: Sequence[VariantResult]) -> dict[str, float | bool | N
     return check
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'variant':<22} {'epoch':<13} {'ex/sec':>10} {'ex/sec after 1st':>17} {'1st batch s':>12} "
-    f"{'batches':>8} {'CPU ms/ex':>10} {'load':>5}"
+# Each column's title, its values' format spec (alignment and width first) and a variant's value in it.
+_COLUMNS = (
+    ("variant", "<22", lambda r: r.name),
+    ("epoch", "<13", lambda r: r.group),
+    ("ex/sec", ">10.1f", lambda r: r.best.examples_per_sec),
+    ("ex/sec after 1st", ">17.1f", lambda r: r.best.examples_per_sec_after_first),
+    ("1st batch s", ">12.3f", lambda r: r.best.first_batch_seconds),
+    ("batches", ">8", lambda r: r.best.batches),
+    ("CPU ms/ex", ">10.3f", lambda r: r.best.cpu_ms_per_example),
+    ("load", ">5.1f", lambda r: r.best.load_1min),
 )
 
 
 def format_table(results: Sequence[VariantResult]) -> str:
-    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, results)
     lines.extend(target_lines(target_check(results)))
     return "\n".join(lines)
-
-
-def _table_row(r: VariantResult) -> str:
-    t = r.best
-    return (
-        f"{r.name:<22} {r.group:<13} {t.examples_per_sec:>10.1f} {t.examples_per_sec_after_first:>17.1f} "
-        f"{t.first_batch_seconds:>12.3f} {t.batches:>8} {t.cpu_ms_per_example:>10.3f} {t.load_1min:>5.1f}"
-    )
 
 
 def target_lines(check: dict) -> list[str]:

@@ -19,6 +19,7 @@ from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns import pipeline_ops, tfds_source
+from input_fns.pipeline_ops import InputRequest
 from input_fns.preprocessing import ImageSpec
 
 
@@ -75,7 +76,9 @@ def measure(
         tf.keras.backend.clear_session()
         estimator = conversion.keras_to_estimator(build_model("small_cnn", spec), config)
         timer = StepTimer(warmup)
-        input_fn = tfds_source.input_fn(builder, "train", pipeline_ops.FIT, global_batch, spec.input_name, image)
+        input_fn = tfds_source.input_fn(
+            builder, "train", InputRequest(pipeline_ops.FIT, global_batch, spec.input_name, image)
+        )
         estimator.train(input_fn, max_steps=warmup + steps, hooks=[timer])
     ms = sorted(d * 1000 for d in timer.durations)
     return StepTiming(

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 
 def machine() -> dict:
@@ -47,6 +49,15 @@ def measured_fields(measured, out_dir: str, json_name: str = "benchmark.json", p
     }
 
 
-def table(header: str, rows: Iterable[str]) -> list[str]:
-    """A printed table's lines: the header, a rule as wide as it, then one line a row."""
-    return [header, "-" * len(header), *rows]
+def table(columns: Sequence[tuple[str, str, Callable[[Any], Any]]], items: Iterable) -> list[str]:
+    """A printed table's lines: the header, a rule as wide as it, then one line an item.
+
+    ``columns``: each column's title, its values' format spec (``<22``, ``>10.1f``, ``>11,``), which starts
+    with the alignment and width the title takes too, and the item's value in it.
+    """
+    header = " ".join(f"{title:{_ALIGN_AND_WIDTH.match(spec).group()}}" for title, spec, _ in columns)
+    lines = (" ".join(f"{value(item):{spec}}" for _, spec, value in columns) for item in items)
+    return [header, "-" * len(header), *lines]
+
+
+_ALIGN_AND_WIDTH = re.compile(r"[<>^]?\d*")

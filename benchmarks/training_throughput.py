@@ -151,7 +151,9 @@ def measure(cfg: RunConfig) -> RunResult:
     splits = {TRAIN: "train", VALIDATION: "test"}
 
     def make(role: str, mode: str, batch_size: int):
-        return tfds_source.input_fn(builder, splits[role], mode, batch_size, spec.input_name, image, seed=cfg.seed)
+        return tfds_source.input_fn(
+            builder, splits[role], pipeline_ops.InputRequest(mode, batch_size, spec.input_name, image), seed=cfg.seed
+        )
 
     if cfg.engine == "tf_function":
         return _measure_plain_loop(cfg, spec, make(TRAIN, pipeline_ops.FIT, cfg.batch_size))
@@ -357,15 +359,22 @@ def targets(results: Sequence[RunResult], input_wait_model: str = "mobilenet_v2"
     return rows
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'model':<13} {'strategy':<9} {'engine':<12} {'batch':>5} {'steps':>6} {'ex/sec':>10} "
-    f"{'ms/step':>8} {'input wait':>10} {'peak MB':>8}"
+# Each column's title, its values' format spec (alignment and width first) and a run's value in it.
+_COLUMNS = (
+    ("model", "<13", lambda r: r.model),
+    ("strategy", "<9", lambda r: r.strategy),
+    ("engine", "<12", lambda r: r.engine),
+    ("batch", ">5", lambda r: r.batch_size),
+    ("steps", ">6", lambda r: r.steps),
+    ("ex/sec", ">10,.1f", lambda r: r.examples_per_sec),
+    ("ms/step", ">8.2f", lambda r: r.median_step_ms),
+    ("input wait", ">10", lambda r: "-" if r.input_wait_fraction is None else f"{r.input_wait_fraction:.1%}"),
+    ("peak MB", ">8,.0f", lambda r: r.peak_rss_mb),
 )
 
 
 def format_table(results: Sequence[RunResult]) -> str:
-    lines = reporting.table(_TABLE_HEADER, map(_table_row, results))
+    lines = reporting.table(_COLUMNS, results)
     for row in targets(results):
         parts = [f"{row['model']}/{row['strategy']}:"]
         if "estimator_vs_keras" in row:
@@ -380,14 +389,6 @@ def format_table(results: Sequence[RunResult]) -> str:
             parts.append(f"input wait {row['input_wait_fraction']:.1%} of step (< 5%: {ok})")
         lines.append(" ".join(parts))
     return "\n".join(lines)
-
-
-def _table_row(r: RunResult) -> str:
-    wait = f"{r.input_wait_fraction:.1%}" if r.input_wait_fraction is not None else "-"
-    return (
-        f"{r.model:<13} {r.strategy:<9} {r.engine:<12} {r.batch_size:>5} {r.steps:>6} {r.examples_per_sec:>10,.1f} "
-        f"{r.median_step_ms:>8.2f} {wait:>10} {r.peak_rss_mb:>8,.0f}"
-    )
 
 
 def plot(results: Sequence[RunResult], path: str) -> None:

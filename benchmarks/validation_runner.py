@@ -399,26 +399,29 @@ def _without_trace(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != "memory_trace"}
 
 
-# The table's columns, each as wide as the row's field under it.
-_TABLE_HEADER = (
-    f"{'arm':>16} {'run':>3} {'gate s':>7} {'pass s':>7} {'fixed s':>7} {'gate rows/s':>11} "
-    f"{'pass rows/s':>11} {'CPU s':>7} {'CPU ms/1k':>9} {'peak MB':>8} {'PSS MB':>7} {'load start-end':>15}"
+# Each column's title, its values' format spec (alignment and width first) and a run's value in it.
+_COLUMNS = (
+    ("arm", ">16", lambda run: run.arm.label),
+    ("run", ">3", lambda run: run.record["repeat"]),
+    ("gate s", ">7.1f", lambda run: run.record["gate_seconds"]),
+    ("pass s", ">7.1f", lambda run: run.pass_seconds),
+    ("fixed s", ">7.1f", lambda run: run.record["fixed_seconds"]),
+    ("gate rows/s", ">11,", lambda run: run.record["gate_rows_per_sec"]),
+    ("pass rows/s", ">11,", lambda run: run.record["pass_rows_per_sec"]),
+    ("CPU s", ">7.1f", lambda run: run.record["cpu_seconds"]),
+    ("CPU ms/1k", ">9.1f", lambda run: run.record["cpu_ms_per_1k_rows"]),
+    ("peak MB", ">8,", lambda run: run.record["peak_memory_mb"]),
+    ("PSS MB", ">7,", lambda run: run.record["peak_memory_pss_mb"]),
+    (
+        "load start-end",
+        ">15",
+        lambda run: f"{run.record['load_average_start'][0]:.1f}-{run.record['load_average_end'][0]:.1f}",
+    ),
 )
 
 
 def format_table(runs: list[Run]) -> str:
-    return "\n".join(reporting.table(_TABLE_HEADER, map(_table_row, runs)))
-
-
-def _table_row(run: Run) -> str:
-    r = run.record
-    load = f"{r['load_average_start'][0]:.1f}-{r['load_average_end'][0]:.1f}"
-    return (
-        f"{run.arm.label:>16} {r['repeat']:>3} {r['gate_seconds']:>7.1f} {run.pass_seconds:>7.1f} "
-        f"{r['fixed_seconds']:>7.1f} {r['gate_rows_per_sec']:>11,} {r['pass_rows_per_sec']:>11,} "
-        f"{r['cpu_seconds']:>7.1f} {r['cpu_ms_per_1k_rows']:>9.1f} {r['peak_memory_mb']:>8,} "
-        f"{r['peak_memory_pss_mb']:>7,} {load:>15}"
-    )
+    return "\n".join(reporting.table(_COLUMNS, runs))
 
 
 def plot(runs: list[Run], summary: dict, path: str) -> None:

@@ -15,8 +15,7 @@ from common.errors import UsageError
 from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentParams, DataParams
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
-from input_fns.preprocessing import ImageSpec
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, class_names, described
 
 Features = np.ndarray | Mapping[str, np.ndarray]
@@ -45,10 +44,10 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
     )
     augment = data.augment if images else NO_AUGMENTATION
 
-    def factory(role, mode, batch_size, input_name, image_spec):
+    def factory(role: str, request: InputRequest) -> InputFn:
         x, y = splits[role]
         features = x if images else {FEATURES_KEY: x.astype(np.float32)}
-        return input_fn(features, y, mode, batch_size, input_name, image_spec, options, augment)
+        return input_fn(features, y, request, options, augment)
 
     return meta, factory
 
@@ -102,44 +101,42 @@ def check_arrays(features: Features, labels: np.ndarray | None) -> int:
 def input_fn(
     features: Features,
     labels: np.ndarray | None,
-    mode: str,
-    batch_size: int,
-    input_name: str | None = None,
-    image_spec: ImageSpec | None = None,
+    request: InputRequest,
     options: PipelineOptions = DEFAULT_OPTIONS,
     augment: AugmentParams = NO_AUGMENTATION,
 ) -> InputFn:
     """An Estimator input_fn over arrays.
 
-    - ``image_spec`` set: ``features`` is uint8 images [N, H, W(, C)] and the
-      input_fn yields ``({input_name: images}, labels)``, prepared and augmented
-      like every other image source.
+    - ``request.image_spec`` set: ``features`` is uint8 images [N, H, W(, C)]
+      and the input_fn yields ``({input_name: images}, labels)``, prepared and
+      augmented like every other image source.
     - otherwise ``features`` is a dict of arrays (keyed as the Keras inputs or
-      feature columns expect) or one array under ``input_name``.
+      feature columns expect) or one array under ``request.input_name``.
     ``labels`` may be None for PREDICT.
     """
     count = check_arrays(features, labels)
     if labels is None:
-        if mode != pipeline_ops.PREDICT:
-            raise UsageError("labels", f"{mode} needs labels")
+        if request.mode != pipeline_ops.PREDICT:
+            raise UsageError("labels", f"{request.mode} needs labels")
         labels = np.zeros([count], np.int64)
-    image = image_spec is not None
+    image = request.image_spec is not None
     if image:
         features = _image_array(features)
     elif not isinstance(features, Mapping):
-        if input_name is None:
+        if request.input_name is None:
             raise UsageError("input_name", "one feature array needs the model's input name")
-        features = {input_name: features}
+        features = {request.input_name: features}
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, mode == pipeline_ops.FIT, augment, cached=cached) if image else None
+    training = request.mode == pipeline_ops.FIT
+    stages = image_stages(request.image_spec, training, augment, cached=cached) if image else None
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((features, labels))
         if image:
-            return stages.finish(ds, mode, batch_size, options, input_context, input_name)
-        return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
+            return stages.finish(ds, mode, request.batch_size, options, input_context, request.input_name)
+        return pipeline_ops.finish(ds, mode, request.batch_size, options, input_context)
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)
 
 
 def _image_array(features: Features) -> np.ndarray:

@@ -21,7 +21,7 @@ from common.errors import UsageError
 from common.params import FEATURES, TEST, TRAIN, VALIDATION, DataParams
 from common.tasks import VALUES
 from input_fns import array_source, text_csv
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, PipelineOptions
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, class_names, described, labels_read, role_files
 from input_fns.tfrecord_source import resolve_files
 
@@ -196,8 +196,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         scaling=table.scaling,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return input_fn(table, role, mode, batch_size, None, options)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return input_fn(table, role, request, options)
 
     return meta, factory
 
@@ -205,16 +205,15 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
 def input_fn(
     data: CsvData,
     role: str,
-    mode: str,
-    batch_size: int,
-    input_name: str | None = None,
+    request: InputRequest,
     options: PipelineOptions = DEFAULT_OPTIONS,
 ) -> InputFn:
-    """``({feature: [batch, 1]}, labels)``, or with ``input_name`` every numeric feature as one [batch, k] input."""
+    """``({feature: [batch, 1]}, labels)``, or with ``request.input_name`` every numeric feature as one [batch, k]
+    input."""
     features, labels = data.splits[role]
-    if input_name is not None:
+    if request.input_name is not None:
         text = [name for name in data.feature_names if name not in data.numeric]
         if text:
             raise UsageError("input_name", f"non-numeric columns {text} cannot go into one numeric input")
         features = np.concatenate([features[name] for name in data.numeric], axis=1)
-    return array_source.input_fn(features, labels, mode, batch_size, input_name=input_name, options=options)
+    return array_source.input_fn(features, labels, request, options)

@@ -32,8 +32,8 @@ from common.params import IMAGES, MAX_BAD_RECORD_FRACTION, AugmentParams, DataPa
 from common.tasks import MASKS
 from input_fns import mask_folder, pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, PipelineOptions
-from input_fns.preprocessing import MAX_PIXELS, ImageSpec, decode_image
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, InputRequest, PipelineOptions
+from input_fns.preprocessing import MAX_PIXELS, decode_image
 from input_fns.source_base import Opened, SourceMeta, described, labels_read
 
 WARN_PATHS = 5
@@ -427,41 +427,29 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         skipped_files=folder.skipped,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return input_fn(
-            folder.splits[role],
-            mode,
-            batch_size,
-            input_name,
-            image_spec,
-            options,
-            data.augment,
-            skip_errors=not data.check_images,
-        )
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return input_fn(folder.splits[role], request, options, data.augment, skip_errors=not data.check_images)
 
     return meta, factory
 
 
 def input_fn(
     files: FileList,
-    mode: str,
-    batch_size: int,
-    input_name: str,
-    image_spec: ImageSpec,
+    request: InputRequest,
     options: PipelineOptions = DEFAULT_OPTIONS,
     augment: AugmentParams = NO_AUGMENTATION,
     skip_errors: bool = False,
 ) -> InputFn:
-    """An Estimator input_fn yielding ``({input_name: images}, labels)`` from ``files``.
+    """An Estimator input_fn yielding ``({input_name: images}, labels)`` from ``files`` (an image request).
 
     ``skip_errors`` drops files that fail to decode during training (for when
     the up-front check was switched off); tf.data logs each one it drops.
     """
     if not len(files):
         raise UsageError("image_dir", "no images in this split")
-    training = mode == FIT
+    training = request.mode == FIT
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, training, augment, read=tf.io.read_file, cached=cached)
+    stages = image_stages(request.image_spec, training, augment, read=tf.io.read_file, cached=cached)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((list(files.paths), np.array(files.labels, np.int64)))
@@ -472,13 +460,13 @@ def input_fn(
         return stages.finish(
             ds,
             mode,
-            batch_size,
+            request.batch_size,
             options,
             input_context,
-            input_name,
+            request.input_name,
             sharded=True,
             element_shuffle=False,
             skip_errors=skip_errors,
         )
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)

@@ -20,8 +20,8 @@ from common.errors import UsageError
 from common.files import IMAGE_EXTENSIONS
 from common.params import IMAGES, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops, segmentation
-from input_fns.pipeline_ops import InputFn, PipelineOptions
-from input_fns.preprocessing import ImageSpec, decode_image
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
+from input_fns.preprocessing import decode_image
 from input_fns.source_base import Opened, SourceMeta, class_names, described
 
 Pairs = list[tuple[str, str]]  # (image path, mask path)
@@ -117,24 +117,24 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         image_shape=(None, None, 3),
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return _input_fn(folder.splits[role], mode, batch_size, input_name, image_spec, options)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return _input_fn(folder.splits[role], request, options)
 
     return meta, factory
 
 
-def _input_fn(
-    pairs: Pairs, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec, options: PipelineOptions
-) -> InputFn:
+def _input_fn(pairs: Pairs, request: InputRequest, options: PipelineOptions) -> InputFn:
     images, masks = [p for p, _ in pairs], [m for _, m in pairs]
 
     def read(image_path: tf.Tensor, mask_path: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        image = decode_image(tf.io.read_file(image_path), image_spec.channels)
+        image = decode_image(tf.io.read_file(image_path), request.image_spec.channels)
         mask = tf.io.decode_png(tf.io.read_file(mask_path), channels=1)
-        return segmentation.prepare(image, mask, image_spec)
+        return segmentation.prepare(image, mask, request.image_spec)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices((images, masks))
-        return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, decode=read)
+        return pipeline_ops.finish_named(
+            ds, mode, request.batch_size, options, input_context, request.input_name, decode=read
+        )
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)

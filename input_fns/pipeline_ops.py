@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +17,9 @@ from absl import logging
 
 from common.errors import UsageError
 from common.params import CACHE_MEMORY, CACHE_NONE
+
+if TYPE_CHECKING:  # preprocessing needs nothing from here; only the annotation names it
+    from input_fns.preprocessing import ImageSpec
 
 # What an input_fn is made for: fit the model (repeat, shuffle, augment), evaluate it (each example once)
 # or predict (features only). Not a role (common.params TRAIN/VALIDATION/TEST: which data): a role is read
@@ -69,6 +73,17 @@ class PipelineOptions:
 
 
 DEFAULT_OPTIONS = PipelineOptions()
+
+
+@dataclasses.dataclass(frozen=True)
+class InputRequest:
+    """What a model asks of an input_fn: the mode and the global batch, and for an image model its input's
+    name and image spec (a features model may name its one input, or leave the features keyed by name)."""
+
+    mode: str
+    batch_size: int
+    input_name: str | None = None
+    image_spec: ImageSpec | None = None
 
 
 def check_mode(mode: str) -> None:

@@ -21,7 +21,7 @@ from common import tasks
 from common.errors import UsageError
 from common.params import IMAGES, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import synthetic
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 if TYPE_CHECKING:  # timeseries_source opens a source itself: a runtime import would be a cycle
@@ -64,8 +64,8 @@ class SourceMeta:
         return TEST if TEST in self.split_sizes else VALIDATION
 
 
-# (role, mode, batch_size, input_name, image_spec) -> input_fn
-Factory = Callable[[str, str, int, "str | None", "ImageSpec | None"], InputFn]
+# (role, what the model asks) -> input_fn
+Factory = Callable[[str, InputRequest], InputFn]
 # What a source module's ``open`` returns.
 Opened = tuple[SourceMeta, Factory]
 
@@ -111,7 +111,7 @@ class Source:
                 seed=self._seed,
             )
         else:
-            fn = self._factory(role, mode, batch_size, input_name if image else None, image)
+            fn = self._factory(role, InputRequest(mode, batch_size, input_name if image else None, image))
         return _flattened(fn, input_name, image_spec) if flatten and image else fn
 
 

@@ -28,7 +28,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import CHARACTERS, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta
 from input_fns.text_files import read_text
 
@@ -144,13 +144,13 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         gate_format="text",
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return _input_fn(ids[role], length, mode, batch_size, options)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return _input_fn(ids[role], length, request, options)
 
     return meta, factory
 
 
-def _input_fn(ids: np.ndarray, length: int, mode: str, batch_size: int, options: PipelineOptions) -> InputFn:
+def _input_fn(ids: np.ndarray, length: int, request: InputRequest, options: PipelineOptions) -> InputFn:
     """``({"chars": [batch, length]}, next chars [batch, length])``; training examples shuffled, others in order."""
     count = (len(ids) - 1) // length
     inputs = ids[: count * length].reshape(count, length)
@@ -158,6 +158,6 @@ def _input_fn(ids: np.ndarray, length: int, mode: str, batch_size: int, options:
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = tf.data.Dataset.from_tensor_slices(({CHARS_INPUT: inputs}, targets))
-        return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
+        return pipeline_ops.finish(ds, mode, request.batch_size, options, input_context)
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)

@@ -21,7 +21,7 @@ from common.errors import UsageError
 from common.files import list_files
 from common.params import TEST, TEXT, TRAIN, VALIDATION, DataParams
 from input_fns import array_source, review_corpus
-from input_fns.pipeline_ops import PipelineOptions
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, described
 from input_fns.text_files import read_text
 
@@ -153,9 +153,9 @@ def opened(
         **gate_slice,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
+    def factory(role: str, request: InputRequest) -> InputFn:
         folder = splits[role]
         features = {TEXT_INPUT: np.array(folder.texts, dtype=object)}
-        return array_source.input_fn(features, np.array(folder.labels, np.int64), mode, batch_size, options=options)
+        return array_source.input_fn(features, np.array(folder.labels, np.int64), request, options)
 
     return meta, factory

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 
 from input_fns import pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 from input_fns.source_base import Factory
 
@@ -36,8 +36,8 @@ def pairs_factory(
     split's examples into ``(x, y)`` elements, ``decoder(image_spec)`` prepares one for the model.
     ``shuffle_files=False`` keeps the split's order in training too (where an element's position seeds it)."""
 
-    def factory(role: str, mode: str, batch_size: int, input_name: str, image_spec: ImageSpec) -> InputFn:
-        split, decode = splits[role], decoder(image_spec)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        split, decode = splits[role], decoder(request.image_spec)
 
         def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
             import tensorflow_datasets as tfds
@@ -45,8 +45,10 @@ def pairs_factory(
             read_config = tfds.ReadConfig(shuffle_seed=options.seed, try_autocache=False)
             shuffled = shuffle_files and mode == pipeline_ops.FIT
             ds = select(builder.as_dataset(split=split, shuffle_files=shuffled, read_config=read_config))
-            return pipeline_ops.finish_named(ds, mode, batch_size, options, input_context, input_name, decode=decode)
+            return pipeline_ops.finish_named(
+                ds, mode, request.batch_size, options, input_context, request.input_name, decode=decode
+            )
 
-        return pipeline_ops.estimator_input_fn(build, mode)
+        return pipeline_ops.estimator_input_fn(build, request.mode)
 
     return factory

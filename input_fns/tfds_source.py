@@ -25,8 +25,7 @@ from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, AugmentPara
 from common.tasks import BOXES, CLEAN_IMAGES, MASKS, VALUES
 from input_fns import csv_source, detection, image_pairs, pipeline_ops, segmentation, text_tfds
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import FIT, InputFn, PipelineOptions
-from input_fns.preprocessing import ImageSpec
+from input_fns.pipeline_ops import FIT, InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, labels_read
 
 # Builders whose data ships with kestrel's dependencies: preparing them is local.
@@ -172,10 +171,7 @@ def _read_columns(builder: tfds.core.DatasetBuilder, split: str) -> dict[str, np
 def input_fn(
     builder: tfds.core.DatasetBuilder,
     split: str,
-    mode: str,
-    batch_size: int,
-    input_name: str,
-    image_spec: ImageSpec,
+    request: InputRequest,
     options: PipelineOptions | None = None,
     augment: AugmentParams = NO_AUGMENTATION,
     *,
@@ -183,9 +179,9 @@ def input_fn(
     shuffle_buffer: int = 10_000,
     cache: bool = True,
 ) -> InputFn:
-    """An Estimator input_fn yielding ``({input_name: images}, labels)`` batches.
+    """An Estimator input_fn yielding ``({input_name: images}, labels)`` batches (an image request).
 
-    ``batch_size`` is the global batch; under a distribution strategy each
+    ``request.batch_size`` is the global batch; under a distribution strategy each
     replica's input pipeline gets its shard and ``batch_size / replicas``.
     ``options`` (the shared pipeline settings) wins over ``seed``,
     ``shuffle_buffer`` and ``cache`` when given.
@@ -196,14 +192,14 @@ def input_fn(
             shuffle_buffer=shuffle_buffer,
             cache=pipeline_ops.CACHE_MEMORY if cache else pipeline_ops.CACHE_NONE,
         )
-    training = mode == FIT
+    training = request.mode == FIT
     try:
         num_files = len(builder.info.splits[split].file_instructions)
     except (KeyError, ValueError) as err:
         raise UsageError("split", f"{err}; splits of '{builder.info.name}': {sorted(builder.info.splits)}") from None
     if builder.info.splits[split].num_examples == 0:
         raise UsageError("split", f"'{split}' of '{builder.info.name}' is empty")
-    stages = image_stages(image_spec, training, augment, cached=options.cache != pipeline_ops.CACHE_NONE)
+    stages = image_stages(request.image_spec, training, augment, cached=options.cache != pipeline_ops.CACHE_NONE)
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         by_file = pipeline_ops.shard_by_files(num_files, input_context)
@@ -217,9 +213,9 @@ def input_fn(
         ds = builder.as_dataset(split=split, shuffle_files=training, read_config=read_config, as_supervised=True)
         # With fewer files than input pipelines, finish() shards by example instead.
         sharded = by_file or input_context is None
-        return stages.finish(ds, mode, batch_size, options, input_context, input_name, sharded=sharded)
+        return stages.finish(ds, mode, request.batch_size, options, input_context, request.input_name, sharded=sharded)
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)
 
 
 def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened:
@@ -297,10 +293,8 @@ def _open_images(data: DataParams, builder, splits: dict[str, str], sizes, train
         **gate_slice,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return input_fn(
-            builder, splits[role], mode, batch_size, input_name, image_spec, options=options, augment=data.augment
-        )
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return input_fn(builder, splits[role], request, options=options, augment=data.augment)
 
     return meta, factory
 
@@ -333,8 +327,8 @@ def _open_table(data: DataParams, builder, splits: dict[str, str], sizes, train_
         **gate_slice,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return csv_source.input_fn(table, role, mode, batch_size, None, options)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return csv_source.input_fn(table, role, request, options)
 
     return meta, factory
 

@@ -19,8 +19,7 @@ from common.errors import UsageError
 from common.params import FEATURES, IMAGES, TRAIN, VALIDATION, AugmentParams, DataParams
 from input_fns import pipeline_ops
 from input_fns.augmentation import NO_AUGMENTATION, image_stages
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, PipelineOptions
-from input_fns.preprocessing import ImageSpec
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, FIT, InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta, class_names, role_files
 
 TYPES = {"bytes": tf.string, "string": tf.string, "int64": tf.int64, "float": tf.float32, "float32": tf.float32}
@@ -117,8 +116,8 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         gate_format="tfrecord",
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return input_fn(files[role], spec, mode, batch_size, input_name, image_spec, options, data.augment)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return input_fn(files[role], spec, request, options, data.augment)
 
     return meta, factory
 
@@ -159,10 +158,7 @@ def scan_labels(files: list[str], spec: FeatureSpec, on_corrupt: str = pipeline_
 def input_fn(
     files: list[str],
     spec: FeatureSpec,
-    mode: str,
-    batch_size: int,
-    input_name: str | None = None,
-    image_spec: ImageSpec | None = None,
+    request: InputRequest,
     options: PipelineOptions = DEFAULT_OPTIONS,
     augment: AugmentParams = NO_AUGMENTATION,
 ) -> InputFn:
@@ -176,12 +172,12 @@ def input_fn(
         raise UsageError("train_files", "no TFRecord files")
     parsing = spec.parsing_spec()
     image = spec.image_key is not None
-    if image and (image_spec is None or input_name is None):
+    if image and (request.image_spec is None or request.input_name is None):
         raise UsageError("image_key", f"'{spec.image_key}' is an image: pass the model's image spec and input name")
     encoded = image and dict((n, t) for n, t, _ in spec.features)[spec.image_key] == tf.string
     read = tf.identity if encoded else None
     cached = options.cache != pipeline_ops.CACHE_NONE
-    stages = image_stages(image_spec, mode == FIT, augment, read, cached) if image else None
+    stages = image_stages(request.image_spec, request.mode == FIT, augment, read, cached) if image else None
 
     def parse(record: tf.Tensor) -> tuple:
         example = tf.io.parse_single_example(record, parsing)
@@ -202,8 +198,8 @@ def input_fn(
         sharded = by_file or input_context is None
         if image:
             return stages.finish(
-                ds, mode, batch_size, options, input_context, input_name, decode=parse, sharded=sharded
+                ds, mode, request.batch_size, options, input_context, request.input_name, decode=parse, sharded=sharded
             )
-        return pipeline_ops.finish(ds, mode, batch_size, options, input_context, decode=parse, sharded=sharded)
+        return pipeline_ops.finish(ds, mode, request.batch_size, options, input_context, decode=parse, sharded=sharded)
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)

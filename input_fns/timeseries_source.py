@@ -27,7 +27,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import ROLES, SERIES, TRAIN, DataParams
 from input_fns import climate_series, pipeline_ops
-from input_fns.pipeline_ops import InputFn, PipelineOptions
+from input_fns.pipeline_ops import InputFn, InputRequest, PipelineOptions
 from input_fns.source_base import Opened, SourceMeta
 
 WINDOW_INPUT = "window"  # the model's input and the serving signature's
@@ -267,21 +267,21 @@ def open(data: DataParams, seed: int | None, options: PipelineOptions) -> Opened
         series=spec,
     )
 
-    def factory(role, mode, batch_size, input_name, image_spec):
-        return _input_fn(series, role, mode, batch_size, options)
+    def factory(role: str, request: InputRequest) -> InputFn:
+        return _input_fn(series, role, request, options)
 
     return meta, factory
 
 
-def _input_fn(series: SeriesData, role: str, mode: str, batch_size: int, options: PipelineOptions) -> InputFn:
+def _input_fn(series: SeriesData, role: str, request: InputRequest, options: PipelineOptions) -> InputFn:
     """``({"window": [batch, steps, channels]}, target [batch])``; training windows shuffled, the others in order."""
     values, target = series.parts[role]
-    training, shape = mode == pipeline_ops.FIT, series.spec.shape
+    training, shape = request.mode == pipeline_ops.FIT, series.spec.shape
 
     def build(mode: str, input_context: tf.distribute.InputContext | None) -> tf.data.Dataset:
         ds = window_dataset(values, target, series.spec, shuffle=training, seed=options.seed)
         # Static shapes: the model's input (and the empty-batch padding of predictions) need them.
         ds = ds.map(lambda window, label: ({WINDOW_INPUT: tf.ensure_shape(window, shape)}, label))
-        return pipeline_ops.finish(ds, mode, batch_size, options, input_context)
+        return pipeline_ops.finish(ds, mode, request.batch_size, options, input_context)
 
-    return pipeline_ops.estimator_input_fn(build, mode)
+    return pipeline_ops.estimator_input_fn(build, request.mode)

@@ -1,4 +1,5 @@
-"""Shared, expensive fixtures: a prepared digits dataset and one trained model per session."""
+"""Shared, expensive fixtures: a prepared digits dataset and one trained model per session, an image task's
+runs on the embedded shapes per module."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from pathlib import Path
 import pytest
 
 # run_script is also named here for test files written before support.py, which import it from conftest.
-from support import REPO_ROOT, run_script  # noqa: F401
+from support import (  # noqa: F401
+    ENGINES,
+    REPO_ROOT,
+    assert_report_written,
+    finished_run,
+    run_script,
+    train_shapes_each_engine,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("NO_GCE_CHECK", "true")
@@ -81,6 +89,32 @@ def trained_digits(tfds_data_dir, tmp_path_factory):
         output=OutputParams(model_dir=str(tmp_path_factory.mktemp("model_dir"))),
     )
     return train.run(hp)
+
+
+@pytest.fixture(scope="module")
+def digits_base(trained_digits, tmp_path_factory) -> Path:
+    """A TF Serving base path holding the trained digits export as version 1 of the served model, in a folder of
+    the test module's own (beside it: the servers' logs and config files)."""
+    from serving_client import model_base  # imported here, as browser below: see there
+
+    return model_base(trained_digits.export_path, tmp_path_factory.mktemp("served_digits"))
+
+
+@pytest.fixture(scope="module")
+def shapes_runs(request, tfds_data_dir, tmp_path_factory) -> dict:
+    """Each engine's run of the test module's ``SHAPES_TASK`` (a ``support.ShapesTask``): an image task
+    trained once per module on the embedded shapes."""
+    return train_shapes_each_engine(tfds_data_dir, tmp_path_factory, request.module.SHAPES_TASK)
+
+
+@pytest.fixture(params=ENGINES)
+def shapes_report(request, shapes_runs) -> tuple:
+    """``(run, report)`` of one engine's run in ``shapes_runs``, which every image task's report must pass:
+    the run succeeded, its report is on the 200 test shapes, and it wrote the task's picture and page."""
+    model_dir, run, report = finished_run(shapes_runs, request.param)
+    assert report["examples"] == 200, report
+    assert_report_written(model_dir, run, request.module.SHAPES_TASK.picture, request.module.SHAPES_TASK.gated)
+    return run, report
 
 
 @pytest.fixture(scope="session")

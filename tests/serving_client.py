@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from support import REPO_ROOT
+from support import REPO_ROOT, latest_export
 
 MODEL = "digits"
 
@@ -86,3 +86,14 @@ def model_args(base: Path) -> list[str]:
 
 def b64(data: bytes) -> dict:
     return {"b64": base64.b64encode(data).decode()}
+
+
+def served_image_prediction(model_dir: Path, image: bytes, root: Path) -> dict:
+    """What scripts.serve answers over REST for one ``image`` (encoded bytes) from the newest serving export
+    under ``model_dir``: the one prediction of a 200 answer."""
+    base = model_base(latest_export(model_dir), root)
+    with Server(base, model_args(base), root / "serve.log") as server:
+        code, answer = server.post(f"/v1/models/{MODEL}:predict", {"instances": [{"image_bytes": b64(image)}]})
+    assert code == 200, answer
+    (prediction,) = answer["predictions"]
+    return prediction

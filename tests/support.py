@@ -9,6 +9,7 @@ light tests that import this module stay light.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import socket
@@ -86,30 +87,37 @@ def train_each_engine(
     return runs
 
 
+@dataclasses.dataclass(frozen=True)
+class ShapesTask:
+    """An image task's module fixture on the embedded shapes (conftest's ``shapes_runs``): what trains, with
+    ``per_engine(engine, model_dir)``'s flags, and what its report must hold."""
+
+    task: str
+    model: str
+    batch_size: int
+    learning_rate: float
+    train_steps: int
+    picture: str  # the report's PNG beside the curves
+    gated: str  # what the data gate validated, named in a failure
+    per_engine: Callable[[str, Path], tuple] | None = None
+
+
 def train_shapes_each_engine(
-    data_dir: str | Path,
-    tmp_path_factory,
-    task: str,
-    model: str,
-    *,
-    batch_size: int,
-    learning_rate: float,
-    train_steps: int,
-    per_engine: Callable[[str, Path], tuple] = None,
+    data_dir: str | Path, tmp_path_factory, shapes: ShapesTask
 ) -> dict[str, tuple[Path, subprocess.CompletedProcess]]:
-    """``train_each_engine`` for ``task`` with ``model`` on the embedded shapes, evaluated without a pause, each
-    engine in its own ``<task>_<engine>`` folder: the module fixture of an image task's tests."""
+    """``train_each_engine`` for ``shapes``' task and model on the embedded shapes, evaluated without a pause,
+    each engine in its own ``<task>_<engine>`` folder."""
     args = (
         "--dataset=shapes",
-        f"--task={task}",
-        f"--model={model}",
-        f"--batch_size={batch_size}",
-        f"--learning_rate={learning_rate}",
-        f"--train_steps={train_steps}",
+        f"--task={shapes.task}",
+        f"--model={shapes.model}",
+        f"--batch_size={shapes.batch_size}",
+        f"--learning_rate={shapes.learning_rate}",
+        f"--train_steps={shapes.train_steps}",
         "--eval_throttle_secs=0",
     )
-    make_dir = lambda engine: tmp_path_factory.mktemp(f"{task}_{engine}")  # noqa: E731
-    return train_each_engine(data_dir, make_dir, *args, per_engine=per_engine)
+    make_dir = lambda engine: tmp_path_factory.mktemp(f"{shapes.task}_{engine}")  # noqa: E731
+    return train_each_engine(data_dir, make_dir, *args, per_engine=shapes.per_engine)
 
 
 def finished_run(runs: Mapping[str, tuple[Path, subprocess.CompletedProcess]], engine: str) -> tuple:
@@ -196,8 +204,9 @@ def serving_signature(model_dir: Path):
 def predict_beside_a_broken_image(
     model_dir: Path, images: Path, output_dir: Path, *args: str
 ) -> subprocess.CompletedProcess:
-    """``scripts.predict`` of the newest export over ``images``, a folder that holds a ``broken.png`` beside the
-    good images: the run must write the others and exit 1 naming the broken one."""
+    """``scripts.predict`` of the newest export over the good images in ``images`` and a ``broken.png`` put beside
+    them here: the run must write the others and exit 1 naming the broken one."""
+    (images / "broken.png").write_bytes(b"not an image")
     cli = run_script(
         "scripts.predict",
         f"--export_dir={latest_export(model_dir)}",

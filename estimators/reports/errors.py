@@ -25,6 +25,15 @@ def errors_beside_baseline(predicted: np.ndarray, labels: np.ndarray, baseline) 
     }
 
 
+class ErrorMetrics:
+    """What the reports of errors beside a baseline (fields ``mae`` and ``rmse``: regression, forecast) give the
+    run's summary."""
+
+    def metrics(self) -> dict[str, float]:
+        """The task's metrics as the engines name them (common.tasks): mae, and the loss (mean squared error)."""
+        return {"mae": self.mae, "loss": self.rmse**2}
+
+
 def gain_over_baseline(figure: float, baseline: float) -> float:
     """The share of the baseline's ``figure`` (an error, a distance, a perplexity: lower is better) the model
     removes: 0.25 is a quarter lower, a negative share is worse; 0 when the baseline's is 0 (nothing to remove)."""

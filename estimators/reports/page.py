@@ -13,6 +13,8 @@ import html
 import io
 import json
 import os
+from collections.abc import Callable
+from typing import Any
 
 import tensorflow as tf
 
@@ -45,11 +47,26 @@ class Table:
         return f"<h2>{html.escape(self.caption)}</h2>\n<table><tr>{head}</tr>{rows}</table>\n"
 
 
-def per_class_table(measure: str, class_names: tuple[str, ...], values) -> Table:
-    """The "per class" table: each class's name and its ``measure`` (IoU, AP), to three decimals."""
-    return Table(
-        "per class", ("class", measure), tuple((n, f"{v:.3f}") for n, v in zip(class_names, values, strict=True))
-    )
+@dataclasses.dataclass(frozen=True)
+class PerClass:
+    """A measure of each class (IoU, AP): printed under the report's lines, and the page's "per class" table."""
+
+    measure: str
+    class_names: tuple[str, ...]
+    values: tuple[float, ...]
+
+    def lines(self) -> list[str]:
+        """The printed table: a header, then each class's name and its measure, to three decimals."""
+        width = max(5, *(len(n) for n in self.class_names))
+        rows = (f"{name:<{width}}  {value:.3f}" for name, value in self._rows())
+        return [f"{'class':<{width}}  {self.measure}", *rows]
+
+    def table(self) -> Table:
+        """The page's table: each class's name and its measure, to three decimals."""
+        return Table("per class", ("class", self.measure), tuple((n, f"{v:.3f}") for n, v in self._rows()))
+
+    def _rows(self):
+        return zip(self.class_names, self.values, strict=True)
 
 
 def document(title: str, style: str, body: str, lang: str = "") -> str:
@@ -69,23 +86,53 @@ def report_page(title: str, summary: str, figures: str, image_height: int = 380,
     return document(escaped, style, body)
 
 
-def write_report_page(
-    directory: str,
-    title: str,
-    summary: str,
-    figure: tuple[str, str],
-    image_height: int = 380,
-    table: Table | None = None,
-) -> str:
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """A task's own figure on its page, after the learning curves: its caption, its PNG file in the report
+    folder, and the height the page shows it at."""
+
+    caption: str
+    png: str
+    height: int = 380
+
+    def write_files(self, directory: str, report, png: bytes | None) -> str:
+        """Any task's report record as report.json and, where drawn, this figure's ``png`` in ``directory``;
+        returns it."""
+        return write_files(directory, report, {} if png is None else {self.png: png})
+
+
+def write_report_page(directory: str, title: str, summary: str, figure: Figure, table: Table | None = None) -> str:
     """A task's ``report_page``, written in ``directory`` as report.html: its learning curves, then its own
-    (caption, PNG file) ``figure``, both from ``directory``."""
-    figures = figures_html(directory, (CURVES_FIGURE, figure))
-    return write_page(directory, report_page(title, summary, figures, image_height, table))
+    ``figure``, both from ``directory``."""
+    figures = figures_html(directory, (CURVES_FIGURE, (figure.caption, figure.png)))
+    return write_page(directory, report_page(title, summary, figures, figure.height, table))
+
+
+def evaluation_summary(split: str, figures: str) -> str:
+    """A page's summary paragraph: the split it evaluates (escaped here), then ``figures`` (HTML)."""
+    return f"evaluation on <b>{html.escape(split)}</b>: {figures}"
 
 
 def text_summary(text: str) -> str:
     """A report's printed lines as the page's summary paragraph."""
     return html.escape(text).replace("\n", "<br>")
+
+
+@dataclasses.dataclass(frozen=True)
+class PrintedReport:
+    """How a report is written whose page summary is its printed lines (``format()``) and whose one figure is
+    drawn from the report alone: the plug-in's ``write`` and ``page`` of a task's Evaluation."""
+
+    figure: Figure
+    draw: Callable[[Any], bytes]  # the report -> the figure's PNG
+
+    def write_report(self, report, directory: str) -> str:
+        """report.json and the figure's PNG in ``directory``; returns the directory."""
+        return self.figure.write_files(directory, report, self.draw(report))
+
+    def write_html(self, report, directory: str, title: str) -> str:
+        """report.html: the printed lines, the learning curves and the figure, self-contained."""
+        return write_report_page(directory, title, text_summary(report.format()), self.figure)
 
 
 def write_page(directory: str, page: str) -> str:

@@ -10,8 +10,8 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import numpy as np
 import tensorflow as tf
@@ -20,6 +20,8 @@ from common.errors import UsageError
 from common.files import IMAGE_EXTENSIONS, is_image_name, judge, list_files
 from common.names import SERVING_KEY
 from estimators.serving import receivers as serving
+
+T = TypeVar("T")
 
 FORMATS = ("table", "csv", "json")
 
@@ -194,6 +196,18 @@ def each_prediction(
                 yield path, outcome
 
 
+def collect(
+    signature, paths: list[str], key: str | tuple[str, ...], batch_size: int, predicted: Callable[[str, Any], T]
+) -> tuple[list[T], list[Failure]]:
+    """``predicted(path, outputs)`` of each file of ``paths`` that decodes, in order, and a Failure (with its
+    reason) for each that does not."""
+    failures: list[Failure] = []
+    results = [
+        predicted(path, outcome) for path, outcome in each_prediction(signature, paths, failures, key, batch_size)
+    ]
+    return results, failures
+
+
 def output_folder(output_dir: str | None, writes: str) -> str:
     """``output_dir``, made; a usage error when it is not given (``writes``: what the model writes there)."""
     if not output_dir:
@@ -232,13 +246,12 @@ def predict_files(
     """Predictions for the files that decode, and a Failure (with its reason) for each that does not."""
     signature = load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    results: list[Prediction] = []
-    failures: list[Failure] = []
-    for path, outcome in each_prediction(signature, paths, failures, batch_size=batch_size):
-        order = np.argsort(-outcome)[:top_k]
-        top = tuple((names[i], float(outcome[i])) for i in order)
-        results.append(Prediction(path, top[0][0], top[0][1], top))
-    return results, failures
+
+    def predicted(path: str, outcome: np.ndarray) -> Prediction:
+        top = tuple((names[i], float(outcome[i])) for i in np.argsort(-outcome)[:top_k])
+        return Prediction(path, top[0][0], top[0][1], top)
+
+    return collect(signature, paths, "probabilities", batch_size, predicted)
 
 
 def format_predictions(predictions: list[Prediction], fmt: str) -> str:

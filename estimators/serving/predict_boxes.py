@@ -79,12 +79,13 @@ def predict_boxes(
     output_dir = predict.output_folder(output_dir, "a detection model writes each image with its boxes")
     signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    results, failures = [], []
-    for path, outcome in predict.each_prediction(signature, paths, failures, _KEYS, batch_size):
+
+    def predicted(path: str, outcome: tuple) -> BoxPrediction:
         image = _decoded(path)
         found = _detections(outcome, names, image.shape[0], image.shape[1], min_score)
-        results.append(BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found))
-    return results, failures
+        return BoxPrediction(path, _write_boxed(image, found, names, path, output_dir), found)
+
+    return predict.collect(signature, paths, _KEYS, batch_size, predicted)
 
 
 def format_boxes(predictions: list[BoxPrediction], fmt: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import numpy as np
 import tensorflow as tf
 
 from estimators.serving import predict
@@ -40,12 +41,14 @@ def predict_images(
     output_dir = predict.output_folder(output_dir, "an image-restoration model writes a PNG per image")
     signature = predict.load_signature(export_dir)
     suffix = _output_name(signature)
-    results, failures = [], []
-    for path, outcome in predict.each_prediction(signature, paths, failures, PIXELS_OUTPUT, batch_size):
-        size = f"{outcome.shape[1]}x{outcome.shape[0]}"
-        png = tf.io.encode_png(outcome).numpy()
-        results.append(ImagePrediction(path, predict.write_beside(png, path, output_dir, suffix), size))
-    return results, failures
+
+    def predicted(path: str, pixels: np.ndarray) -> ImagePrediction:
+        png = tf.io.encode_png(pixels).numpy()
+        return ImagePrediction(
+            path, predict.write_beside(png, path, output_dir, suffix), f"{pixels.shape[1]}x{pixels.shape[0]}"
+        )
+
+    return predict.collect(signature, paths, PIXELS_OUTPUT, batch_size, predicted)
 
 
 def format_images(predictions: list[ImagePrediction], fmt: str) -> str:

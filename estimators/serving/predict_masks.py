@@ -49,12 +49,13 @@ def predict_masks(
     output_dir = predict.output_folder(output_dir, "a segmentation model writes a mask PNG per image")
     signature = predict.load_signature(export_dir)
     names = serving.read_labels(export_dir)
-    results, failures = [], []
-    for path, outcome in predict.each_prediction(signature, paths, failures, MASK_OUTPUT, batch_size):
-        counts = np.bincount(outcome.reshape(-1), minlength=len(names)) / outcome.size
+
+    def predicted(path: str, mask: np.ndarray) -> MaskPrediction:
+        counts = np.bincount(mask.reshape(-1), minlength=len(names)) / mask.size
         shares = tuple((name, float(share)) for name, share in zip(names, counts, strict=False))
-        results.append(MaskPrediction(path, _write_mask(outcome, path, output_dir), shares))
-    return results, failures
+        return MaskPrediction(path, _write_mask(mask, path, output_dir), shares)
+
+    return predict.collect(signature, paths, MASK_OUTPUT, batch_size, predicted)
 
 
 def format_masks(predictions: list[MaskPrediction], fmt: str) -> str:

@@ -11,6 +11,7 @@ build_losses, build_metrics), so that no caller branches on a task's name.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,11 @@ class Evaluation:
     page: Any  # has write_html(report, directory, title)
     # Figures over every example that replace the engine's batch-averaged ones in the summary.
     report_metrics: dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def written_by(cls, report: Any, writer: Any, report_metrics: dict[str, float]) -> Evaluation:
+        """The evaluation of a report whose ``writer`` (a ``PrintedReport``) writes both its files and its page."""
+        return cls(report, functools.partial(writer.write_report, report), writer, report_metrics)
 
 
 class TaskPlugin:
@@ -121,3 +127,9 @@ class TaskPlugin:
 
 def collect_labels(input_fn) -> np.ndarray:
     return np.concatenate([labels.numpy().reshape(-1) for _, labels in input_fn()])
+
+
+def collect_inputs(input_fn, key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every example's ``key`` feature and its label, in the input_fn's order."""
+    pairs = [(features[key].numpy(), labels.numpy()) for features, labels in input_fn()]
+    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])

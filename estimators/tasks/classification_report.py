@@ -8,11 +8,10 @@ eval split the run was given, which defaults to the test split.)
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import numpy as np
 
-from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Figure, Table, evaluation_summary, png_bytes, pyplot, write_report_page
 
 CONFUSION_PNG = "confusion_matrix.png"
 
@@ -73,7 +72,7 @@ def build_report(
 
 def write_report(report: EvaluationReport, directory: str) -> str:
     """report.json and confusion_matrix.png in ``directory``; returns the directory."""
-    return write_files(directory, report, {CONFUSION_PNG: confusion_png(report)})
+    return FIGURE.write_files(directory, report, confusion_png(report))
 
 
 def confusion_png(report: EvaluationReport) -> bytes:
@@ -96,10 +95,7 @@ def confusion_png(report: EvaluationReport) -> bytes:
 
 def write_html(report: EvaluationReport, directory: str, title: str) -> str:
     """report.html: the scores, the learning curves and the confusion matrix, in one self-contained file."""
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
-        f"over {report.examples} examples"
-    )
+    summary = evaluation_summary(report.split, f"accuracy <b>{report.accuracy:.4f}</b> over {report.examples} examples")
     return write_report_page(directory, title, summary, FIGURE, table=scores_table(report.classes))
 
 
@@ -112,4 +108,4 @@ def scores_table(classes: tuple[ClassScores, ...]) -> Table:
     )
 
 
-FIGURE = ("confusion matrix", CONFUSION_PNG)  # a classifier's figure on its page (text or image)
+FIGURE = Figure("confusion matrix", CONFUSION_PNG)  # a classifier's figure on its page (text or image)

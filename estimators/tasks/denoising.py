@@ -8,23 +8,16 @@ exported as a feature extractor (the model's registry entry names that export). 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import tensorflow as tf
 
 from common import tasks
 from estimators.tasks.restoration import Restoration
 
-if TYPE_CHECKING:
-    from estimators.models.spec import ModelSpec
-
 
 class Denoising(Restoration):
     name = tasks.DENOISING
     baseline_name = "the noisy input"
-
-    def loss(self, spec: ModelSpec) -> str | tf.keras.losses.Loss:
-        return tf.keras.losses.MeanSquaredError()
+    loss_class = tf.keras.losses.MeanSquaredError
 
     def baseline(self, inputs: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         return tf.cast(inputs, tf.float32)

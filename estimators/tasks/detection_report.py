@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import html
 import io
 
 import numpy as np
 
-from estimators.reports.page import per_class_table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Figure, PerClass, evaluation_summary, png_bytes, pyplot, write_report_page
 
 DETECTIONS_PNG = "detections.png"
+FIGURE = Figure("true (dashed) and predicted boxes", DETECTIONS_PNG, height=600)
 SAMPLES = 6
 DRAW_SCORE = 0.3  # the PNG draws predicted boxes scoring at least this
 _PIXELS = 100.0  # COCO wants pixel boxes; normalised boxes are scaled by this (areas do not enter mAP over "all")
@@ -49,17 +49,18 @@ class DetectionReport:
     def metrics(self) -> dict[str, float]:
         return {"map": self.map, "map50": self.map50}
 
+    @property
+    def per_class(self) -> PerClass:
+        return PerClass("AP@[.5:.95]", self.class_names, self.ap)
+
     def format(self) -> str:
-        width = max(5, *(len(n) for n in self.class_names))
         lines = [
             f"evaluation on '{self.split}': mAP@[.5:.95] {self.map:.4f}, mAP@0.5 {self.map50:.4f} "
             f"over {self.examples} images, {self.objects} objects",
             f"baseline (each class's mean box at the centre): mAP@[.5:.95] {self.baseline_map:.4f}, "
             f"mAP@0.5 {self.baseline_map50:.4f}",
-            f"{'class':<{width}}  AP@[.5:.95]",
         ]
-        lines += [f"{name:<{width}}  {ap:.3f}" for name, ap in zip(self.class_names, self.ap, strict=True)]
-        return "\n".join(lines)
+        return "\n".join(lines + self.per_class.lines())
 
 
 def coco_map(truth: list[Boxes], detections: list[Boxes], num_classes: int) -> tuple[float, float, np.ndarray]:
@@ -147,7 +148,7 @@ def write_report(
     report: DetectionReport, directory: str, images: np.ndarray, truth: list[Boxes], detections: list[Boxes]
 ) -> str:
     """report.json and detections.png (``images`` [k, h, w, c] displayable in 0..1); returns directory."""
-    return write_files(directory, report, {DETECTIONS_PNG: detections_png(report, images, truth, detections)})
+    return FIGURE.write_files(directory, report, detections_png(report, images, truth, detections))
 
 
 def draw_boxes(ax, boxes: Boxes, class_names: tuple[str, ...], height: int, width: int, true: bool = False) -> None:
@@ -188,12 +189,10 @@ def detections_png(report: DetectionReport, images: np.ndarray, truth: list[Boxe
 
 def write_html(report: DetectionReport, directory: str, title: str) -> str:
     """report.html: mAP beside the baseline's, the learning curves and the boxed images, AP per class."""
-    table = per_class_table("AP@[.5:.95]", report.class_names, report.ap)
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: mAP@[.5:.95] <b>{report.map:.4f}</b>, "
-        f"mAP@0.5 {report.map50:.4f} over {report.examples} images, {report.objects} objects "
-        f"(baseline, each class's mean box at the centre: {report.baseline_map:.4f}, {report.baseline_map50:.4f})"
+    summary = evaluation_summary(
+        report.split,
+        f"mAP@[.5:.95] <b>{report.map:.4f}</b>, mAP@0.5 {report.map50:.4f} over {report.examples} images, "
+        f"{report.objects} objects "
+        f"(baseline, each class's mean box at the centre: {report.baseline_map:.4f}, {report.baseline_map50:.4f})",
     )
-    return write_report_page(
-        directory, title, summary, ("true (dashed) and predicted boxes", DETECTIONS_PNG), image_height=600, table=table
-    )
+    return write_report_page(directory, title, summary, FIGURE, table=report.per_class.table())

@@ -38,8 +38,7 @@ class Forecasting(Regression):
         labels = collect_labels(data.read(data.role))
         baseline = forecasting_report.collect_baseline(data.read(data.role), data.series)
         report = forecasting_report.build_report(data.predictions, labels, baseline, data.series, data.split)
-        write = lambda out: forecasting_report.write_report(report, out)  # noqa: E731
-        return Evaluation(report, write, forecasting_report, report.metrics())  # over every window
+        return Evaluation.written_by(report, forecasting_report.WRITER, report.metrics())  # over every window
 
 
 PLUGIN = Forecasting()

@@ -12,8 +12,8 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline, gain_over_baseline
-from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
+from estimators.reports.errors import ErrorMetrics, as_float64, as_floats, errors_beside_baseline, gain_over_baseline
+from estimators.reports.page import Figure, PrintedReport, png_bytes, pyplot
 from input_fns.timeseries_source import WINDOW_INPUT, SeriesSpec
 
 FORECASTS_PNG = "forecasts.png"
@@ -21,7 +21,7 @@ PLOTTED_HOURS = 14 * 24  # the stretch of the report's data the PNG shows
 
 
 @dataclasses.dataclass(frozen=True)
-class ForecastReport:
+class ForecastReport(ErrorMetrics):
     split: str
     examples: int
     target: str
@@ -34,10 +34,6 @@ class ForecastReport:
     true: tuple[float, ...]
     predicted: tuple[float, ...]
     baseline: tuple[float, ...]
-
-    def metrics(self) -> dict[str, float]:
-        """The task's metrics as the engines name them (common.tasks): mae, and the loss (mean squared error)."""
-        return {"mae": self.mae, "loss": self.rmse**2}
 
     def format(self) -> str:
         gain = gain_over_baseline(self.mae, self.baseline_mae)
@@ -75,11 +71,6 @@ def build_report(
     )
 
 
-def write_report(report: ForecastReport, directory: str) -> str:
-    """report.json and forecasts.png in ``directory``; returns the directory."""
-    return write_files(directory, report, {FORECASTS_PNG: forecasts_png(report)})
-
-
 def forecasts_png(report: ForecastReport) -> bytes:
     """The first PLOTTED_HOURS of the report's windows: truth, the model's forecast, the common-sense one."""
     plt = pyplot()
@@ -104,8 +95,5 @@ def forecasts_png(report: ForecastReport) -> bytes:
     return png_bytes(fig)
 
 
-def write_html(report: ForecastReport, directory: str, title: str) -> str:
-    """report.html: the errors beside the common-sense forecast's, the learning curves and the forecasts."""
-    return write_report_page(
-        directory, title, text_summary(report.format()), ("forecasts", FORECASTS_PNG), image_height=420
-    )
+# report.json and forecasts.png; report.html: the errors beside the common-sense forecast's, the curves and the forecasts.
+WRITER = PrintedReport(Figure("forecasts", FORECASTS_PNG, height=420), forecasts_png)

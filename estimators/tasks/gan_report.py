@@ -13,16 +13,16 @@ printed, a check that its features mean something. ``samples.png`` shows the set
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import numpy as np
 import scipy.linalg
 import tensorflow as tf
 
 from estimators.reports.errors import gain_over_baseline
-from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Figure, Table, evaluation_summary, png_bytes, pyplot, write_report_page
 
 SAMPLES_PNG = "samples.png"
+FIGURE = Figure("samples", SAMPLES_PNG, height=420)
 TRAINED, UNTRAINED = 0, 1  # the GAN engines' Result.predictions: [2, n, H, W, C], these two sample sets
 GRID = 8  # images per side of each grid in samples.png
 CLASSIFIER_EPOCHS = 15
@@ -118,7 +118,7 @@ def build_report(
 
 def write_report(report: GanReport, directory: str, real: np.ndarray, trained: np.ndarray, untrained: np.ndarray):
     """report.json and samples.png (real held-out, untrained and trained generator, a grid each)."""
-    return write_files(directory, report, {SAMPLES_PNG: samples_png(report, real, trained, untrained)})
+    return FIGURE.write_files(directory, report, samples_png(report, real, trained, untrained))
 
 
 def grid(images: np.ndarray, side: int = GRID) -> np.ndarray:
@@ -156,9 +156,10 @@ def write_html(report: GanReport, directory: str, title: str) -> str:
         ("uniform noise", f"{report.uniform_noise:.4f}"),
     )
     table = Table("Frechet distance to the training images", ("images", "distance"), rows)
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: Frechet distance <b>{report.frechet_distance:.4f}</b> "
+    summary = evaluation_summary(
+        report.split,
+        f"Frechet distance <b>{report.frechet_distance:.4f}</b> "
         f"(untrained generator {report.untrained_generator:.4f}, real held-out {report.real_floor:.4f}) "
-        f"over {report.examples} images"
+        f"over {report.examples} images",
     )
-    return write_report_page(directory, title, summary, ("samples", SAMPLES_PNG), image_height=420, table=table)
+    return write_report_page(directory, title, summary, FIGURE, table=table)

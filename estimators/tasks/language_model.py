@@ -18,7 +18,7 @@ import tensorflow as tf
 from common import tasks
 from common.params import TRAIN
 from estimators.tasks import language_model_report
-from estimators.tasks.base import Evaluation, ReportData, TaskPlugin
+from estimators.tasks.base import Evaluation, ReportData, TaskPlugin, collect_inputs
 from estimators.tasks.language_model_export import continuation_signatures
 from input_fns.text_corpus import CHARS_INPUT
 
@@ -67,14 +67,14 @@ class LanguageModel(TaskPlugin):
         return continuation_signatures(model, how.class_names, context)
 
     def evaluate(self, data: ReportData) -> Evaluation:
-        inputs, labels = language_model_report.collect(data.read(data.role))
-        _, train_labels = language_model_report.collect(data.read(TRAIN))
+        # Every example's input ids and next-character labels, [examples, steps].
+        inputs, labels = collect_inputs(data.read(data.role), CHARS_INPUT)
+        _, train_labels = collect_inputs(data.read(TRAIN), CHARS_INPUT)
         samples = language_model_report.sample(data.export_dir)
         report = language_model_report.build_report(
             data.predictions, inputs, labels, train_labels, len(data.class_names), samples, data.split
         )
-        write = lambda out: language_model_report.write_report(report, out)  # noqa: E731
-        return Evaluation(report, write, language_model_report, report.metrics())  # over every character
+        return Evaluation.written_by(report, language_model_report.WRITER, report.metrics())  # over every character
 
 
 PLUGIN = LanguageModel()

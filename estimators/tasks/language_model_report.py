@@ -17,8 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from estimators.reports.errors import gain_over_baseline
-from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
-from input_fns.text_corpus import CHARS_INPUT
+from estimators.reports.page import Figure, PrintedReport, png_bytes, pyplot
 
 POSITIONS_PNG = "perplexity_by_position.png"
 PROMPT = "The "
@@ -53,12 +52,6 @@ class LanguageModelReport:
         for temperature, text in self.samples.items():
             lines.append(f"sample at temperature {temperature}: {(self.prompt + text)!r}")
         return "\n".join(lines)
-
-
-def collect(input_fn) -> tuple[np.ndarray, np.ndarray]:
-    """Every example's input ids and next-character labels, [examples, steps], in the input_fn's order."""
-    pairs = [(f[CHARS_INPUT].numpy(), labels.numpy()) for f, labels in input_fn()]
-    return np.concatenate([p[0] for p in pairs]), np.concatenate([p[1] for p in pairs])
 
 
 def unigram_perplexity(train: np.ndarray, labels: np.ndarray, size: int) -> float:
@@ -117,11 +110,6 @@ def build_report(
     )
 
 
-def write_report(report: LanguageModelReport, directory: str) -> str:
-    """report.json and the perplexity-by-position PNG in ``directory``; returns the directory."""
-    return write_files(directory, report, {POSITIONS_PNG: positions_png(report)})
-
-
 def positions_png(report: LanguageModelReport) -> bytes:
     """Perplexity at each step of a sequence (more context, lower), the baselines as lines."""
     plt = pyplot()
@@ -137,8 +125,6 @@ def positions_png(report: LanguageModelReport) -> bytes:
     return png_bytes(fig)
 
 
-def write_html(report: LanguageModelReport, directory: str, title: str) -> str:
-    """report.html: perplexity beside the baselines, the samples, the learning curves and the PNG."""
-    return write_report_page(
-        directory, title, text_summary(report.format()), ("perplexity by position", POSITIONS_PNG), image_height=420
-    )
+# report.json and the perplexity-by-position PNG; report.html: perplexity beside the baselines, the samples,
+# the curves and the PNG.
+WRITER = PrintedReport(Figure("perplexity by position", POSITIONS_PNG, height=420), positions_png)

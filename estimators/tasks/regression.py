@@ -43,8 +43,7 @@ class Regression(TaskPlugin):
         report = regression_report.build_report(data.predictions, labels, train_labels, data.split)
         # Over every example: the Estimator's evaluate averages mae and loss per batch, counting a short last
         # batch as a full one, so its figures drift from the report's by a few percent.
-        write = lambda out: regression_report.write_report(report, out)  # noqa: E731
-        return Evaluation(report, write, regression_report, report.metrics())
+        return Evaluation.written_by(report, regression_report.WRITER, report.metrics())
 
 
 PLUGIN = Regression()

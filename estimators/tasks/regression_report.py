@@ -11,14 +11,14 @@ import dataclasses
 
 import numpy as np
 
-from estimators.reports.errors import as_float64, as_floats, errors_beside_baseline, gain_over_baseline
-from estimators.reports.page import png_bytes, pyplot, text_summary, write_files, write_report_page
+from estimators.reports.errors import ErrorMetrics, as_float64, as_floats, errors_beside_baseline, gain_over_baseline
+from estimators.reports.page import Figure, PrintedReport, png_bytes, pyplot
 
 SCATTER_PNG = "predictions.png"
 
 
 @dataclasses.dataclass(frozen=True)
-class RegressionReport:
+class RegressionReport(ErrorMetrics):
     split: str
     examples: int
     mae: float
@@ -29,10 +29,6 @@ class RegressionReport:
     train_mean: float
     true: tuple[float, ...]
     predicted: tuple[float, ...]
-
-    def metrics(self) -> dict[str, float]:
-        """The task's metrics as the engines name them (common.tasks): mae, and the loss (mean squared error)."""
-        return {"mae": self.mae, "loss": self.rmse**2}
 
     def format(self) -> str:
         gain = gain_over_baseline(self.mae, self.baseline_mae)
@@ -60,11 +56,6 @@ def build_report(predicted: np.ndarray, labels: np.ndarray, train_labels: np.nda
     )
 
 
-def write_report(report: RegressionReport, directory: str) -> str:
-    """report.json and predictions.png in ``directory``; returns the directory."""
-    return write_files(directory, report, {SCATTER_PNG: scatter_png(report)})
-
-
 def scatter_png(report: RegressionReport) -> bytes:
     plt = pyplot()
     true, predicted = np.array(report.true), np.array(report.predicted)
@@ -85,6 +76,5 @@ def scatter_png(report: RegressionReport) -> bytes:
     return png_bytes(fig)
 
 
-def write_html(report: RegressionReport, directory: str, title: str) -> str:
-    """report.html: the errors beside the baseline's, the learning curves and the scatter, self-contained."""
-    return write_report_page(directory, title, text_summary(report.format()), ("predicted against true", SCATTER_PNG))
+# report.json and predictions.png; report.html: the errors beside the baseline's, the curves and the scatter.
+WRITER = PrintedReport(Figure("predicted against true", SCATTER_PNG), scatter_png)

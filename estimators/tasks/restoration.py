@@ -34,10 +34,14 @@ def ssim(y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
 
 
 class Restoration(TaskPlugin):
-    """An image back from a corrupted copy. Subclasses set ``name``, ``loss`` and ``baseline``."""
+    """An image back from a corrupted copy. Subclasses set ``name``, ``loss_class`` and ``baseline``."""
 
     tflite_labels = False  # an image out, no classes to name
     baseline_name = ""  # how the report names the baseline
+    loss_class: type[tf.keras.losses.Loss]  # the pixel loss, the same for every model of the task
+
+    def loss(self, spec: ModelSpec) -> str | tf.keras.losses.Loss:
+        return self.loss_class()
 
     def head(self, x: tf.Tensor, spec: ModelSpec, l2: float | None = None) -> tf.Tensor:
         """The model's image as it is, under the record's output name, in float32 (the model makes the pixels)."""

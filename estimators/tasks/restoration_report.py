@@ -13,9 +13,10 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import Table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Figure, Table, evaluation_summary, png_bytes, pyplot, write_report_page
 
 SAMPLES_PNG = "samples.png"
+FIGURE = Figure("input, baseline, model and clean", SAMPLES_PNG, height=600)
 SAMPLES = 4
 
 
@@ -82,8 +83,7 @@ def build_report(task: str, split: str, baseline: str, model: np.ndarray, base: 
 
 def write_report(report: RestorationReport, directory: str, samples: tuple[np.ndarray, ...] | None) -> str:
     """report.json and samples.png (``samples``: input, baseline, model, clean images in [0, 1]); returns directory."""
-    pngs = {SAMPLES_PNG: samples_png(report, samples)} if samples is not None else {}
-    return write_files(directory, report, pngs)
+    return FIGURE.write_files(directory, report, None if samples is None else samples_png(report, samples))
 
 
 def samples_png(report: RestorationReport, samples: tuple[np.ndarray, ...]) -> bytes:
@@ -118,11 +118,9 @@ def write_html(report: RestorationReport, directory: str, title: str) -> str:
             ),
         ),
     )
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: PSNR <b>{report.psnr:.2f} dB</b> "
-        f"({report.gain_db:+.2f} dB over {html.escape(report.baseline)}), SSIM {report.ssim:.4f} "
-        f"over {report.examples} images"
+    summary = evaluation_summary(
+        report.split,
+        f"PSNR <b>{report.psnr:.2f} dB</b> ({report.gain_db:+.2f} dB over {html.escape(report.baseline)}), "
+        f"SSIM {report.ssim:.4f} over {report.examples} images",
     )
-    return write_report_page(
-        directory, title, summary, ("input, baseline, model and clean", SAMPLES_PNG), image_height=600, table=table
-    )
+    return write_report_page(directory, title, summary, FIGURE, table=table)

@@ -7,13 +7,13 @@ one row each: what a mean IoU of 0.6 looks like is easier to see than to read.
 from __future__ import annotations
 
 import dataclasses
-import html
 
 import numpy as np
 
-from estimators.reports.page import per_class_table, png_bytes, pyplot, write_files, write_report_page
+from estimators.reports.page import Figure, PerClass, evaluation_summary, png_bytes, pyplot, write_report_page
 
 MASKS_PNG = "masks.png"
+FIGURE = Figure("true and predicted masks", MASKS_PNG, height=600)
 SAMPLES = 4
 
 
@@ -29,15 +29,16 @@ class SegmentationReport:
     def metrics(self) -> dict[str, float]:
         return {"mean_iou": self.mean_iou, "pixel_accuracy": self.pixel_accuracy}
 
+    @property
+    def per_class(self) -> PerClass:
+        return PerClass("IoU", self.class_names, self.iou)
+
     def format(self) -> str:
-        width = max(5, *(len(n) for n in self.class_names))
-        lines = [
+        first = (
             f"evaluation on '{self.split}': mean IoU {self.mean_iou:.4f}, pixel accuracy {self.pixel_accuracy:.4f} "
-            f"over {self.examples} images",
-            f"{'class':<{width}}  IoU",
-        ]
-        lines += [f"{name:<{width}}  {iou:.3f}" for name, iou in zip(self.class_names, self.iou, strict=True)]
-        return "\n".join(lines)
+            f"over {self.examples} images"
+        )
+        return "\n".join([first, *self.per_class.lines()])
 
 
 def build_report(
@@ -66,7 +67,7 @@ def write_report(
     report: SegmentationReport, directory: str, images: np.ndarray, true: np.ndarray, predicted: np.ndarray
 ) -> str:
     """report.json and masks.png (``images`` [k, h, w, c] displayable in 0..1, masks [k, h, w]); returns directory."""
-    return write_files(directory, report, {MASKS_PNG: masks_png(report, images, true, predicted)})
+    return FIGURE.write_files(directory, report, masks_png(report, images, true, predicted))
 
 
 def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, predicted: np.ndarray) -> bytes:
@@ -88,11 +89,9 @@ def masks_png(report: SegmentationReport, images: np.ndarray, true: np.ndarray, 
 
 def write_html(report: SegmentationReport, directory: str, title: str) -> str:
     """report.html: mean IoU and pixel accuracy, the learning curves and the masks, IoU per class."""
-    table = per_class_table("IoU", report.class_names, report.iou)
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: mean IoU <b>{report.mean_iou:.4f}</b>, "
-        f"pixel accuracy {report.pixel_accuracy:.4f} over {report.examples} images"
+    summary = evaluation_summary(
+        report.split,
+        f"mean IoU <b>{report.mean_iou:.4f}</b>, pixel accuracy {report.pixel_accuracy:.4f} "
+        f"over {report.examples} images",
     )
-    return write_report_page(
-        directory, title, summary, ("true and predicted masks", MASKS_PNG), image_height=600, table=table
-    )
+    return write_report_page(directory, title, summary, FIGURE, table=report.per_class.table())

@@ -8,24 +8,18 @@ EDSR trains. The baseline is bicubic upsampling of the input; the report
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import tensorflow as tf
 
 from common import tasks
 from estimators.tasks.restoration import Restoration
-
-if TYPE_CHECKING:
-    from estimators.models.spec import ModelSpec
 
 
 class SuperResolution(Restoration):
     name = tasks.SUPER_RESOLUTION
     baseline_name = "bicubic upsampling"
 
-    def loss(self, spec: ModelSpec) -> str | tf.keras.losses.Loss:
-        # EDSR's L1: sharper edges than the mean squared error, which favours the blur of an average.
-        return tf.keras.losses.MeanAbsoluteError()
+    # EDSR's L1: sharper edges than the mean squared error, which favours the blur of an average.
+    loss_class = tf.keras.losses.MeanAbsoluteError
 
     def baseline(self, inputs: tf.Tensor, size: tuple[int, int]) -> tf.Tensor:
         return tf.clip_by_value(tf.image.resize(tf.cast(inputs, tf.float32), size, method="bicubic"), 0.0, 1.0)

@@ -12,7 +12,7 @@ import html
 
 import numpy as np
 
-from estimators.reports.page import write_files, write_report_page
+from estimators.reports.page import evaluation_summary, write_report_page
 from estimators.tasks import classification_report
 from estimators.tasks.classification_report import EvaluationReport
 
@@ -57,14 +57,15 @@ def build_report(
 def write_report(report: TextReport, directory: str) -> str:
     """report.json and confusion_matrix.png in ``directory``."""
     png = classification_report.confusion_png(report.evaluation)
-    return write_files(directory, report, {classification_report.CONFUSION_PNG: png})
+    return classification_report.FIGURE.write_files(directory, report, png)
 
 
 def write_html(report: TextReport, directory: str, title: str) -> str:
     """report.html: the accuracy beside the baseline's, the per-class table, curves and confusion matrix."""
-    summary = (
-        f"evaluation on <b>{html.escape(report.split)}</b>: accuracy <b>{report.accuracy:.4f}</b> "
-        f"over {report.examples} examples; baseline ({html.escape(report.baseline)}) {report.baseline_accuracy:.4f}"
+    summary = evaluation_summary(
+        report.split,
+        f"accuracy <b>{report.accuracy:.4f}</b> over {report.examples} examples; "
+        f"baseline ({html.escape(report.baseline)}) {report.baseline_accuracy:.4f}",
     )
     table = classification_report.scores_table(report.evaluation.classes)
     return write_report_page(directory, title, summary, classification_report.FIGURE, table=table)

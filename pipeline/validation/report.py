@@ -260,6 +260,33 @@ def _categorical_rows(
     return rows
 
 
+# The statistics tables' columns; a text column's header, left-aligned, starts with "<" (_html_table).
+_NUMERIC_HEADERS = (
+    "<feature",
+    "<type",
+    "count",
+    "missing",
+    "mean",
+    "std dev",
+    "zeros",
+    "min",
+    "median",
+    "max",
+    "histogram",
+    "<other",
+)
+_CATEGORICAL_HEADERS = (
+    "<feature",
+    "<type",
+    "count",
+    "missing",
+    "unique",
+    "<top values",
+    "<values",
+    "<other (domain, image formats, largest sizes)",
+)
+
+
 def _statistics_section(
     title: str, statistics: statistics_pb2.DatasetFeatureStatisticsList, flagged: set[str], image_feature: str
 ) -> str:
@@ -272,49 +299,42 @@ def _statistics_section(
     ]
     numeric = _numeric_rows(dataset, flagged)
     if numeric:
-        parts.append(
-            "<h3>Numeric features</h3><table><tr><th class='l'>feature</th><th class='l'>type</th><th>count</th>"
-            "<th>missing</th><th>mean</th><th>std dev</th><th>zeros</th><th>min</th><th>median</th><th>max</th>"
-            "<th>histogram</th><th class='l'>other</th></tr>" + "".join(numeric) + "</table>"
-        )
+        parts.append("<h3>Numeric features</h3>" + _html_table(_NUMERIC_HEADERS, numeric))
     categorical = _categorical_rows(dataset, flagged, image_feature)
     if categorical:
-        parts.append(
-            "<h3>Categorical, string and bytes features</h3><table><tr><th class='l'>feature</th>"
-            "<th class='l'>type</th><th>count</th><th>missing</th><th>unique</th><th class='l'>top values</th>"
-            "<th class='l'>values</th><th class='l'>other (domain, image formats, largest sizes)</th></tr>"
-            + "".join(categorical)
-            + "</table>"
-        )
+        parts.append("<h3>Categorical, string and bytes features</h3>" + _html_table(_CATEGORICAL_HEADERS, categorical))
     return "".join(parts)
 
 
 def _findings_html(findings: Sequence[Finding]) -> str:
-    if not findings:
-        return '<p class="ok">No anomalies, drift or skew.</p>'
-    rows = "".join(
+    rows = (
         f"<tr><td class='l'>{html.escape(f.kind)}</td><td class='l'>{html.escape(f.feature)}</td>"
         f"<td class='l'>{html.escape(f.description)}</td></tr>"
         for f in findings
     )
-    return (
-        f"<table><tr><th class='l'>kind</th><th class='l'>feature</th><th class='l'>description</th></tr>{rows}</table>"
-    )
+    return _html_table(("<kind", "<feature", "<description"), rows, '<p class="ok">No anomalies, drift or skew.</p>')
 
 
 def _measurements_html(measurements: Sequence[Measurement]) -> str:
-    if not measurements:
-        return "<p>No drift or skew measured (no previous span, no serving data, or no comparable feature).</p>"
-    rows = "".join(
+    rows = (
         f"<tr class='{'warn' if m.flagged else ''}'><td class='l'>{m.kind}</td><td class='l'>{html.escape(m.feature)}</td>"
         f"<td class='l'>{m.metric}</td><td>{m.value:.4f}</td><td>{m.threshold:g}</td>"
         f"<td class='{'bad' if m.flagged else 'ok'}'>{'HIGH' if m.flagged else 'ok'}</td></tr>"
         for m in figures.ordered(measurements)
     )
-    return (
-        "<table><tr><th class='l'>check</th><th class='l'>feature</th><th class='l'>metric</th><th>value</th>"
-        f"<th>threshold</th><th>status</th></tr>{rows}</table>"
-    )
+    headers = ("<check", "<feature", "<metric", "value", "threshold", "status")
+    empty = "<p>No drift or skew measured (no previous span, no serving data, or no comparable feature).</p>"
+    return _html_table(headers, rows, empty)
+
+
+def _html_table(headers: Sequence[str], rows: Iterable[str], empty: str = "") -> str:
+    """``rows`` (each its ``<tr>``) under ``headers``, or ``empty`` without any; a text column's header,
+    left-aligned, starts with "<"."""
+    rows = list(rows)
+    if not rows:
+        return empty
+    head = "".join(f"<th class='l'>{h[1:]}</th>" if h.startswith("<") else f"<th>{h}</th>" for h in headers)
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
 def _section(section_id: str, heading: str, body: str) -> str:

@@ -8,9 +8,13 @@ from absl import flags
 
 from common.params import CNN_AUGMENTATIONS, ModelParams
 from estimators.models.registry import MODELS
-from scripts.flags.core import FLAGS, record_from_flags
+from scripts.flags.core import FLAGS, define_flags, record_from_flags
 
 _M = ModelParams()
+_DROPOUTS = {  # flag -> help
+    "dropout": "Dropout rate.",
+    "recurrent_dropout": "Forecasting lstm/gru: dropout of the recurrent state (book: 0.25; slower).",
+}
 
 
 def define_model_flags(one_model: bool = True) -> None:
@@ -21,14 +25,7 @@ def define_model_flags(one_model: bool = True) -> None:
         flags.DEFINE_enum("model", m.name, list(MODELS), "A Keras model builder or a canned Estimator (the registry).")
     flags.DEFINE_float("learning_rate", m.learning_rate, "Optimizer learning rate (> 0).")
     flags.register_validator("learning_rate", lambda v: math.isfinite(v) and v > 0, "must be a finite number above 0")
-    flags.DEFINE_float("dropout", m.dropout, "Dropout rate.", lower_bound=0.0, upper_bound=0.99)
-    flags.DEFINE_float(
-        "recurrent_dropout",
-        m.recurrent_dropout,
-        "Forecasting lstm/gru: dropout of the recurrent state (book: 0.25; slower).",
-        lower_bound=0.0,
-        upper_bound=0.99,
-    )
+    define_flags(__name__, flags.DEFINE_float, m, _DROPOUTS, lower_bound=0.0, upper_bound=0.99)
     flags.DEFINE_string(
         "weights", m.weights, "Transfer models' base: imagenet (downloads unless cached), none, or a local .h5 file."
     )

@@ -5,15 +5,24 @@ from __future__ import annotations
 from absl import flags
 
 from common.params import EARLY_STOPPING_METRICS, ENGINES, OPTIMIZERS, SCHEDULES, TrainingParams
-from scripts.flags.core import record_from_flags
+from scripts.flags.core import define_flags, record_from_flags
 
 _T = TrainingParams()
 # A global batch that still fits an int32 batch dimension with room to spare.
 MAX_BATCH_SIZE = 1_000_000
 
 
+# Flag -> help; booleans have no validator, so defining them apart leaves the validators' order as it was.
+_SWITCHES = {
+    "mixed_precision": "float16 compute on GPU, bfloat16 on TPU and CPU.",
+    "bottleneck_cache": "Frozen base: cache its features, train the head.",
+    "report": "Write report/ (per-class precision, recall, confusion matrix PNG).",
+}
+
+
 def define_training_flags() -> None:
     t = _T
+    define_flags(__name__, flags.DEFINE_boolean, t, _SWITCHES)
     flags.DEFINE_enum(
         "engine",
         t.engine,
@@ -41,7 +50,6 @@ def define_training_flags() -> None:
     flags.DEFINE_float("lr_decay_rate", t.lr_decay_rate, "step: factor per decay.", lower_bound=0.0)
     flags.DEFINE_integer("warmup_steps", t.warmup_steps, "cosine: linear warm-up steps.", lower_bound=0)
     flags.DEFINE_float("label_smoothing", t.label_smoothing, "Label smoothing.", lower_bound=0.0, upper_bound=0.99)
-    flags.DEFINE_boolean("mixed_precision", t.mixed_precision, "float16 compute on GPU, bfloat16 on TPU and CPU.")
     flags.DEFINE_integer(
         "early_stopping_steps",
         t.early_stopping_steps,
@@ -54,9 +62,7 @@ def define_training_flags() -> None:
         list(EARLY_STOPPING_METRICS),
         "Validation metric to watch; default: the task's (accuracy, mae).",
     )
-    flags.DEFINE_boolean("bottleneck_cache", t.bottleneck_cache, "Frozen base: cache its features, train the head.")
     flags.DEFINE_string("bottleneck_dir", t.bottleneck_dir, "Feature cache directory; default: <model_dir>/bottleneck.")
-    flags.DEFINE_boolean("report", t.report, "Write report/ (per-class precision, recall, confusion matrix PNG).")
 
 
 def training_params() -> TrainingParams:

@@ -8,7 +8,7 @@ from absl import flags
 
 from common.errors import UsageError
 from scripts.flags._gate import define_allow_anomalies_flag, define_max_bad_record_fraction_flag
-from scripts.flags.core import FLAGS
+from scripts.flags.core import FLAGS, record_from_flags
 
 
 def define_validation_flags() -> None:
@@ -78,33 +78,21 @@ def validation_config_from_flags(extra_beam_args: tuple[str, ...] = ()):
     from pipeline.validation.statistics import parse_beam_args
 
     f = FLAGS
-    return ValidationConfig(
+    # Every other field is read from the flag of its name (record_from_flags).
+    return record_from_flags(
+        ValidationConfig,
         data=tuple(f.data or ()),
-        artifacts_dir=f.artifacts_dir,
-        data_format=f.data_format,
-        environment=f.environment,
         serving_data=tuple(f.serving_data or ()),
         label=f.label_feature or None,
-        span=f.span,
-        schema_path=f.schema_path,
-        update_schema=f.update_schema,
-        allow_anomalies=f.allow_anomalies,
-        previous_statistics=f.previous_statistics,
-        max_bad_record_fraction=f.max_bad_record_fraction,
-        csv_delimiter=f.csv_delimiter,
-        semantic_domain_stats=f.semantic_domain_stats,
-        thresholds=Thresholds(
-            categorical_drift=f.categorical_drift_threshold,
-            numeric_drift=f.numeric_drift_threshold,
-            categorical_skew=f.categorical_skew_threshold,
-            numeric_skew=f.numeric_skew_threshold,
+        thresholds=record_from_flags(
+            Thresholds,
+            {limit: f"{limit}_threshold" for limit in _LIMITS},
             drift_overrides=_feature_thresholds("drift_thresholds"),
             skew_overrides=_feature_thresholds("skew_thresholds"),
         ),
-        runner=RunnerOptions(
-            beam_args=parse_beam_args(f.beam_args) + tuple(extra_beam_args),
-            direct_running_mode=f.direct_running_mode,
-            direct_num_workers=f.direct_num_workers,
-        ),
-        progress_every_rows=f.progress_every_rows,
+        runner=record_from_flags(RunnerOptions, beam_args=parse_beam_args(f.beam_args) + tuple(extra_beam_args)),
     )
+
+
+# Thresholds' fields whose flags end in _threshold.
+_LIMITS = ("categorical_drift", "numeric_drift", "categorical_skew", "numeric_skew")

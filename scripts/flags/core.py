@@ -9,11 +9,31 @@ TensorFlow, so ``--help`` and the launchers start in a fraction of a second.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from absl import flags
 
 FLAGS = flags.FLAGS
+
+
+def define_flags(
+    module: str,
+    define: Callable[..., object],
+    defaults: object,
+    helps: Mapping[str, str],
+    renamed: Mapping[str, str] | None = None,
+    **keywords: object,
+) -> None:
+    """Flags of one kind from one table: ``define`` (absl's DEFINE_* of the kind, with ``keywords``: its bounds)
+    of each flag in ``helps`` (flag -> help), in order, its default the field of record ``defaults`` of the
+    flag's name or the field that ``renamed`` (field -> flag, as for ``record_from_flags``) maps to it.
+
+    The flags are ``module``'s own: absl ties key flags (``--helpshort``) and the help's grouping to the module
+    it is told, which is the group's and not this one.
+    """
+    field_of = {flag: field for field, flag in (renamed or {}).items()}
+    for name, help_text in helps.items():
+        define(name, getattr(defaults, field_of.get(name, name)), help_text, module_name=module, **keywords)
 
 
 def flag_values(cls, renamed: Mapping[str, str] | None = None, **given) -> dict:

@@ -67,6 +67,9 @@ def test_every_variant_runs_and_outputs_are_written(small_set, tmp_path):
     cached = {r.name: r.best.untimed_batches for r in results if r.group == benchmark.CACHED_EPOCH}
     assert set(cached) == {"tuned_cached_epoch", "ceiling_cached_epoch"} and min(cached.values()) > 48 // 8
     table = benchmark.format_table(results)
+    header, rule, first = table.splitlines()[:3]
+    assert header.split()[:2] == ["variant", "epoch"] and rule == "-" * len(header)
+    assert first.startswith(f"{results[0].name:<22} {results[0].group:<13} ") and first.split()[-3] == "6", first
     assert "first epoch: tuned = " in table and "% of ceiling (target >= 90%)" in table
     assert "x keras_layers (target >= 5x)" in table and "x keras_generator (target >= 10x)" in table
     assert "cached epoch (after one untimed epoch): tuned_cached_epoch = " in table

@@ -13,51 +13,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_client import MODEL, Server, b64, model_args, model_base
-from support import (
-    assert_report_written,
-    finished_run,
-    latest_export,
-    predict_beside_a_broken_image,
-    serving_signature,
-    train_refused,
-    train_shapes_each_engine,
-)
+from serving_client import served_image_prediction
+from support import ShapesTask, latest_export, predict_beside_a_broken_image, serving_signature, train_refused
 
 pytestmark = pytest.mark.medium
 
 
-@pytest.fixture(scope="module")
-def dae_runs(tfds_data_dir, tmp_path_factory):
-    return train_shapes_each_engine(
-        tfds_data_dir, tmp_path_factory, "denoising", "denoiser", batch_size=32, learning_rate=0.003, train_steps=250
-    )
+SHAPES_TASK = ShapesTask("denoising", "denoiser", 32, 0.003, 250, "samples.png", "the images")
 
 
-@pytest.mark.parametrize("engine", ["estimator", "keras"])
-def test_the_report_beats_the_noisy_input(dae_runs, engine):
-    model_dir, run, report = finished_run(dae_runs, engine)
-    assert report["examples"] == 200 and report["baseline"] == "the noisy input"
+def test_the_report_beats_the_noisy_input(shapes_report):
+    run, report = shapes_report
+    assert report["baseline"] == "the noisy input"
     # Noise of 0.2 leaves the input at about 14.5 dB; 250 steps gain about 6 dB.
     assert report["psnr"] > report["baseline_psnr"] + 3.0, report
     assert report["mse"] < report["baseline_mse"] / 2, report
     assert f"PSNR {report['psnr']:.2f} dB" in run.stdout and "baseline (the noisy input)" in run.stdout
-    assert_report_written(model_dir, run, "samples.png", "the images")
 
 
 def _encoder_export(model_dir: Path) -> str:
     return str(sorted((model_dir / "export" / "encoder").glob("1*"))[-1])
 
 
-def test_the_exports_denoise_and_encode(dae_runs, tmp_path):
+def test_the_exports_denoise_and_encode(shapes_runs, tmp_path):
     from input_fns.datasets.shapes.shapes_dataset_builder import draw
 
     clean, _ = draw(np.random.default_rng(7))
     noisy = np.clip(clean / 255.0 + np.random.default_rng(8).normal(0, 0.2, clean.shape), 0, 1)
     (tmp_path / "noisy.png").write_bytes(tf.io.encode_png((noisy * 255).round().astype(np.uint8)).numpy())
-    (tmp_path / "broken.png").write_bytes(b"not an image")
     truth = tf.constant(clean[None] / 255.0, tf.float32)
-    for engine, (model_dir, run) in dae_runs.items():
+    for engine, (model_dir, run) in shapes_runs.items():
         out = serving_signature(model_dir)(image_bytes=tf.constant([(tmp_path / "noisy.png").read_bytes()]))
         assert out["pixels"].shape == (1, 64, 64, 3) and out["denoised"].shape == (1, 64, 64, 3), engine
         assert (
@@ -79,15 +64,11 @@ def test_the_exports_denoise_and_encode(dae_runs, tmp_path):
         np.testing.assert_array_equal(written, out["pixels"].numpy()[0])
 
 
-def test_scripts_serve_returns_the_denoised_image_over_rest(dae_runs, tmp_path):
-    model_dir, _ = dae_runs["estimator"]
+def test_scripts_serve_returns_the_denoised_image_over_rest(shapes_runs, tmp_path):
+    model_dir, _ = shapes_runs["estimator"]
     png = tf.io.encode_png(np.random.default_rng(3).integers(0, 256, (64, 64, 3), np.uint8)).numpy()
     direct = serving_signature(model_dir)(image_bytes=tf.constant([png]))
-    base = model_base(latest_export(model_dir), tmp_path)
-    with Server(base, model_args(base), tmp_path / "stderr.log") as server:
-        code, answer = server.post(f"/v1/models/{MODEL}:predict", {"instances": [{"image_bytes": b64(png)}]})
-    assert code == 200, answer
-    served = np.array(answer["predictions"][0]["pixels"], np.uint8)
+    served = np.array(served_image_prediction(model_dir, png, tmp_path)["pixels"], np.uint8)
     np.testing.assert_array_equal(served, direct["pixels"].numpy()[0])
 
 

@@ -12,41 +12,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from serving_client import MODEL, Server, b64, model_args, model_base
-from support import (
-    assert_report_written,
-    finished_run,
-    latest_export,
-    predict_beside_a_broken_image,
-    serving_signature,
-    train_refused,
-    train_shapes_each_engine,
-)
+from serving_client import served_image_prediction
+from support import ShapesTask, predict_beside_a_broken_image, serving_signature, train_refused
 
 pytestmark = pytest.mark.medium
 
 
-@pytest.fixture(scope="module")
-def detection_runs(tfds_data_dir, tmp_path_factory):
-    def tflite(engine: str, model_dir) -> tuple[str, ...]:
-        return (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
-
-    return train_shapes_each_engine(
-        tfds_data_dir,
-        tmp_path_factory,
-        "detection",
-        "detector",
-        batch_size=32,
-        learning_rate=0.003,
-        train_steps=150,
-        per_engine=tflite,
-    )
+def _tflite(engine: str, model_dir) -> tuple[str, ...]:
+    return (f"--tflite_output_file={model_dir / 'detector.tflite'}",) if engine == "keras" else ()
 
 
-@pytest.mark.parametrize("engine", ["estimator", "keras"])
-def test_detection_report_beats_the_fixed_prior_baseline(detection_runs, engine):
-    model_dir, run, report = finished_run(detection_runs, engine)
-    assert report["examples"] == 200 and report["class_names"] == ["circle", "square", "triangle"]
+SHAPES_TASK = ShapesTask(
+    "detection", "detector", 32, 0.003, 150, "detections.png", "the images and their boxes", _tflite
+)
+
+
+def test_detection_report_beats_the_fixed_prior_baseline(shapes_report):
+    run, report = shapes_report
+    assert report["class_names"] == ["circle", "square", "triangle"]
     assert report["objects"] > 300, report  # 1 to 3 shapes an image
     # The baseline (each class's mean box at the centre) scores near 0: the model must find the shapes.
     assert report["map50"] > report["baseline_map50"] + 0.1, report
@@ -54,10 +37,9 @@ def test_detection_report_beats_the_fixed_prior_baseline(detection_runs, engine)
     assert min(report["ap"]) > 0.01, report  # every class is found, not one
     assert f"mAP@[.5:.95] {report['map']:.4f}, mAP@0.5 {report['map50']:.4f}" in run.stdout
     assert f"mAP@0.5 {report['baseline_map50']:.4f}" in run.stdout
-    assert_report_written(model_dir, run, "detections.png", "the images and their boxes")
 
 
-def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_path):
+def test_the_export_takes_bytes_and_predict_draws_the_boxes(shapes_runs, tmp_path):
     from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
 
     image, _, boxes, _ = draw_objects(np.random.default_rng(123))
@@ -65,8 +47,7 @@ def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_
     paths = [tmp_path / "img0.png", tmp_path / "img1.png"]
     for path, pixels in zip(paths, (image, big), strict=True):
         path.write_bytes(tf.io.encode_png(pixels).numpy())
-    (tmp_path / "broken.png").write_bytes(b"not an image")
-    for engine, (model_dir, _) in detection_runs.items():
+    for engine, (model_dir, _) in shapes_runs.items():
         out = serving_signature(model_dir)(image_bytes=tf.constant([p.read_bytes() for p in paths]))
         assert out["boxes"].shape == (2, 20, 4) and out["scores"].shape == (2, 20), engine
         assert {n.decode() for n in out["class_names"].numpy()[0, : out["num_detections"][0]]} <= {
@@ -88,28 +69,24 @@ def test_the_export_takes_bytes_and_predict_draws_the_boxes(detection_runs, tmp_
         assert first.split()[2] in ("circle", "square", "triangle"), first
 
 
-def test_rest_predict_on_image_bytes_returns_the_exports_boxes(detection_runs, tmp_path):
+def test_rest_predict_on_image_bytes_returns_the_exports_boxes(shapes_runs, tmp_path):
     from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
 
     png = tf.io.encode_png(draw_objects(np.random.default_rng(7))[0]).numpy()
-    export = latest_export(detection_runs["keras"][0])
-    expected = tf.saved_model.load(export).signatures["serving_default"](image_bytes=tf.constant([png]))
-    base = model_base(export, tmp_path)
-    with Server(base, model_args(base), tmp_path / "serve.log") as server:
-        code, answer = server.post(f"/v1/models/{MODEL}:predict", {"instances": [{"image_bytes": b64(png)}]})
-    assert code == 200, answer
-    (row,) = answer["predictions"]
+    model_dir, _ = shapes_runs["keras"]
+    expected = serving_signature(model_dir)(image_bytes=tf.constant([png]))
+    row = served_image_prediction(model_dir, png, tmp_path)
     np.testing.assert_allclose(row["boxes"], expected["boxes"].numpy()[0], atol=1e-5)
     assert row["class_names"] == [n.decode() for n in expected["class_names"].numpy()[0]]
     assert len(row["scores"]) == 20 and row["num_detections"] == int(expected["num_detections"][0])
 
 
-def test_tflite_returns_the_grid_that_decodes_to_the_exports_boxes(detection_runs):
+def test_tflite_returns_the_grid_that_decodes_to_the_exports_boxes(shapes_runs):
     """TFLite has no combined NMS builtin: the .tflite gives the grid, and the client decodes it (as here)."""
     from estimators.tasks.detection import decode
     from input_fns.datasets.shapes.shapes_dataset_builder import draw_objects
 
-    model_dir, _ = detection_runs["keras"]
+    model_dir, _ = shapes_runs["keras"]
     image = draw_objects(np.random.default_rng(11))[0]
     interpreter = tf.lite.Interpreter(model_path=str(model_dir / "detector.tflite"))
     interpreter.allocate_tensors()

@@ -14,6 +14,7 @@ from common.names import EXPORT_DIR, LATEST_EXPORTER
 from common.params import CheckpointPolicy, DataParams, Hparams, ModelParams, OutputParams, TrainingParams
 from estimators.serving import receivers as serving
 from input_fns import pipeline_ops, tfds_source
+from input_fns.pipeline_ops import InputRequest
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
 
@@ -56,7 +57,7 @@ def test_keras_fine_tuning_by_fraction(tfds_data_dir, tmp_path):
 
 def _eval_images(builder, count=64):
     spec = ImageSpec(32, 32, 3, "caffe")
-    fn = tfds_source.input_fn(builder, f"test[:{count}]", pipeline_ops.EVALUATE, count, "image", spec)
+    fn = tfds_source.input_fn(builder, f"test[:{count}]", InputRequest(pipeline_ops.EVALUATE, count, "image", spec))
     features, labels = next(iter(fn()))
     return features["image"], labels.numpy()
 

@@ -128,3 +128,23 @@ def test_the_largest_finite_threshold_passes_the_rule(tmp_path):
     )
     error = one_error_line(proc)
     assert "--data" in error and "threshold" not in error, error
+
+
+def test_each_validate_data_flag_reaches_the_gates_config():
+    code = (
+        "from absl import flags\n"
+        "from scripts.flags import _validation\n"
+        "_validation.define_validation_flags()\n"
+        "flags.FLAGS(['validate_data', '--data=a.csv', '--artifacts_dir=art', '--span=4', '--label_feature=',\n"
+        "             '--numeric_drift_threshold=0.5', '--categorical_skew_threshold=0.25', '--skew_thresholds=age=0.3',\n"
+        "             '--direct_num_workers=3', '--nosemantic_domain_stats'])\n"
+        "print(repr(_validation.validation_config_from_flags(('--x=1',))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    config = result.stdout
+    for field in ("data=('a.csv',)", "artifacts_dir='art'", "span=4", "label=None", "semantic_domain_stats=False"):
+        assert field in config, config
+    for field in ("numeric_drift=0.5", "categorical_drift=0.1", "categorical_skew=0.25", "(('age', 0.3),)"):
+        assert field in config, config
+    assert "beam_args=('--x=1',)" in config and "direct_num_workers=3" in config, config

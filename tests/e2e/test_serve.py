@@ -15,7 +15,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from browser import element, webdriver
 from PIL import Image
-from serving_client import MODEL, Server, model_args, model_base
+from serving_client import MODEL, Server, model_args
 from serving_client import b64 as _b64
 from support import run_script
 
@@ -25,13 +25,12 @@ pytestmark = pytest.mark.large
 
 
 @pytest.fixture(scope="module")
-def server(trained_digits, tmp_path_factory):
-    root = tmp_path_factory.mktemp("serving")
-    base = model_base(trained_digits.export_path, root)
+def server(trained_digits, digits_base):
     # A push under way and a rolled-back version: not numbers, never served (though newer).
-    shutil.copytree(trained_digits.export_path, base / ".incoming-7-123")
-    shutil.copytree(trained_digits.export_path, base / ".rolled_back" / "5")
-    with Server(base, [*model_args(base), "--file_system_poll_wait_seconds=0.2"], root / "stderr.log") as server:
+    shutil.copytree(trained_digits.export_path, digits_base / ".incoming-7-123")
+    shutil.copytree(trained_digits.export_path, digits_base / ".rolled_back" / "5")
+    args = [*model_args(digits_base), "--file_system_poll_wait_seconds=0.2"]
+    with Server(digits_base, args, digits_base.parent / "stderr.log") as server:
         yield server
 
 

@@ -19,7 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 from google.protobuf import json_format
 from PIL import Image
-from serving_client import MODEL, Server, b64, model_base
+from serving_client import MODEL, Server, b64
 from tensorflow_serving.apis import get_model_status_pb2
 
 pytestmark = pytest.mark.large
@@ -29,15 +29,13 @@ FLOAT_SIGNATURE = "float_images:serving_default"
 
 
 @pytest.fixture(scope="module")
-def server(trained_digits, tmp_path_factory):
-    root = tmp_path_factory.mktemp("contract")
-    base = model_base(trained_digits.export_path, root)
-    config = root / "models.config"
+def server(digits_base):
+    config = digits_base.parent / "models.config"
     config.write_text(
-        f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{base}" '
+        f'model_config_list {{ config {{ name: "{MODEL}" base_path: "{digits_base}" '
         'version_labels { key: "stable" value: 1 } } }'
     )
-    with Server(base, [f"--model_config_file={config}"], root / "stderr.log") as served:
+    with Server(digits_base, [f"--model_config_file={config}"], digits_base.parent / "stderr.log") as served:
         yield served
 
 

@@ -43,10 +43,9 @@ def png(pngs) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(trained_digits, tmp_path_factory):
-    root = tmp_path_factory.mktemp("http")
-    base = model_base(trained_digits.export_path, root)
-    with Server(base, [*model_args(base), "--rest_api_idle_timeout_seconds=2"], root / "err.log") as served:
+def server(digits_base):
+    args = [*model_args(digits_base), "--rest_api_idle_timeout_seconds=2"]
+    with Server(digits_base, args, digits_base.parent / "err.log") as served:
         yield served
 
 
@@ -151,15 +150,13 @@ def test_a_stop_signal_finishes_the_request_in_flight(trained_digits, tmp_path, 
 
 
 @pytest.fixture(scope="module")
-def batching_server(trained_digits, tmp_path_factory):
-    root = tmp_path_factory.mktemp("batching")
-    base = model_base(trained_digits.export_path, root)
-    params = root / "batching.config"
+def batching_server(digits_base):
+    params = digits_base.parent / "batching.config"
     params.write_text(
         "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\nnum_batch_threads { value: 1 }\n"
     )
-    args = [*model_args(base), "--enable_batching", f"--batching_parameters_file={params}"]
-    with Server(base, args, root / "err.log") as served:
+    args = [*model_args(digits_base), "--enable_batching", f"--batching_parameters_file={params}"]
+    with Server(digits_base, args, digits_base.parent / "batching.log") as served:
         yield served
 
 

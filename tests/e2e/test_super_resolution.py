@@ -12,47 +12,32 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from support import (
-    assert_report_written,
-    finished_run,
-    predict_beside_a_broken_image,
-    serving_signature,
-    train,
-    train_refused,
-    train_shapes_each_engine,
-)
+from support import ShapesTask, predict_beside_a_broken_image, serving_signature, train, train_refused
 
 pytestmark = pytest.mark.medium
 
 
-@pytest.fixture(scope="module")
-def sr_runs(tfds_data_dir, tmp_path_factory):
-    return train_shapes_each_engine(
-        tfds_data_dir, tmp_path_factory, "super_resolution", "edsr", batch_size=16, learning_rate=0.001, train_steps=100
-    )
+SHAPES_TASK = ShapesTask("super_resolution", "edsr", 16, 0.001, 100, "samples.png", "the images")
 
 
-@pytest.mark.parametrize("engine", ["estimator", "keras"])
-def test_the_report_beats_bicubic_upsampling(sr_runs, engine):
-    model_dir, run, report = finished_run(sr_runs, engine)
-    assert report["examples"] == 200 and report["baseline"] == "bicubic upsampling"
+def test_the_report_beats_bicubic_upsampling(shapes_report):
+    run, report = shapes_report
+    assert report["baseline"] == "bicubic upsampling"
     # Bicubic x2 scores about 22.9 dB on the test shapes; 100 steps gain over half a dB.
     assert report["psnr"] > report["baseline_psnr"] + 0.3, report
     assert report["ssim"] > report["baseline_ssim"] + 0.02, report
     assert sum(m > b for m, b in zip(report["image_psnr"], report["image_baseline_psnr"], strict=True)) > 180
     assert f"PSNR {report['psnr']:.2f} dB, SSIM {report['ssim']:.4f}" in run.stdout
     assert "test psnr" in run.stdout and "validation psnr" in run.stdout
-    assert_report_written(model_dir, run, "samples.png", "the images")
 
 
-def test_the_export_takes_bytes_and_returns_the_larger_image(sr_runs, tmp_path):
+def test_the_export_takes_bytes_and_returns_the_larger_image(shapes_runs, tmp_path):
     from input_fns.datasets.shapes.shapes_dataset_builder import draw
 
     clean, _ = draw(np.random.default_rng(123))
     small = tf.image.resize(clean, (32, 32), method="bicubic", antialias=True).numpy().clip(0, 255).astype(np.uint8)
     (tmp_path / "small.png").write_bytes(tf.io.encode_png(small).numpy())
-    (tmp_path / "broken.png").write_bytes(b"not an image")
-    for engine, (model_dir, _) in sr_runs.items():
+    for engine, (model_dir, _) in shapes_runs.items():
         out = serving_signature(model_dir)(image_bytes=tf.constant([(tmp_path / "small.png").read_bytes()]))
         assert out["pixels"].shape == (1, 64, 64, 3) and out["pixels"].dtype == tf.uint8, engine
         assert out["upscaled"].shape == (1, 64, 64, 3), engine

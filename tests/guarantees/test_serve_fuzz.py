@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from serving_client import MODEL, Server, b64, model_base
+from serving_client import MODEL, Server, b64
 
 pytestmark = pytest.mark.large
 
@@ -70,10 +70,10 @@ headers = st.dictionaries(
 
 
 @pytest.fixture(scope="module")
-def server(trained_digits, tmp_path_factory):
-    root = tmp_path_factory.mktemp("fuzz")
-    base = model_base(trained_digits.export_path, root)
-    served = Server(base, [f"--model_base_path={base}", f"--model_name={MODEL}"], root / "err.log")
+def server(digits_base):
+    served = Server(
+        digits_base, [f"--model_base_path={digits_base}", f"--model_name={MODEL}"], digits_base.parent / "err.log"
+    )
     yield served
     served.stop()
 

@@ -8,7 +8,7 @@ import pytest
 from common.errors import UsageError
 from common.params import FEATURES, IMAGES, TEST, TRAIN, VALIDATION, DataParams
 from input_fns import array_source
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE, InputRequest
 from input_fns.preprocessing import ImageSpec
 
 
@@ -21,7 +21,7 @@ def test_images_with_their_own_roles(tmp_path):
     assert (meta.kind, meta.image_shape, meta.class_names) == (IMAGES, (6, 6, 1), ("0", "1", "2"))
     assert meta.split_sizes == {TRAIN: 6, VALIDATION: 2, TEST: 4}
     assert meta.split_names[TEST] == f"{path} x_test"
-    batch, labels = next(iter(factory(TEST, EVALUATE, 4, "image", ImageSpec(4, 4, 3))()))
+    batch, labels = next(iter(factory(TEST, InputRequest(EVALUATE, 4, "image", ImageSpec(4, 4, 3)))()))
     assert batch["image"].shape == (4, 4, 4, 3) and len(labels) == 4
 
 

@@ -8,7 +8,7 @@ from common.errors import UsageError
 from common.params import AugmentParams
 from input_fns import array_source
 from input_fns.augmentation import NO_AUGMENTATION, augment_image, crop_decoder, image_stages, rotate
-from input_fns.pipeline_ops import EVALUATE, FIT, PipelineOptions
+from input_fns.pipeline_ops import EVALUATE, FIT, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 pytestmark = pytest.mark.medium
@@ -111,7 +111,9 @@ def test_only_training_is_augmented_and_seeded_runs_repeat():
     params = AugmentParams(horizontal_flip=True, vertical_flip=True, brightness=0.2)
 
     def first_batch(mode, seed):
-        fn = array_source.input_fn(images, labels, mode, 16, "image", SPEC, PipelineOptions(seed=seed), params)
+        fn = array_source.input_fn(
+            images, labels, InputRequest(mode, 16, "image", SPEC), PipelineOptions(seed=seed), params
+        )
         return next(iter(fn()))[0]["image"].numpy()
 
     evaluated = first_batch(EVALUATE, 1)
@@ -127,7 +129,7 @@ def test_naive_and_tuned_pipelines_yield_the_same_examples():
     labels = np.arange(20)
 
     def epoch(options):
-        fn = array_source.input_fn(images, labels, EVALUATE, 6, "image", SPEC, options)
+        fn = array_source.input_fn(images, labels, InputRequest(EVALUATE, 6, "image", SPEC), options)
         return np.concatenate([y.numpy() for _, y in fn()])
 
     naive = PipelineOptions(parallel=False, prefetch=False)

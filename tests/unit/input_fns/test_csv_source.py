@@ -8,7 +8,7 @@ import pytest
 from common.errors import UsageError
 from common.params import FEATURES, TRAIN, VALIDATION, DataParams
 from input_fns import csv_source
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE, InputRequest
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def test_classes_are_the_label_values_and_every_role_is_sized(table):
     assert (meta.kind, meta.class_names, meta.features) == (FEATURES, ("big", "small"), (("size", 1), ("weight", 1)))
     assert meta.split_sizes == {TRAIN: 16, VALIDATION: 4}
     assert meta.split_names[VALIDATION] == "the last 20% of the training data"
-    features, labels = next(iter(factory(VALIDATION, EVALUATE, 4, None, None)()))
+    features, labels = next(iter(factory(VALIDATION, InputRequest(EVALUATE, 4))()))
     assert set(features) == {"size", "weight"} and labels.dtype.name == "int64"
 
 
@@ -34,7 +34,7 @@ def test_a_task_reading_values_gets_the_numbers(tmp_path):
     data = DataParams(source="csv", task="regression", train_files=str(path), label_key="y")
     meta, factory = csv_source.open(data, 0, DEFAULT_OPTIONS)
     assert meta.class_names == ()
-    _, labels = next(iter(factory(TRAIN, EVALUATE, 8, None, None)()))
+    _, labels = next(iter(factory(TRAIN, InputRequest(EVALUATE, 8))()))
     assert labels.dtype.name == "float32" and np.all(np.mod(labels.numpy(), 0.5) == 0)
 
 

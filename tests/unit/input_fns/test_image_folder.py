@@ -9,7 +9,7 @@ from PIL import Image
 from common.errors import UsageError
 from common.params import IMAGES, TRAIN, VALIDATION, DataParams
 from input_fns import image_folder
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, PREDICT
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, PREDICT, InputRequest
 from input_fns.preprocessing import ImageSpec
 
 
@@ -27,7 +27,7 @@ def test_classes_are_its_folders_and_validation_is_carved_per_class(tree):
     assert (meta.kind, meta.class_names, meta.gate_format) == (IMAGES, ("cat", "dog"), "images")
     assert meta.split_sizes == {TRAIN: 8, VALIDATION: 2}
     assert meta.split_names == {TRAIN: tree, VALIDATION: "the last 20% of the training data"}
-    images = next(iter(factory(VALIDATION, PREDICT, 2, "image", ImageSpec(4, 4, 3))()))
+    images = next(iter(factory(VALIDATION, InputRequest(PREDICT, 2, "image", ImageSpec(4, 4, 3)))()))
     assert images["image"].shape == (2, 4, 4, 3)
 
 

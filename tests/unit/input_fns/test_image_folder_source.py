@@ -11,8 +11,9 @@ from PIL import Image
 
 from common import params
 from common.errors import UsageError
+from estimators.tasks.base import collect_inputs
 from input_fns import image_folder, pipeline_ops
-from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT, PipelineOptions
+from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 pytestmark = pytest.mark.medium
@@ -72,14 +73,6 @@ def dirty_tree(tmp_path_factory):
     return root, sorted(os.path.join(root, name) for name in [*bad, "cat/readme.txt"])
 
 
-def _epoch(input_fn):
-    images, labels = [], []
-    for features, y in input_fn():
-        images.append(features["image"].numpy())
-        labels.append(y.numpy())
-    return np.concatenate(images), np.concatenate(labels)
-
-
 def test_classes_come_from_sorted_subfolders_and_split_is_fixed(tree):
     folder = image_folder.load(tree, val_fraction=0.34, seed=1)
     assert folder.class_names == ("cat", "dog", "fox")
@@ -96,8 +89,8 @@ def test_classes_come_from_sorted_subfolders_and_split_is_fixed(tree):
 
 def test_eval_reads_every_file_once_with_matching_labels(tree):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)
-    fn = image_folder.input_fn(folder.splits[params.VALIDATION], EVALUATE, 4, "image", SPEC)
-    images, labels = _epoch(fn)
+    fn = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(EVALUATE, 4, "image", SPEC))
+    images, labels = collect_inputs(fn, "image")
     assert images.shape == (len(folder.splits[params.VALIDATION]), 16, 16, 3) and images.dtype == np.float32
     # Flat colour 40 + 80 * class, scaled to [0, 1]: the label travels with its image.
     np.testing.assert_allclose(images[:, 0, 0, 0], (40 + 80 * labels) / 255.0, atol=1 / 255)
@@ -105,7 +98,9 @@ def test_eval_reads_every_file_once_with_matching_labels(tree):
 
 def test_train_batches_are_static_shuffled_and_repeat(tree):
     folder = image_folder.load(tree, val_fraction=0.2, seed=0)
-    fn = image_folder.input_fn(folder.splits[params.TRAIN], FIT, 5, "image", SPEC, PipelineOptions(seed=3))
+    fn = image_folder.input_fn(
+        folder.splits[params.TRAIN], InputRequest(FIT, 5, "image", SPEC), PipelineOptions(seed=3)
+    )
     ds = fn()
     assert ds.element_spec[0]["image"].shape.as_list() == [5, 16, 16, 3]
     labels = np.concatenate([y.numpy() for _, y in ds.take(12)])  # 60 examples > one epoch of 15
@@ -117,7 +112,7 @@ def test_train_batches_are_static_shuffled_and_repeat(tree):
 
 def test_predict_yields_features_only(tree):
     folder = image_folder.load(tree, seed=0)
-    fn = image_folder.input_fn(folder.splits[params.VALIDATION], PREDICT, 8, "image", SPEC)
+    fn = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(PREDICT, 8, "image", SPEC))
     element = fn().element_spec
     assert isinstance(element, dict) and set(element) == {"image"}
 
@@ -145,7 +140,7 @@ def test_bad_files_are_skipped_and_counted_in_one_warning(dirty_tree, caplog):
         folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
         folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
-    images, _ = _epoch(image_folder.input_fn(every, EVALUATE, 8, "image", SPEC))
+    images, _ = collect_inputs(image_folder.input_fn(every, InputRequest(EVALUATE, 8, "image", SPEC)), "image")
     assert images.shape == (17, 16, 16, 3)
 
 
@@ -157,8 +152,8 @@ def test_without_the_check_bad_files_are_dropped_in_the_pipeline(dirty_tree):
         folder.splits[params.TRAIN].paths + folder.splits[params.VALIDATION].paths,
         folder.splits[params.TRAIN].labels + folder.splits[params.VALIDATION].labels,
     )
-    fn = image_folder.input_fn(every, EVALUATE, 8, "image", SPEC, skip_errors=True)
-    images, _ = _epoch(fn)
+    fn = image_folder.input_fn(every, InputRequest(EVALUATE, 8, "image", SPEC), skip_errors=True)
+    images, _ = collect_inputs(fn, "image")
     assert len(images) == len(every) - len(bad) + 1
 
 
@@ -207,11 +202,11 @@ def test_a_missing_directory_is_a_usage_error(tmp_path):
 
 def test_sharding_and_per_replica_batch(tree):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)
-    fn = image_folder.input_fn(folder.splits[params.VALIDATION], EVALUATE, 4, "image", SPEC)
+    fn = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(EVALUATE, 4, "image", SPEC))
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=1, num_replicas_in_sync=2)
     sizes = [len(y) for _, y in fn(context)]
     assert sizes[0] == 2 and sum(sizes) == len(folder.splits[params.VALIDATION]) // 2
-    odd = image_folder.input_fn(folder.splits[params.VALIDATION], EVALUATE, 5, "image", SPEC)
+    odd = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(EVALUATE, 5, "image", SPEC))
     with pytest.raises(UsageError, match="global batch 5 does not divide over 2 replicas"):
         odd(context)
 
@@ -219,7 +214,7 @@ def test_sharding_and_per_replica_batch(tree):
 def test_drop_remainder_and_file_cache(tree, tmp_path):
     folder = image_folder.load(tree, val_fraction=0.5, seed=0)  # 9 validation files
     options = PipelineOptions(drop_remainder=True, cache=str(tmp_path / "cache"))
-    fn = image_folder.input_fn(folder.splits[params.VALIDATION], EVALUATE, 4, "image", SPEC, options)
+    fn = image_folder.input_fn(folder.splits[params.VALIDATION], InputRequest(EVALUATE, 4, "image", SPEC), options)
     assert [len(y) for _, y in fn()] == [4, 4]
     assert list(tmp_path.glob("cache*"))
     assert [len(y) for _, y in fn()] == [4, 4]  # read back from the cache

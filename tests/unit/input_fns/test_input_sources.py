@@ -11,7 +11,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import FEATURES, TEST, VALIDATION, AugmentParams, DataParams
 from input_fns import array_source, csv_source, sources, tfrecord_source
-from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT, PipelineOptions
+from input_fns.pipeline_ops import EVALUATE, FIT, PREDICT, InputRequest, PipelineOptions
 from input_fns.preprocessing import ImageSpec
 
 pytestmark = pytest.mark.medium
@@ -27,7 +27,7 @@ def _digits_files(data_dir, split):
 def test_tfrecords_written_by_tfds_with_a_declared_spec(tfds_data_dir):
     spec = tfrecord_source.parse_feature_spec("image:bytes,label:int64")
     files = _digits_files(tfds_data_dir, "test")
-    fn = tfrecord_source.input_fn(files, spec, EVALUATE, 64, "image", DIGITS)
+    fn = tfrecord_source.input_fn(files, spec, InputRequest(EVALUATE, 64, "image", DIGITS))
     labels = []
     for features, y in fn():
         assert features["image"].shape[1:] == (8, 8, 1) and features["image"].dtype == tf.float32
@@ -61,7 +61,7 @@ def test_tabular_tfrecords_feed_a_features_dict(tmp_path):
             writer.write(example.SerializeToString())
     spec = tfrecord_source.parse_feature_spec("age:float32, pair:int64[2], label:int64")
     assert spec.image_key is None and spec.feature_names == ("age", "pair")
-    features, labels = next(iter(tfrecord_source.input_fn([path], spec, EVALUATE, 10)()))
+    features, labels = next(iter(tfrecord_source.input_fn([path], spec, InputRequest(EVALUATE, 10))()))
     assert features["age"].shape == (10,) and features["pair"].shape == (10, 2)
     np.testing.assert_array_equal(labels.numpy(), np.arange(10) % 2)
 
@@ -105,12 +105,12 @@ def test_csv_standardises_with_training_rows_only(tmp_path):
     expected = (raw_eval - table.standardizer.mean["alcohol"]) / table.standardizer.std["alcohol"]
     np.testing.assert_allclose(table.splits["validation"][0]["alcohol"][:, 0], expected, rtol=1e-5)
 
-    features, labels = next(iter(csv_source.input_fn(table, VALIDATION, EVALUATE, 8)()))
+    features, labels = next(iter(csv_source.input_fn(table, VALIDATION, InputRequest(EVALUATE, 8))()))
     assert set(features) == {"fixed_acidity", "alcohol", "colour"}
     assert features["alcohol"].shape == (8, 1) and features["colour"].dtype == tf.string
     assert labels.dtype == tf.int64
     with pytest.raises(UsageError, match="non-numeric columns"):
-        csv_source.input_fn(table, "train", FIT, 8, input_name="features")
+        csv_source.input_fn(table, "train", InputRequest(FIT, 8, "features"))
 
 
 def test_csv_through_make_source_with_a_seeded_split_and_one_dense_input(tmp_path):
@@ -144,19 +144,19 @@ def test_csv_missing_the_label_column_is_a_usage_error(tmp_path):
 def test_arrays_of_images_and_of_features():
     images = np.random.default_rng(0).integers(0, 255, (10, 12, 12), np.uint8)
     labels = np.arange(10) % 3
-    fn = array_source.input_fn(images, labels, EVALUATE, 4, "image", ImageSpec(8, 8, 3, "tf"))
+    fn = array_source.input_fn(images, labels, InputRequest(EVALUATE, 4, "image", ImageSpec(8, 8, 3, "tf")))
     batches = list(fn())
     assert [len(y) for _, y in batches] == [4, 4, 2]
     first = batches[0][0]["image"].numpy()
     assert first.shape == (4, 8, 8, 3) and first.min() >= -1 and first.max() <= 1
 
     table = {"x": np.ones((10, 3), np.float32), "y": np.zeros((10, 1), np.float32)}
-    features = next(iter(array_source.input_fn(table, None, PREDICT, 5)()))
+    features = next(iter(array_source.input_fn(table, None, InputRequest(PREDICT, 5))()))
     assert set(features) == {"x", "y"} and features["x"].shape == (5, 3)
     with pytest.raises(UsageError, match="different lengths"):
-        array_source.input_fn(images, labels[:5], EVALUATE, 4, "image", ImageSpec(8, 8, 3))
+        array_source.input_fn(images, labels[:5], InputRequest(EVALUATE, 4, "image", ImageSpec(8, 8, 3)))
     with pytest.raises(UsageError, match="empty"):
-        array_source.input_fn(images[:0], labels[:0], EVALUATE, 4, "image", ImageSpec(8, 8, 3))
+        array_source.input_fn(images[:0], labels[:0], InputRequest(EVALUATE, 4, "image", ImageSpec(8, 8, 3)))
 
 
 def test_make_source_tfds_matches_the_tfds_input_fn(tfds_data_dir):

@@ -8,7 +8,7 @@ import pytest
 from common.errors import UsageError
 from common.params import TEST, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops, text_corpus
-from input_fns.pipeline_ops import DEFAULT_OPTIONS
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputRequest
 
 
 def _data(**kw) -> DataParams:
@@ -25,7 +25,7 @@ def test_labels_are_the_inputs_shifted_by_one_and_the_vocabulary_is_the_training
     # The newline falls in the carved validation part (the last 20%): not in the vocabulary.
     assert meta.class_names == (text_corpus.UNKNOWN, "a", "b", "c")
     assert meta.split_sizes == {TRAIN: 5, VALIDATION: 1, TEST: 2}  # 24 | 6 | 10 characters, 4 a sequence and 1
-    features, labels = next(iter(factory(TEST, pipeline_ops.EVALUATE, 8, None, None)()))
+    features, labels = next(iter(factory(TEST, InputRequest(pipeline_ops.EVALUATE, 8))()))
     chars = features[text_corpus.CHARS_INPUT].numpy()
     np.testing.assert_array_equal(chars, [[1, 2, 3, 0], [1, 2, 3, 1]])  # 'z' is the unknown, id 0
     np.testing.assert_array_equal(labels.numpy(), [[2, 3, 0, 1], [2, 3, 1, 2]])

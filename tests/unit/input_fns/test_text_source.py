@@ -11,7 +11,7 @@ import pytest
 from common.errors import UsageError
 from common.params import TEST, TEXT, TRAIN, VALIDATION, DataParams
 from input_fns import pipeline_ops, review_corpus, text_source
-from input_fns.pipeline_ops import DEFAULT_OPTIONS
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, InputRequest
 
 pytestmark = pytest.mark.medium
 
@@ -33,7 +33,7 @@ def test_the_vocabulary_comes_from_the_training_role_only(tmp_path):
     assert meta.kind == TEXT and meta.class_names == ("neg", "pos") and meta.gate_format == "texts"
     assert meta.split_sizes == {TRAIN: 16, VALIDATION: 4, TEST: 2}
     assert meta.vocabulary[0] == "common" and "testonly" not in meta.vocabulary
-    features, labels = next(iter(factory(VALIDATION, pipeline_ops.EVALUATE, 8, None, None)()))
+    features, labels = next(iter(factory(VALIDATION, InputRequest(pipeline_ops.EVALUATE, 8))()))
     held_out = {t.decode().split()[-1] for t in features[text_source.TEXT_INPUT].numpy()}
     assert len(held_out) == 4 and not held_out & set(meta.vocabulary)  # the carved texts' own words are not in it
     again, _ = text_source.open(data, 3, DEFAULT_OPTIONS)

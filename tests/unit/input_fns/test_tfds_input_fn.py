@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from input_fns import pipeline_ops, tfds_source
+from input_fns.pipeline_ops import InputRequest
 from input_fns.preprocessing import ImageSpec
 
 pytestmark = pytest.mark.medium
@@ -21,7 +22,7 @@ def test_meta_reads_dataset_info(digits_builder):
 
 
 def test_train_batches_are_static_and_repeat(digits_builder):
-    fn = tfds_source.input_fn(digits_builder, "train", pipeline_ops.FIT, 64, "image", SPEC, seed=1)
+    fn = tfds_source.input_fn(digits_builder, "train", InputRequest(pipeline_ops.FIT, 64, "image", SPEC), seed=1)
     ds = fn()
     features, labels = ds.element_spec
     assert set(features) == {"image"}
@@ -35,21 +36,21 @@ def test_train_batches_are_static_and_repeat(digits_builder):
 
 
 def test_eval_sees_each_example_once(digits_builder):
-    fn = tfds_source.input_fn(digits_builder, "test", pipeline_ops.EVALUATE, 64, "image", SPEC)
+    fn = tfds_source.input_fn(digits_builder, "test", InputRequest(pipeline_ops.EVALUATE, 64, "image", SPEC))
     labels = np.concatenate([y.numpy() for _, y in fn()])
     assert len(labels) == 360
     assert np.bincount(labels).sum() == 360
 
 
 def test_slicing_follows_tfds_syntax(digits_builder):
-    fn = tfds_source.input_fn(digits_builder, "train[:10%]", pipeline_ops.EVALUATE, 1000, "image", SPEC)
+    fn = tfds_source.input_fn(digits_builder, "train[:10%]", InputRequest(pipeline_ops.EVALUATE, 1000, "image", SPEC))
     ((features, labels),) = list(fn())
     assert len(labels) == 144
 
 
 def test_shuffle_is_seeded(digits_builder):
     def first_labels(seed):
-        fn = tfds_source.input_fn(digits_builder, "train", pipeline_ops.FIT, 32, "image", SPEC, seed=seed)
+        fn = tfds_source.input_fn(digits_builder, "train", InputRequest(pipeline_ops.FIT, 32, "image", SPEC), seed=seed)
         return next(iter(fn()))[1].numpy()
 
     np.testing.assert_array_equal(first_labels(3), first_labels(3))
@@ -57,7 +58,7 @@ def test_shuffle_is_seeded(digits_builder):
 
 
 def test_per_replica_batch_and_sharding(digits_builder):
-    fn = tfds_source.input_fn(digits_builder, "test", pipeline_ops.EVALUATE, 64, "image", SPEC)
+    fn = tfds_source.input_fn(digits_builder, "test", InputRequest(pipeline_ops.EVALUATE, 64, "image", SPEC))
     context = tf.distribute.InputContext(num_input_pipelines=2, input_pipeline_id=0, num_replicas_in_sync=2)
     sizes = [len(y) for _, y in fn(context)]
     assert sizes[0] == 32
@@ -65,7 +66,7 @@ def test_per_replica_batch_and_sharding(digits_builder):
 
 
 def test_batch_must_divide_over_replicas(digits_builder):
-    fn = tfds_source.input_fn(digits_builder, "test", pipeline_ops.EVALUATE, 63, "image", SPEC)
+    fn = tfds_source.input_fn(digits_builder, "test", InputRequest(pipeline_ops.EVALUATE, 63, "image", SPEC))
     context = tf.distribute.InputContext(num_input_pipelines=1, input_pipeline_id=0, num_replicas_in_sync=2)
     with pytest.raises(UsageError, match="global batch 63 does not divide over 2 replicas"):
         fn(context)
@@ -73,7 +74,7 @@ def test_batch_must_divide_over_replicas(digits_builder):
 
 def test_unknown_split_is_a_usage_error(digits_builder):
     with pytest.raises(UsageError, match="--split"):
-        tfds_source.input_fn(digits_builder, "validation", pipeline_ops.EVALUATE, 8, "image", SPEC)
+        tfds_source.input_fn(digits_builder, "validation", InputRequest(pipeline_ops.EVALUATE, 8, "image", SPEC))
 
 
 def test_unknown_dataset_is_a_usage_error(tmp_path):

@@ -8,7 +8,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.params import FEATURES, TRAIN, VALIDATION, DataParams
 from input_fns import tfrecord_source
-from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE
+from input_fns.pipeline_ops import DEFAULT_OPTIONS, EVALUATE, InputRequest
 
 
 def _write(path, labels) -> str:
@@ -33,7 +33,7 @@ def test_features_roles_and_named_classes(tmp_path):
     meta, factory = tfrecord_source.open(data, 0, DEFAULT_OPTIONS)
     assert (meta.kind, meta.features, meta.class_names) == (FEATURES, (("age", 1),), ("low", "mid", "high"))
     assert meta.split_sizes == {TRAIN: 5, VALIDATION: 2} and meta.gate_format == "tfrecord"
-    features, labels = next(iter(factory(VALIDATION, EVALUATE, 2, None, None)()))
+    features, labels = next(iter(factory(VALIDATION, InputRequest(EVALUATE, 2))()))
     assert list(labels.numpy()) == [2, 0] and features["age"].shape == (2,)
 
 

@@ -8,6 +8,7 @@ from estimators.engines import conversion
 from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from input_fns import pipeline_ops, tfds_source
+from input_fns.pipeline_ops import InputRequest
 from input_fns.preprocessing import ImageSpec
 
 pytestmark = pytest.mark.medium
@@ -24,7 +25,7 @@ def test_estimator_trains_evaluates_and_predicts_names(digits_builder, tmp_path)
     assert isinstance(estimator, tf.estimator.Estimator)
 
     def input_fn(split, mode):
-        return tfds_source.input_fn(digits_builder, split, mode, 32, "image", SPEC.image, seed=0)
+        return tfds_source.input_fn(digits_builder, split, InputRequest(mode, 32, "image", SPEC.image), seed=0)
 
     estimator.train(input_fn("train", pipeline_ops.FIT), max_steps=20)
     assert estimator.get_variable_value("global_step") == 20

@@ -16,6 +16,7 @@ from estimators.models import build_model
 from estimators.models.spec import ModelSpec
 from estimators.serving import receivers as serving
 from input_fns import pipeline_ops, tfds_source
+from input_fns.pipeline_ops import InputRequest
 from input_fns.preprocessing import ImageSpec
 from pipeline import train
 
@@ -64,7 +65,9 @@ def test_reloaded_model_predicts_png_files_like_the_estimator(trained_digits, di
     spec = ModelSpec(image=ImageSpec(8, 8, 1), num_classes=10)
     config = conversion.make_run_config(trained_digits.model_dir, conversion.CheckpointPolicy())
     estimator = conversion.keras_to_estimator(build_model("small_cnn", spec), config)
-    input_fn = tfds_source.input_fn(digits_builder, "test[:40]", pipeline_ops.PREDICT, 40, "image", spec.image)
+    input_fn = tfds_source.input_fn(
+        digits_builder, "test[:40]", InputRequest(pipeline_ops.PREDICT, 40, "image", spec.image)
+    )
     estimator_probs = np.stack([p["probabilities"] for p in estimator.predict(input_fn)])
     np.testing.assert_allclose(probs, estimator_probs, atol=1e-5)
 

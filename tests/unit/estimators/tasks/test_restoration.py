@@ -42,3 +42,9 @@ def test_denoising_is_reported_beside_the_noisy_input():
     np.testing.assert_allclose(report.baseline_psnr, _psnr(clean, noisy), rtol=1e-5)
     assert report.psnr == 100.0 and report.ssim > 0.999 and report.share_better == 1.0  # a perfect image
     assert report.metrics() == {"psnr": 100.0, "ssim": report.ssim, "mse": 0.0}
+
+
+def test_each_restoration_task_trains_on_its_own_pixel_loss():
+    # EDSR's L1 for super-resolution; the autoencoder chapters' mean squared error for denoising.
+    assert isinstance(plugins.load("super_resolution").loss(None), tf.keras.losses.MeanAbsoluteError)
+    assert isinstance(plugins.load("denoising").loss(None), tf.keras.losses.MeanSquaredError)
