@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
 import tempfile
 import time
@@ -58,11 +59,15 @@ def key_path(memo_path_: str) -> str:
     return memo_path_[: -len(".json")] + ".key.json"
 
 
+# The stat fields a memo entry is keyed by, in its order; read in C, one call a file.
+_IDENTITY_FIELDS = operator.attrgetter("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_dev")
+
+
 def identity(st: os.stat_result | None) -> Identity | None:
     """The stat fields a memo entry is keyed by; None when the filesystem gives no inode or ctime."""
     if st is None or not st.st_ino or not st.st_ctime_ns:
         return None
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    return _IDENTITY_FIELDS(st)
 
 
 def identities_digest(entries: Sequence[Entry]) -> tuple[str, int] | None:
@@ -76,10 +81,11 @@ def identities_digest(entries: Sequence[Entry]) -> tuple[str, int] | None:
     for name, problem, st in entries:
         names += (name, problem)
         if not problem:
-            ident = identity(st)
-            if ident is None:
+            if st is None:
                 return None
-            fields += ident
+            fields += _IDENTITY_FIELDS(st)
+    if not all(fields[2::5]) or not all(fields[3::5]):  # a file without a ctime or an inode
+        return None
     digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape") + b"\0")
     try:
         digest.update(b"q" + array("q", fields).tobytes())

@@ -200,7 +200,8 @@ def _entries(path: str) -> Iterator[Entry]:
         return
     if os.path.isdir(path):
         listing = list_files(path)
-        named = [(name, "", listing.stats[name]) for name in listing.files]
+        stats = listing.stats
+        named = [(name, "", stats[name]) for name in listing.files]
         others = [(s.path, s.reason, None) for s in listing.skipped] + [(n, "hidden", None) for n in listing.hidden]
         yield from sorted(named + others, key=lambda entry: entry[0]) if others else named  # files come sorted
         return
