@@ -19,6 +19,7 @@ import tensorflow as tf
 from common.errors import UsageError
 from common.files import IMAGE_EXTENSIONS, is_image_name, judge, list_files
 from common.names import SERVING_KEY
+from common.writes import write_whole
 from estimators.serving import receivers as serving
 
 T = TypeVar("T")
@@ -217,16 +218,10 @@ def output_folder(output_dir: str | None, writes: str) -> str:
 
 
 def write_beside(data: bytes, image_path: str, output_dir: str, suffix: str) -> str:
-    """``data`` (a PNG) as ``<output_dir>/<image stem>_<suffix>.png``, written atomically; returns its path.
-
-    The rename means a reader never sees a half-written file, and a crash leaves only the ``.tmp``.
-    """
+    """``data`` (a PNG) as ``<output_dir>/<image stem>_<suffix>.png``, written whole (common/writes.py); its path."""
     stem = os.path.splitext(os.path.basename(image_path))[0]
     path = os.path.join(output_dir, f"{stem}_{suffix}.png")
-    temp = path + ".tmp"
-    with tf.io.gfile.GFile(temp, "wb") as f:
-        f.write(data)
-    tf.io.gfile.rename(temp, path, overwrite=True)
+    write_whole(path, data)
     return path
 
 

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from common.errors import UsageError
 from common.progress import ProgressLine
+from common.writes import write_whole
 from estimators.models.hub_model import HUB_LAYER_NAME
 from estimators.models.spec import ModelSpec
 from estimators.models.transfer import HEAD_DROPOUT_NAME, POOL_NAME
@@ -85,12 +86,9 @@ def cached_features(
             progress.update(done)
     features, labels = np.concatenate(chunks), np.concatenate(label_chunks)
     tf.io.gfile.makedirs(os.path.dirname(path))
-    tmp = f"{path}.tmp-{os.getpid()}"
     buffer = io.BytesIO()
     np.savez(buffer, features=features, labels=labels)
-    with tf.io.gfile.GFile(tmp, "wb") as f:
-        f.write(buffer.getvalue())
-    tf.io.gfile.rename(tmp, path, overwrite=True)
+    write_whole(path, buffer.getvalue())
     return features, labels, time.perf_counter() - started, False
 
 

@@ -38,6 +38,7 @@ from tensorflow_data_validation.statistics.generators import (
 from tensorflow_metadata.proto.v0 import schema_pb2, statistics_pb2
 
 from common.errors import KestrelError, UsageError
+from common.writes import write_whole
 from pipeline.validation import readers
 from pipeline.validation.config import (
     AUTO,
@@ -346,7 +347,7 @@ def _add_branch(
         | f"{step}GenerateStatistics" >> tfdv.GenerateStatistics(stats_options(config, schema))
         | f"{step}WriteStatistics"
         >> beam.Map(
-            lambda stats, path: _write_whole(path, stats.SerializeToString()), statistics_file(span_dir, spec.role)
+            lambda stats, path: write_whole(path, stats.SerializeToString()), statistics_file(span_dir, spec.role)
         )
     )
     _ = (
@@ -354,18 +355,10 @@ def _add_branch(
         | f"{step}SummarizeBad" >> beam.CombineGlobally(readers.SummarizeBadRecords())
         | f"{step}WriteBad"
         >> beam.Map(
-            lambda summary, path: _write_whole(path, json.dumps(summary, sort_keys=True).encode()),
+            lambda summary, path: write_whole(path, json.dumps(summary, sort_keys=True).encode()),
             bad_records_file(span_dir, spec.role),
         )
     )
-
-
-def _write_whole(path: str, data: bytes) -> None:
-    """``data`` as the file ``path``: written beside it, then renamed in (a reader never sees half of it)."""
-    staging = f"{path}.tmp-{os.getpid()}"
-    with tf.io.gfile.GFile(staging, "wb") as f:
-        f.write(data)
-    tf.io.gfile.rename(staging, path, overwrite=True)
 
 
 def _load(span_dir: str, role: str) -> RoleStatistics:

@@ -1,7 +1,7 @@
 """common/ imports no TensorFlow: the flag layer reads it at start-up, before TensorFlow is needed.
 
-The one exception is documented in docs/CONTRIBUTING.md: common/files.py lists a gs:// folder through
-tf.io.gfile, importing TensorFlow inside that function only (a local listing never loads it).
+The exceptions are documented in docs/CONTRIBUTING.md: common/files.py lists a gs:// folder and
+common/writes.py writes a file through tf.io.gfile, each importing TensorFlow inside that function only.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 COMMON = Path(__file__).resolve().parents[3] / "common"
 # module -> the functions allowed to import TensorFlow inside themselves
-LAZY_TENSORFLOW = {"files.py": {"_list_remote"}}
+LAZY_TENSORFLOW = {"files.py": {"_list_remote"}, "writes.py": {"write_whole"}}
 
 
 def _tensorflow_imports(tree: ast.Module) -> list[tuple[str | None, int]]:
