@@ -81,11 +81,10 @@ def identities_digest(entries: Sequence[Entry]) -> tuple[str, int] | None:
     for name, problem, st in entries:
         names += (name, problem)
         if not problem:
-            if st is None:
+            ident = identity(st)
+            if ident is None:
                 return None
-            fields += _IDENTITY_FIELDS(st)
-    if not all(fields[2::5]) or not all(fields[3::5]):  # a file without a ctime or an inode
-        return None
+            fields += ident
     digest = hashlib.sha256("\0".join(names).encode("utf-8", "surrogateescape") + b"\0")
     try:
         digest.update(b"q" + array("q", fields).tobytes())
