@@ -20,8 +20,8 @@ RUNNING_MODES = (AUTO, "multi_processing", "multi_threading", "in_memory")
 # Measured (docs/benchmarks.md, "The gate's runner by the data's size"): below this much input
 # the multi-process DirectRunner costs more (starting the workers, each importing TFDV) than its
 # second core saves, so "auto" runs in_memory; from here on it runs one worker per core. The
-# crossover measured near 340 MiB; a little above it, in_memory's third of the memory decides.
-AUTO_MULTI_PROCESSING_BYTES = 384 * 2**20
+# crossover measured at 166 MB (the two even); a little above it, in_memory's third of the memory decides.
+AUTO_MULTI_PROCESSING_BYTES = 192 * 2**20
 
 
 def resolve_running_mode(mode: str, input_bytes: int | None, cores: int | None) -> str:

@@ -98,7 +98,17 @@ class _ReadTFRecordFile(beam.DoFn):
 
 
 def _tfrecord_dataset(path: str, compressed: bool) -> tf.data.Dataset:
-    return tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "")
+    """The file's records, read in the calling thread: no prefetch thread, no autotuning thread.
+
+    With them (tf.data's defaults), dropping a file's iterator waited for its background
+    threads: 2-2.5 s at the end of a file whenever two workers shared the 2 cores, which
+    held 2 workers to 1.1-1.2x one worker's rows/sec (docs/benchmarks.md section 5).
+    A worker decodes in the same thread anyway, so reading ahead gained nothing.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.experimental_optimization.inject_prefetch = False
+    return tf.data.TFRecordDataset(path, compression_type="GZIP" if compressed else "").with_options(options)
 
 
 def _read(pipeline: beam.Pipeline, spec: InputSpec, options: ReadOptions) -> Read:
