@@ -12,9 +12,9 @@ only the bad one gets the error.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
-import queue
 import re
 import threading
 import time
@@ -63,17 +63,24 @@ class _Task:
     inputs: dict  # name -> array with `size` rows
     size: int
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    queued: float = dataclasses.field(default_factory=time.monotonic)
     outputs: dict | None = None
     error: Exception | None = None
 
 
 class Batcher:
-    """The queue and batch threads of one signature of one loaded version."""
+    """The queue and batch threads of one signature of one loaded version.
+
+    A batch thread is woken twice a batch, not once a request: when the queue gets its first task, and
+    when the batch is full (or its timeout passes). Under load, each wake-up waits its turn for the GIL
+    behind the request threads, so a thread woken at every arrival spent most of a batch's time waiting.
+    """
 
     def __init__(self, call: Callable[[dict], dict], params: BatchingParameters):
         self._call, self._params = call, params
-        self._queue: queue.Queue[_Task] = queue.Queue()
-        self._lock = threading.Lock()
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._rows = 0  # rows waiting in the queue
+        self._cond = threading.Condition()
         self._closed = False
         for index in range(params.num_batch_threads):
             threading.Thread(target=self._loop, name=f"batch-{index}", daemon=True).start()
@@ -83,10 +90,13 @@ class Batcher:
         if size > self._params.max_batch_size:
             raise invalid(f"Task size {size} is larger than maximum input batch size {self._params.max_batch_size}")
         task = _Task(inputs, size)
-        with self._lock:
+        with self._cond:
             if self._closed:  # the version was replaced: no batch threads to wait for
                 return self._call(inputs)
-            self._queue.put(task)
+            self._queue.append(task)
+            self._rows += size
+            if len(self._queue) == 1 or self._rows >= self._params.max_batch_size:
+                self._cond.notify()  # a batch opens, or is full
         task.done.wait()
         if task.error is not None:
             raise task.error
@@ -94,40 +104,36 @@ class Batcher:
 
     def close(self) -> None:
         """The batch threads end once the queue is empty; later requests run alone."""
-        with self._lock:
+        with self._cond:
             self._closed = True
+            self._cond.notify_all()
 
     def _loop(self) -> None:
-        carried: _Task | None = None
-        while True:
-            first = carried or self._next(timeout=1.0)
-            if first is None:
-                with self._lock:
-                    if self._closed and self._queue.empty():
-                        return
-                continue
-            batch, carried = self._gather(first)
+        while (batch := self._gather()) is not None:
             self._run(batch)
 
-    def _next(self, timeout: float) -> _Task | None:
-        try:
-            return self._queue.get(timeout=timeout) if timeout > 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return None
-
-    def _gather(self, first: _Task) -> tuple[list[_Task], _Task | None]:
-        """The first task and those that arrive in the timeout, up to max_batch_size rows; one may carry over."""
-        batch, total = [first], first.size
-        deadline = time.monotonic() + self._params.batch_timeout_micros / 1e6
-        while total < self._params.max_batch_size:
-            task = self._next(deadline - time.monotonic())
-            if task is None:
-                break
-            if total + task.size > self._params.max_batch_size:
-                return batch, task
-            batch.append(task)
-            total += task.size
-        return batch, None
+    def _gather(self) -> list[_Task] | None:
+        """The tasks of the next batch: those waiting once it is full or its timeout has passed (None: closed)."""
+        limit = self._params.max_batch_size
+        with self._cond:
+            while not self._queue:
+                if self._closed:
+                    return None
+                self._cond.wait(1.0)
+            # TF Serving's timeout runs from the batch's first task: one that waited out a busy batch thread
+            # has used its time.
+            deadline = self._queue[0].queued + self._params.batch_timeout_micros / 1e6
+            while self._rows < limit and (left := deadline - time.monotonic()) > 0:
+                self._cond.wait(left)
+            batch, total = [], 0
+            while self._queue and total + self._queue[0].size <= limit:
+                task = self._queue.popleft()
+                batch.append(task)
+                total += task.size
+            self._rows -= total
+            if self._queue:
+                self._cond.notify()  # what did not fit opens the next batch, for another batch thread
+            return batch
 
     def _run(self, batch: list[_Task]) -> None:
         if len(batch) > 1:

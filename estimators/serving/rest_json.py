@@ -273,18 +273,28 @@ def output_json(name: str, array: np.ndarray):
     rule), and float32 values printed with float32's digits, as TF Serving prints them."""
     if array.dtype.kind in "SO":
         if name.endswith("_bytes"):
-            convert = lambda item: {"b64": base64.b64encode(item).decode()}  # noqa: E731
+            items = [{"b64": base64.b64encode(item).decode()} for item in array.ravel().tolist()]
         else:
-            convert = lambda item: item.decode("utf-8", "replace")  # noqa: E731
-        return np.vectorize(convert, otypes=[object])(array).tolist() if array.size else array.tolist()
+            items = [item.decode("utf-8", "replace") for item in array.ravel().tolist()]
+        if array.ndim == 0:
+            return items[0]
+        shaped = np.empty(len(items), dtype=object)
+        shaped[:] = items
+        return shaped.reshape(array.shape).tolist()
     if array.dtype in (np.float32, np.float16):
         return array.astype(str).astype(np.float64).tolist()  # the shortest text that reads back as float32
     return array.tolist()
 
 
-def predict_answer(outputs: dict, rows: bool) -> dict:
-    """``{"predictions": ...}`` per row (a value, or an object when several outputs) or ``{"outputs": ...}``."""
-    values = {key: output_json(key, np.asarray(array)) for key, array in sorted(outputs.items())}
+def output_values(outputs: dict) -> dict:
+    """Every output as JSON values (name -> nested lists), sorted by name; a batch converts once for all its
+    requests, which then take their own rows (``values[name][start:stop]``)."""
+    return {key: output_json(key, np.asarray(array)) for key, array in sorted(outputs.items())}
+
+
+def predict_answer(values: dict, rows: bool) -> dict:
+    """``{"predictions": ...}`` per row (a value, or an object when several outputs) or ``{"outputs": ...}``,
+    from ``output_values``."""
     if not rows:
         return {"outputs": next(iter(values.values())) if len(values) == 1 else values}
     if len(values) == 1:

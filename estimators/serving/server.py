@@ -148,10 +148,11 @@ class ServingApp:
         return classify_regress.results(outputs, route.call)
 
     def _predict(self, loaded: LoadedVersion, request: rest_json.PredictRequest) -> dict:
+        """The outputs as JSON values (rest_json.output_values)."""
         name = request.signature_name
         batcher = self._batcher(loaded, name) if request.batch_size is not None else None
         if batcher is None:
-            return _call(loaded, name, request.inputs)
+            return rest_json.output_values(_call(loaded, name, request.inputs))
         return batcher.run(request.inputs, request.batch_size)
 
     def _batcher(self, loaded: LoadedVersion, name: str) -> Batcher | None:
@@ -164,7 +165,9 @@ class ServingApp:
             entry = self._batchers.get(key)
             if entry is None or entry[0] is not loaded:
                 self._close_replaced()
-                entry = (loaded, Batcher(lambda inputs: _call(loaded, name, inputs), self.batching))
+                # A batch's outputs become JSON values once, in the batch thread, not once a request.
+                call = lambda inputs: rest_json.output_values(_call(loaded, name, inputs))  # noqa: E731
+                entry = (loaded, Batcher(call, self.batching))
                 self._batchers[key] = entry
             return entry[1]
 
@@ -180,10 +183,9 @@ class ServingApp:
 def _call(loaded: LoadedVersion, name: str, inputs: dict) -> dict:
     """Run one signature on checked inputs; a graph error (an image that does not decode) is a 400."""
     try:
-        outputs = loaded.call(name, {key: tf.constant(value) for key, value in inputs.items()})
+        return loaded.call(name, inputs)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as err:
         raise invalid(_op_message(err)) from None
-    return {key: tensor.numpy() for key, tensor in outputs.items()}
 
 
 def _op_message(err: Exception) -> str:

@@ -13,10 +13,7 @@ import os
 import sys
 import threading
 
-import tensorflow as tf
-from tensorflow.core.protobuf import saved_model_pb2
-
-from estimators.serving import model_base
+from estimators.serving import model_base, session_model
 from estimators.serving.model_base import ModelConfig
 from estimators.serving.rest_errors import invalid, not_found
 
@@ -25,26 +22,26 @@ from estimators.serving.rest_errors import invalid, not_found
 class LoadedVersion:
     version: int
     path: str
-    signatures: dict  # name -> concrete function
-    signature_defs: dict  # name -> SignatureDef proto (the metadata TF Serving returns)
+    model: session_model.SessionModel
     labels: list[str] = dataclasses.field(default_factory=list)  # assets.extra/labels.txt, for the page
+
+    @property
+    def signatures(self) -> dict:
+        """Name -> session_model.Signature, for every signature a request can call."""
+        return self.model.signatures
+
+    @property
+    def signature_defs(self) -> dict:
+        """Name -> SignatureDef proto (the metadata TF Serving returns)."""
+        return self.model.signature_defs
 
     def input_specs(self, name: str) -> dict:
         """The signature's inputs (name -> tf.TensorSpec)."""
-        return self.signatures[name].structured_input_signature[1]
+        return self.signatures[name].inputs
 
-    def call(self, name: str, tensors: dict) -> dict:
-        """Run a signature on its inputs by name.
-
-        An Estimator's export is a TF1 graph, loaded as a wrapped function whose structured signature takes
-        no arguments: called by keyword, TensorFlow first fails to bind that signature, formats every input
-        tensor into the error it then discards, and only then runs the flat signature. Going straight to the
-        flat signature does the same call without that work, which was a quarter of a small request's cost.
-        """
-        function = self.signatures[name]
-        if not function.function_type.parameters:
-            return function._call_with_flat_signature((), tensors)  # noqa: SLF001 (see above)
-        return function(**tensors)
+    def call(self, name: str, arrays: dict) -> dict:
+        """Run a signature on numpy inputs by name; its outputs as numpy arrays."""
+        return self.signatures[name](arrays)
 
 
 @dataclasses.dataclass
@@ -63,19 +60,15 @@ class VersionState:
         }
 
 
-def _signature_defs(path: str) -> dict:
-    model = saved_model_pb2.SavedModel()
-    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
-        model.ParseFromString(f.read())
-    return dict(model.meta_graphs[0].signature_def)
-
-
 def _labels(path: str) -> list[str]:
     try:
         with open(os.path.join(path, "assets.extra", "labels.txt"), encoding="utf-8") as f:
             return [line.strip() for line in f]
     except (OSError, UnicodeDecodeError):
         return []  # a regression model has none; the page then shows class ids
+
+
+_session_config = session_model.session_config(0, 0)  # every session shares the pools the first one sets
 
 
 def set_parallelism(intra_op: int, inter_op: int) -> str:
@@ -85,18 +78,14 @@ def set_parallelism(intra_op: int, inter_op: int) -> str:
     Many small concurrent requests do better with one thread an op: each request then runs on its own
     core instead of every request paying to split tiny ops across all of them (docs/serving.md).
     """
-    tf.config.threading.set_intra_op_parallelism_threads(intra_op)
-    tf.config.threading.set_inter_op_parallelism_threads(inter_op)
-    held = (
-        tf.config.threading.get_intra_op_parallelism_threads(),
-        tf.config.threading.get_inter_op_parallelism_threads(),
-    )
+    global _session_config
+    _session_config = session_model.session_config(intra_op, inter_op)
+    held = (_session_config.intra_op_parallelism_threads, _session_config.inter_op_parallelism_threads)
     return "TensorFlow threads: intra-op {}, inter-op {}".format(*(n or "TensorFlow's choice" for n in held))
 
 
 def load_version(path: str, version: int) -> LoadedVersion:
-    loaded = tf.saved_model.load(path)
-    return LoadedVersion(version, path, dict(loaded.signatures), _signature_defs(path), _labels(path))
+    return LoadedVersion(version, path, session_model.load(path, _session_config), _labels(path))
 
 
 def _log(message: str) -> None:
