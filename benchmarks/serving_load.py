@@ -137,13 +137,18 @@ def _quiet(_: str) -> None:
     pass
 
 
+ROUNDS = 3
+
+
 def suite(
     base_path: str, image_path: str, out_dir: str, threads: tuple[int, int] = (0, 0), say: Callable[[str], None] = print
 ) -> dict:
     """Every scenario of the serving targets in one run; the figures side by side with their targets.
 
     ``threads`` (intra-op, inter-op; 0 is TensorFlow's choice) go to both servers and to the in-process
-    ceiling alike, so the ratio compares the same call on the same thread pools.
+    ceiling alike, so the ratio compares the same call on the same thread pools. The two ratios are taken
+    in ``ROUNDS`` rounds, each measuring its pair back to back (the machine's speed drifts from minute to
+    minute); the median round of each is reported, every round is kept in the record.
     """
     from benchmarks import serving_scenarios as sc
     from estimators.serving import model_base
@@ -152,35 +157,60 @@ def suite(
     body = predict_body(image_path)
     with open(image_path, "rb") as f:
         png = f.read()
-    say("in-process signature calls ...")
-    record: dict = {
-        "in_process": sc.in_process(os.path.join(base_path, str(newest)), png, 500, *threads),
-        "tensorflow_threads": {"intra_op": threads[0], "inter_op": threads[1]},
-    }
+    ceiling = sc.InProcess(os.path.join(base_path, str(newest)), png, *threads)
+    record: dict = {"tensorflow_threads": {"intra_op": threads[0], "inter_op": threads[1]}}
     pools = (f"--tensorflow_intra_op_parallelism={threads[0]}", f"--tensorflow_inter_op_parallelism={threads[1]}")
-    with sc.ServeProcess(base_path, *pools) as server:
-        run(server.url, body, 50, 1, say=_quiet)  # warm-up
-        for name, requests, threads in (
-            ("one_connection", 500, 1),
-            ("four_threads", 1000, 4),
-            ("fifty_clients", 300, 50),
-        ):
-            say(f"{name}: {requests} requests over {threads} connection(s) ...")
-            record[name] = _brief(run(server.url, body, requests, threads, say=_quiet))
-        say("400 half-open connections ...")
-        record["half_open"] = sc.half_open(server, 400, sc.one_request(server.port, body))
-        say("batching off: 32 single-image clients ...")
-        record["batching_off"] = _brief(run(server.url, body, 960, 32, say=_quiet))
     params = os.path.join(out_dir, "batching.config")
     os.makedirs(out_dir, exist_ok=True)
     with open(params, "w") as f:
         f.write(BATCHING)
-    with sc.ServeProcess(base_path, *pools, "--enable_batching", f"--batching_parameters_file={params}") as server:
-        run(server.url, body, 64, 32, say=_quiet)  # warm-up
-        say("batching on: 32 single-image clients ...")
-        record["batching_on"] = _brief(run(server.url, body, 960, 32, say=_quiet))
+    batching = ("--enable_batching", f"--batching_parameters_file={params}")
+    with sc.ServeProcess(base_path, *pools) as server, sc.ServeProcess(base_path, *pools, *batching) as batched:
+        run(server.url, body, 50, 1, say=_quiet)  # warm-ups
+        run(batched.url, body, 64, 32, say=_quiet)
+        rounds = []
+        for index in range(ROUNDS):
+            say(f"round {index + 1} of {ROUNDS}: in-process calls, 1 connection, 32 clients batching off and on ...")
+            rounds.append(
+                {
+                    "in_process": ceiling.run(500),
+                    "one_connection": _brief(run(server.url, body, 500, 1, say=_quiet)),
+                    "batching_off": _brief(run(server.url, body, 960, 32, say=_quiet)),
+                    "batching_on": _brief(run(batched.url, body, 960, 32, say=_quiet)),
+                }
+            )
+        record["rounds"] = rounds
+        record.update(_median_round(rounds, "in_process", "one_connection"))
+        record.update(_median_round(rounds, "batching_off", "batching_on"))
+        for name, requests, count in (("four_threads", 1000, 4), ("fifty_clients", 300, 50)):
+            say(f"{name}: {requests} requests over {count} connection(s) ...")
+            record[name] = _brief(run(server.url, body, requests, count, say=_quiet))
+        say("400 half-open connections ...")
+        record["half_open"] = sc.half_open(server, 400, sc.one_request(server.port, body))
     record["rows"] = _rows(record)
     return record
+
+
+def _rate(figures: dict) -> float:
+    return figures.get("requests_per_second") or figures["calls_per_second"]
+
+
+def round_ratios(record: dict) -> str:
+    """Each round's two ratios, of which the table shows the medians."""
+    pairs = [
+        f"{_rate(r['one_connection']) / _rate(r['in_process']):.2f}x / {_rate(r['batching_on']) / _rate(r['batching_off']):.2f}x"
+        for r in record["rounds"]
+    ]
+    return (
+        "rounds (1 connection vs in-process / batching on vs off): " + ", ".join(pairs) + "; the table shows the median"
+    )
+
+
+def _median_round(rounds: list[dict], base: str, measured: str) -> dict:
+    """The pair (``base``, ``measured``) from the round whose ratio measured/base is the median."""
+    ordered = sorted(rounds, key=lambda r: _rate(r[measured]) / _rate(r[base]))
+    middle = ordered[len(ordered) // 2]
+    return {base: middle[base], measured: middle[measured]}
 
 
 def _brief(result: dict) -> dict:
@@ -294,6 +324,7 @@ def main() -> None:
         threads = (args.tensorflow_intra_op_parallelism, args.tensorflow_inter_op_parallelism)
         record = suite(args.model_base_path, args.image, args.out, threads)
         print(table(record["rows"]))
+        print(round_ratios(record))
         print("wrote " + ", ".join(write_suite(record, args.out)))
         return
     if not 1 <= args.threads <= args.requests:

@@ -57,21 +57,24 @@ class ServeProcess:
         return int(fields["Threads"][0]), int(fields["VmRSS"][0]) / 1024
 
 
-def in_process(export_path: str, png: bytes, calls: int, intra_op: int = 0, inter_op: int = 0) -> dict:
+class InProcess:
     """The signature called directly, as the server calls it and with its thread pools: the ceiling."""
-    from estimators.serving import versions
 
-    versions.set_parallelism(intra_op, inter_op)
-    loaded = versions.load_version(export_path, 0)
-    inputs = {"image_bytes": np.array([png], dtype=object)}
-    for _ in range(20):  # warm-up: the first calls trace and allocate
-        loaded.call("serving_default", inputs)
-    times = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        loaded.call("serving_default", inputs)
-        times.append(time.perf_counter() - start)
-    return {"calls_per_second": round(calls / sum(times), 1), "p50_ms": round(float(np.median(times)) * 1000, 3)}
+    def __init__(self, export_path: str, png: bytes, intra_op: int = 0, inter_op: int = 0):
+        from estimators.serving import versions
+
+        versions.set_parallelism(intra_op, inter_op)
+        self.loaded = versions.load_version(export_path, 0)
+        self.inputs = {"image_bytes": np.array([png], dtype=object)}
+        self.run(20)  # warm-up: the first calls allocate
+
+    def run(self, calls: int) -> dict:
+        times = []
+        for _ in range(calls):
+            start = time.perf_counter()
+            self.loaded.call("serving_default", self.inputs)
+            times.append(time.perf_counter() - start)
+        return {"calls_per_second": round(calls / sum(times), 1), "p50_ms": round(float(np.median(times)) * 1000, 3)}
 
 
 def half_open(server: ServeProcess, count: int, good_request: Callable[[], float], probes: int = 20) -> dict:
