@@ -11,13 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import functools
 import json
 
 import numpy as np
 import tensorflow as tf
 
 from common.names import SERVING_KEY
-from estimators.serving.rest_errors import invalid, json_type, json_value
+from estimators.serving.rest_errors import RequestError, invalid, json_type, json_value
 
 # Deeper than this is no tensor any signature takes; Python's own JSON parser would recurse to a crash.
 MAX_JSON_DEPTH = 64
@@ -47,7 +48,8 @@ def parse_body(raw: bytes):
         raise invalid(f"JSON Parse error: {err.msg} at offset: {err.pos}") from None
     except RecursionError:
         raise invalid(f"JSON Parse error: nested deeper than {MAX_JSON_DEPTH} levels") from None
-    if _depth(body) > MAX_JSON_DEPTH:
+    # A document holds no more levels than opening brackets: most bodies need no walk at all.
+    if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH and _depth(body) > MAX_JSON_DEPTH:
         raise invalid(f"JSON Parse error: nested deeper than {MAX_JSON_DEPTH} levels")
     return body
 
@@ -172,16 +174,29 @@ def shape_text(dims) -> str:
 
 def to_array(name: str, value, spec: tf.TensorSpec) -> np.ndarray:
     """One input's JSON value as an array of the spec's dtype and shape, or a 400 saying what is wrong."""
-    expected = spec.shape.as_list() if spec.shape.rank is not None else None
-    shape, leaves = _flatten(name, value, expected)
+    expected, convert, dtype = _plan(spec)
+    shape, leaves = _flatten(name, value, None if expected is None else list(expected))
     if expected is not None and not _fits(shape, expected):
         raise invalid(f"input '{name}': expected shape {shape_text(expected)}, got {shape_text(shape)}")
-    convert = _converter(spec.dtype)
+    if convert is None:
+        _converter(spec.dtype)  # raises TF Serving's "Conversion of JSON to type ... is not supported"
     values = [convert(name, leaf, spec.dtype) for leaf in leaves]
-    dtype = object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
     array = np.empty(len(values), dtype=dtype)
     array[:] = values
     return array.reshape(shape)
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(spec: tf.TensorSpec) -> tuple:
+    """What checking a value against the spec needs, worked out once a spec (TF's DType comparisons are slow):
+    the expected dimensions (None: any rank), the leaf converter and the numpy dtype (None, None: a dtype JSON
+    cannot give, refused once the shape has been checked)."""
+    expected = tuple(spec.shape.as_list()) if spec.shape.rank is not None else None
+    try:
+        convert = _converter(spec.dtype)
+    except RequestError:
+        return expected, None, None
+    return expected, convert, object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype
 
 
 def _fits(shape: list[int], expected: list) -> bool:
