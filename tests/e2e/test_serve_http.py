@@ -153,7 +153,7 @@ def test_a_stop_signal_finishes_the_request_in_flight(trained_digits, tmp_path, 
 def batching_server(digits_base):
     params = digits_base.parent / "batching.config"
     params.write_text(
-        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 20000 }\nnum_batch_threads { value: 1 }\n"
+        "max_batch_size { value: 8 }\nbatch_timeout_micros { value: 1000000 }\nnum_batch_threads { value: 1 }\n"
     )
     args = [*model_args(digits_base), "--enable_batching", f"--batching_parameters_file={params}"]
     with Server(digits_base, args, digits_base.parent / "batching.log") as served:
@@ -177,6 +177,23 @@ def test_batched_answers_are_each_requests_own(batching_server, server, pngs):
         assert (got["class_ids"], got["class_names"]) == (row["class_ids"], row["class_names"])
         # A batch sums in another order than one image does: float32 rounding, no more.
         assert got["probabilities"] == pytest.approx(row["probabilities"], rel=1e-4, abs=1e-7)
+
+
+def test_concurrent_requests_short_of_a_full_batch_are_answered_together_once_the_timeout_passes(batching_server, png):
+    """7 concurrent requests (max_batch_size 8, batch_timeout_micros one second) wait for each other: every
+    answer comes once the timeout has passed, all together; unbatched, each would come at once. (How a batch
+    is made up is tests/unit/estimators/serving/test_batching.py's.)"""
+
+    def timed(_) -> float:
+        code, _answer = batching_server.post(PREDICT, {"instances": [b64(png)]})
+        assert code == 200
+        return time.monotonic() - start
+
+    start = time.monotonic()
+    with ThreadPoolExecutor(7) as pool:
+        seconds = sorted(pool.map(timed, range(7)))
+    assert seconds[0] >= 0.9 and seconds[-1] < 3.0, seconds
+    assert seconds[-1] - seconds[0] < 0.5, seconds
 
 
 def test_a_request_larger_than_max_batch_size_is_refused(batching_server, png):
