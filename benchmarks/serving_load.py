@@ -138,6 +138,9 @@ def _quiet(_: str) -> None:
 
 
 ROUNDS = 3
+WORKERS = 2  # --rest_api_workers of the workers scenario: one a core here
+# The ratios taken in rounds: (base, measured).
+PAIRS = (("in_process", "one_connection"), ("batching_off", "batching_on"), ("workers_off", "workers_on"))
 
 
 def suite(
@@ -165,9 +168,16 @@ def suite(
     with open(params, "w") as f:
         f.write(BATCHING)
     batching = ("--enable_batching", f"--batching_parameters_file={params}")
-    with sc.ServeProcess(base_path, *pools) as server, sc.ServeProcess(base_path, *pools, *batching) as batched:
+    two = f"--rest_api_workers={WORKERS}"
+    with (
+        sc.ServeProcess(base_path, *pools) as server,
+        sc.ServeProcess(base_path, *pools, *batching) as batched,
+        sc.ServeProcess(base_path, *pools, two) as workers,
+        sc.ServeProcess(base_path, *pools, two, *batching) as workers_batched,
+    ):
         run(server.url, body, 50, 1, say=_quiet)  # warm-ups
-        run(batched.url, body, 64, 32, say=_quiet)
+        for warm in (batched, workers, workers_batched):
+            run(warm.url, body, 64, 32, say=_quiet)
         rounds = []
         for index in range(ROUNDS):
             say(f"round {index + 1} of {ROUNDS}: in-process calls, 1 connection, 32 clients batching off and on ...")
@@ -177,11 +187,13 @@ def suite(
                     "one_connection": _brief(run(server.url, body, 500, 1, say=_quiet)),
                     "batching_off": _brief(run(server.url, body, 960, 32, say=_quiet)),
                     "batching_on": _brief(run(batched.url, body, 960, 32, say=_quiet)),
+                    "workers_off": _brief(run(workers.url, body, 960, 32, say=_quiet)),
+                    "workers_on": _brief(run(workers_batched.url, body, 960, 32, say=_quiet)),
                 }
             )
         record["rounds"] = rounds
-        record.update(_median_round(rounds, "in_process", "one_connection"))
-        record.update(_median_round(rounds, "batching_off", "batching_on"))
+        for base, measured in PAIRS:
+            record.update(_median_round(rounds, base, measured))
         for name, requests, count in (("four_threads", 1000, 4), ("fifty_clients", 300, 50)):
             say(f"{name}: {requests} requests over {count} connection(s) ...")
             record[name] = _brief(run(server.url, body, requests, count, say=_quiet))
@@ -198,11 +210,12 @@ def _rate(figures: dict) -> float:
 def round_ratios(record: dict) -> str:
     """Each round's two ratios, of which the table shows the medians."""
     pairs = [
-        f"{_rate(r['one_connection']) / _rate(r['in_process']):.2f}x / {_rate(r['batching_on']) / _rate(r['batching_off']):.2f}x"
-        for r in record["rounds"]
+        " / ".join(f"{_rate(r[measured]) / _rate(r[base]):.2f}x" for base, measured in PAIRS) for r in record["rounds"]
     ]
     return (
-        "rounds (1 connection vs in-process / batching on vs off): " + ", ".join(pairs) + "; the table shows the median"
+        f"rounds (1 connection vs in-process / batching on vs off / on vs off with {WORKERS} workers): "
+        + ", ".join(pairs)
+        + "; the table shows the medians"
     )
 
 
@@ -228,6 +241,7 @@ def _rows(r: dict) -> list[list[str]]:
     )
     ratio = one["requests_per_second"] / inproc["calls_per_second"]
     gain = r["batching_on"]["requests_per_second"] / r["batching_off"]["requests_per_second"]
+    workers_gain = r["workers_on"]["requests_per_second"] / r["workers_off"]["requests_per_second"]
     all_ok = fifty["statuses"] == {"200": fifty["requests"]}
     return [
         [
@@ -264,6 +278,13 @@ def _rows(r: dict) -> list[list[str]]:
             ">= 2x",
             _met(gain >= 2),
         ],
+        [
+            f"batching on vs off, {WORKERS} workers",
+            f"{r['workers_on']['requests_per_second']:,.0f} vs "
+            f"{r['workers_off']['requests_per_second']:,.0f} instances/s ({workers_gain:.2f}x)",
+            ">= 2x",
+            _met(workers_gain >= 2),
+        ],
     ]
 
 
@@ -288,10 +309,11 @@ def write_suite(record: dict, out_dir: str) -> tuple[str, str]:
     json_path = reporting.write_json(
         {**record, "machine": reporting.machine()}, os.path.join(out_dir, "serving_load.json")
     )
-    names = ["in_process", "one_connection", "four_threads", "fifty_clients", "batching_off", "batching_on"]
+    names = ["in_process", "one_connection", "four_threads", "fifty_clients"]
+    names += ["batching_off", "batching_on", "workers_off", "workers_on"]
     rates = [record["in_process"]["calls_per_second"]] + [record[n]["requests_per_second"] for n in names[1:]]
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    ax.bar([n.replace("_", "\n") for n in names], rates, color=["#888"] + ["#36c"] * 3 + ["#c63", "#3a3"])
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.bar([n.replace("_", "\n") for n in names], rates, color=["#888"] + ["#36c"] * 3 + ["#c63", "#3a3"] * 2)
     ax.axhline(1000, linestyle="--", color="k", linewidth=0.8)
     ax.set_ylabel("requests (calls) / s")
     ax.set_title("scripts.serve on loopback, digits")

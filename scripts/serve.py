@@ -53,6 +53,19 @@ flags.DEFINE_integer(
     lower_bound=1,
     upper_bound=3600,
 )
+flags.DEFINE_integer(
+    "rest_api_workers",
+    1,
+    "Server processes on the one port, each holding every model (kestrel's flag; docs/serving.md, Workers).",
+    lower_bound=1,
+    upper_bound=64,
+)
+flags.DEFINE_integer(
+    "rest_api_worker_fd",
+    None,
+    "Set by scripts.serve for its workers: the listening socket they inherit.",
+    lower_bound=0,
+)
 flags.DEFINE_bool("enable_batching", False, "Run concurrent predict requests to one signature as one call.")
 flags.DEFINE_string(
     "batching_parameters_file",
@@ -135,20 +148,47 @@ def limits():
     )
 
 
+def supervise() -> int:
+    """--rest_api_workers > 1: bind the port, run that many workers on it (estimators/serving/workers.py)."""
+    from estimators.serving import workers
+
+    host, port = listen_host(), FLAGS.rest_api_port
+    try:
+        sock = workers.listen_socket(host, port, limits().backlog)
+    except OSError as err:
+        raise UsageError("rest_api_port", f"cannot listen on {host}:{port}: {err.strerror}") from None
+    # The same flags again (absl takes a flag's last value), and TensorFlow's pools left to its choice split
+    # between the workers: each would size its pools to every core, and N workers would spin on N times that.
+    share = max(1, (os.cpu_count() or 1) // FLAGS.rest_api_workers)
+    pools = [
+        f"--tensorflow_{kind}_op_parallelism={share}"
+        for kind in ("intra", "inter")
+        if FLAGS[f"tensorflow_{kind}_op_parallelism"].value == 0
+    ]
+    worker_args = [*sys.argv[1:], "--rest_api_workers=1", *pools]
+    return workers.Supervisor(sock, FLAGS.rest_api_workers, worker_args).run()
+
+
 def main(argv: list[str]) -> int:
     del argv
     configs = model_configs()
     host = listen_host()
     batching_params = batching()
+    if FLAGS.rest_api_workers > 1:
+        return supervise()
     # TensorFlow loads only once the flags are good.
     with cli.imports_without_gc():
-        from estimators.serving import http_server, server, versions
+        from estimators.serving import http_server, server, versions, workers
 
     threads = versions.set_parallelism(FLAGS.tensorflow_intra_op_parallelism, FLAGS.tensorflow_inter_op_parallelism)
     print(threads, file=sys.stderr, flush=True)
     models = versions.Models(configs)
     try:
-        httpd = http_server.Server(server.ServingApp(models, batching_params), host, FLAGS.rest_api_port, limits())
+        app = server.ServingApp(models, batching_params)
+        if FLAGS.rest_api_worker_fd is not None:
+            httpd = http_server.Server(app, sock=workers.inherited_socket(FLAGS.rest_api_worker_fd), limits=limits())
+        else:
+            httpd = http_server.Server(app, host, FLAGS.rest_api_port, limits())
     except OSError as err:
         where = f"{host}:{FLAGS.rest_api_port}"
         raise UsageError("rest_api_port", f"cannot listen on {where}: {err.strerror}") from None

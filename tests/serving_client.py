@@ -18,7 +18,7 @@ MODEL = "digits"
 class Server:
     """One ``python -m scripts.serve`` process; its stderr goes to ``log`` (read by the version tests)."""
 
-    def __init__(self, base: Path, args: list[str], log: Path):
+    def __init__(self, base: Path, args: list[str], log: Path, **popen):
         self.base, self.log = base, log
         with log.open("w") as err:
             self.proc = subprocess.Popen(
@@ -27,6 +27,7 @@ class Server:
                 stdout=subprocess.PIPE,
                 stderr=err,
                 text=True,
+                **popen,
             )
         line = self.proc.stdout.readline()  # the server prints this line once it listens; '' if it died
         if not line.startswith("Exporting HTTP/REST API at:"):

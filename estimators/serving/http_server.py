@@ -34,15 +34,16 @@ class Limits:
 class Server:
     """A waitress server around a WSGI app; ``serve()`` runs until SIGTERM/SIGINT, then drains."""
 
-    def __init__(self, app, host: str, port: int, limits: Limits):
+    def __init__(self, app, host: str | None = None, port: int | None = None, limits: Limits = Limits(), sock=None):
         self._inflight = 0
         self._cond = threading.Condition()
-        self._stop = threading.Event()
+        self._stopping = False  # a plain flag: a signal handler must take no lock (see serve)
         self._limits = limits
+        # A worker of several (workers.py) accepts from the socket its supervisor bound.
+        where = {"sockets": [sock]} if sock is not None else {"host": host, "port": port}
         self._waitress = create_server(
             self._counted(app),
-            host=host,
-            port=port,
+            **where,
             threads=limits.threads,
             connection_limit=limits.connection_limit,
             backlog=limits.backlog,
@@ -77,17 +78,23 @@ class Server:
 
     def serve(self) -> None:
         """Serve until SIGTERM or SIGINT; then stop accepting, finish the requests in flight, close."""
+        # The handler runs in the main thread between two bytecodes, possibly while that thread holds an
+        # Event's lock inside wait(): Event.set() there would wait for itself forever (a second signal
+        # during a drain did). So the handler only sets a flag, which the main thread polls.
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self._stop.set())
+            signal.signal(signum, self._on_signal)
         loop = threading.Thread(target=self._waitress.run, name="http-io", daemon=True)
         loop.start()
-        while not self._stop.wait(0.5):
-            pass
+        while not self._stopping:
+            time.sleep(0.2)
         self.drain()
         loop.join(timeout=5)
 
+    def _on_signal(self, *_) -> None:
+        self._stopping = True
+
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping = True
 
     def drain(self) -> None:
         server = self._waitress

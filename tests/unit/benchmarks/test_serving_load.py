@@ -15,6 +15,8 @@ def _round(ceiling: float, one: float, off: float, on: float) -> dict:
         "one_connection": {"requests_per_second": one},
         "batching_off": {"requests_per_second": off},
         "batching_on": {"requests_per_second": on},
+        "workers_off": {"requests_per_second": 2 * off},
+        "workers_on": {"requests_per_second": 3 * on},
     }
 
 
@@ -31,5 +33,6 @@ def test_each_ratio_comes_from_its_median_round_with_both_of_its_figures():
         "batching_on": {"requests_per_second": 1800},
     }
     assert serving_load.round_ratios({"rounds": rounds}).startswith(
-        "rounds (1 connection vs in-process / batching on vs off): 0.50x / 1.20x, 0.80x / 2.50x, 0.60x / 1.50x"
+        "rounds (1 connection vs in-process / batching on vs off / on vs off with 2 workers): "
+        "0.50x / 1.20x / 1.80x, 0.80x / 2.50x / 3.75x, 0.60x / 1.50x / 2.25x"
     )
