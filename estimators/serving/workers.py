@@ -50,16 +50,23 @@ class Worker:
         # `python -m scripts.serve` from anywhere, as a checkout or as Bazel's runfiles.
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [_REPO_ROOT, os.environ.get("PYTHONPATH")]))}
         self.proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, pass_fds=(fd,), env=env)
+        self.listening = False
+        self.ready = threading.Event()  # set once the worker listens, or has ended without
+        threading.Thread(target=self._forward, daemon=True).start()
+
+    def _forward(self) -> None:
+        """Wait for the start-up line, then pass the worker's later output on."""
+        if self.proc.stdout.readline().startswith(READY):
+            self.listening = True
+            self.ready.set()
+            for line in self.proc.stdout:
+                print(line, end="", flush=True)
+        self.ready.set()
 
     def wait_ready(self) -> bool:
         """True once the worker listens; False if it exited first (its own error is on the shared stderr)."""
-        line = self.proc.stdout.readline()
-        threading.Thread(target=self._forward, daemon=True).start()
-        return line.startswith(READY)
-
-    def _forward(self) -> None:
-        for line in self.proc.stdout:
-            print(line, end="", flush=True)
+        self.ready.wait()
+        return self.listening
 
 
 class Supervisor:
@@ -99,9 +106,7 @@ class Supervisor:
             flush=True,
         )
         time.sleep(max(0.0, worker.started + _RESTART_GAP_S - time.monotonic()))
-        replacement = self._start(worker.index)
-        replacement.wait_ready()  # a replacement that fails at once is replaced again on a later look
-        return replacement
+        return self._start(worker.index)  # one that fails at once is replaced again on a later look
 
     def _stop_all(self, workers: list[Worker]) -> int:
         """Pass the stop signal on, wait for every worker's drain; the first worker's failing status, else 0."""

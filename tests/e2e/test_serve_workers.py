@@ -66,6 +66,12 @@ def test_two_workers_share_the_port_and_the_requests(workers_server):
     assert min(used.values()) >= 0.15 * sum(used.values()), f"CPU ticks per worker: {used}"
 
 
+def test_the_workers_split_tensorflows_thread_pools_between_them(workers_server):
+    share = max(1, (os.cpu_count() or 1) // 2)
+    said = [line for line in workers_server.log.read_text().splitlines() if line.startswith("TensorFlow threads:")]
+    assert said[:2] == [f"TensorFlow threads: intra-op {share}, inter-op {share}"] * 2
+
+
 def test_a_worker_that_dies_is_replaced_and_the_port_keeps_answering(workers_server):
     victim = min(_workers(workers_server.proc.pid))
     os.kill(victim, signal.SIGKILL)
@@ -109,11 +115,12 @@ def test_a_port_in_use_is_a_usage_error_before_any_worker_starts(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
+        port = taken.getsockname()[1]
         base = tmp_path / MODEL
         base.mkdir()
         run = subprocess.run(
             [sys.executable, "-m", "scripts.serve", *model_args(base), "--rest_api_workers=2"]
-            + [f"--rest_api_port={taken.getsockname()[1]}"],
+            + [f"--rest_api_port={port}"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -121,5 +128,5 @@ def test_a_port_in_use_is_a_usage_error_before_any_worker_starts(tmp_path):
         )
     assert run.returncode == 2, run.stderr
     assert run.stderr.strip().splitlines() == [
-        f"error: flag --rest_api_port: cannot listen on 127.0.0.1:{taken.getsockname()[1]}: Address already in use"
+        f"error: --rest_api_port: cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
