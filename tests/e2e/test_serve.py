@@ -279,6 +279,8 @@ def test_the_benchmark_table_marks_each_target_met_or_not(tmp_path):
         },
         "batching_off": load(600.0, 50.0),
         "batching_on": load(1300.0, 25.0),
+        "workers_off": load(800.0, 40.0),
+        "workers_on": load(1200.0, 27.0),
     }
     record["rows"] = serving_load._rows(record)
     verdicts = {row[0]: row[3] for row in record["rows"]}
@@ -289,6 +291,7 @@ def test_the_benchmark_table_marks_each_target_met_or_not(tmp_path):
         "50 clients x 6": "NOT MET",
         "400 half-open": "met",
         "batching on vs off (32 clients)": "met",
+        "batching on vs off, 2 workers": "NOT MET",
     }
     assert "(0.70x)" in serving_load.table(record["rows"])
     json_path, png_path = serving_load.write_suite(record, str(tmp_path))
