@@ -187,6 +187,7 @@ def main(argv: list[str]) -> int:
         app = server.ServingApp(models, batching_params)
         if FLAGS.rest_api_worker_fd is not None:
             httpd = http_server.Server(app, sock=workers.inherited_socket(FLAGS.rest_api_worker_fd), limits=limits())
+            workers.stop_when_orphaned(httpd.stop)
         else:
             httpd = http_server.Server(app, host, FLAGS.rest_api_port, limits())
     except OSError as err:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 READY = "Exporting HTTP/REST API at:"  # TF Serving's start-up line; scripts and tests read the port from it
 _RESTART_GAP_S = 1.0  # a worker that keeps dying is started again at most once a second
@@ -40,6 +41,19 @@ def listen_socket(host: str, port: int, backlog: int) -> socket.socket:
 def inherited_socket(fd: int) -> socket.socket:
     """The listening socket a worker got from its supervisor."""
     return socket.socket(fileno=fd)
+
+
+def stop_when_orphaned(stop: Callable[[], None], every_s: float = 0.5) -> None:
+    """Call ``stop`` once this worker's supervisor is gone (killed outright, it could not pass a signal on),
+    as gunicorn's workers watch their parent: the worker then drains and exits instead of holding the port."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        stop()
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 class Worker:

@@ -111,6 +111,20 @@ def test_ctrl_c_finishes_the_request_in_flight_and_stops_every_worker(trained_di
         socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
 
 
+def test_workers_whose_supervisor_is_killed_outright_stop_and_free_the_port(trained_digits, tmp_path):
+    base = model_base(trained_digits.export_path, tmp_path)
+    served = Server(base, [*model_args(base), "--rest_api_workers=2"], tmp_path / "err.log")
+    workers = _workers(served.proc.pid)
+    served.proc.kill()  # SIGKILL: nothing is passed on
+    served.proc.wait()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.5)
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers), "orphaned workers kept running"
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", served.port), timeout=5).close()
+
+
 def test_a_port_in_use_is_a_usage_error_before_any_worker_starts(tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
