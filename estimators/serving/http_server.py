@@ -1,7 +1,7 @@
 """The HTTP server under the REST API: waitress, bounded, with a graceful stop on SIGTERM.
 
-Why waitress (docs/serving.md has the comparison and its figures): one process must hold the
-models (TensorFlow's memory), so a pre-fork server's workers would each load every model;
+Why waitress (docs/serving.md has the comparison and its figures): one process holds the models
+(TensorFlow's memory; several only when asked, each a whole server: workers.py);
 waitress's one I/O thread reads each request whole (headers and body bounded) before a worker
 thread sees it, so a slow or half-sent request holds a socket, never a thread, and is closed
 after ``idle_timeout_s``; it sets TCP_NODELAY and writes small answers in one send (no 40 ms
@@ -78,9 +78,9 @@ class Server:
 
     def serve(self) -> None:
         """Serve until SIGTERM or SIGINT; then stop accepting, finish the requests in flight, close."""
-        # The handler runs in the main thread between two bytecodes, possibly while that thread holds an
-        # Event's lock inside wait(): Event.set() there would wait for itself forever (a second signal
-        # during a drain did). So the handler only sets a flag, which the main thread polls.
+        # A handler runs in the main thread between two bytecodes, possibly while that thread holds a lock:
+        # an Event.set() in it then waits for itself forever (a second SIGTERM, arriving while the first
+        # handler held the Event's lock, hung a worker). So the handler only sets a flag, polled here.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
         loop = threading.Thread(target=self._waitress.run, name="http-io", daemon=True)
